@@ -1,0 +1,372 @@
+"""The `mailhub` command: servers, admin and scripting, one parser for all.
+
+Every command turns its arguments into plain values and calls one domain function. Errors are
+one line on stderr and a non-zero exit (1 refused, 2 usage), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from mailhub import config, directory
+from mailhub.config import Settings
+from mailhub.db import make_engine, make_session_factory, migrate, schema_is_current, unit_of_work
+from mailhub.errors import ConfigError, MailhubError
+from mailhub.queries import list_pages, page_view
+
+log = logging.getLogger("mailhub")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.effective_database_url)
+    if not schema_is_current(engine):
+        raise ConfigError("the database schema is not current: run `mailhub migrate` first")
+    return make_session_factory(engine)
+
+
+def _prepare_data_dir(settings: Settings) -> None:
+    for path in (settings.data_dir, settings.raw_dir, settings.files_dir, settings.outbox_dir):
+        path.mkdir(parents=True, exist_ok=True)
+
+
+# Servers --------------------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _prepare_data_dir(settings)
+    migrate(settings.effective_database_url)
+    print("database is up to date")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    for key, value in settings.masked().items():
+        print(f"{key}={value}")
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(3600):
+        pass
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Everything in one process on the embedded default."""
+    import uvicorn
+
+    from mailhub.ingress.smtp import MailhubHandler, SmtpServer
+    from mailhub.tasks import Runtime
+    from mailhub.web.app import create_app
+
+    _prepare_data_dir(settings)
+    migrate(settings.effective_database_url)
+    runtime = Runtime(settings)
+    worker = runtime.worker()
+    worker.start()
+    stop = threading.Event()
+    runtime.start_sweeper(stop)
+    handler = MailhubHandler(runtime.sessions, runtime.raw_store, runtime.enqueue_inbound)
+    smtp = SmtpServer(handler, settings.smtp_host, settings.smtp_port, settings.max_message_size)
+    smtp.start()
+    outbox = settings.smtp_relay or f"{settings.outbox_dir}/ (as .eml files)"
+    print(f"mailhub is running on {settings.effective_database_url.split('://')[0]}", flush=True)
+    print(f"  send mail to   smtp://{settings.smtp_host}:{settings.smtp_port}", flush=True)
+    print(f"  read pages at  http://{settings.http_host}:{settings.http_port}/", flush=True)
+    print(f"  outgoing mail  {outbox}", flush=True)
+    print("  stop with Ctrl-C", flush=True)
+    try:
+        uvicorn.run(
+            create_app(runtime.sessions),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+        )
+    finally:
+        stop.set()
+        smtp.stop()
+        worker.stop()
+        runtime.close()
+    return 0
+
+
+def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.ingress.smtp import MailhubHandler, SmtpServer
+    from mailhub.tasks import Runtime
+
+    _sessions(settings)  # fails clearly when the schema is not current
+    runtime = Runtime(settings)
+    handler = MailhubHandler(runtime.sessions, runtime.raw_store, runtime.enqueue_inbound)
+    smtp = SmtpServer(handler, settings.smtp_host, settings.smtp_port, settings.max_message_size)
+    smtp.start()
+    print(f"mailhub smtp listening on {settings.smtp_host}:{settings.smtp_port}", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        smtp.stop()
+        runtime.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.tasks import Runtime
+
+    if not settings.broker_url:
+        raise ConfigError("`mailhub worker` needs MAILHUB_BROKER_URL (redis://… or amqp://…); "
+                          "`mailhub serve` runs an in-process worker instead")
+    _sessions(settings)
+    runtime = Runtime(settings)
+    worker = runtime.worker()
+    worker.start()
+    stop = threading.Event()
+    runtime.start_sweeper(stop)
+    print(f"mailhub worker running with {settings.worker_threads} threads", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        stop.set()
+        worker.stop()
+        runtime.close()
+    return 0
+
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from mailhub.web.app import create_app
+
+    app = create_app(_sessions(settings))
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info",
+                proxy_headers=True)
+    return 0
+
+
+# Admin ----------------------------------------------------------------------------------------
+
+
+def cmd_tenant_add(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        t = directory.add_tenant(s, args.slug, args.domain, args.name or "")
+        print(f"tenant {t.slug} created for @{t.domain}")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        u = directory.add_user(s, tenant, args.email, args.name, admin=args.admin)
+        print(f"user {u.email} added to {tenant.slug}" + (" as admin" if u.is_admin else ""))
+    return 0
+
+
+def cmd_space_add(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        sp = directory.add_space(s, tenant, args.space, args.name or "")
+        print(f"space {sp.slug} created: mail {sp.slug}@{tenant.domain} to add a page")
+    return 0
+
+
+def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        user = directory.get_user(s, tenant, args.email)
+        space = directory.get_space(s, tenant, args.space)
+        directory.follow(s, tenant, user, space)
+        print(f"{user.email} now follows {space.slug}")
+    return 0
+
+
+def cmd_pages_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _sessions(settings)() as s:
+        pages = list_pages(s, args.tenant)
+    if args.json:
+        _print_json([p.as_json() for p in pages])
+    else:
+        for p in pages:
+            print(f"{p.id:>6}  {p.space:<16} {p.title}  ({p.author}, {p.comments} comments)")
+        if not pages:
+            print("no pages yet")
+    return 0
+
+
+def cmd_pages_show(args: argparse.Namespace, settings: Settings) -> int:
+    with _sessions(settings)() as s:
+        page = page_view(s, args.tenant, args.id)
+    if args.json:
+        _print_json(page.as_json())
+        return 0
+    print(f"{page.title}\nin {page.space_name} by {page.author} <{page.author_email}>, "
+          f"{page.created_at:%Y-%m-%d %H:%M} UTC, revision {page.revision}\n")
+    print(page.body_text)
+    for c in page.comments:
+        print(f"\n--- comment {c.id} by {c.author}, {c.created_at:%Y-%m-%d %H:%M} UTC\n{c.body_text}")
+    return 0
+
+
+def cmd_inbound_list(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.inbound_log import list_inbound
+
+    with _sessions(settings)() as s:
+        rows = list_inbound(s, args.tenant, args.status)
+    if args.json:
+        _print_json([r.as_json() for r in rows])
+    else:
+        for r in rows:
+            print(f"{r.id:>6}  {r.status:<10} {r.received_at:%Y-%m-%d %H:%M}  {r.reason}")
+        if not rows:
+            print("no inbound messages")
+    return 0
+
+
+def cmd_inbound_show(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.inbound_log import show_inbound
+
+    with _sessions(settings)() as s:
+        row = show_inbound(s, args.tenant, args.id)
+    if args.json:
+        _print_json(row.as_json())
+    else:
+        for key, value in row.as_json().items():
+            print(f"{key:<12} {value}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.demo import create_demo
+
+    _prepare_data_dir(settings)
+    migrate(settings.effective_database_url)
+    with unit_of_work(make_session_factory(make_engine(settings.effective_database_url))) as s:
+        print(create_demo(s, settings))
+    return 0
+
+
+def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.sendmail import send_mail
+
+    print(send_mail(settings, args.sender, args.to, args.subject, args.body, args.reply_to_file))
+    return 0
+
+
+# Parser ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mailhub", description="Email as the front door of your intranet.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Handler, help_: str, parent: Any = sub) -> argparse.ArgumentParser:
+        cmd: argparse.ArgumentParser = parent.add_parser(name, help=help_, description=help_)
+        cmd.set_defaults(handler=fn)
+        return cmd
+
+    add("serve", cmd_serve, "run everything in one process on the embedded default")
+    add("smtp", cmd_smtp, "run the SMTP ingress")
+    add("web", cmd_web, "run the web server")
+    add("worker", cmd_worker, "run a queue worker (needs MAILHUB_BROKER_URL)")
+    add("migrate", cmd_migrate, "create or upgrade the database schema")
+    add("config", cmd_config, "print the effective settings, secrets masked")
+    demo = add("demo", cmd_demo, "create a demo tenant and print a command that mails it")
+    demo.add_argument("--domain", default="acme.example")
+
+    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(dest="sub", required=True)
+    t_add = add("add", cmd_tenant_add, "add a tenant", tenant)
+    t_add.add_argument("slug")
+    t_add.add_argument("--domain", required=True)
+    t_add.add_argument("--name")
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True)
+    u_add = add("add", cmd_user_add, "add a user to a tenant", user)
+    u_add.add_argument("tenant")
+    u_add.add_argument("email")
+    u_add.add_argument("--name", required=True)
+    u_add.add_argument("--admin", action="store_true")
+
+    space = sub.add_parser("space", help="manage spaces").add_subparsers(dest="sub", required=True)
+    s_add = add("add", cmd_space_add, "add a space to a tenant", space)
+    s_add.add_argument("tenant")
+    s_add.add_argument("space")
+    s_add.add_argument("--name")
+
+    fol = add("follow", cmd_follow, "make a user follow a space")
+    fol.add_argument("tenant")
+    fol.add_argument("email")
+    fol.add_argument("space")
+
+    pages = sub.add_parser("pages", help="read pages").add_subparsers(dest="sub", required=True)
+    pl = add("list", cmd_pages_list, "list a tenant's pages", pages)
+    pl.add_argument("tenant")
+    pl.add_argument("--json", action="store_true")
+    ps = add("show", cmd_pages_show, "show a page with its comments", pages)
+    ps.add_argument("tenant")
+    ps.add_argument("id", type=int)
+    ps.add_argument("--json", action="store_true")
+
+    inbound = sub.add_parser("inbound", help="inspect inbound mail").add_subparsers(dest="sub", required=True)
+    il = add("list", cmd_inbound_list, "list a tenant's inbound messages with their status", inbound)
+    il.add_argument("tenant")
+    il.add_argument("--status")
+    il.add_argument("--json", action="store_true")
+    ish = add("show", cmd_inbound_show, "show one inbound message's status and reason", inbound)
+    ish.add_argument("tenant")
+    ish.add_argument("id", type=int)
+    ish.add_argument("--json", action="store_true")
+
+    send = add("send", cmd_send, "send a mail to mailhub's SMTP port (for trying it out)")
+    send.add_argument("--from", dest="sender", required=True)
+    send.add_argument("--to")
+    send.add_argument("--subject", default="")
+    send.add_argument("--body", required=True)
+    send.add_argument("--reply-to-file", help="an .eml from the outbox to reply to (sets the "
+                      "recipient, subject and threading, and quotes it)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = config.load()
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+        for noisy in ("alembic", "mail.log"):  # both log every step, addresses included
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except MailhubError as exc:
+        print(f"mailhub: error: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        print(f"mailhub: error: cannot use the database: {exc.orig}".splitlines()[0], file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"mailhub: error: database error: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"mailhub: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

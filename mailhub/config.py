@@ -1,0 +1,148 @@
+"""Settings: every MAILHUB_* environment variable, read once into one typed object.
+
+Nothing else in mailhub reads the environment; the settings object is passed explicitly (the
+lesson Mailman 3 wrote down about its global config). A bad value fails loudly with one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mailhub.errors import ConfigError
+
+PREFIX = "MAILHUB_"
+SECRET_FIELDS = frozenset({"secret_key", "database_url", "broker_url", "smtp_relay_password"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file under data_dir
+    broker_url: str = ""  # empty: in-process broker; redis://… or amqp://…
+    queue_prefix: str = "mailhub"  # Redis namespace and RabbitMQ queue prefix
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = "dev-insecure-secret-change-me"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    smtp_relay: str = ""  # host:port; empty: write .eml files to data_dir/outbox
+    smtp_relay_user: str = ""
+    smtp_relay_password: str = ""
+    max_message_size: int = 25 * 1024 * 1024
+    worker_threads: int = 4
+    sweep_interval: float = 30.0  # seconds between sweeps for lost jobs
+    sweep_grace: float = 60.0  # how long a job may stay queued before it counts as lost
+    log_level: str = "INFO"
+
+    # Derived, never read from the environment.
+    raw_dir: Path = field(init=False)
+    files_dir: Path = field(init=False)
+    outbox_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw_dir", self.data_dir / "raw")
+        object.__setattr__(self, "files_dir", self.data_dir / "files")
+        object.__setattr__(self, "outbox_dir", self.data_dir / "outbox")
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'mailhub.sqlite3').resolve()}"
+
+    @property
+    def relay_address(self) -> tuple[str, int] | None:
+        if not self.smtp_relay:
+            return None
+        host, _, port = self.smtp_relay.rpartition(":")
+        return host, int(port)
+
+    def masked(self) -> dict[str, str]:
+        """The effective values as text, with secrets hidden (for `mailhub config`)."""
+        shown: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            if not f.init:
+                continue
+            value = str(getattr(self, f.name))
+            if f.name in SECRET_FIELDS and value:
+                value = _mask(f.name, value)
+            shown[PREFIX + f.name.upper()] = value
+        shown["(database in use)"] = _mask("database_url", self.effective_database_url)
+        return shown
+
+
+def _mask(name: str, value: str) -> str:
+    if name in ("database_url", "broker_url"):
+        parts = urlsplit(value)
+        if parts.password:
+            return value.replace(f":{parts.password}@", ":****@")
+        return value
+    return "****"
+
+
+def known_variables() -> frozenset[str]:
+    return frozenset(PREFIX + f.name.upper() for f in dataclasses.fields(Settings) if f.init)
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, cast and validate every MAILHUB_* variable; raise ConfigError on the first bad one."""
+    env = os.environ if environ is None else environ
+    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known_variables())
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]} (see `mailhub config` for the known ones)")
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(Settings):
+        key = PREFIX + f.name.upper()
+        if not f.init or key not in env:
+            continue
+        raw = env[key].strip()
+        values[f.name] = _cast(key, raw, f.default)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _validate(settings)
+    return settings
+
+
+def _cast(key: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+    except ValueError:
+        kind = type(default).__name__
+        raise ConfigError(f"{key}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def _validate(s: Settings) -> None:
+    for key, port in (("SMTP_PORT", s.smtp_port), ("HTTP_PORT", s.http_port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"MAILHUB_{key}={port} is not a TCP port (0-65535)")
+    if s.database_url and not s.database_url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(
+            f"MAILHUB_DATABASE_URL must start with sqlite:// or postgresql://, "
+            f"not {s.database_url.split(':', 1)[0]!r}"
+        )
+    if s.broker_url and not s.broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+        raise ConfigError("MAILHUB_BROKER_URL must be empty, redis://… or amqp://…")
+    base = urlsplit(s.base_url)
+    if base.scheme not in ("http", "https") or not base.netloc:
+        raise ConfigError(f"MAILHUB_BASE_URL={s.base_url!r} must be an http(s) URL")
+    if s.smtp_relay:
+        host, sep, port = s.smtp_relay.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ConfigError(f"MAILHUB_SMTP_RELAY={s.smtp_relay!r} must be host:port")
+    if s.max_message_size < 1024:
+        raise ConfigError("MAILHUB_MAX_MESSAGE_SIZE must be at least 1024 bytes")
+    if s.worker_threads < 1:
+        raise ConfigError("MAILHUB_WORKER_THREADS must be at least 1")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("MAILHUB_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")

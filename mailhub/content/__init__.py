@@ -1,0 +1,1 @@
+"""Turning raw mail into safe, readable content: parse, trim quotes, sanitize."""

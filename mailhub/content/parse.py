@@ -1,0 +1,119 @@
+"""Parse raw bytes into the plain values the mailboxes need.
+
+Uses the stdlib parser with policy.default. Mail in the wild lies about its charset, so every
+text part is decoded by hand: declared charset, then UTF-8, then windows-1252 (what Outlook
+sends undeclared), never raising.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import getaddresses, parseaddr
+
+_HEADER_PARSER = BytesHeaderParser(policy=policy.default)
+_PARSER = BytesParser(policy=policy.default)
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    subject: str
+    from_addr: str  # lower-cased address, "" when there is none usable
+    from_name: str
+    message_id: str
+    in_reply_to: str
+    references: list[str]
+    text: str  # the text/plain body, or "" when the mail has none
+    html: str  # the text/html body, or "" when the mail has none
+    headers: dict[str, str] = field(default_factory=dict)
+    defects: list[str] = field(default_factory=list)
+
+
+def message_id_of(raw: bytes) -> str:
+    """The Message-ID from the headers alone, or a deterministic one from the bytes.
+
+    Deterministic, so a retried delivery of an id-less mail still deduplicates.
+    """
+    headers = _HEADER_PARSER.parsebytes(raw[:65536])
+    value = _safe_header(headers, "Message-ID").strip()
+    if value:
+        return value[:998]
+    return f"<{hashlib.sha256(raw).hexdigest()}@mailhub.invalid>"
+
+
+def parse_message(raw: bytes) -> ParsedMail:
+    msg = _PARSER.parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
+    name, addr = _from_of(msg)
+    text_part, html_part = _body_parts(msg)
+    return ParsedMail(
+        subject=" ".join(_safe_header(msg, "Subject").split()),
+        from_addr=addr,
+        from_name=name,
+        message_id=message_id_of(raw),
+        in_reply_to=_safe_header(msg, "In-Reply-To").strip(),
+        references=_safe_header(msg, "References").split(),
+        text=decode_text(text_part) if text_part is not None else "",
+        html=decode_text(html_part) if html_part is not None else "",
+        headers={k.lower(): _safe_header(msg, k) for k in set(msg.keys())},
+        defects=[type(d).__name__ for d in msg.defects],
+    )
+
+
+def _safe_header(msg: Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except (ValueError, IndexError, TypeError, AttributeError):
+        # policy.default raises on some malformed headers; fall back to the raw value.
+        raw = msg.get_all(name, failobj=[])
+        value = raw[0] if raw else None
+    return "" if value is None else str(value)
+
+
+def _from_of(msg: EmailMessage) -> tuple[str, str]:
+    try:
+        header = msg["From"]
+        addresses: tuple[Address, ...] = header.addresses if header is not None else ()
+        if addresses:
+            first = addresses[0]
+            return first.display_name, first.addr_spec.lower()
+    except (ValueError, IndexError, TypeError, AttributeError):
+        pass
+    pairs = getaddresses([_safe_header(msg, "From")])
+    name, addr = pairs[0] if pairs else parseaddr("")
+    return name, (addr.lower() if "@" in addr else "")
+
+
+def _body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
+    text: Message | None = None
+    html: Message | None = None
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        if part.get_content_disposition() == "attachment":
+            continue
+        ctype = part.get_content_type()
+        if ctype == "text/plain" and text is None:
+            text = part
+        elif ctype == "text/html" and html is None:
+            html = part
+    return text, html
+
+
+def decode_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or ""
+    for candidate in (charset, "utf-8", "windows-1252"):
+        if not candidate:
+            continue
+        try:
+            return payload.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("latin-1")

@@ -1,0 +1,66 @@
+"""Make mailed-in content safe to show: HTML through nh3, plain text escaped into paragraphs.
+
+nh3 (ammonia) drops scripts, event handlers and javascript: URLs. Remote images are dropped:
+in mail they are mostly tracking pixels (the inbound issue adds an allow-list).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+
+_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "ol", "p",
+    "pre", "q", "s", "small", "span", "strong", "sub", "sup", "table", "tbody", "td",
+    "tfoot", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+_URL = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
+
+
+def _no_remote_images(element: str, attribute: str, value: str) -> str | None:
+    if element == "img" and attribute == "src" and not value.startswith(("cid:", "/")):
+        return None
+    return value
+
+
+def clean_html(markup: str) -> str:
+    return nh3.clean(
+        markup,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "cid"},
+        link_rel="noopener noreferrer nofollow",
+        attribute_filter=_no_remote_images,
+        strip_comments=True,
+    ).strip()
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as escaped paragraphs, with line breaks kept and bare URLs made links."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    out = []
+    for para in paragraphs:
+        escaped = html.escape(para)
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}" rel="noopener noreferrer nofollow">{m.group(0)}</a>', escaped)
+        out.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+    return "\n".join(out)
+
+
+def html_to_text(markup: str) -> str:
+    """A readable plain-text rendering of sanitized HTML, for the text/plain alternative."""
+    text = re.sub(r"(?i)<br\s*/?>", "\n", markup)
+    text = re.sub(r"(?i)</(p|div|h[1-6]|li|tr|blockquote|pre)>", "\n\n", text)
+    text = re.sub(r"(?i)<li[^>]*>", "- ", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = html.unescape(text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -1,0 +1,108 @@
+"""Split a reply into what the person wrote and the history their client quoted below it.
+
+Text heuristics in the spirit of github/email_reply_parser and Discourse's EmailReplyTrimmer:
+the first quote header ("On … wrote:", Outlook's "-----Original Message-----" or "From:/Sent:"
+block) or trailing ">" block ends the new text; a "-- " line or "Sent from my …" starts the
+signature. The trimmed part is kept, never thrown away, and a non-empty mail never yields an
+empty body.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# "On <date>, <name> wrote:" and its translations. Clients wrap it over two lines when the
+# name and address are long (Gmail does at 80 columns), so it is matched on a joined pair.
+_WROTE = re.compile(
+    r"^\s*(On|Am|Le|El|Il|Em|Op|Den|Dnia|W dniu|På)\b.{0,300}?"
+    r"(wrote|schrieb|a écrit|escribió|ha scritto|escreveu|schreef|skrev|napisał)"
+    r".{0,40}:\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+# Japanese and Chinese clients put the verb last without a leading word.
+_WROTE_CJK = re.compile(r".{4,200}(のメッセージ|書きました|写道|寫道)[:：]?\s*$", re.DOTALL)
+_ORIGINAL = re.compile(
+    r"^\s*-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine|"
+    r"Mensaje original|Messaggio originale|Oorspronkelijk bericht|Forwarded message)\s*-{2,}\s*$",
+    re.IGNORECASE,
+)
+# Outlook puts a rule of underscores above its "From: / Sent:" header block.
+_OUTLOOK_RULE = re.compile(r"^\s*_{20,}\s*$")
+_HEADER_FROM = re.compile(r"^\s*\*?(From|Von|De|Van|Da|Från|Fra|Od)\s*:\*?\s+\S", re.IGNORECASE)
+_HEADER_SENT = re.compile(
+    r"^\s*\*?(Sent|Date|Gesendet|Datum|Envoyé|Enviado|Inviato|Verzonden|Skickat|Sendt|Wysłane)"
+    r"\s*:\*?\s+\S",
+    re.IGNORECASE,
+)
+_SIGNATURE = re.compile(r"^-- ?$|^__+$")
+_SENT_FROM = re.compile(
+    r"^\s*(Sent from (my )?.{1,40}|Get Outlook for \w+|Von meinem .{1,40} gesendet|"
+    r"Envoyé de mon .{1,40}|Enviado desde mi .{1,40})\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    body: str  # what the person wrote
+    trimmed: str  # quoted history and signature, kept to show collapsed
+
+
+def split_reply(text: str) -> Reply:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    cut = _quote_start(lines)
+    body_lines, rest = lines[:cut], lines[cut:]
+    body_lines, signature = _split_signature(body_lines)
+    body = "\n".join(body_lines).strip()
+    trimmed = "\n".join(signature + rest).strip()
+    if not body and text.strip():
+        # Everything looked like history (a top-quoted forward, a bare quote): show it all.
+        return Reply(body=text.strip(), trimmed="")
+    return Reply(body=body, trimmed=trimmed)
+
+
+def _quote_start(lines: list[str]) -> int:
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        pair = stripped + " " + lines[i + 1].strip() if i + 1 < len(lines) else stripped
+        if _WROTE.match(stripped) or _WROTE_CJK.match(stripped):
+            return i
+        if _WROTE.match(pair) and not _WROTE.match(lines[i + 1].strip() if i + 1 < len(lines) else ""):
+            return i
+        if _ORIGINAL.match(stripped):
+            return i
+        if _OUTLOOK_RULE.match(stripped) and _header_block_follows(lines, i + 1):
+            return i
+        if _HEADER_FROM.match(stripped) and _header_block_follows(lines, i):
+            return i
+        if stripped.startswith(">") and _only_quotes_follow(lines, i):
+            return i
+    return len(lines)
+
+
+def _header_block_follows(lines: list[str], start: int) -> bool:
+    window = [ln for ln in lines[start : start + 6] if ln.strip()]
+    return bool(window) and _HEADER_FROM.match(window[0]) is not None and any(
+        _HEADER_SENT.match(ln) for ln in window[1:5]
+    )
+
+
+def _only_quotes_follow(lines: list[str], start: int) -> bool:
+    """A ">" line starts the history only if nothing but quotes and blanks come after it.
+
+    Otherwise it is an interleaved reply, where the quotes give context to the answers.
+    """
+    rest = [ln.strip() for ln in lines[start:] if ln.strip()]
+    unquoted = [ln for ln in rest if not ln.startswith(">")]
+    return len(unquoted) <= 2 and all(_SIGNATURE.match(ln) or _SENT_FROM.match(ln) for ln in unquoted)
+
+
+def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i].rstrip()
+        if _SIGNATURE.match(line) or (_SENT_FROM.match(line) and len(lines) - i <= 3):
+            return lines[:i], lines[i:]
+    return lines, []

@@ -1,0 +1,46 @@
+"""`mailhub demo`: a tenant with people and spaces, so a newcomer can mail something at once."""
+
+from __future__ import annotations
+
+import shlex
+
+from sqlalchemy.orm import Session
+
+from mailhub import directory
+from mailhub.config import Settings
+
+DEMO_SLUG = "acme"
+
+
+def create_demo(session: Session, settings: Settings, domain: str = "acme.example") -> str:
+    """Create the demo tenant (once) and return instructions with a ready-to-paste command."""
+    tenant = directory.tenant_by_domain(session, domain)
+    if tenant is None:
+        tenant = directory.add_tenant(session, DEMO_SLUG, domain, "Acme")
+        ann = directory.add_user(session, tenant, f"ann@{domain}", "Ann Example", admin=True)
+        bob = directory.add_user(session, tenant, f"bob@{domain}", "Bob Example")
+        sales = directory.add_space(session, tenant, "sales", "Sales")
+        directory.add_space(session, tenant, "announcements", "Announcements")
+        directory.follow(session, tenant, bob, sales)
+        directory.follow(session, tenant, ann, sales)
+    send = (
+        f"mailhub send --from ann@{domain} --to sales@{domain} "
+        f"--subject {shlex.quote('Q3 pipeline review')} "
+        f"--body {shlex.quote('Hi all, the Q3 review is on Thursday. Bring your numbers.')}"
+    )
+    reply = (
+        f"mailhub send --from bob@{domain} --reply-to-file "
+        f"\"$(ls -t {settings.outbox_dir}/*.eml | head -1)\" --body {shlex.quote('Count me in.')}"
+    )
+    return "\n".join([
+        f"Demo tenant {tenant.slug!r} is ready at @{domain}:",
+        f"  users:  ann@{domain} (admin), bob@{domain}",
+        f"  spaces: sales@{domain} (ann and bob follow it), announcements@{domain}",
+        "",
+        "With `mailhub serve` running in another terminal, send a first email:",
+        f"  {send}",
+        "",
+        f"Then see the page at {settings.base_url}/t/{tenant.slug}/pages and bob's notification",
+        f"in {settings.outbox_dir}/. Reply to it as bob, which adds a comment:",
+        f"  {reply}",
+    ])

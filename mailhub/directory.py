@@ -1,0 +1,119 @@
+"""Tenants, users, spaces and follows: creating them and finding them, always within a tenant."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailhub.errors import AlreadyExists, InvalidInput, NotFound
+from mailhub.models import Follow, Space, Tenant, User
+from mailhub.routing import split_address
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Local parts mailhub itself answers at; a space may not take them.
+RESERVED_SPACES = frozenset({"reply", "bounce", "form", "notifications", "postmaster", "abuse", "mailer-daemon"})
+
+
+def _slug(kind: str, value: str) -> str:
+    slug = value.strip().lower()
+    if not _SLUG.match(slug):
+        raise InvalidInput(f"{kind} {value!r} must be lower-case letters, digits and dashes")
+    return slug
+
+
+def normalize_email(email: str) -> str:
+    parts = split_address(email)
+    if parts is None:
+        raise InvalidInput(f"{email!r} is not an email address")
+    return f"{parts[0].lower()}@{parts[1]}"
+
+
+def add_tenant(session: Session, slug: str, domain: str, name: str = "") -> Tenant:
+    slug = _slug("tenant", slug)
+    domain = domain.strip().lower().rstrip(".")
+    if not _DOMAIN.match(domain):
+        raise InvalidInput(f"{domain!r} is not a domain name")
+    if session.scalar(select(Tenant).where(Tenant.slug == slug)):
+        raise AlreadyExists(f"tenant {slug!r} exists already")
+    if session.scalar(select(Tenant).where(Tenant.domain == domain)):
+        raise AlreadyExists(f"domain {domain!r} belongs to another tenant")
+    tenant = Tenant(slug=slug, domain=domain, name=name or slug)
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def get_tenant(session: Session, slug: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug.lower()))
+    if tenant is None:
+        raise NotFound(f"no tenant {slug!r}")
+    return tenant
+
+
+def tenant_by_domain(session: Session, domain: str) -> Tenant | None:
+    return session.scalar(select(Tenant).where(Tenant.domain == domain.lower().rstrip(".")))
+
+
+def add_user(session: Session, tenant: Tenant, email: str, name: str, admin: bool = False) -> User:
+    email = normalize_email(email)
+    if not name.strip():
+        raise InvalidInput("a user needs a name")
+    if user_by_email(session, tenant.id, email):
+        raise AlreadyExists(f"{email} is already a user of {tenant.slug}")
+    user = User(tenant_id=tenant.id, email=email, name=name.strip(), is_admin=admin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def user_by_email(session: Session, tenant_id: int, email: str) -> User | None:
+    return session.scalar(
+        select(User).where(User.tenant_id == tenant_id, User.email == email.strip().lower())
+    )
+
+
+def get_user(session: Session, tenant: Tenant, email: str) -> User:
+    user = user_by_email(session, tenant.id, email)
+    if user is None:
+        raise NotFound(f"no user {email} in {tenant.slug}")
+    return user
+
+
+def add_space(session: Session, tenant: Tenant, slug: str, name: str = "") -> Space:
+    slug = _slug("space", slug)
+    if slug in RESERVED_SPACES:
+        raise InvalidInput(f"{slug!r} is reserved for mailhub's own addresses")
+    if space_by_slug(session, tenant.id, slug):
+        raise AlreadyExists(f"space {slug!r} exists already in {tenant.slug}")
+    space = Space(tenant_id=tenant.id, slug=slug, name=name or slug.replace("-", " ").title())
+    session.add(space)
+    session.flush()
+    return space
+
+
+def space_by_slug(session: Session, tenant_id: int, slug: str) -> Space | None:
+    return session.scalar(select(Space).where(Space.tenant_id == tenant_id, Space.slug == slug.lower()))
+
+
+def get_space(session: Session, tenant: Tenant, slug: str) -> Space:
+    space = space_by_slug(session, tenant.id, slug)
+    if space is None:
+        raise NotFound(f"no space {slug!r} in {tenant.slug}")
+    return space
+
+
+def follow(session: Session, tenant: Tenant, user: User, space: Space) -> Follow:
+    if user.tenant_id != tenant.id or space.tenant_id != tenant.id:
+        raise NotFound("user and space must belong to the tenant")
+    existing = session.scalar(
+        select(Follow).where(Follow.user_id == user.id, Follow.space_id == space.id)
+    )
+    if existing:
+        return existing
+    f = Follow(tenant_id=tenant.id, user_id=user.id, space_id=space.id)
+    session.add(f)
+    session.flush()
+    return f

@@ -1,0 +1,137 @@
+"""Accepting a message: check recipients, then store the raw bytes and a row, durably.
+
+This is the only thing ingress does before answering "250": the file is written and fsynced,
+then the row commits. Duplicates (same Message-ID and same bytes, as when a sending server
+retries after a lost "250") are recognised here and not stored twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailhub.content.parse import message_id_of
+from mailhub.db import SessionFactory, unit_of_work
+from mailhub.directory import space_by_slug, tenant_by_domain
+from mailhub.errors import MailhubError
+from mailhub.ingress.rawstore import RawStore
+from mailhub.models import InboundMessage, ReplyKey
+from mailhub.outbound.keys import hash_key
+from mailhub.routing import Mailbox, route
+
+
+class UnknownRecipient(MailhubError):
+    """Nobody here answers at that address (unknown domain, space or key)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    peer: str = ""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    inbound_id: int
+    duplicate: bool
+
+
+def check_recipient(session: Session, address: str) -> int:
+    """The tenant id that answers at this address, or UnknownRecipient saying why not."""
+    r = route(address)
+    if not r.domain:
+        raise UnknownRecipient(f"{address!r} is not a valid address")
+    tenant = tenant_by_domain(session, r.domain)
+    if tenant is None:
+        raise UnknownRecipient(f"{r.domain} is not a domain mailhub serves")
+    if r.mailbox is Mailbox.BACKSTOP:
+        raise UnknownRecipient(f"no mailbox {r.local!r} at {r.domain}")
+    if r.mailbox in (Mailbox.PAGES, Mailbox.FORMS) and space_by_slug(session, tenant.id, r.arg) is None:
+        raise UnknownRecipient(f"no space {r.arg!r} at {r.domain}")
+    if r.mailbox is Mailbox.COMMENTS:
+        key = session.scalar(select(ReplyKey.id).where(
+            ReplyKey.key_hash == hash_key(r.arg), ReplyKey.tenant_id == tenant.id
+        ))
+        if key is None:
+            raise UnknownRecipient("this reply address is unknown or has expired")
+    return tenant.id
+
+
+def store_inbound(
+    factory: SessionFactory, store: RawStore, raw: bytes, envelope: Envelope
+) -> list[Accepted]:
+    """Store one delivery, once per tenant it is addressed to; commit before returning.
+
+    Any exception means nothing was accepted (and no file is left behind), so the edge
+    answers with a temporary failure and the sender retries.
+    """
+    by_tenant: dict[int, list[str]] = defaultdict(list)
+    with unit_of_work(factory) as session:
+        for rcpt in envelope.rcpt_to:
+            by_tenant[check_recipient(session, rcpt)].append(rcpt)
+    sha = hashlib.sha256(raw).hexdigest()
+    message_id = message_id_of(raw)
+    return [
+        _store_for_tenant(factory, store, raw, envelope, tenant_id, rcpts, sha, message_id)
+        for tenant_id, rcpts in by_tenant.items()
+    ]
+
+
+def _existing(session: Session, tenant_id: int, message_id: str, sha: str) -> int | None:
+    return session.scalar(
+        select(InboundMessage.id).where(
+            InboundMessage.tenant_id == tenant_id,
+            InboundMessage.message_id == message_id,
+            InboundMessage.sha256 == sha,
+        )
+    )
+
+
+def _store_for_tenant(
+    factory: SessionFactory,
+    store: RawStore,
+    raw: bytes,
+    envelope: Envelope,
+    tenant_id: int,
+    rcpts: list[str],
+    sha: str,
+    message_id: str,
+) -> Accepted:
+    with factory() as session:
+        found = _existing(session, tenant_id, message_id, sha)
+    if found is not None:
+        return Accepted(found, duplicate=True)
+    rel = store.put(tenant_id, raw)  # files before rows
+    try:
+        with unit_of_work(factory) as session:
+            msg = InboundMessage(
+                tenant_id=tenant_id,
+                mail_from=envelope.mail_from.lower(),
+                rcpt_to=rcpts,
+                message_id=message_id,
+                sha256=sha,
+                raw_path=rel,
+                size=len(raw),
+                peer=envelope.peer,
+            )
+            session.add(msg)
+            session.flush()
+            inbound_id = msg.id
+    except IntegrityError:
+        # The same mail arrived twice at once; the other delivery's row won.
+        store.delete(rel)
+        with factory() as session:
+            found = _existing(session, tenant_id, message_id, sha)
+        if found is None:
+            raise
+        return Accepted(found, duplicate=True)
+    except BaseException:
+        store.delete(rel)
+        raise
+    return Accepted(inbound_id, duplicate=False)

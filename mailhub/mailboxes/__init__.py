@@ -1,0 +1,120 @@
+"""Processing one stored inbound message: route each recipient to its mailbox, once.
+
+`process_inbound` is the use case the worker runs. It marks the message processing, does all
+the work in one transaction that ends with a conditional status change, and so a job that runs
+twice (a retry, a sweeper's re-enqueue, a worker killed after commit) creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from mailhub.content.parse import ParsedMail, parse_message
+from mailhub.db import SessionFactory, unit_of_work
+from mailhub.directory import user_by_email
+from mailhub.ingress.rawstore import RawStore
+from mailhub.mailboxes import comments, pages, rejections
+from mailhub.mailboxes.rejections import Rejected
+from mailhub.models import InboundMessage, InboundStatus, Tenant, utcnow
+from mailhub.routing import Mailbox, route
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class Outcome:
+    status: InboundStatus
+    reason: str = ""
+    notification_ids: list[int] = field(default_factory=list)
+
+
+class _LostRace(Exception):
+    """Another run finished this message first; roll back what this run did."""
+
+
+def process_inbound(factory: SessionFactory, store: RawStore, inbound_id: int) -> Outcome | None:
+    """Handle one message; return what became of it, or None if it was already handled."""
+    with unit_of_work(factory) as session:
+        msg = session.get(InboundMessage, inbound_id)
+        if msg is None or msg.status in InboundStatus.final():
+            return None
+        msg.status = InboundStatus.PROCESSING
+        msg.attempts += 1
+        attempts, raw_path = msg.attempts, msg.raw_path
+    try:
+        raw = store.read(raw_path)
+        with unit_of_work(factory) as session:
+            outcome = _dispatch(session, session.get_one(InboundMessage, inbound_id), raw)
+            _finish(session, inbound_id, outcome)
+        return outcome
+    except _LostRace:
+        return None
+    except Exception as exc:
+        if attempts < MAX_ATTEMPTS:
+            raise  # the actor retries with back-off
+        log.exception("inbound %s failed for good", inbound_id)
+        outcome = Outcome(InboundStatus.FAILED, f"processing failed: {type(exc).__name__}: {exc}")
+        try:
+            with unit_of_work(factory) as session:
+                _finish(session, inbound_id, outcome)
+        except _LostRace:
+            return None
+        return outcome
+
+
+def _finish(session: Session, inbound_id: int, outcome: Outcome) -> None:
+    result = session.execute(
+        update(InboundMessage)
+        .where(
+            InboundMessage.id == inbound_id,
+            InboundMessage.status.not_in([s.value for s in InboundStatus.final()]),
+        )
+        .values(status=outcome.status, reason=outcome.reason[:2000], processed_at=utcnow())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise _LostRace()
+
+
+def _dispatch(session: Session, msg: InboundMessage, raw: bytes) -> Outcome:
+    tenant = session.get_one(Tenant, msg.tenant_id)
+    parsed = parse_message(raw)
+    try:
+        return _route_all(session, tenant, msg, parsed)
+    except Rejected as rej:
+        outcome = Outcome(InboundStatus.REJECTED, f"{rej.code}: {rej.detail}")
+        answer = rejections.answer(session, tenant, msg, parsed, rej.code, rej.detail)
+        if answer is not None:
+            outcome.notification_ids.append(answer)
+        else:
+            outcome.reason += " (not answered: automatic mail or no sender)"
+        return outcome
+
+
+def _route_all(session: Session, tenant: Tenant, msg: InboundMessage, parsed: ParsedMail) -> Outcome:
+    if not parsed.from_addr:
+        raise Rejected("unknown_sender", "the message has no usable From address")
+    routes = [route(addr) for addr in msg.rcpt_to]
+    outcome = Outcome(InboundStatus.PROCESSED)
+    done: list[str] = []
+    for r in routes:
+        if r.mailbox is Mailbox.PAGES:
+            author = user_by_email(session, tenant.id, parsed.from_addr)
+            if author is None or not author.active:
+                raise Rejected("unknown_sender", f"{parsed.from_addr} is not a member of {tenant.name}")
+            page, ids = pages.create_from_mail(session, tenant, author, r.arg, msg.id, parsed)
+            outcome.notification_ids += ids
+            done.append(f"page {page.id} in {r.arg}")
+        elif r.mailbox is Mailbox.COMMENTS:
+            comment, ids = comments.add_from_reply(session, tenant, r.arg, msg.id, parsed)
+            outcome.notification_ids += ids
+            done.append(f"comment {comment.id} on page {comment.page_id}")
+        else:
+            raise Rejected("not_supported", f"mail to {r.local}@{r.domain} is not handled yet")
+    outcome.reason = "; ".join(done)
+    return outcome

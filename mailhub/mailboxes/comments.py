@@ -1,0 +1,57 @@
+"""reply+KEY@domain: a reply to a notification becomes a comment on its page.
+
+The key is bound to the person it was sent to: the same key from any other sender is refused,
+so a forwarded notification does not let someone else post in the recipient's name.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailhub.content.parse import ParsedMail
+from mailhub.content.sanitize import html_to_text, text_to_html
+from mailhub.content.trim import split_reply
+from mailhub.models import Comment, Page, ReplyKey, Space, Tenant, User
+from mailhub.mailboxes.rejections import Rejected
+from mailhub.outbound import events
+from mailhub.outbound.keys import hash_key
+
+
+def add_from_reply(
+    session: Session, tenant: Tenant, key: str, inbound_id: int, parsed: ParsedMail
+) -> tuple[Comment, list[int]]:
+    reply_key = session.scalar(
+        select(ReplyKey).where(ReplyKey.key_hash == hash_key(key), ReplyKey.tenant_id == tenant.id)
+    )
+    if reply_key is None:
+        raise Rejected("unknown_key", "this reply address is unknown or has expired")
+    user = session.get(User, reply_key.user_id)
+    if user is None or user.tenant_id != tenant.id or not user.active:
+        raise Rejected("unknown_key", "this reply address is unknown or has expired")
+    if parsed.from_addr != user.email:
+        raise Rejected(
+            "not_your_key",
+            f"this reply address was sent to someone else, not to {parsed.from_addr}",
+        )
+    page = session.get(Page, reply_key.page_id)
+    if page is None or page.tenant_id != tenant.id:
+        raise Rejected("unknown_key", "the page this reply belongs to no longer exists")
+    text = parsed.text if parsed.text.strip() else html_to_text(parsed.html)
+    reply = split_reply(text)
+    if not reply.body:
+        raise Rejected("empty", "the reply has no text")
+    comment = Comment(
+        tenant_id=tenant.id,
+        page_id=page.id,
+        author_id=user.id,
+        body_html=text_to_html(reply.body),
+        body_text=reply.body,
+        quoted_text=reply.trimmed,
+        source_inbound_id=inbound_id,
+    )
+    session.add(comment)
+    session.flush()
+    space = session.get_one(Space, page.space_id)
+    notifications = events.comment_added(session, tenant, page, space, comment)
+    return comment, [n.id for n in notifications]

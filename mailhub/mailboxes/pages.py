@@ -1,0 +1,62 @@
+"""SPACE@domain: a mail becomes a new page in that space, with its first revision."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from mailhub.content.parse import ParsedMail
+from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
+from mailhub.directory import space_by_slug
+from mailhub.models import Page, Revision, Tenant, User
+from mailhub.mailboxes.rejections import Rejected
+from mailhub.outbound import events
+
+TITLE_MAX = 300
+
+
+def body_of(parsed: ParsedMail) -> tuple[str, str]:
+    """(sanitized HTML, plain text) of a mail: its HTML part if it has one, else its text."""
+    if parsed.html.strip():
+        body_html = clean_html(parsed.html)
+        text = parsed.text.strip() or html_to_text(body_html)
+        return body_html, text
+    text = parsed.text.strip()
+    return text_to_html(text), text
+
+
+def title_of(parsed: ParsedMail, text: str) -> str:
+    """The subject; for a mail without one, its first line, so the page still has a name."""
+    title = parsed.subject.strip()
+    if not title:
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+        title = first[:80] + ("…" if len(first) > 80 else "")
+    return title[:TITLE_MAX]
+
+
+def create_from_mail(
+    session: Session, tenant: Tenant, author: User, space_slug: str, inbound_id: int, parsed: ParsedMail
+) -> tuple[Page, list[int]]:
+    space = space_by_slug(session, tenant.id, space_slug)
+    if space is None:
+        raise Rejected("unknown_space", f"there is no space {space_slug!r} in {tenant.name}")
+    body_html, text = body_of(parsed)
+    title = title_of(parsed, text)
+    if not title and not text:
+        raise Rejected("empty", "the message has neither a subject nor any text")
+    page = Page(
+        tenant_id=tenant.id,
+        space_id=space.id,
+        author_id=author.id,
+        title=title,
+        source_inbound_id=inbound_id,
+    )
+    session.add(page)
+    session.flush()
+    session.add(
+        Revision(
+            tenant_id=tenant.id, page_id=page.id, author_id=author.id, number=1,
+            body_html=body_html, body_text=text,
+        )
+    )
+    notifications = events.page_created(session, tenant, page, space)
+    return page, [n.id for n in notifications]

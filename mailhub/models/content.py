@@ -1,0 +1,59 @@
+"""Content people make: pages with their revisions, and comments on pages.
+
+Bodies are stored already sanitized (HTML) together with a plain-text rendering, so no page
+view ever has to trust what came in by mail.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailhub.models.base import Base, utcnow
+
+
+class Page(Base):
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    source_inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id"), index=True, default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Revision(Base):
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("page_id", "number", name="uq_revisions_page_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    body_html: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    body_html: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    quoted_text: Mapped[str] = mapped_column(Text, default="")  # trimmed history, shown collapsed
+    source_inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id"), index=True, default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,111 @@
+"""Mail as records: inbound messages with their lifecycle, reply keys, outbound notifications.
+
+The lifecycle follows Rails Action Mailbox: pending → processing → processed | rejected | failed.
+A notification is a row before it is queued, so a lost job is found again by the sweeper.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailhub.models.base import Base, utcnow
+
+
+class InboundStatus(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+    @classmethod
+    def final(cls) -> frozenset[InboundStatus]:
+        return frozenset({cls.PROCESSED, cls.REJECTED, cls.FAILED})
+
+
+class InboundMessage(Base):
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "message_id", "sha256", name="uq_inbound_dedupe"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    mail_from: Mapped[str] = mapped_column(String(320))  # envelope sender, "" for bounces
+    rcpt_to: Mapped[list[str]] = mapped_column(JSON)  # envelope recipients in this tenant
+    message_id: Mapped[str] = mapped_column(String(998))
+    sha256: Mapped[str] = mapped_column(String(64))
+    raw_path: Mapped[str] = mapped_column(String(500))  # relative to the raw mail store
+    size: Mapped[int] = mapped_column(Integer)
+    peer: Mapped[str] = mapped_column(String(100), default="")  # client IP, kept for abuse checks
+    status: Mapped[str] = mapped_column(String(20), default=InboundStatus.PENDING, index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+
+class ReplyKey(Base):
+    """The secret in reply+KEY@domain: binds a reply to one recipient and one page.
+
+    Only a SHA-256 of the key is stored, so a database leak gives nobody the power to post.
+    """
+
+    __tablename__ = "reply_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class NotificationStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class NotificationKind(enum.StrEnum):
+    PAGE_CREATED = "page_created"
+    COMMENT_ADDED = "comment_added"
+    REJECTION = "rejection"
+
+
+class Notification(Base):
+    """One mail mailhub owes one person: a row before it is queued, sent at most once."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    # Unique per event and recipient ("page:12:created:user:5"), so an event handled twice
+    # cannot owe the same person two mails.
+    event_key: Mapped[str] = mapped_column(String(200), unique=True)
+    to_addr: Mapped[str] = mapped_column(String(320))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, default=None)
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True, default=None)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), default=None)
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id"), index=True, default=None
+    )
+    reason: Mapped[str] = mapped_column(Text)  # why this person gets this mail, shown in it
+    context: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # e.g. a rejection's code
+    # Minted when the mail is composed: only its hash is stored, the key itself is in the mail.
+    reply_key_id: Mapped[int | None] = mapped_column(ForeignKey("reply_keys.id"), default=None)
+    message_id: Mapped[str] = mapped_column(String(300))  # fixed before the first attempt
+    status: Mapped[str] = mapped_column(String(20), default=NotificationStatus.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)

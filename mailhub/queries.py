@@ -1,0 +1,121 @@
+"""Reading content back, always within one tenant: what the web pages and the CLI show."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailhub.directory import get_tenant
+from mailhub.errors import NotFound
+from mailhub.models import Comment, Page, Revision, Space, User
+
+
+@dataclass(frozen=True)
+class CommentView:
+    id: int
+    author: str
+    body_html: str
+    body_text: str
+    quoted_text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PageView:
+    id: int
+    tenant: str
+    space: str
+    space_name: str
+    title: str
+    author: str
+    author_email: str
+    body_html: str
+    body_text: str
+    revision: int
+    created_at: datetime
+    comments: list[CommentView]
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat() + "Z"
+        for c in data["comments"]:
+            c["created_at"] = c["created_at"].isoformat() + "Z"
+        return data
+
+
+@dataclass(frozen=True)
+class PageSummary:
+    id: int
+    space: str
+    title: str
+    author: str
+    created_at: datetime
+    comments: int
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat() + "Z"
+        return data
+
+
+def list_pages(session: Session, tenant_slug: str, limit: int = 200) -> list[PageSummary]:
+    tenant = get_tenant(session, tenant_slug)
+    rows = session.execute(
+        select(Page, Space.slug, User.name)
+        .join(Space, Space.id == Page.space_id)
+        .join(User, User.id == Page.author_id)
+        .where(Page.tenant_id == tenant.id)
+        .order_by(Page.id.desc())
+        .limit(limit)
+    ).all()
+    tally: dict[int, int] = {
+        page_id: count
+        for page_id, count in session.execute(
+            select(Comment.page_id, func.count())
+            .where(Comment.tenant_id == tenant.id)
+            .group_by(Comment.page_id)
+        ).tuples()
+    }
+    return [
+        PageSummary(p.id, space, p.title, author, p.created_at, tally.get(p.id, 0))
+        for p, space, author in rows
+    ]
+
+
+def page_view(session: Session, tenant_slug: str, page_id: int) -> PageView:
+    tenant = get_tenant(session, tenant_slug)
+    page = session.scalar(select(Page).where(Page.id == page_id, Page.tenant_id == tenant.id))
+    if page is None:
+        raise NotFound(f"no page {page_id} in {tenant.slug}")
+    space = session.get_one(Space, page.space_id)
+    author = session.get_one(User, page.author_id)
+    rev = session.scalar(
+        select(Revision).where(Revision.page_id == page.id).order_by(Revision.number.desc()).limit(1)
+    )
+    comment_rows = session.execute(
+        select(Comment, User.name)
+        .join(User, User.id == Comment.author_id)
+        .where(Comment.page_id == page.id, Comment.tenant_id == tenant.id)
+        .order_by(Comment.id)
+    ).all()
+    return PageView(
+        id=page.id,
+        tenant=tenant.slug,
+        space=space.slug,
+        space_name=space.name,
+        title=page.title,
+        author=author.name,
+        author_email=author.email,
+        body_html=rev.body_html if rev else "",
+        body_text=rev.body_text if rev else "",
+        revision=rev.number if rev else 0,
+        created_at=page.created_at,
+        comments=[
+            CommentView(c.id, name, c.body_html, c.body_text, c.quoted_text, c.created_at)
+            for c, name in comment_rows
+        ],
+    )

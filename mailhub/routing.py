@@ -1,0 +1,63 @@
+"""The route table: which mailbox handles mail to which address.
+
+Ordered patterns over the local part, first match wins, with a backstop, as in Rails Action
+Mailbox. Pure: it knows grammar, not the database, so it is tested without one.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+
+class Mailbox(enum.StrEnum):
+    COMMENTS = "comments"  # reply+KEY@
+    BOUNCES = "bounces"  # bounce+KEY@ (VERP)
+    FORMS = "forms"  # SPACE+form@
+    PAGES = "pages"  # SPACE@
+    BACKSTOP = "backstop"  # nothing matched: the rejection mailbox answers
+
+
+@dataclass(frozen=True)
+class Route:
+    mailbox: Mailbox
+    local: str  # the whole local part, lower-cased
+    domain: str  # lower-cased
+    arg: str = ""  # the space slug or the key
+
+
+_KEY = r"[A-Za-z0-9_-]{16,64}"
+_SLUG = r"[a-z0-9][a-z0-9._-]{0,63}"
+
+ROUTES: tuple[tuple[re.Pattern[str], Mailbox], ...] = (
+    (re.compile(rf"^reply\+(?P<arg>{_KEY})$", re.IGNORECASE), Mailbox.COMMENTS),
+    (re.compile(rf"^bounce\+(?P<arg>{_KEY})$", re.IGNORECASE), Mailbox.BOUNCES),
+    (re.compile(rf"^(?P<arg>{_SLUG})\+form$"), Mailbox.FORMS),
+    (re.compile(rf"^(?P<arg>{_SLUG})$"), Mailbox.PAGES),
+)
+
+
+def split_address(address: str) -> tuple[str, str] | None:
+    """('local', 'domain') of a plain addr-spec, or None when it is not one."""
+    address = address.strip().strip("<>").strip()
+    local, sep, domain = address.rpartition("@")
+    if not sep or not local or not domain or " " in address or "@" in local:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9.-]+", domain) or ".." in domain:
+        return None
+    return local, domain.lower().rstrip(".")
+
+
+def route(address: str) -> Route:
+    parts = split_address(address)
+    if parts is None:
+        return Route(Mailbox.BACKSTOP, address.lower(), "")
+    local, domain = parts
+    for pattern, mailbox in ROUTES:
+        # Keys are case-sensitive (base64url); slugs are matched lower-cased.
+        candidate = local if mailbox in (Mailbox.COMMENTS, Mailbox.BOUNCES) else local.lower()
+        m = pattern.match(candidate)
+        if m:
+            return Route(mailbox, local.lower(), domain, m.group("arg"))
+    return Route(Mailbox.BACKSTOP, local.lower(), domain)

@@ -1,0 +1,180 @@
+"""The runtime that wires settings to parts, and the dramatiq actors, which only take ids.
+
+Each actor loads by id and calls one use case. The queue is never the only copy of anything:
+the sweeper re-enqueues work whose job was lost (broker restart, worker killed), and every use
+case is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import or_, select, update
+
+from mailhub.config import Settings
+from mailhub.db import make_engine, make_session_factory, unit_of_work
+from mailhub.ingress.rawstore import RawStore
+from mailhub.mailboxes import process_inbound
+from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
+from mailhub.outbound.deliver import LEASE, deliver_notification
+from mailhub.outbound.render import Renderer
+from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: Settings) -> dramatiq.Broker:
+    url = settings.broker_url
+    if not url:
+        return StubBroker()
+    if url.startswith(("redis://", "rediss://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=url, namespace=settings.queue_prefix)
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    return RabbitmqBroker(url=url, confirm_delivery=True)
+
+
+def make_transport(settings: Settings) -> Transport:
+    relay = settings.relay_address
+    if relay is None:
+        return OutboxTransport(settings.outbox_dir)
+    return SmtpRelayTransport(relay[0], relay[1], settings.smtp_relay_user, settings.smtp_relay_password)
+
+
+class Runtime:
+    """Everything a mailhub process needs, built once from settings and passed explicitly."""
+
+    def __init__(self, settings: Settings, transport: Transport | None = None) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.effective_database_url)
+        self.sessions = make_session_factory(self.engine)
+        self.raw_store = RawStore(settings.raw_dir)
+        self.renderer = Renderer()
+        self.transport = transport or make_transport(settings)
+        self.broker = make_broker(settings)
+        prefix = settings.queue_prefix
+        self.inbound_queue = f"{prefix}.inbound"
+        self.outbound_queue = f"{prefix}.outbound"
+        self.process_actor: Any = dramatiq.actor(
+            self._process,
+            broker=self.broker,
+            actor_name="process_inbound",
+            queue_name=self.inbound_queue,
+            max_retries=10,
+            min_backoff=500,
+            max_backoff=300_000,
+        )
+        self.deliver_actor: Any = dramatiq.actor(
+            self._deliver,
+            broker=self.broker,
+            actor_name="deliver_notification",
+            queue_name=self.outbound_queue,
+            max_retries=10,
+            min_backoff=1000,
+            max_backoff=600_000,
+        )
+
+    # Actors -------------------------------------------------------------------------------
+
+    def _process(self, inbound_id: int) -> None:
+        outcome = process_inbound(self.sessions, self.raw_store, inbound_id)
+        if outcome is not None:
+            log.info("inbound %s %s: %s", inbound_id, outcome.status, outcome.reason)
+            self.enqueue_notifications(outcome.notification_ids)
+
+    def _deliver(self, notification_id: int) -> None:
+        status = deliver_notification(
+            self.sessions, self.renderer, self.transport, self.settings.base_url, notification_id
+        )
+        log.info("notification %s %s", notification_id, status)
+
+    # Enqueueing: best effort, because the sweeper finds whatever is not enqueued ------------
+
+    def enqueue_inbound(self, ids: Iterable[int]) -> None:
+        self._send(self.process_actor, ids)
+
+    def enqueue_notifications(self, ids: Iterable[int]) -> None:
+        self._send(self.deliver_actor, ids)
+
+    def _send(self, actor: Any, ids: Iterable[int]) -> None:
+        for id_ in ids:
+            try:
+                actor.send(id_)
+            except Exception:  # broker down: the row is committed, the sweeper will retry
+                log.warning("could not enqueue %s(%s); the sweeper will", actor.actor_name, id_, exc_info=True)
+
+    # Sweeping -----------------------------------------------------------------------------
+
+    def sweep(self, grace: float | None = None) -> tuple[int, int]:
+        """Re-enqueue work that has waited longer than `grace` seconds; return (inbound, outbound)."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.sweep_grace if grace is None else grace)
+        inbound = self._claim_stale(
+            InboundMessage,
+            InboundMessage.status.in_([InboundStatus.PENDING, InboundStatus.PROCESSING]),
+            cutoff,
+        )
+        outbound = self._claim_stale(
+            Notification,
+            or_(
+                Notification.status == NotificationStatus.QUEUED,
+                (Notification.status == NotificationStatus.SENDING)
+                & (Notification.claimed_at < utcnow() - LEASE),
+            ),
+            cutoff,
+        )
+        self.enqueue_inbound(inbound)
+        self.enqueue_notifications(outbound)
+        if inbound or outbound:
+            log.info("sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound))
+        return len(inbound), len(outbound)
+
+    def _claim_stale(self, model: Any, condition: Any, cutoff: Any) -> list[int]:
+        """Ids whose enqueued_at this sweeper moved forward: concurrent sweepers split the work."""
+        with unit_of_work(self.sessions) as session:
+            stale = session.execute(
+                select(model.id, model.enqueued_at).where(condition, model.enqueued_at < cutoff).limit(1000)
+            ).all()
+            claimed = []
+            now = utcnow()
+            for id_, seen in stale:
+                result = session.execute(
+                    update(model).where(model.id == id_, model.enqueued_at == seen).values(enqueued_at=now)
+                )
+                if result.rowcount == 1:
+                    claimed.append(id_)
+        return claimed
+
+    def start_sweeper(self, stop: threading.Event) -> threading.Thread:
+        # The in-process broker forgets its queue when the process ends, so at start-up
+        # everything unfinished is lost work; a real broker still holds it, so wait as usual.
+        first_grace = 0.0 if isinstance(self.broker, StubBroker) else None
+
+        def loop() -> None:
+            self._sweep_safely(first_grace)
+            while not stop.wait(self.settings.sweep_interval):
+                self._sweep_safely()
+
+        thread = threading.Thread(target=loop, name="mailhub-sweeper", daemon=True)
+        thread.start()
+        return thread
+
+    def _sweep_safely(self, grace: float | None = None) -> None:
+        try:
+            self.sweep(grace)
+        except Exception:
+            log.exception("sweep failed; trying again next interval")
+
+    def worker(self) -> dramatiq.Worker:
+        return dramatiq.Worker(self.broker, worker_threads=self.settings.worker_threads)
+
+    def close(self) -> None:
+        self.broker.close()
+        self.engine.dispose()

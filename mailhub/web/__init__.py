@@ -1,0 +1,1 @@
+"""The web side: server-rendered pages over the same domain functions the CLI uses."""

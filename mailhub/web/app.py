@@ -1,0 +1,90 @@
+"""The Starlette/FastAPI application: routes map requests to queries and errors to pages.
+
+Error mapping lives here and only here: NotFound is a 404 page, anything else a 500 page;
+no route ever shows a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mailhub import TEMPLATES_DIR
+from mailhub.db import SessionFactory
+from mailhub.errors import MailhubError, NotFound
+from mailhub.queries import list_pages, page_view
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(sessions: SessionFactory) -> FastAPI:
+    app = FastAPI(title="mailhub", docs_url=None, redoc_url=None, openapi_url=None)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "web"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+
+    def html(template: str, status: int = 200, **context: object) -> HTMLResponse:
+        return HTMLResponse(env.get_template(template).render(**context), status_code=status)
+
+    def error(status: int, heading: str, message: str) -> HTMLResponse:
+        return html("error.html", status, status=status, heading=heading, message=message)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, exc: NotFound) -> HTMLResponse:
+        return error(404, "Not found", "There is nothing here, or it is not yours to see.")
+
+    @app.exception_handler(MailhubError)
+    async def refused(_request: Request, exc: MailhubError) -> HTMLResponse:
+        return error(400, "That did not work", str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        if exc.status_code == 404:
+            return error(404, "Not found", "There is nothing here, or it is not yours to see.")
+        return error(exc.status_code, "That did not work", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def crashed(_request: Request, exc: Exception) -> HTMLResponse:
+        log.exception("web request failed")
+        return error(500, "Something went wrong", "The error was logged. Please try again later.")
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        return html("index.html")
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/t/{tenant}/pages", response_class=HTMLResponse)
+    def pages(tenant: str) -> HTMLResponse:
+        with sessions() as session:
+            return html("pages.html", tenant=tenant, pages=list_pages(session, tenant))
+
+    @app.get("/t/{tenant}/pages/{page_id}", response_class=HTMLResponse)
+    def page(tenant: str, page_id: str) -> HTMLResponse:
+        if not page_id.isdigit():
+            raise NotFound(page_id)
+        with sessions() as session:
+            return html("page.html", page=page_view(session, tenant, int(page_id)))
+
+    return app
