@@ -1,0 +1,140 @@
+"""Shared fixtures: real databases, real brokers, a real SMTP server on loopback.
+
+Backends: "sqlite" (a file in a temp dir, in-process broker), "postgres-redis" and
+"postgres-rabbitmq" (the services already running on this machine's loopback). Each test
+gets its own PostgreSQL database and its own queue prefix, so tests never see each other.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from mailhub import config, directory
+from mailhub.config import Settings
+from mailhub.db import migrate, unit_of_work
+from mailhub.ingress.smtp import MailhubHandler, SmtpServer
+from mailhub.tasks import Runtime
+
+PG_ADMIN = os.environ.get("MAILHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("MAILHUB_TEST_REDIS", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("MAILHUB_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2F")
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test; its SQLAlchemy URL."""
+    name = f"mailhub_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(tmp_path: Path, **overrides: str) -> Settings:
+    env = {"MAILHUB_DATA_DIR": str(tmp_path / "var"), "MAILHUB_BASE_URL": "https://intranet.acme.example"}
+    env.update(overrides)
+    return config.load(env)
+
+
+@pytest.fixture(params=["sqlite", "postgres-redis"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    if backend == "sqlite":
+        return make_settings(tmp_path)
+    db = request.getfixturevalue("pg_database")
+    broker = REDIS_URL if backend == "postgres-redis" else AMQP_URL
+    return make_settings(
+        tmp_path,
+        MAILHUB_DATABASE_URL=db,
+        MAILHUB_BROKER_URL=broker,
+        MAILHUB_QUEUE_PREFIX=f"t{uuid.uuid4().hex[:10]}",
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """A migrated database, a broker and a running worker with its sweeper."""
+    import threading
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.effective_database_url)
+    rt = Runtime(settings)
+    worker = rt.worker()
+    worker.start()
+    stop = threading.Event()
+    try:
+        yield rt
+    finally:
+        stop.set()
+        worker.stop()
+        _purge_queues(rt)
+        rt.close()
+
+
+def _purge_queues(rt: Runtime) -> None:
+    for queue in (rt.inbound_queue, rt.outbound_queue):
+        for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+            try:
+                rt.broker.flush(name)
+            except Exception:
+                pass
+
+
+@pytest.fixture
+def acme(runtime: Runtime) -> dict[str, int]:
+    """Tenant acme (acme.example): ann (admin, author), bob and cat follow sales."""
+    with unit_of_work(runtime.sessions) as s:
+        t = directory.add_tenant(s, "acme", "acme.example", "Acme")
+        ann = directory.add_user(s, t, "ann@acme.example", "Ann Author", admin=True)
+        bob = directory.add_user(s, t, "bob@acme.example", "Bob Reader")
+        cat = directory.add_user(s, t, "cat@acme.example", "Cat Reader")
+        sales = directory.add_space(s, t, "sales", "Sales")
+        for u in (ann, bob, cat):
+            directory.follow(s, t, u, sales)
+        return {"tenant": t.id, "ann": ann.id, "bob": bob.id, "cat": cat.id, "sales": sales.id}
+
+
+@pytest.fixture
+def smtp(runtime: Runtime) -> Iterator[SmtpServer]:
+    handler = MailhubHandler(runtime.sessions, runtime.raw_store, runtime.enqueue_inbound)
+    server = SmtpServer(handler, "127.0.0.1", free_port(), runtime.settings.max_message_size)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
