@@ -172,8 +172,11 @@ class Runtime:
         except Exception:
             log.exception("sweep failed; trying again next interval")
 
-    def worker(self) -> dramatiq.Worker:
-        return dramatiq.Worker(self.broker, worker_threads=self.settings.worker_threads)
+    def worker(self, poll_ms: int = 1000) -> dramatiq.Worker:
+        """A dramatiq worker on this runtime's queues; `poll_ms` bounds how long stop() takes."""
+        return dramatiq.Worker(
+            self.broker, worker_threads=self.settings.worker_threads, worker_timeout=poll_ms
+        )
 
     def close(self) -> None:
         self.broker.close()

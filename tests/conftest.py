@@ -89,18 +89,14 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
     """A migrated database, a broker and a running worker with its sweeper."""
-    import threading
-
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.effective_database_url)
     rt = Runtime(settings)
-    worker = rt.worker()
+    worker = rt.worker(poll_ms=100)
     worker.start()
-    stop = threading.Event()
     try:
         yield rt
     finally:
-        stop.set()
         worker.stop()
         _purge_queues(rt)
         rt.close()

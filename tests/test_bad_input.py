@@ -1,0 +1,93 @@
+"""Bad input ends in a clear status with a reason, never a crash and never a lost message."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from conftest import wait_until
+from helpers import final_count, fixture, outbox, smtp_send, to
+from mailhub.ingress.smtp import SmtpServer
+from mailhub.models import InboundMessage, Page, Revision
+from mailhub.tasks import Runtime
+
+pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.usefixtures("acme")]
+
+
+def _deliver(runtime: Runtime, smtp: SmtpServer, name: str, mail_from: str = "ann@acme.example") -> InboundMessage:
+    before = final_count(runtime)
+    smtp_send(smtp.port, mail_from, ["sales@acme.example"], fixture(name))
+    wait_until(lambda: final_count(runtime) == before + 1)
+    with runtime.sessions() as s:
+        msg = s.scalars(select(InboundMessage).order_by(InboundMessage.id.desc())).first()
+        assert msg is not None
+        return msg
+
+
+def test_html_is_sanitized_and_charset_decoded(runtime: Runtime, smtp: SmtpServer) -> None:
+    msg = _deliver(runtime, smtp, "page_html_script.eml")
+    assert msg.status == "processed"
+    with runtime.sessions() as s:
+        page = s.scalars(select(Page)).one()
+        rev = s.scalars(select(Revision)).one()
+    assert page.title == "Präsentation für Kunden"
+    assert "Präsentation" in rev.body_html
+    for bad in ("<script", "onclick", "javascript:", "tracker.example"):
+        assert bad not in rev.body_html
+    assert rev.body_text.startswith("Die Präsentation ist fertig.")
+
+
+def test_empty_subject_and_undeclared_windows_1252(runtime: Runtime, smtp: SmtpServer) -> None:
+    msg = _deliver(runtime, smtp, "page_no_subject_cp1252.eml")
+    assert msg.status == "processed"
+    with runtime.sessions() as s:
+        page = s.scalars(select(Page)).one()
+    assert page.title == "Café crème for everyone on Friday"
+
+
+def test_empty_mail_is_rejected_with_a_reason_and_answered(runtime: Runtime, smtp: SmtpServer) -> None:
+    msg = _deliver(runtime, smtp, "empty.eml")
+    assert msg.status == "rejected" and msg.reason.startswith("empty:")
+    wait_until(lambda: len(outbox(runtime)) == 1)
+    answer = outbox(runtime)[0]
+    assert to(answer) == "ann@acme.example"
+    assert "neither a subject nor any text" in answer.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_unknown_sender_is_rejected_politely(runtime: Runtime, smtp: SmtpServer) -> None:
+    raw = fixture("page_plain.eml").replace(b"ann@acme.example", b"eve@elsewhere.example")
+    smtp_send(smtp.port, "eve@elsewhere.example", ["sales@acme.example"], raw)
+    wait_until(lambda: final_count(runtime) == 1)
+    with runtime.sessions() as s:
+        msg = s.scalars(select(InboundMessage)).one()
+        assert s.scalars(select(Page)).all() == []
+    assert msg.status == "rejected" and "not a member of Acme" in msg.reason
+    wait_until(lambda: len(outbox(runtime)) == 1)
+    answer = outbox(runtime)[0]
+    assert to(answer) == "eve@elsewhere.example"
+    assert answer["Auto-Submitted"] == "auto-replied"
+    assert answer["In-Reply-To"] == "<CAF8k2xQ-q3review-1@mail.acme.example>"
+
+
+def test_mail_without_from_is_rejected(runtime: Runtime, smtp: SmtpServer) -> None:
+    msg = _deliver(runtime, smtp, "no_from.eml")
+    assert msg.status == "rejected" and "no usable From" in msg.reason
+
+
+def test_auto_replies_and_bounces_are_never_answered(runtime: Runtime, smtp: SmtpServer) -> None:
+    msg = _deliver(runtime, smtp, "out_of_office.eml", mail_from="mallory@elsewhere.example")
+    assert msg.status == "rejected" and "not answered" in msg.reason
+    bounce = fixture("page_plain.eml").replace(b"<CAF8k2xQ", b"<bounce")
+    smtp_send(smtp.port, "", ["sales@acme.example"], bounce.replace(b"ann@acme.example", b"x@elsewhere.example"))
+    wait_until(lambda: final_count(runtime) == 2)
+    runtime.sweep(grace=0)
+    assert outbox(runtime) == []
+
+
+def test_garbage_bytes_end_in_a_final_status(runtime: Runtime, smtp: SmtpServer) -> None:
+    garbage = b"\xff\xfe\x00garbage\r\nContent-Type: multipart/mixed; boundary=\r\n\r\n--\r\n\x00\x01"
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], garbage)
+    wait_until(lambda: final_count(runtime) == 1)
+    with runtime.sessions() as s:
+        msg = s.scalars(select(InboundMessage)).one()
+    assert msg.status in ("rejected", "processed") and msg.reason
