@@ -68,9 +68,12 @@ def _quote_start(lines: list[str]) -> int:
         if not stripped:
             continue
         pair = stripped + " " + lines[i + 1].strip() if i + 1 < len(lines) else stripped
-        if _WROTE.match(stripped) or _WROTE_CJK.match(stripped):
+        # A quote header ends the new text only when history follows it; when answers follow
+        # the quotes (an interleaved reply), the quotes are context and everything stays.
+        if (_WROTE.match(stripped) or _WROTE_CJK.match(stripped)) and _history_follows(lines, i + 1):
             return i
-        if _WROTE.match(pair) and not _WROTE.match(lines[i + 1].strip() if i + 1 < len(lines) else ""):
+        next_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if _WROTE.match(pair) and not _WROTE.match(next_line) and _history_follows(lines, i + 2):
             return i
         if _ORIGINAL.match(stripped):
             return i
@@ -90,8 +93,20 @@ def _header_block_follows(lines: list[str], start: int) -> bool:
     )
 
 
+def _history_follows(lines: list[str], start: int) -> bool:
+    """After a quote header: history, unless quotes are followed by answers (interleaved).
+
+    Clients that quote without ">" (Outlook, HTML converted to text) put the old text right
+    under the header; that is history too.
+    """
+    rest = [ln.strip() for ln in lines[start:] if ln.strip()]
+    if not rest or not rest[0].startswith(">"):
+        return True
+    return _only_quotes_follow(lines, start)
+
+
 def _only_quotes_follow(lines: list[str], start: int) -> bool:
-    """A ">" line starts the history only if nothing but quotes and blanks come after it.
+    """True when nothing but quotes, blanks and a signature come from `start` on.
 
     Otherwise it is an interleaved reply, where the quotes give context to the answers.
     """

@@ -35,11 +35,11 @@ def create_app(sessions: SessionFactory) -> FastAPI:
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "web"), autoescape=True, undefined=jinja2.StrictUndefined
     )
 
-    def html(template: str, status: int = 200, **context: object) -> HTMLResponse:
-        return HTMLResponse(env.get_template(template).render(**context), status_code=status)
+    def html(template: str, code: int = 200, **context: object) -> HTMLResponse:
+        return HTMLResponse(env.get_template(template).render(**context), status_code=code)
 
-    def error(status: int, heading: str, message: str) -> HTMLResponse:
-        return html("error.html", status, status=status, heading=heading, message=message)
+    def error(code: int, heading: str, message: str) -> HTMLResponse:
+        return html("error.html", code, status=code, heading=heading, message=message)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
