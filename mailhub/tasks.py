@@ -22,7 +22,7 @@ from mailhub.db import make_engine, make_session_factory, unit_of_work
 from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import process_inbound
 from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
-from mailhub.outbound.deliver import LEASE, deliver_notification
+from mailhub.outbound.deliver import deliver_notification
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
 
@@ -60,6 +60,7 @@ class Runtime:
         self.renderer = Renderer()
         self.transport = transport or make_transport(settings)
         self.broker = make_broker(settings)
+        self.lease = timedelta(seconds=settings.send_lease)
         prefix = settings.queue_prefix
         self.inbound_queue = f"{prefix}.inbound"
         self.outbound_queue = f"{prefix}.outbound"
@@ -92,7 +93,12 @@ class Runtime:
 
     def _deliver(self, notification_id: int) -> None:
         status = deliver_notification(
-            self.sessions, self.renderer, self.transport, self.settings.base_url, notification_id
+            self.sessions,
+            self.renderer,
+            self.transport,
+            self.settings.base_url,
+            notification_id,
+            lease=self.lease,
         )
         log.info("notification %s %s", notification_id, status)
 
@@ -126,7 +132,7 @@ class Runtime:
             or_(
                 Notification.status == NotificationStatus.QUEUED,
                 (Notification.status == NotificationStatus.SENDING)
-                & (Notification.claimed_at < utcnow() - LEASE),
+                & (Notification.claimed_at < utcnow() - self.lease),
             ),
             cutoff,
         )

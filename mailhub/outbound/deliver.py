@@ -40,7 +40,6 @@ from mailhub.outbound.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 
 
@@ -61,6 +60,7 @@ def deliver_notification(
     transport: Transport,
     base_url: str,
     notification_id: int,
+    lease: timedelta = timedelta(minutes=5),
 ) -> str:
     """Send one notification if it is still owed; return the status it ends in."""
     with unit_of_work(factory) as session:
@@ -70,7 +70,7 @@ def deliver_notification(
         if n.status in (NotificationStatus.SENT, NotificationStatus.FAILED):
             return n.status
         now = utcnow()
-        if n.status == NotificationStatus.SENDING and n.claimed_at and now - n.claimed_at < LEASE:
+        if n.status == NotificationStatus.SENDING and n.claimed_at and now - n.claimed_at < lease:
             return "busy"
         n.status, n.claimed_at, n.attempts = NotificationStatus.SENDING, now, n.attempts + 1
         prepared = _prepare(session, n, base_url)

@@ -1,0 +1,95 @@
+"""The `mailhub` command as a person or a script uses it: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MAILHUB = str(Path(sys.executable).parent / "mailhub")
+
+
+def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
+    full_env["MAILHUB_DATA_DIR"] = str(tmp_path / "var")
+    full_env.update(env or {})
+    return subprocess.run([MAILHUB, *args], capture_output=True, text=True, env=full_env, timeout=60)
+
+
+def ok(tmp_path: Path, *args: str) -> str:
+    result = run(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
+    ok(tmp_path, "migrate")
+    assert "tenant acme created" in ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    assert "as admin" in ok(tmp_path, "user", "add", "acme", "Ann@Acme.example", "--name", "Ann", "--admin")
+    ok(tmp_path, "user", "add", "acme", "bob@acme.example", "--name", "Bob")
+    assert "mail sales@acme.example" in ok(tmp_path, "space", "add", "acme", "sales")
+    assert "now follows sales" in ok(tmp_path, "follow", "acme", "bob@acme.example", "sales")
+    assert json.loads(ok(tmp_path, "pages", "list", "acme", "--json")) == []
+    assert json.loads(ok(tmp_path, "inbound", "list", "acme", "--json")) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("tenant", "add", "acme", "--domain", "acme.example"), "tenant 'acme' exists already"),
+        (("tenant", "add", "Bad Slug", "--domain", "x.example"), "must be lower-case"),
+        (("tenant", "add", "other", "--domain", "not a domain"), "is not a domain name"),
+        (("user", "add", "nope", "a@b.example", "--name", "A"), "no tenant 'nope'"),
+        (("user", "add", "acme", "not-an-address", "--name", "A"), "is not an email address"),
+        (("space", "add", "acme", "reply"), "reserved"),
+        (("follow", "acme", "ghost@acme.example", "sales"), "no user ghost@acme.example"),
+        (("pages", "show", "acme", "999"), "no page 999 in acme"),
+        (("inbound", "show", "acme", "5"), "no inbound message 5"),
+    ],
+)
+def test_errors_are_one_line_and_non_zero(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    result = run(tmp_path, *args)
+    assert result.returncode == 1
+    assert result.stderr.startswith("mailhub: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_bad_configuration_is_one_line(tmp_path: Path) -> None:
+    result = run(tmp_path, "config", env={"MAILHUB_SMTP_PORT": "lots"})
+    assert result.returncode == 1
+    assert result.stderr == "mailhub: error: MAILHUB_SMTP_PORT='lots' is not a valid int\n"
+
+
+def test_unmigrated_database_says_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    result = run(tmp_path, "pages", "list", "acme")
+    assert result.returncode == 1 and "run `mailhub migrate`" in result.stderr
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = run(tmp_path, "pages", "list", "acme",
+                 env={"MAILHUB_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    assert result.returncode == 1 and result.stderr.startswith("mailhub: error: cannot use the database")
+    assert result.stderr.count("\n") == 1
+
+
+def test_worker_without_broker_explains(tmp_path: Path) -> None:
+    ok(tmp_path, "migrate")
+    result = run(tmp_path, "worker")
+    assert result.returncode == 1 and "needs MAILHUB_BROKER_URL" in result.stderr
+
+
+def test_config_prints_masked_settings(tmp_path: Path) -> None:
+    out = ok(tmp_path, "config")
+    assert "MAILHUB_SMTP_PORT=2525" in out and "MAILHUB_SECRET_KEY=****" in out
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    result = run(tmp_path, "tenant", "add")
+    assert result.returncode == 2 and "usage:" in result.stderr
