@@ -129,8 +129,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.tasks import Runtime
 
     if not settings.broker_url:
-        raise ConfigError("`mailhub worker` needs MAILHUB_BROKER_URL (redis://… or amqp://…); "
-                          "`mailhub serve` runs an in-process worker instead")
+        raise ConfigError(
+            "`mailhub worker` needs MAILHUB_BROKER_URL (redis://… or amqp://…); "
+            "`mailhub serve` runs an in-process worker instead"
+        )
     _sessions(settings)
     runtime = Runtime(settings)
     worker = runtime.worker()
@@ -153,8 +155,9 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.web.app import create_app
 
     app = create_app(_sessions(settings))
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info",
-                proxy_headers=True)
+    uvicorn.run(
+        app, host=settings.http_host, port=settings.http_port, log_level="info", proxy_headers=True
+    )
     return 0
 
 
@@ -213,11 +216,15 @@ def cmd_pages_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(page.as_json())
         return 0
-    print(f"{page.title}\nin {page.space_name} by {page.author} <{page.author_email}>, "
-          f"{page.created_at:%Y-%m-%d %H:%M} UTC, revision {page.revision}\n")
+    print(
+        f"{page.title}\nin {page.space_name} by {page.author} <{page.author_email}>, "
+        f"{page.created_at:%Y-%m-%d %H:%M} UTC, revision {page.revision}\n"
+    )
     print(page.body_text)
     for c in page.comments:
-        print(f"\n--- comment {c.id} by {c.author}, {c.created_at:%Y-%m-%d %H:%M} UTC\n{c.body_text}")
+        print(
+            f"\n--- comment {c.id} by {c.author}, {c.created_at:%Y-%m-%d %H:%M} UTC\n{c.body_text}"
+        )
     return 0
 
 
@@ -270,7 +277,9 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mailhub", description="Email as the front door of your intranet.")
+    p = argparse.ArgumentParser(
+        prog="mailhub", description="Email as the front door of your intranet."
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, fn: Handler, help_: str, parent: Any = sub) -> argparse.ArgumentParser:
@@ -287,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "create a demo tenant and print a command that mails it")
     demo.add_argument("--domain", default="acme.example")
 
-    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(dest="sub", required=True)
+    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(
+        dest="sub", required=True
+    )
     t_add = add("add", cmd_tenant_add, "add a tenant", tenant)
     t_add.add_argument("slug")
     t_add.add_argument("--domain", required=True)
@@ -320,8 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("id", type=int)
     ps.add_argument("--json", action="store_true")
 
-    inbound = sub.add_parser("inbound", help="inspect inbound mail").add_subparsers(dest="sub", required=True)
-    il = add("list", cmd_inbound_list, "list a tenant's inbound messages with their status", inbound)
+    inbound = sub.add_parser("inbound", help="inspect inbound mail").add_subparsers(
+        dest="sub", required=True
+    )
+    il = add(
+        "list", cmd_inbound_list, "list a tenant's inbound messages with their status", inbound
+    )
     il.add_argument("tenant")
     il.add_argument("--status")
     il.add_argument("--json", action="store_true")
@@ -335,8 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--to")
     send.add_argument("--subject", default="")
     send.add_argument("--body", required=True)
-    send.add_argument("--reply-to-file", help="an .eml from the outbox to reply to (sets the "
-                      "recipient, subject and threading, and quotes it)")
+    send.add_argument(
+        "--reply-to-file",
+        help="an .eml from the outbox to reply to (sets the "
+        "recipient, subject and threading, and quotes it)",
+    )
     return p
 
 
@@ -356,7 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mailhub: error: {exc}", file=sys.stderr)
         return 1
     except OperationalError as exc:
-        print(f"mailhub: error: cannot use the database: {exc.orig}".splitlines()[0], file=sys.stderr)
+        print(
+            f"mailhub: error: cannot use the database: {exc.orig}".splitlines()[0], file=sys.stderr
+        )
         return 1
     except SQLAlchemyError as exc:
         print(f"mailhub: error: database error: {exc}".splitlines()[0], file=sys.stderr)

@@ -132,14 +132,16 @@ def _validate(s: Settings) -> None:
             f"MAILHUB_DATABASE_URL must start with sqlite:// or postgresql://, "
             f"not {s.database_url.split(':', 1)[0]!r}"
         )
-    if s.broker_url and not s.broker_url.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+    if s.broker_url and not s.broker_url.startswith(
+        ("redis://", "rediss://", "amqp://", "amqps://")
+    ):
         raise ConfigError("MAILHUB_BROKER_URL must be empty, redis://… or amqp://…")
     base = urlsplit(s.base_url)
     if base.scheme not in ("http", "https") or not base.netloc:
         raise ConfigError(f"MAILHUB_BASE_URL={s.base_url!r} must be an http(s) URL")
     if s.smtp_relay:
-        host, sep, port = s.smtp_relay.rpartition(":")
-        if not sep or not host or not port.isdigit():
+        relay_host, sep, relay_port = s.smtp_relay.rpartition(":")
+        if not sep or not relay_host or not relay_port.isdigit():
             raise ConfigError(f"MAILHUB_SMTP_RELAY={s.smtp_relay!r} must be host:port")
     if s.max_message_size < 1024:
         raise ConfigError("MAILHUB_MAX_MESSAGE_SIZE must be at least 1024 bytes")

@@ -33,9 +33,19 @@ def undeclared(tables: dict[str, list[str]], stores: list[str]) -> list[str]:
             problems.append(f"table {table} is not in the data map")
             continue
         problems += [f"table {table}: no {k}" for k in REQUIRED if not entry.get(k)]
-        problems += [f"column {table}.{c} is not in the data map" for c in columns if c not in entry["columns"]]
-        problems += [f"column {table}.{c} is declared but does not exist" for c in entry["columns"] if c not in columns]
-        if any(col.get("personal") for col in entry["columns"].values()) and not entry.get("subject"):
+        problems += [
+            f"column {table}.{c} is not in the data map"
+            for c in columns
+            if c not in entry["columns"]
+        ]
+        problems += [
+            f"column {table}.{c} is declared but does not exist"
+            for c in entry["columns"]
+            if c not in columns
+        ]
+        if any(col.get("personal") for col in entry["columns"].values()) and not entry.get(
+            "subject"
+        ):
             problems.append(f"table {table} holds personal data but names no subject")
     problems += [f"table {t} is declared but does not exist" for t in declared if t not in tables]
     for store in stores:

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailhub import SCHEMA_DIR
 
 SessionFactory = sessionmaker[Session]
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched: how a conditional status change knows it won."""
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def make_engine(url: str) -> Engine:

@@ -30,17 +30,19 @@ def create_demo(session: Session, settings: Settings, domain: str = "acme.exampl
     )
     reply = (
         f"mailhub send --from bob@{domain} --reply-to-file "
-        f"\"$(ls -t {settings.outbox_dir}/*.eml | head -1)\" --body {shlex.quote('Count me in.')}"
+        f'"$(ls -t {settings.outbox_dir}/*.eml | head -1)" --body {shlex.quote("Count me in.")}'
     )
-    return "\n".join([
-        f"Demo tenant {tenant.slug!r} is ready at @{domain}:",
-        f"  users:  ann@{domain} (admin), bob@{domain}",
-        f"  spaces: sales@{domain} (ann and bob follow it), announcements@{domain}",
-        "",
-        "With `mailhub serve` running in another terminal, send a first email:",
-        f"  {send}",
-        "",
-        f"Then see the page at {settings.base_url}/t/{tenant.slug}/pages and bob's notification",
-        f"in {settings.outbox_dir}/. Reply to it as bob, which adds a comment:",
-        f"  {reply}",
-    ])
+    return "\n".join(
+        [
+            f"Demo tenant {tenant.slug!r} is ready at @{domain}:",
+            f"  users:  ann@{domain} (admin), bob@{domain}",
+            f"  spaces: sales@{domain} (ann and bob follow it), announcements@{domain}",
+            "",
+            "With `mailhub serve` running in another terminal, send a first email:",
+            f"  {send}",
+            "",
+            f"Then see the page at {settings.base_url}/t/{tenant.slug}/pages and bob's notification",
+            f"in {settings.outbox_dir}/. Reply to it as bob, which adds a comment:",
+            f"  {reply}",
+        ]
+    )

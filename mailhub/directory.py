@@ -14,7 +14,9 @@ from mailhub.routing import split_address
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 # Local parts mailhub itself answers at; a space may not take them.
-RESERVED_SPACES = frozenset({"reply", "bounce", "form", "notifications", "postmaster", "abuse", "mailer-daemon"})
+RESERVED_SPACES = frozenset(
+    {"reply", "bounce", "form", "notifications", "postmaster", "abuse", "mailer-daemon"}
+)
 
 
 def _slug(kind: str, value: str) -> str:
@@ -95,7 +97,9 @@ def add_space(session: Session, tenant: Tenant, slug: str, name: str = "") -> Sp
 
 
 def space_by_slug(session: Session, tenant_id: int, slug: str) -> Space | None:
-    return session.scalar(select(Space).where(Space.tenant_id == tenant_id, Space.slug == slug.lower()))
+    return session.scalar(
+        select(Space).where(Space.tenant_id == tenant_id, Space.slug == slug.lower())
+    )
 
 
 def get_space(session: Session, tenant: Tenant, slug: str) -> Space:

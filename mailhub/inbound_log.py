@@ -37,23 +37,37 @@ class InboundEntry:
 
 def _entry(m: InboundMessage) -> InboundEntry:
     return InboundEntry(
-        m.id, m.status, m.reason, m.mail_from, list(m.rcpt_to), m.message_id, m.size,
-        m.attempts, m.received_at, m.processed_at,
+        m.id,
+        m.status,
+        m.reason,
+        m.mail_from,
+        list(m.rcpt_to),
+        m.message_id,
+        m.size,
+        m.attempts,
+        m.received_at,
+        m.processed_at,
     )
 
 
-def list_inbound(session: Session, tenant_slug: str, status: str | None = None, limit: int = 200) -> list[InboundEntry]:
+def list_inbound(
+    session: Session, tenant_slug: str, status: str | None = None, limit: int = 200
+) -> list[InboundEntry]:
     tenant = get_tenant(session, tenant_slug)
     query = select(InboundMessage).where(InboundMessage.tenant_id == tenant.id)
     if status:
         query = query.where(InboundMessage.status == status)
-    return [_entry(m) for m in session.scalars(query.order_by(InboundMessage.id.desc()).limit(limit))]
+    return [
+        _entry(m) for m in session.scalars(query.order_by(InboundMessage.id.desc()).limit(limit))
+    ]
 
 
 def show_inbound(session: Session, tenant_slug: str, inbound_id: int) -> InboundEntry:
     tenant = get_tenant(session, tenant_slug)
     m = session.scalar(
-        select(InboundMessage).where(InboundMessage.id == inbound_id, InboundMessage.tenant_id == tenant.id)
+        select(InboundMessage).where(
+            InboundMessage.id == inbound_id, InboundMessage.tenant_id == tenant.id
+        )
     )
     if m is None:
         raise NotFound(f"no inbound message {inbound_id} in {tenant.slug}")

@@ -94,7 +94,10 @@ def page_view(session: Session, tenant_slug: str, page_id: int) -> PageView:
     space = session.get_one(Space, page.space_id)
     author = session.get_one(User, page.author_id)
     rev = session.scalar(
-        select(Revision).where(Revision.page_id == page.id).order_by(Revision.number.desc()).limit(1)
+        select(Revision)
+        .where(Revision.page_id == page.id)
+        .order_by(Revision.number.desc())
+        .limit(1)
     )
     comment_rows = session.execute(
         select(Comment, User.name)

@@ -18,7 +18,12 @@ from mailhub.errors import InvalidInput, MailhubError
 
 
 def send_mail(
-    settings: Settings, sender: str, to: str | None, subject: str, body: str, reply_to_file: str | None
+    settings: Settings,
+    sender: str,
+    to: str | None,
+    subject: str,
+    body: str,
+    reply_to_file: str | None,
 ) -> str:
     msg = EmailMessage()
     msg["From"] = sender
@@ -27,12 +32,18 @@ def send_mail(
         original = _read(reply_to_file)
         to = to or str(original.get("Reply-To") or original.get("From") or "")
         orig_subject = str(original.get("Subject", ""))
-        subject = subject or (orig_subject if orig_subject.lower().startswith("re:") else f"Re: {orig_subject}")
-        refs = " ".join(filter(None, [str(original.get("References", "")), str(original.get("Message-ID", ""))]))
+        subject = subject or (
+            orig_subject if orig_subject.lower().startswith("re:") else f"Re: {orig_subject}"
+        )
+        refs = " ".join(
+            filter(None, [str(original.get("References", "")), str(original.get("Message-ID", ""))])
+        )
         msg["In-Reply-To"] = str(original.get("Message-ID", ""))
         msg["References"] = refs
         text_part = original.get_body(preferencelist=("plain",))
-        quoted = "\n".join("> " + line for line in (text_part.get_content() if text_part else "").splitlines())
+        quoted = "\n".join(
+            "> " + line for line in (text_part.get_content() if text_part else "").splitlines()
+        )
         body = f"{body}\n\nOn {original.get('Date', 'an earlier day')}, {original.get('From', 'mailhub')} wrote:\n{quoted}\n"
     if not to:
         raise InvalidInput("--to is required (or --reply-to-file with a Reply-To header)")
@@ -43,10 +54,13 @@ def send_mail(
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
             smtp.send_message(msg)
     except smtplib.SMTPRecipientsRefused as exc:
-        reasons = "; ".join(f"{addr}: {code} {text.decode(errors='replace')}" for addr, (code, text) in exc.recipients.items())
+        reasons = "; ".join(
+            f"{addr}: {code} {text.decode(errors='replace')}"
+            for addr, (code, text) in exc.recipients.items()
+        )
         raise MailhubError(f"refused: {reasons}") from None
     except smtplib.SMTPResponseException as exc:
-        raise MailhubError(f"refused: {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}") from None
+        raise MailhubError(f"refused: {exc.smtp_code} {_text(exc.smtp_error)}") from None
     except OSError as exc:
         raise MailhubError(
             f"cannot reach mailhub at {settings.smtp_host}:{settings.smtp_port} ({exc}); is `mailhub serve` running?"
@@ -62,3 +76,7 @@ def _read(path: str) -> EmailMessage:
     msg = BytesParser(policy=policy.default).parsebytes(data)
     assert isinstance(msg, EmailMessage)
     return msg
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply

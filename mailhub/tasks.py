@@ -18,7 +18,7 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import or_, select, update
 
 from mailhub.config import Settings
-from mailhub.db import make_engine, make_session_factory, unit_of_work
+from mailhub.db import make_engine, make_session_factory, rowcount, unit_of_work
 from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import process_inbound
 from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
@@ -36,7 +36,7 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, namespace=settings.queue_prefix)
+        return RedisBroker(url=url, namespace=settings.queue_prefix)  # type: ignore[no-untyped-call]
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     return RabbitmqBroker(url=url, confirm_delivery=True)
@@ -46,7 +46,9 @@ def make_transport(settings: Settings) -> Transport:
     relay = settings.relay_address
     if relay is None:
         return OutboxTransport(settings.outbox_dir)
-    return SmtpRelayTransport(relay[0], relay[1], settings.smtp_relay_user, settings.smtp_relay_password)
+    return SmtpRelayTransport(
+        relay[0], relay[1], settings.smtp_relay_user, settings.smtp_relay_password
+    )
 
 
 class Runtime:
@@ -65,23 +67,21 @@ class Runtime:
         self.inbound_queue = f"{prefix}.inbound"
         self.outbound_queue = f"{prefix}.outbound"
         self.process_actor: Any = dramatiq.actor(
-            self._process,
             broker=self.broker,
             actor_name="process_inbound",
             queue_name=self.inbound_queue,
             max_retries=10,
             min_backoff=500,
             max_backoff=300_000,
-        )
+        )(self._process)
         self.deliver_actor: Any = dramatiq.actor(
-            self._deliver,
             broker=self.broker,
             actor_name="deliver_notification",
             queue_name=self.outbound_queue,
             max_retries=10,
             min_backoff=1000,
             max_backoff=600_000,
-        )
+        )(self._deliver)
 
     # Actors -------------------------------------------------------------------------------
 
@@ -115,7 +115,12 @@ class Runtime:
             try:
                 actor.send(id_)
             except Exception:  # broker down: the row is committed, the sweeper will retry
-                log.warning("could not enqueue %s(%s); the sweeper will", actor.actor_name, id_, exc_info=True)
+                log.warning(
+                    "could not enqueue %s(%s); the sweeper will",
+                    actor.actor_name,
+                    id_,
+                    exc_info=True,
+                )
 
     # Sweeping -----------------------------------------------------------------------------
 
@@ -139,22 +144,28 @@ class Runtime:
         self.enqueue_inbound(inbound)
         self.enqueue_notifications(outbound)
         if inbound or outbound:
-            log.info("sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound))
+            log.info(
+                "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)
+            )
         return len(inbound), len(outbound)
 
     def _claim_stale(self, model: Any, condition: Any, cutoff: Any) -> list[int]:
         """Ids whose enqueued_at this sweeper moved forward: concurrent sweepers split the work."""
         with unit_of_work(self.sessions) as session:
             stale = session.execute(
-                select(model.id, model.enqueued_at).where(condition, model.enqueued_at < cutoff).limit(1000)
+                select(model.id, model.enqueued_at)
+                .where(condition, model.enqueued_at < cutoff)
+                .limit(1000)
             ).all()
             claimed = []
             now = utcnow()
             for id_, seen in stale:
                 result = session.execute(
-                    update(model).where(model.id == id_, model.enqueued_at == seen).values(enqueued_at=now)
+                    update(model)
+                    .where(model.id == id_, model.enqueued_at == seen)
+                    .values(enqueued_at=now)
                 )
-                if result.rowcount == 1:
+                if rowcount(result) == 1:
                     claimed.append(id_)
         return claimed
 

@@ -7,6 +7,7 @@ gets its own PostgreSQL database and its own queue prefix, so tests never see ea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -36,7 +37,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05) -> object:
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05
+) -> object:
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
@@ -62,7 +65,10 @@ def pg_database() -> Iterator[str]:
 
 
 def make_settings(tmp_path: Path, **overrides: str) -> Settings:
-    env = {"MAILHUB_DATA_DIR": str(tmp_path / "var"), "MAILHUB_BASE_URL": "https://intranet.acme.example"}
+    env = {
+        "MAILHUB_DATA_DIR": str(tmp_path / "var"),
+        "MAILHUB_BASE_URL": "https://intranet.acme.example",
+    }
     env.update(overrides)
     return config.load(env)
 
@@ -105,10 +111,8 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 def _purge_queues(rt: Runtime) -> None:
     for queue in (rt.inbound_queue, rt.outbound_queue):
         for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
-            try:
+            with contextlib.suppress(Exception):
                 rt.broker.flush(name)
-            except Exception:
-                pass
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ def fixture(name: str) -> bytes:
     return (MAIL / name).read_bytes()
 
 
-def smtp_send(port: int, mail_from: str, rcpts: list[str], raw: bytes) -> dict[str, tuple[int, bytes]]:
+def smtp_send(
+    port: int, mail_from: str, rcpts: list[str], raw: bytes
+) -> dict[str, tuple[int, bytes]]:
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
         return s.sendmail(mail_from, rcpts, raw)
 
@@ -60,9 +62,9 @@ def final_count(runtime: Runtime) -> int:
     with runtime.sessions() as s:
         return int(
             s.scalar(
-                select(func.count()).select_from(InboundMessage).where(
-                    InboundMessage.status.in_([v.value for v in InboundStatus.final()])
-                )
+                select(func.count())
+                .select_from(InboundMessage)
+                .where(InboundMessage.status.in_([v.value for v in InboundStatus.final()]))
             )
             or 0
         )

@@ -26,7 +26,9 @@ class SinkHandler:
     fail_next: int = 0  # answer this many DATA commands with 451 first
     reject_all: bool = False  # answer every RCPT with 550
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         if self.reject_all:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)

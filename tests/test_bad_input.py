@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
-
 from conftest import wait_until
 from helpers import final_count, fixture, outbox, smtp_send, to
+from sqlalchemy import select
+
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import InboundMessage, Page, Revision
 from mailhub.tasks import Runtime
@@ -14,7 +14,9 @@ from mailhub.tasks import Runtime
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.usefixtures("acme")]
 
 
-def _deliver(runtime: Runtime, smtp: SmtpServer, name: str, mail_from: str = "ann@acme.example") -> InboundMessage:
+def _deliver(
+    runtime: Runtime, smtp: SmtpServer, name: str, mail_from: str = "ann@acme.example"
+) -> InboundMessage:
     before = final_count(runtime)
     smtp_send(smtp.port, mail_from, ["sales@acme.example"], fixture(name))
     wait_until(lambda: final_count(runtime) == before + 1)
@@ -45,13 +47,17 @@ def test_empty_subject_and_undeclared_windows_1252(runtime: Runtime, smtp: SmtpS
     assert page.title == "Café crème for everyone on Friday"
 
 
-def test_empty_mail_is_rejected_with_a_reason_and_answered(runtime: Runtime, smtp: SmtpServer) -> None:
+def test_empty_mail_is_rejected_with_a_reason_and_answered(
+    runtime: Runtime, smtp: SmtpServer
+) -> None:
     msg = _deliver(runtime, smtp, "empty.eml")
     assert msg.status == "rejected" and msg.reason.startswith("empty:")
     wait_until(lambda: len(outbox(runtime)) == 1)
     answer = outbox(runtime)[0]
     assert to(answer) == "ann@acme.example"
-    assert "neither a subject nor any text" in answer.get_body(preferencelist=("plain",)).get_content()
+    assert (
+        "neither a subject nor any text" in answer.get_body(preferencelist=("plain",)).get_content()
+    )
 
 
 def test_unknown_sender_is_rejected_politely(runtime: Runtime, smtp: SmtpServer) -> None:
@@ -78,14 +84,21 @@ def test_auto_replies_and_bounces_are_never_answered(runtime: Runtime, smtp: Smt
     msg = _deliver(runtime, smtp, "out_of_office.eml", mail_from="mallory@elsewhere.example")
     assert msg.status == "rejected" and "not answered" in msg.reason
     bounce = fixture("page_plain.eml").replace(b"<CAF8k2xQ", b"<bounce")
-    smtp_send(smtp.port, "", ["sales@acme.example"], bounce.replace(b"ann@acme.example", b"x@elsewhere.example"))
+    smtp_send(
+        smtp.port,
+        "",
+        ["sales@acme.example"],
+        bounce.replace(b"ann@acme.example", b"x@elsewhere.example"),
+    )
     wait_until(lambda: final_count(runtime) == 2)
     runtime.sweep(grace=0)
     assert outbox(runtime) == []
 
 
 def test_garbage_bytes_end_in_a_final_status(runtime: Runtime, smtp: SmtpServer) -> None:
-    garbage = b"\xff\xfe\x00garbage\r\nContent-Type: multipart/mixed; boundary=\r\n\r\n--\r\n\x00\x01"
+    garbage = (
+        b"\xff\xfe\x00garbage\r\nContent-Type: multipart/mixed; boundary=\r\n\r\n--\r\n\x00\x01"
+    )
     smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], garbage)
     wait_until(lambda: final_count(runtime) == 1)
     with runtime.sessions() as s:

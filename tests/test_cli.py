@@ -13,11 +13,15 @@ import pytest
 MAILHUB = str(Path(sys.executable).parent / "mailhub")
 
 
-def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
     full_env["MAILHUB_DATA_DIR"] = str(tmp_path / "var")
     full_env.update(env or {})
-    return subprocess.run([MAILHUB, *args], capture_output=True, text=True, env=full_env, timeout=60)
+    return subprocess.run(
+        [MAILHUB, *args], capture_output=True, text=True, env=full_env, timeout=60
+    )
 
 
 def ok(tmp_path: Path, *args: str) -> str:
@@ -28,8 +32,12 @@ def ok(tmp_path: Path, *args: str) -> str:
 
 def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
     ok(tmp_path, "migrate")
-    assert "tenant acme created" in ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
-    assert "as admin" in ok(tmp_path, "user", "add", "acme", "Ann@Acme.example", "--name", "Ann", "--admin")
+    assert "tenant acme created" in ok(
+        tmp_path, "tenant", "add", "acme", "--domain", "acme.example"
+    )
+    assert "as admin" in ok(
+        tmp_path, "user", "add", "acme", "Ann@Acme.example", "--name", "Ann", "--admin"
+    )
     ok(tmp_path, "user", "add", "acme", "bob@acme.example", "--name", "Bob")
     assert "mail sales@acme.example" in ok(tmp_path, "space", "add", "acme", "sales")
     assert "now follows sales" in ok(tmp_path, "follow", "acme", "bob@acme.example", "sales")
@@ -51,7 +59,9 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
         (("inbound", "show", "acme", "5"), "no inbound message 5"),
     ],
 )
-def test_errors_are_one_line_and_non_zero(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+def test_errors_are_one_line_and_non_zero(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
     ok(tmp_path, "migrate")
     ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
     result = run(tmp_path, *args)
@@ -73,9 +83,16 @@ def test_unmigrated_database_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
-    result = run(tmp_path, "pages", "list", "acme",
-                 env={"MAILHUB_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
-    assert result.returncode == 1 and result.stderr.startswith("mailhub: error: cannot use the database")
+    result = run(
+        tmp_path,
+        "pages",
+        "list",
+        "acme",
+        env={"MAILHUB_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
+    )
+    assert result.returncode == 1 and result.stderr.startswith(
+        "mailhub: error: cannot use the database"
+    )
     assert result.stderr.count("\n") == 1
 
 

@@ -20,7 +20,11 @@ def _compose() -> dict[str, Any]:
 
 
 def _mailhub_services() -> dict[str, Any]:
-    return {name: svc for name, svc in _compose()["services"].items() if svc.get("image", "").startswith("mailhub")}
+    return {
+        name: svc
+        for name, svc in _compose()["services"].items()
+        if svc.get("image", "").startswith("mailhub")
+    }
 
 
 def _substitute(value: str) -> str:
@@ -33,7 +37,10 @@ def test_the_production_shape_is_there() -> None:
     services = _compose()["services"]
     assert {"postgres", "redis", "smtp", "web", "worker", "migrate"} <= set(services)
     assert {_mailhub_services()[s]["command"][0] for s in ("smtp", "web", "worker", "migrate")} == {
-        "smtp", "web", "worker", "migrate"
+        "smtp",
+        "web",
+        "worker",
+        "migrate",
     }
 
 

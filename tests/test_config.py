@@ -13,12 +13,25 @@ from mailhub.errors import ConfigError
 def test_defaults_are_the_embedded_default() -> None:
     s = config.load({})
     assert s.data_dir == Path("var") and s.outbox_dir == Path("var/outbox")
-    assert s.effective_database_url.startswith("sqlite:///") and s.effective_database_url.endswith("var/mailhub.sqlite3")
-    assert s.broker_url == "" and s.smtp_port == 2525 and s.http_port == 8000 and s.relay_address is None
+    assert s.effective_database_url.startswith("sqlite:///") and s.effective_database_url.endswith(
+        "var/mailhub.sqlite3"
+    )
+    assert (
+        s.broker_url == ""
+        and s.smtp_port == 2525
+        and s.http_port == 8000
+        and s.relay_address is None
+    )
 
 
 def test_values_are_cast() -> None:
-    s = config.load({"MAILHUB_SMTP_PORT": "2626", "MAILHUB_SWEEP_GRACE": "1.5", "MAILHUB_SMTP_RELAY": "mx.internal:25"})
+    s = config.load(
+        {
+            "MAILHUB_SMTP_PORT": "2626",
+            "MAILHUB_SWEEP_GRACE": "1.5",
+            "MAILHUB_SMTP_RELAY": "mx.internal:25",
+        }
+    )
     assert s.smtp_port == 2626 and s.sweep_grace == 1.5 and s.relay_address == ("mx.internal", 25)
 
 
@@ -42,11 +55,13 @@ def test_bad_configuration_is_one_clear_error(env: dict[str, str], message: str)
 
 
 def test_secrets_are_masked() -> None:
-    s = config.load({
-        "MAILHUB_SECRET_KEY": "s3cr3t-value",
-        "MAILHUB_DATABASE_URL": "postgresql+psycopg://app:hunter2@db:5432/mailhub",
-        "MAILHUB_SMTP_RELAY_PASSWORD": "relaypass",
-    })
+    s = config.load(
+        {
+            "MAILHUB_SECRET_KEY": "s3cr3t-value",
+            "MAILHUB_DATABASE_URL": "postgresql+psycopg://app:hunter2@db:5432/mailhub",
+            "MAILHUB_SMTP_RELAY_PASSWORD": "relaypass",
+        }
+    )
     shown = "\n".join(f"{k}={v}" for k, v in s.masked().items())
     for secret in ("s3cr3t-value", "hunter2", "relaypass"):
         assert secret not in shown

@@ -14,17 +14,17 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from conftest import REDIS_URL, free_port, make_settings, wait_until
 from helpers import fixture
+from smtp_sink import SmtpSink
+from sqlalchemy import func, select
+from test_cli import MAILHUB
+
 from mailhub import directory
 from mailhub.db import migrate, unit_of_work
 from mailhub.ingress.accept import Envelope, store_inbound
 from mailhub.models import InboundMessage, Notification, Page
 from mailhub.tasks import Runtime
-from smtp_sink import SmtpSink
-from test_cli import MAILHUB
 
 MESSAGES = 150
 
@@ -34,7 +34,9 @@ def _count(rt: Runtime, query) -> int:  # type: ignore[no-untyped-def]
         return int(s.scalar(query) or 0)
 
 
-def test_sigkill_mid_processing_loses_nothing_and_duplicates_nothing(tmp_path: Path, pg_database: str) -> None:
+def test_sigkill_mid_processing_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, pg_database: str
+) -> None:
     sink_port = free_port()
     env_extra = {
         "MAILHUB_DATABASE_URL": pg_database,
@@ -60,29 +62,66 @@ def test_sigkill_mid_processing_loses_nothing_and_duplicates_nothing(tmp_path: P
     base = fixture("page_plain.eml")
     for i in range(MESSAGES):
         raw = base.replace(b"<CAF8k2xQ-q3review-1@", f"<durability-{i}@".encode())
-        accepted = store_inbound(rt.sessions, rt.raw_store, raw, Envelope("ann@acme.example", ("sales@acme.example",)))
+        accepted = store_inbound(
+            rt.sessions, rt.raw_store, raw, Envelope("ann@acme.example", ("sales@acme.example",))
+        )
         rt.enqueue_inbound([a.inbound_id for a in accepted])
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
-    env.update({"MAILHUB_DATA_DIR": str(settings.data_dir), "MAILHUB_LOG_LEVEL": "WARNING", **env_extra})
+    env.update(
+        {"MAILHUB_DATA_DIR": str(settings.data_dir), "MAILHUB_LOG_LEVEL": "WARNING", **env_extra}
+    )
     interrupted: set[int] = set()
     with SmtpSink(sink_port) as sink:
         for threshold in (20, 70):
-            worker = subprocess.Popen([MAILHUB, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            wait_until(lambda t=threshold: _count(rt, select(func.count()).select_from(Page)) >= t, timeout=60)
+            worker = subprocess.Popen(
+                [MAILHUB, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            wait_until(
+                lambda t=threshold: _count(rt, select(func.count()).select_from(Page)) >= t,
+                timeout=60,
+            )
             os.kill(worker.pid, signal.SIGKILL)  # Given the worker dies while busy
             worker.wait(timeout=10)
             with rt.sessions() as s:
-                interrupted |= set(s.scalars(select(InboundMessage.id).where(InboundMessage.status == "processing")))
-                interrupted |= set(s.scalars(select(Notification.id).where(Notification.status == "sending")))
+                interrupted |= set(
+                    s.scalars(
+                        select(InboundMessage.id).where(InboundMessage.status == "processing")
+                    )
+                )
+                interrupted |= set(
+                    s.scalars(select(Notification.id).where(Notification.status == "sending"))
+                )
 
         # When a fresh worker starts, its sweeper finds what the dead ones left
-        worker = subprocess.Popen([MAILHUB, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        worker = subprocess.Popen(
+            [MAILHUB, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
-            wait_until(lambda: _count(rt, select(func.count()).select_from(InboundMessage).where(
-                InboundMessage.status == "processed")) == MESSAGES, timeout=120)
-            wait_until(lambda: _count(rt, select(func.count()).select_from(Notification).where(
-                Notification.status == "sent")) == 3 * MESSAGES, timeout=120)
+            wait_until(
+                lambda: (
+                    _count(
+                        rt,
+                        select(func.count())
+                        .select_from(InboundMessage)
+                        .where(InboundMessage.status == "processed"),
+                    )
+                    == MESSAGES
+                ),
+                timeout=120,
+            )
+            wait_until(
+                lambda: (
+                    _count(
+                        rt,
+                        select(func.count())
+                        .select_from(Notification)
+                        .where(Notification.status == "sent"),
+                    )
+                    == 3 * MESSAGES
+                ),
+                timeout=120,
+            )
             time.sleep(1)  # let any stray duplicate arrive before counting
         finally:
             worker.send_signal(signal.SIGTERM)

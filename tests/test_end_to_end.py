@@ -11,15 +11,15 @@ from email.message import EmailMessage
 import extruct
 import jsonschema
 import pytest
+from conftest import wait_until
+from helpers import final_count, fixture, outbox, reply_like_gmail, smtp_send, to
 from sqlalchemy import select
 
-from helpers import final_count, fixture, outbox, reply_like_gmail, smtp_send, to
 from mailhub import SCHEMA_DIR
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import Comment, InboundMessage, Notification, Page, Revision
 from mailhub.queries import page_view
 from mailhub.tasks import Runtime
-from conftest import wait_until
 
 MARKUP_SCHEMA = json.loads((SCHEMA_DIR / "markup" / "email-message.schema.json").read_text())
 
@@ -70,7 +70,14 @@ def _run_thin_path(runtime: Runtime, smtp: SmtpServer) -> None:
     assert str(mails["cat@acme.example"]["Reply-To"]) != reply_to  # one key per recipient
 
     # When Bob replies the way Gmail does
-    smtp_send(smtp.port, "bob@acme.example", [reply_to], reply_like_gmail(bob_mail, "Bob Reader <bob@acme.example>", "Count me in, I will bring the EMEA numbers."))
+    smtp_send(
+        smtp.port,
+        "bob@acme.example",
+        [reply_to],
+        reply_like_gmail(
+            bob_mail, "Bob Reader <bob@acme.example>", "Count me in, I will bring the EMEA numbers."
+        ),
+    )
 
     # Then the page has his comment without the quoted history
     wait_until(lambda: final_count(runtime) == 2)
@@ -91,7 +98,12 @@ def _run_thin_path(runtime: Runtime, smtp: SmtpServer) -> None:
     assert ann_mail["X-Mailhub-Reason"] == "you wrote this page"
 
     # When someone else (Cat) uses Bob's reply address
-    smtp_send(smtp.port, "cat@acme.example", [reply_to], reply_like_gmail(bob_mail, "cat@acme.example", "I am not Bob"))
+    smtp_send(
+        smtp.port,
+        "cat@acme.example",
+        [reply_to],
+        reply_like_gmail(bob_mail, "cat@acme.example", "I am not Bob"),
+    )
 
     # Then it is rejected, no comment is added, and Cat is told why
     wait_until(lambda: final_count(runtime) == 3)

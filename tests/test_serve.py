@@ -12,7 +12,6 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import httpx
-
 from conftest import free_port, wait_until
 from test_cli import MAILHUB
 
@@ -20,17 +19,27 @@ from test_cli import MAILHUB
 def test_demo_serve_send_reply(tmp_path: Path) -> None:
     smtp_port, http_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
-    env.update({
-        "MAILHUB_DATA_DIR": str(tmp_path / "var"),
-        "MAILHUB_SMTP_PORT": str(smtp_port),
-        "MAILHUB_HTTP_PORT": str(http_port),
-        "MAILHUB_BASE_URL": f"http://127.0.0.1:{http_port}",
-    })
-    demo = subprocess.run([MAILHUB, "demo"], capture_output=True, text=True, env=env, timeout=60, check=True)
-    send_line = next(line.strip() for line in demo.stdout.splitlines() if line.strip().startswith("mailhub send"))
-    reply_line = [line.strip() for line in demo.stdout.splitlines() if line.strip().startswith("mailhub send")][1]
+    env.update(
+        {
+            "MAILHUB_DATA_DIR": str(tmp_path / "var"),
+            "MAILHUB_SMTP_PORT": str(smtp_port),
+            "MAILHUB_HTTP_PORT": str(http_port),
+            "MAILHUB_BASE_URL": f"http://127.0.0.1:{http_port}",
+        }
+    )
+    demo = subprocess.run(
+        [MAILHUB, "demo"], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    send_line = next(
+        line.strip() for line in demo.stdout.splitlines() if line.strip().startswith("mailhub send")
+    )
+    reply_line = [
+        line.strip() for line in demo.stdout.splitlines() if line.strip().startswith("mailhub send")
+    ][1]
 
-    server = subprocess.Popen([MAILHUB, "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    server = subprocess.Popen(
+        [MAILHUB, "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     try:
         banner = [server.stdout.readline() for _ in range(3)] if server.stdout else []
         assert f"smtp://127.0.0.1:{smtp_port}" in "".join(banner)
@@ -40,7 +49,9 @@ def test_demo_serve_send_reply(tmp_path: Path) -> None:
         # The command the demo printed, pasted as a newcomer would
         bin_dir = str(Path(sys.executable).parent)
         shell_env = {**env, "PATH": bin_dir + os.pathsep + env.get("PATH", "")}
-        sent = subprocess.run(send_line, shell=True, capture_output=True, text=True, env=shell_env, timeout=60)
+        sent = subprocess.run(
+            send_line, shell=True, capture_output=True, text=True, env=shell_env, timeout=60
+        )
         assert sent.returncode == 0, sent.stderr
 
         outbox = tmp_path / "var" / "outbox"
@@ -53,15 +64,24 @@ def test_demo_serve_send_reply(tmp_path: Path) -> None:
         assert page.status_code == 200 and "Bring your numbers." in page.text
         assert page.headers["content-security-policy"].startswith("default-src 'none'")
 
-        notification = BytesParser(policy=policy.default).parsebytes(next(outbox.glob("*.eml")).read_bytes())
-        assert '"@type":"ViewAction"' in notification.get_body(preferencelist=("html",)).get_content()
+        notification = BytesParser(policy=policy.default).parsebytes(
+            next(outbox.glob("*.eml")).read_bytes()
+        )
+        assert (
+            '"@type":"ViewAction"' in notification.get_body(preferencelist=("html",)).get_content()
+        )
 
-        replied = subprocess.run(reply_line, shell=True, capture_output=True, text=True, env=shell_env, timeout=60)
+        replied = subprocess.run(
+            reply_line, shell=True, capture_output=True, text=True, env=shell_env, timeout=60
+        )
         assert replied.returncode == 0, replied.stderr
         wait_until(lambda: "Count me in." in http.get(page_url.group(1)).text, timeout=30)
         shown = subprocess.run(
             [MAILHUB, "pages", "show", "acme", page_url.group(1).rsplit("/", 1)[1]],
-            capture_output=True, text=True, env=env, timeout=60,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
         assert "comment 1 by Bob Example" in shown.stdout and "wrote:" not in shown.stdout
     finally:

@@ -6,10 +6,10 @@ import smtplib
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
 from conftest import free_port, wait_until
 from helpers import final_count, fixture, smtp_send
+from sqlalchemy import select
+
 from mailhub.ingress.rawstore import RawStore
 from mailhub.ingress.smtp import MailhubHandler, SmtpServer
 from mailhub.models import InboundMessage, Page
@@ -34,7 +34,9 @@ def _rcpt(port: int, address: str) -> tuple[int, bytes]:
         ("a+b+c@acme.example", b"no mailbox"),
     ],
 )
-def test_unknown_recipients_are_refused_at_rcpt(smtp: SmtpServer, address: str, expected: bytes) -> None:
+def test_unknown_recipients_are_refused_at_rcpt(
+    smtp: SmtpServer, address: str, expected: bytes
+) -> None:
     code, text = _rcpt(smtp.port, address)
     assert code == 550
     assert expected in text
@@ -91,7 +93,9 @@ def test_storage_failure_answers_451_and_keeps_nothing(runtime: Runtime, tmp_pat
     server.start()
     try:
         with pytest.raises(smtplib.SMTPDataError) as err:
-            smtp_send(server.port, "ann@acme.example", ["sales@acme.example"], fixture("page_plain.eml"))
+            smtp_send(
+                server.port, "ann@acme.example", ["sales@acme.example"], fixture("page_plain.eml")
+            )
         assert err.value.smtp_code == 451
     finally:
         server.stop()
@@ -115,14 +119,21 @@ def test_one_mail_to_two_spaces_makes_two_pages(runtime: Runtime, smtp: SmtpServ
 
     with unit_of_work(runtime.sessions) as s:
         directory.add_space(s, directory.get_tenant(s, "acme"), "support")
-    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example", "support@acme.example"], fixture("page_plain.eml"))
+    smtp_send(
+        smtp.port,
+        "ann@acme.example",
+        ["sales@acme.example", "support@acme.example"],
+        fixture("page_plain.eml"),
+    )
     wait_until(lambda: final_count(runtime) == 1)
     with runtime.sessions() as s:
         spaces = sorted(p.space_id for p in s.scalars(select(Page)))
     assert len(spaces) == 2 and spaces[0] != spaces[1]
 
 
-def test_mail_without_message_id_gets_a_deterministic_one(runtime: Runtime, smtp: SmtpServer) -> None:
+def test_mail_without_message_id_gets_a_deterministic_one(
+    runtime: Runtime, smtp: SmtpServer
+) -> None:
     raw = fixture("no_message_id.eml")
     smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], raw)
     smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], raw)

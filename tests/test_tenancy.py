@@ -30,7 +30,9 @@ def globex(runtime: Runtime, acme: dict[str, int]) -> dict[str, int]:
         return {"tenant": t.id, "gus": gus.id, "sales": ops.id}
 
 
-def test_a_user_of_one_tenant_cannot_post_into_another(runtime: Runtime, smtp: SmtpServer, globex: dict[str, int]) -> None:
+def test_a_user_of_one_tenant_cannot_post_into_another(
+    runtime: Runtime, smtp: SmtpServer, globex: dict[str, int]
+) -> None:
     # Ann (acme) mails Globex's sales space with her own address
     raw = fixture("page_plain.eml").replace(b"sales@acme.example", b"sales@globex.example")
     smtp_send(smtp.port, "ann@acme.example", ["sales@globex.example"], raw)
@@ -42,7 +44,9 @@ def test_a_user_of_one_tenant_cannot_post_into_another(runtime: Runtime, smtp: S
     assert all("globex" not in str(m["To"]) for m in outbox(runtime))
 
 
-def test_a_reply_key_of_one_tenant_is_unknown_at_another(runtime: Runtime, smtp: SmtpServer, globex: dict[str, int]) -> None:
+def test_a_reply_key_of_one_tenant_is_unknown_at_another(
+    runtime: Runtime, smtp: SmtpServer, globex: dict[str, int]
+) -> None:
     smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], fixture("page_plain.eml"))
     wait_until(lambda: len(outbox(runtime)) == 2)
     reply_to = str(outbox(runtime)[0]["Reply-To"])
@@ -54,7 +58,9 @@ def test_a_reply_key_of_one_tenant_is_unknown_at_another(runtime: Runtime, smtp:
     assert code == 550 and b"unknown" in text
 
 
-def test_a_tenant_cannot_read_another_tenants_pages(runtime: Runtime, smtp: SmtpServer, globex: dict[str, int]) -> None:
+def test_a_tenant_cannot_read_another_tenants_pages(
+    runtime: Runtime, smtp: SmtpServer, globex: dict[str, int]
+) -> None:
     smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], fixture("page_plain.eml"))
     wait_until(lambda: final_count(runtime) == 1)
     with runtime.sessions() as s:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS
+
 from mailhub.content.trim import split_reply
 
 CORPUS_DIR = CORPUS / "email_reply_parser"
@@ -75,7 +75,11 @@ def test_corpus_never_yields_empty_and_drops_quoted_history(path: Path) -> None:
         ("email_2_1.txt", "Outlook with a reply", "From:"),
         ("email_BlackBerry.txt", "Here is another email", "Sent from my BlackBerry"),
         ("email_iPhone.txt", "Here is another email", "Sent from my iPhone"),
-        ("email_multi_word_sent_from_my_mobile_device.txt", "Here is another email", "Sent from my"),
+        (
+            "email_multi_word_sent_from_my_mobile_device.txt",
+            "Here is another email",
+            "Sent from my",
+        ),
     ],
 )
 def test_corpus_known_shapes(name: str, expected_start: str, not_in_body: str) -> None:

@@ -50,7 +50,10 @@ def text_to_html(text: str) -> str:
     out = []
     for para in paragraphs:
         escaped = html.escape(para)
-        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}" rel="noopener noreferrer nofollow">{m.group(0)}</a>', escaped)
+        linked = _URL.sub(
+            lambda m: f'<a href="{m.group(0)}" rel="noopener noreferrer nofollow">{m.group(0)}</a>',
+            escaped,
+        )
         out.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
     return "\n".join(out)
 

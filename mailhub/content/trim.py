@@ -70,7 +70,9 @@ def _quote_start(lines: list[str]) -> int:
         pair = stripped + " " + lines[i + 1].strip() if i + 1 < len(lines) else stripped
         # A quote header ends the new text only when history follows it; when answers follow
         # the quotes (an interleaved reply), the quotes are context and everything stays.
-        if (_WROTE.match(stripped) or _WROTE_CJK.match(stripped)) and _history_follows(lines, i + 1):
+        if (_WROTE.match(stripped) or _WROTE_CJK.match(stripped)) and _history_follows(
+            lines, i + 1
+        ):
             return i
         next_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
         if _WROTE.match(pair) and not _WROTE.match(next_line) and _history_follows(lines, i + 2):
@@ -88,8 +90,10 @@ def _quote_start(lines: list[str]) -> int:
 
 def _header_block_follows(lines: list[str], start: int) -> bool:
     window = [ln for ln in lines[start : start + 6] if ln.strip()]
-    return bool(window) and _HEADER_FROM.match(window[0]) is not None and any(
-        _HEADER_SENT.match(ln) for ln in window[1:5]
+    return (
+        bool(window)
+        and _HEADER_FROM.match(window[0]) is not None
+        and any(_HEADER_SENT.match(ln) for ln in window[1:5])
     )
 
 
@@ -112,7 +116,9 @@ def _only_quotes_follow(lines: list[str], start: int) -> bool:
     """
     rest = [ln.strip() for ln in lines[start:] if ln.strip()]
     unquoted = [ln for ln in rest if not ln.startswith(">")]
-    return len(unquoted) <= 2 and all(_SIGNATURE.match(ln) or _SENT_FROM.match(ln) for ln in unquoted)
+    return len(unquoted) <= 2 and all(
+        _SIGNATURE.match(ln) or _SENT_FROM.match(ln) for ln in unquoted
+    )
 
 
 def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:

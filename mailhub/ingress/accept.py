@@ -52,12 +52,17 @@ def check_recipient(session: Session, address: str) -> int:
         raise UnknownRecipient(f"{r.domain} is not a domain mailhub serves")
     if r.mailbox is Mailbox.BACKSTOP:
         raise UnknownRecipient(f"no mailbox {r.local!r} at {r.domain}")
-    if r.mailbox in (Mailbox.PAGES, Mailbox.FORMS) and space_by_slug(session, tenant.id, r.arg) is None:
+    if (
+        r.mailbox in (Mailbox.PAGES, Mailbox.FORMS)
+        and space_by_slug(session, tenant.id, r.arg) is None
+    ):
         raise UnknownRecipient(f"no space {r.arg!r} at {r.domain}")
     if r.mailbox is Mailbox.COMMENTS:
-        key = session.scalar(select(ReplyKey.id).where(
-            ReplyKey.key_hash == hash_key(r.arg), ReplyKey.tenant_id == tenant.id
-        ))
+        key = session.scalar(
+            select(ReplyKey.id).where(
+                ReplyKey.key_hash == hash_key(r.arg), ReplyKey.tenant_id == tenant.id
+            )
+        )
         if key is None:
             raise UnknownRecipient("this reply address is unknown or has expired")
     return tenant.id

@@ -20,7 +20,9 @@ class RawStore:
     def put(self, tenant_id: int, data: bytes) -> str:
         """Write durably and return the path relative to the store."""
         now = utcnow()
-        rel = Path(str(tenant_id), f"{now:%Y-%m}", f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(8)}.eml")
+        rel = Path(
+            str(tenant_id), f"{now:%Y-%m}", f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(8)}.eml"
+        )
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope as SmtpEnvelope, Session as SmtpSession
+from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
+from aiosmtpd.smtp import Session as SmtpSession
 
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.ingress.accept import Envelope, UnknownRecipient, check_recipient, store_inbound
@@ -53,7 +55,12 @@ class MailhubHandler:
             return check_recipient(session, address)
 
     async def handle_RCPT(
-        self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope, address: str, rcpt_options: list[str]
+        self,
+        server: SMTP,
+        session: SmtpSession,
+        envelope: SmtpEnvelope,
+        address: str,
+        rcpt_options: list[str],
     ) -> str:
         try:
             await self._run(self._check, address)
@@ -71,7 +78,9 @@ class MailhubHandler:
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
-        facts = Envelope(mail_from=envelope.mail_from or "", rcpt_to=tuple(envelope.rcpt_tos), peer=peer)
+        facts = Envelope(
+            mail_from=envelope.mail_from or "", rcpt_to=tuple(envelope.rcpt_tos), peer=peer
+        )
         try:
             accepted = await self._run(store_inbound, self.sessions, self.raw_store, raw, facts)
         except UnknownRecipient as exc:  # the space went away between RCPT and DATA

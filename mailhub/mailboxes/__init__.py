@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail, parse_message
-from mailhub.db import SessionFactory, unit_of_work
+from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.directory import user_by_email
 from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import comments, pages, rejections
@@ -77,7 +77,7 @@ def _finish(session: Session, inbound_id: int, outcome: Outcome) -> None:
         )
         .values(status=outcome.status, reason=outcome.reason[:2000], processed_at=utcnow())
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise _LostRace()
 
 
@@ -96,7 +96,9 @@ def _dispatch(session: Session, msg: InboundMessage, raw: bytes) -> Outcome:
         return outcome
 
 
-def _route_all(session: Session, tenant: Tenant, msg: InboundMessage, parsed: ParsedMail) -> Outcome:
+def _route_all(
+    session: Session, tenant: Tenant, msg: InboundMessage, parsed: ParsedMail
+) -> Outcome:
     if not parsed.from_addr:
         raise Rejected("unknown_sender", "the message has no usable From address")
     routes = [route(addr) for addr in msg.rcpt_to]
@@ -106,7 +108,9 @@ def _route_all(session: Session, tenant: Tenant, msg: InboundMessage, parsed: Pa
         if r.mailbox is Mailbox.PAGES:
             author = user_by_email(session, tenant.id, parsed.from_addr)
             if author is None or not author.active:
-                raise Rejected("unknown_sender", f"{parsed.from_addr} is not a member of {tenant.name}")
+                raise Rejected(
+                    "unknown_sender", f"{parsed.from_addr} is not a member of {tenant.name}"
+                )
             page, ids = pages.create_from_mail(session, tenant, author, r.arg, msg.id, parsed)
             outcome.notification_ids += ids
             done.append(f"page {page.id} in {r.arg}")

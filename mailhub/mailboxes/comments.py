@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from mailhub.content.parse import ParsedMail
 from mailhub.content.sanitize import html_to_text, text_to_html
 from mailhub.content.trim import split_reply
-from mailhub.models import Comment, Page, ReplyKey, Space, Tenant, User
 from mailhub.mailboxes.rejections import Rejected
+from mailhub.models import Comment, Page, ReplyKey, Space, Tenant, User
 from mailhub.outbound import events
 from mailhub.outbound.keys import hash_key
 

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from mailhub.content.parse import ParsedMail
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
 from mailhub.directory import space_by_slug
-from mailhub.models import Page, Revision, Tenant, User
 from mailhub.mailboxes.rejections import Rejected
+from mailhub.models import Page, Revision, Tenant, User
 from mailhub.outbound import events
 
 TITLE_MAX = 300
@@ -34,7 +34,12 @@ def title_of(parsed: ParsedMail, text: str) -> str:
 
 
 def create_from_mail(
-    session: Session, tenant: Tenant, author: User, space_slug: str, inbound_id: int, parsed: ParsedMail
+    session: Session,
+    tenant: Tenant,
+    author: User,
+    space_slug: str,
+    inbound_id: int,
+    parsed: ParsedMail,
 ) -> tuple[Page, list[int]]:
     space = space_by_slug(session, tenant.id, space_slug)
     if space is None:
@@ -54,8 +59,12 @@ def create_from_mail(
     session.flush()
     session.add(
         Revision(
-            tenant_id=tenant.id, page_id=page.id, author_id=author.id, number=1,
-            body_html=body_html, body_text=text,
+            tenant_id=tenant.id,
+            page_id=page.id,
+            author_id=author.id,
+            number=1,
+            body_html=body_html,
+            body_text=text,
         )
     )
     notifications = events.page_created(session, tenant, page, space)

@@ -14,7 +14,6 @@ from mailhub.models import InboundMessage, Tenant
 from mailhub.outbound import events
 
 
-
 class Rejected(MailhubError):
     """The message cannot be used; `code` names the rejection template."""
 
@@ -39,7 +38,12 @@ def is_automatic(parsed: ParsedMail, mail_from: str) -> bool:
 
 
 def answer(
-    session: Session, tenant: Tenant, msg: InboundMessage, parsed: ParsedMail, code: str, detail: str
+    session: Session,
+    tenant: Tenant,
+    msg: InboundMessage,
+    parsed: ParsedMail,
+    code: str,
+    detail: str,
 ) -> int | None:
     """Queue a rejection notice to the sender; None when one must not be sent."""
     if is_automatic(parsed, msg.mail_from):

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from mailhub.models.base import Base, utcnow
 from mailhub.models.content import Comment, Page, Revision
-from mailhub.models.mail import InboundMessage, InboundStatus, Notification, NotificationKind, NotificationStatus, ReplyKey
+from mailhub.models.mail import (
+    InboundMessage,
+    InboundStatus,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    ReplyKey,
+)
 from mailhub.models.tenancy import Follow, Space, Tenant, User
 
 __all__ = [

@@ -10,7 +10,9 @@ import json
 from typing import Any
 
 
-def view_action(url: str, name: str, description: str, publisher: str, publisher_url: str) -> dict[str, Any]:
+def view_action(
+    url: str, name: str, description: str, publisher: str, publisher_url: str
+) -> dict[str, Any]:
     return {
         "@context": "http://schema.org",
         "@type": "EmailMessage",

@@ -8,11 +8,11 @@ X-Auto-Response-Suppress for Exchange, which ignores Auto-Submitted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from datetime import UTC, datetime
 from mailhub.outbound.render import Rendered
 
 

@@ -113,9 +113,13 @@ def _prepare(session: Session, n: Notification, base_url: str) -> Prepared:
     page = session.get_one(Page, n.page_id)
     space = session.get_one(Space, page.space_id)
     if user.tenant_id != tenant.id or page.tenant_id != tenant.id:
-        raise ValueError(f"notification {n.id} crosses tenants")  # never render another tenant's data
+        raise ValueError(
+            f"notification {n.id} crosses tenants"
+        )  # never render another tenant's data
     key = new_key()
-    reply_key = ReplyKey(tenant_id=tenant.id, user_id=user.id, page_id=page.id, key_hash=hash_key(key))
+    reply_key = ReplyKey(
+        tenant_id=tenant.id, user_id=user.id, page_id=page.id, key_hash=hash_key(key)
+    )
     session.add(reply_key)
     session.flush()
     n.reply_key_id = reply_key.id
@@ -126,10 +130,19 @@ def _prepare(session: Session, n: Notification, base_url: str) -> Prepared:
         author = session.get_one(User, comment.author_id)
         body_html, body_text = comment.body_html, comment.body_text
         url += f"#comment-{comment.id}"
-        subject, template, action = f"Re: [{space.name}] {page.title}", "comment_added", "View comment"
+        subject, template, action = (
+            f"Re: [{space.name}] {page.title}",
+            "comment_added",
+            "View comment",
+        )
     else:
         author = session.get_one(User, page.author_id)
-        rev = session.query(Revision).filter_by(page_id=page.id).order_by(Revision.number.desc()).first()
+        rev = (
+            session.query(Revision)
+            .filter_by(page_id=page.id)
+            .order_by(Revision.number.desc())
+            .first()
+        )
         body_html, body_text = (rev.body_html, rev.body_text) if rev else ("", "")
         subject, template, action = f"[{space.name}] {page.title}", "page_created", "View page"
     markup = actions.view_action(
@@ -189,4 +202,3 @@ def _prepare_rejection(session: Session, n: Notification, tenant: Tenant, sender
         thread_root=inbound.message_id,
     )
     return Prepared("rejection", context, draft)
-

@@ -26,9 +26,14 @@ class Rendered:
 class Renderer:
     def __init__(self, root: Path = TEMPLATES_DIR / "email") -> None:
         loader = jinja2.FileSystemLoader(root)
-        self._html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+        self._html = jinja2.Environment(
+            loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
+        )
         self._text = jinja2.Environment(
-            loader=loader, autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+            loader=loader,
+            autoescape=False,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
         )
 
     def render(self, template: str, context: dict[str, Any]) -> Rendered:

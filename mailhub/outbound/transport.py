@@ -44,8 +44,16 @@ class OutboxTransport:
 
 
 class SmtpRelayTransport:
-    def __init__(self, host: str, port: int, user: str = "", password: str = "", timeout: float = 30) -> None:
-        self.host, self.port, self.user, self.password, self.timeout = host, port, user, password, timeout
+    def __init__(
+        self, host: str, port: int, user: str = "", password: str = "", timeout: float = 30
+    ) -> None:
+        self.host, self.port, self.user, self.password, self.timeout = (
+            host,
+            port,
+            user,
+            password,
+            timeout,
+        )
 
     def send(self, name: str, msg: EmailMessage, mail_from: str, rcpt_to: list[str]) -> None:
         try:
@@ -59,9 +67,13 @@ class SmtpRelayTransport:
                 refused = smtp.send_message(msg, from_addr=mail_from, to_addrs=rcpt_to)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
-            raise TransportError(f"relay refused {rcpt_to}: {codes}", permanent=all(c >= 500 for c in codes)) from exc
+            raise TransportError(
+                f"relay refused {rcpt_to}: {codes}", permanent=all(c >= 500 for c in codes)
+            ) from exc
         except smtplib.SMTPResponseException as exc:
-            raise TransportError(f"relay answered {exc.smtp_code} {exc.smtp_error!r}", permanent=exc.smtp_code >= 500) from exc
+            raise TransportError(
+                f"relay answered {exc.smtp_code} {exc.smtp_error!r}", permanent=exc.smtp_code >= 500
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TransportError(f"relay {self.host}:{self.port} unreachable: {exc}") from exc
         if refused:

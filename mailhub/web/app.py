@@ -32,7 +32,9 @@ SECURITY_HEADERS = {
 def create_app(sessions: SessionFactory) -> FastAPI:
     app = FastAPI(title="mailhub", docs_url=None, redoc_url=None, openapi_url=None)
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "web"), autoescape=True, undefined=jinja2.StrictUndefined
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "web"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
     )
 
     def html(template: str, code: int = 200, **context: object) -> HTMLResponse:

@@ -1,0 +1,82 @@
+"""Delivery through a real SMTP relay: retries with back-off, never twice, failures recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import free_port, make_settings, wait_until
+from helpers import fixture, smtp_send
+from smtp_sink import SmtpSink
+from sqlalchemy import select
+
+from mailhub import directory
+from mailhub.db import migrate, unit_of_work
+from mailhub.ingress.smtp import MailhubHandler, SmtpServer
+from mailhub.models import Notification
+from mailhub.tasks import Runtime
+
+
+@pytest.fixture
+def relayed(tmp_path: Path) -> Iterator[tuple[Runtime, SmtpSink, SmtpServer]]:
+    sink_port = free_port()
+    settings = make_settings(tmp_path, MAILHUB_SMTP_RELAY=f"127.0.0.1:{sink_port}")
+    settings.data_dir.mkdir(parents=True)
+    migrate(settings.effective_database_url)
+    rt = Runtime(settings)
+    with unit_of_work(rt.sessions) as s:
+        t = directory.add_tenant(s, "acme", "acme.example", "Acme")
+        directory.add_user(s, t, "ann@acme.example", "Ann")
+        bob = directory.add_user(s, t, "bob@acme.example", "Bob")
+        directory.follow(s, t, bob, directory.add_space(s, t, "sales"))
+    worker = rt.worker(poll_ms=100)
+    worker.start()
+    server = SmtpServer(
+        MailhubHandler(rt.sessions, rt.raw_store, rt.enqueue_inbound),
+        "127.0.0.1",
+        free_port(),
+        10**6,
+    )
+    server.start()
+    with SmtpSink(sink_port) as sink:
+        yield rt, sink, server
+    server.stop()
+    worker.stop()
+    rt.close()
+
+
+def _notification(rt: Runtime) -> Notification:
+    with rt.sessions() as s:
+        return s.scalars(select(Notification)).one()
+
+
+def test_a_temporary_relay_failure_is_retried_and_sent_once(
+    relayed: tuple[Runtime, SmtpSink, SmtpServer],
+) -> None:
+    rt, sink, server = relayed
+    sink.handler.fail_next = 2  # the relay answers 451 twice
+    smtp_send(server.port, "ann@acme.example", ["sales@acme.example"], fixture("page_plain.eml"))
+    wait_until(lambda: _notification(rt).status == "sent" if _has(rt) else False, timeout=30)
+    assert len(sink.received) == 1
+    n = _notification(rt)
+    assert n.attempts == 3 and n.last_error == ""
+    got = sink.received[0]
+    assert got.rcpt_tos == ["bob@acme.example"] and got.mail_from == "notifications@acme.example"
+
+
+def test_a_permanent_refusal_is_recorded_not_retried(
+    relayed: tuple[Runtime, SmtpSink, SmtpServer],
+) -> None:
+    rt, sink, server = relayed
+    sink.handler.reject_all = True
+    smtp_send(server.port, "ann@acme.example", ["sales@acme.example"], fixture("page_plain.eml"))
+    wait_until(lambda: _notification(rt).status == "failed" if _has(rt) else False, timeout=30)
+    n = _notification(rt)
+    assert n.attempts == 1 and "550" in n.last_error
+    assert sink.received == []
+
+
+def _has(rt: Runtime) -> bool:
+    with rt.sessions() as s:
+        return s.scalars(select(Notification)).first() is not None
