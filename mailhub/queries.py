@@ -78,7 +78,7 @@ def list_pages(session: Session, tenant_slug: str, limit: int = 200) -> list[Pag
             select(Comment.page_id, func.count())
             .where(Comment.tenant_id == tenant.id)
             .group_by(Comment.page_id)
-        ).tuples()
+        ).all()
     }
     return [
         PageSummary(p.id, space, p.title, author, p.created_at, tally.get(p.id, 0))

@@ -28,7 +28,8 @@ PG_ADMIN = os.environ.get("MAILHUB_TEST_PG", "postgresql://postgres@127.0.0.1:54
 REDIS_URL = os.environ.get("MAILHUB_TEST_REDIS", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("MAILHUB_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2F")
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
+# Real reply bodies from ../shared/corpus, used in place (CI lays shared/ beside the clone).
+CORPUS = Path(os.environ.get("MAILHUB_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 
 def free_port() -> int:

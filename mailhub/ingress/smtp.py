@@ -78,9 +78,9 @@ class MailhubHandler:
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
-        facts = Envelope(
-            mail_from=envelope.mail_from or "", rcpt_to=tuple(envelope.rcpt_tos), peer=peer
-        )
+        # aiosmtpd reports the null reverse-path (bounces, RFC 5321 §4.5.5) as "<>".
+        mail_from = (envelope.mail_from or "").strip().strip("<>")
+        facts = Envelope(mail_from=mail_from, rcpt_to=tuple(envelope.rcpt_tos), peer=peer)
         try:
             accepted = await self._run(store_inbound, self.sessions, self.raw_store, raw, facts)
         except UnknownRecipient as exc:  # the space went away between RCPT and DATA

@@ -28,7 +28,8 @@ _AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 
 def is_automatic(parsed: ParsedMail, mail_from: str) -> bool:
     h = parsed.headers
-    if not mail_from or mail_from.split("@")[0].lower() in ("mailer-daemon", "postmaster"):
+    sender = mail_from.strip().strip("<>")
+    if not sender or sender.split("@")[0].lower() in ("mailer-daemon", "postmaster"):
         return True
     if h.get("auto-submitted", "no").strip().lower() not in ("", "no"):
         return True

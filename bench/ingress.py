@@ -1,0 +1,171 @@
+"""Inbound acceptance: mailhub smtp against a stock Postfix on the same machine.
+
+Postfix's smtp-source sends N messages of SIZE bytes over S parallel sessions to each server in
+turn, in the same run; the figure is messages accepted durably per second (for both servers
+"250" means the message is fsynced: Postfix's queue file, mailhub's raw file and committed row).
+
+Needs root and Debian's postfix package (smtp-source comes with it). The machine's Postfix is
+configured for the run: loopback only, mail for bench.example discarded after queueing.
+
+    python bench/ingress.py [--messages 2000] [--size 32768] [--sessions 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mailhub import config, directory  # noqa: E402
+from mailhub.db import make_engine, make_session_factory, migrate, unit_of_work  # noqa: E402
+from mailhub.models import InboundMessage  # noqa: E402
+
+PG_ADMIN = os.environ.get("MAILHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("MAILHUB_TEST_REDIS", "redis://127.0.0.1:6379/0")
+MAILHUB = str(Path(sys.executable).parent / "mailhub")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
+
+
+def smtp_source(port: int, messages: int, size: int, sessions: int, rcpt: str) -> float:
+    """Seconds smtp-source took to have every message accepted."""
+    start = time.perf_counter()
+    subprocess.run(
+        ["smtp-source", "-s", str(sessions), "-m", str(messages), "-l", str(size),
+         "-f", "sender@client.example", "-t", rcpt, "-M", "client.example", f"127.0.0.1:{port}"],
+        check=True,
+    )
+    return time.perf_counter() - start
+
+
+def start_postfix() -> int:
+    if not shutil.which("postfix") or not shutil.which("smtp-source"):
+        raise SystemExit("install Debian's postfix package first: apt-get install postfix")
+    for setting in (
+        "inet_interfaces=loopback-only",
+        "mydestination=bench.example, localhost",
+        "local_transport=discard",
+        "default_transport=discard",
+        "smtpd_recipient_restrictions=permit_mynetworks, reject",
+        "mynetworks=127.0.0.0/8",
+        "local_recipient_maps=",  # accept any local part: no mailbox lookup for Postfix
+    ):
+        subprocess.run(["postconf", "-e", setting], check=True)
+    subprocess.run(["postfix", "stop"], capture_output=True)
+    subprocess.run(["postfix", "start"], check=True, capture_output=True)
+    wait_port(25)
+    return 25
+
+
+def mailhub_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([MAILHUB, "smtp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_port(port)
+    return proc
+
+
+def prepare_mailhub(data_dir: Path, database_url: str, broker_url: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
+    env.update({
+        "MAILHUB_DATA_DIR": str(data_dir),
+        "MAILHUB_SMTP_PORT": str(port),
+        "MAILHUB_LOG_LEVEL": "WARNING",
+        "MAILHUB_QUEUE_PREFIX": f"bench{uuid.uuid4().hex[:8]}",
+    })
+    if database_url:
+        env["MAILHUB_DATABASE_URL"] = database_url
+    if broker_url:
+        env["MAILHUB_BROKER_URL"] = broker_url
+    settings = config.load({k: v for k, v in env.items() if k.startswith("MAILHUB_")})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.effective_database_url)
+    with unit_of_work(make_session_factory(make_engine(settings.effective_database_url))) as s:
+        t = directory.add_tenant(s, "bench", "bench.example")
+        directory.add_space(s, t, "sales")
+    return env
+
+
+def stored(database_url: str) -> int:
+    with make_session_factory(make_engine(database_url))() as s:
+        return int(s.scalar(select(func.count()).select_from(InboundMessage)) or 0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--messages", type=int, default=2000)
+    p.add_argument("--size", type=int, default=32 * 1024)
+    p.add_argument("--sessions", type=int, default=8)
+    args = p.parse_args()
+    n, size, sessions = args.messages, args.size, args.sessions
+    results: dict[str, float] = {}
+
+    start_postfix()
+    secs = smtp_source(25, n, size, sessions, "sales@bench.example")
+    results["postfix"] = n / secs
+
+    work = Path(tempfile.mkdtemp(prefix="mailhub-bench-"))
+    db_name = f"mailhub_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    pg_url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + db_name
+    try:
+        for label, db, broker in (
+            ("mailhub (PostgreSQL + Redis)", pg_url, REDIS),
+            ("mailhub (SQLite, embedded)", "", ""),
+        ):
+            port = free_port()
+            data_dir = work / label.split()[1].strip("(,")
+            env = prepare_mailhub(data_dir, db, broker, port)
+            server = mailhub_server(env, port)
+            try:
+                secs = smtp_source(port, n, size, sessions, "sales@bench.example")
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            url = db or f"sqlite:///{(data_dir / 'mailhub.sqlite3').resolve()}"
+            count = stored(url)
+            if count != n:
+                raise SystemExit(f"{label}: {count} of {n} messages stored")
+            results[label] = n / secs
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\n{n} messages of {size} bytes over {sessions} sessions, accepted durably:")
+    for label, rate in results.items():
+        ratio = rate / results["postfix"]
+        print(f"  {label:<32} {rate:8.1f} msg/s   ratio to Postfix {ratio:5.2f}")
+    print(json.dumps({"messages": n, "size": size, "sessions": sessions, "msg_per_s": results}))
+
+
+if __name__ == "__main__":
+    main()
