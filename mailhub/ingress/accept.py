@@ -8,7 +8,10 @@ retries after a lost "250") are recognised here and not stored twice.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -68,18 +71,51 @@ def check_recipient(session: Session, address: str) -> int:
     return tenant.id
 
 
+class RecipientCache:
+    """Remembers recently accepted recipients for a few seconds, so a busy SMTP server does not
+    ask the database again for every RCPT to the same space. Refusals are never cached: a
+    space or key created a moment ago is found at once."""
+
+    def __init__(self, factory: SessionFactory, ttl: float = 5.0) -> None:
+        self.factory = factory
+        self.ttl = ttl
+        self._known: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def tenant_of(self, address: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._known.get(address)
+        if hit is not None and now - hit[1] < self.ttl:
+            return hit[0]
+        with unit_of_work(self.factory) as session:
+            tenant_id = check_recipient(session, address)
+        with self._lock:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[address] = (tenant_id, now)
+        return tenant_id
+
+
 def store_inbound(
-    factory: SessionFactory, store: RawStore, raw: bytes, envelope: Envelope
+    factory: SessionFactory,
+    store: RawStore,
+    raw: bytes,
+    envelope: Envelope,
+    tenants: Mapping[str, int] | None = None,
 ) -> list[Accepted]:
     """Store one delivery, once per tenant it is addressed to; commit before returning.
 
-    Any exception means nothing was accepted (and no file is left behind), so the edge
-    answers with a temporary failure and the sender retries.
+    `tenants` maps each recipient to its tenant when the caller has checked them already (the
+    SMTP server does at RCPT). Any exception means nothing was accepted and no file is left
+    behind, so the edge answers with a temporary failure and the sender retries.
     """
+    if tenants is None:
+        with unit_of_work(factory) as session:
+            tenants = {rcpt: check_recipient(session, rcpt) for rcpt in envelope.rcpt_to}
     by_tenant: dict[int, list[str]] = defaultdict(list)
-    with unit_of_work(factory) as session:
-        for rcpt in envelope.rcpt_to:
-            by_tenant[check_recipient(session, rcpt)].append(rcpt)
+    for rcpt in envelope.rcpt_to:
+        by_tenant[tenants[rcpt]].append(rcpt)
     sha = hashlib.sha256(raw).hexdigest()
     message_id = message_id_of(raw)
     return [
@@ -108,26 +144,24 @@ def _store_for_tenant(
     sha: str,
     message_id: str,
 ) -> Accepted:
-    with factory() as session:
-        found = _existing(session, tenant_id, message_id, sha)
-    if found is not None:
-        return Accepted(found, duplicate=True)
     rel = store.put(tenant_id, raw)  # files before rows
     try:
         with unit_of_work(factory) as session:
-            msg = InboundMessage(
-                tenant_id=tenant_id,
-                mail_from=envelope.mail_from.lower(),
-                rcpt_to=rcpts,
-                message_id=message_id,
-                sha256=sha,
-                raw_path=rel,
-                size=len(raw),
-                peer=envelope.peer,
-            )
-            session.add(msg)
-            session.flush()
-            inbound_id = msg.id
+            found = _existing(session, tenant_id, message_id, sha)
+            if found is None:
+                msg = InboundMessage(
+                    tenant_id=tenant_id,
+                    mail_from=envelope.mail_from.lower(),
+                    rcpt_to=rcpts,
+                    message_id=message_id,
+                    sha256=sha,
+                    raw_path=rel,
+                    size=len(raw),
+                    peer=envelope.peer,
+                )
+                session.add(msg)
+                session.flush()
+                inbound_id = msg.id
     except IntegrityError:
         # The same mail arrived twice at once; the other delivery's row won.
         store.delete(rel)
@@ -135,8 +169,10 @@ def _store_for_tenant(
             found = _existing(session, tenant_id, message_id, sha)
         if found is None:
             raise
-        return Accepted(found, duplicate=True)
     except BaseException:
         store.delete(rel)
         raise
+    if found is not None:  # a sender's retry of a message already stored
+        store.delete(rel)
+        return Accepted(found, duplicate=True)
     return Accepted(inbound_id, duplicate=False)

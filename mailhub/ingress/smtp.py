@@ -19,8 +19,8 @@ from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
-from mailhub.db import SessionFactory, unit_of_work
-from mailhub.ingress.accept import Envelope, UnknownRecipient, check_recipient, store_inbound
+from mailhub.db import SessionFactory
+from mailhub.ingress.accept import Envelope, RecipientCache, UnknownRecipient, store_inbound
 from mailhub.ingress.rawstore import RawStore
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,12 @@ class MailhubHandler:
         self.sessions = sessions
         self.raw_store = raw_store
         self.enqueue = enqueue
+        self.recipients = RecipientCache(sessions)
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailhub-smtp")
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    def _check(self, address: str) -> int:
-        with unit_of_work(self.sessions) as session:
-            return check_recipient(session, address)
 
     async def handle_RCPT(
         self,
@@ -63,13 +61,14 @@ class MailhubHandler:
         rcpt_options: list[str],
     ) -> str:
         try:
-            await self._run(self._check, address)
+            tenant_id = await self._run(self.recipients.tenant_of, address)
         except UnknownRecipient as exc:
             return REPLY_UNKNOWN_MAILBOX.format(reason=exc)
         except Exception:
             log.exception("recipient check failed")
             return REPLY_LOOKUP_FAILED
         envelope.rcpt_tos.append(address)
+        tenants(envelope)[address] = tenant_id
         return REPLY_RCPT_OK
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope) -> str:
@@ -82,9 +81,9 @@ class MailhubHandler:
         mail_from = (envelope.mail_from or "").strip().strip("<>")
         facts = Envelope(mail_from=mail_from, rcpt_to=tuple(envelope.rcpt_tos), peer=peer)
         try:
-            accepted = await self._run(store_inbound, self.sessions, self.raw_store, raw, facts)
-        except UnknownRecipient as exc:  # the space went away between RCPT and DATA
-            return REPLY_UNKNOWN_MAILBOX.format(reason=exc)
+            accepted = await self._run(
+                store_inbound, self.sessions, self.raw_store, raw, facts, tenants(envelope)
+            )
         except Exception:
             log.exception("could not store inbound message")
             return REPLY_STORAGE_FAILED
@@ -93,6 +92,15 @@ class MailhubHandler:
             return REPLY_DUPLICATE
         await self._run(self.enqueue, fresh)
         return REPLY_QUEUED.format(ids=",".join(str(i) for i in fresh))
+
+
+def tenants(envelope: SmtpEnvelope) -> dict[str, int]:
+    """The tenant of each accepted recipient, kept on the envelope from RCPT to DATA."""
+    found: dict[str, int] | None = getattr(envelope, "mailhub_tenants", None)
+    if found is None:
+        found = {}
+        setattr(envelope, "mailhub_tenants", found)  # noqa: B010 - aiosmtpd's Envelope is untyped
+    return found
 
 
 class SmtpServer:
