@@ -60,8 +60,22 @@ def smtp_source(port: int, messages: int, size: int, sessions: int, rcpt: str) -
     """Seconds smtp-source took to have every message accepted."""
     start = time.perf_counter()
     subprocess.run(
-        ["smtp-source", "-s", str(sessions), "-m", str(messages), "-l", str(size),
-         "-f", "sender@client.example", "-t", rcpt, "-M", "client.example", f"127.0.0.1:{port}"],
+        [
+            "smtp-source",
+            "-s",
+            str(sessions),
+            "-m",
+            str(messages),
+            "-l",
+            str(size),
+            "-f",
+            "sender@client.example",
+            "-t",
+            rcpt,
+            "-M",
+            "client.example",
+            f"127.0.0.1:{port}",
+        ],
         check=True,
     )
     return time.perf_counter() - start
@@ -87,19 +101,25 @@ def start_postfix() -> int:
 
 
 def mailhub_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([MAILHUB, "smtp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [MAILHUB, "smtp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     wait_port(port)
     return proc
 
 
-def prepare_mailhub(data_dir: Path, database_url: str, broker_url: str, port: int) -> dict[str, str]:
+def prepare_mailhub(
+    data_dir: Path, database_url: str, broker_url: str, port: int
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
-    env.update({
-        "MAILHUB_DATA_DIR": str(data_dir),
-        "MAILHUB_SMTP_PORT": str(port),
-        "MAILHUB_LOG_LEVEL": "WARNING",
-        "MAILHUB_QUEUE_PREFIX": f"bench{uuid.uuid4().hex[:8]}",
-    })
+    env.update(
+        {
+            "MAILHUB_DATA_DIR": str(data_dir),
+            "MAILHUB_SMTP_PORT": str(port),
+            "MAILHUB_LOG_LEVEL": "WARNING",
+            "MAILHUB_QUEUE_PREFIX": f"bench{uuid.uuid4().hex[:8]}",
+        }
+    )
     if database_url:
         env["MAILHUB_DATABASE_URL"] = database_url
     if broker_url:
@@ -119,7 +139,9 @@ def stored(database_url: str) -> int:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--messages", type=int, default=2000)
     p.add_argument("--size", type=int, default=32 * 1024)
     p.add_argument("--sessions", type=int, default=8)
@@ -135,7 +157,9 @@ def main() -> None:
     db_name = f"mailhub_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db_name}"')
-    pg_url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + db_name
+    pg_url = (
+        PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + db_name
+    )
     try:
         for label, db, broker in (
             ("mailhub (PostgreSQL + Redis)", pg_url, REDIS),

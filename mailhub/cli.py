@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -262,8 +265,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     _prepare_data_dir(settings)
     migrate(settings.effective_database_url)
     with unit_of_work(make_session_factory(make_engine(settings.effective_database_url))) as s:
-        print(create_demo(s, settings))
+        print(create_demo(s, settings, _invoked_as()))
     return 0
+
+
+def _invoked_as() -> str:
+    """How this process was started, so printed commands can be pasted as they are."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "mailhub"
+    if os.path.basename(argv0) != "mailhub":
+        return "mailhub"
+    if os.sep not in argv0 or shutil.which("mailhub") == os.path.abspath(argv0):
+        return "mailhub"
+    return shlex.quote(argv0)
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from mailhub.errors import ConfigError
 
 PREFIX = "MAILHUB_"
+DEV_SECRET = "dev-insecure-secret-change-me"
 SECRET_FIELDS = frozenset({"secret_key", "database_url", "broker_url", "smtp_relay_password"})
 
 
@@ -26,7 +27,7 @@ class Settings:
     broker_url: str = ""  # empty: in-process broker; redis://… or amqp://…
     queue_prefix: str = "mailhub"  # Redis namespace and RabbitMQ queue prefix
     base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = "dev-insecure-secret-change-me"
+    secret_key: str = DEV_SECRET
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     http_host: str = "127.0.0.1"
@@ -139,6 +140,11 @@ def _validate(s: Settings) -> None:
     base = urlsplit(s.base_url)
     if base.scheme not in ("http", "https") or not base.netloc:
         raise ConfigError(f"MAILHUB_BASE_URL={s.base_url!r} must be an http(s) URL")
+    if base.scheme == "https" and s.secret_key == DEV_SECRET:
+        # An https base URL means a real deployment: links in mail must not be forgeable.
+        raise ConfigError("MAILHUB_SECRET_KEY must be set to a long random value in production")
+    if len(s.secret_key) < 16:
+        raise ConfigError("MAILHUB_SECRET_KEY must be at least 16 characters")
     if s.smtp_relay:
         relay_host, sep, relay_port = s.smtp_relay.rpartition(":")
         if not sep or not relay_host or not relay_port.isdigit():

@@ -12,8 +12,14 @@ from mailhub.config import Settings
 DEMO_SLUG = "acme"
 
 
-def create_demo(session: Session, settings: Settings, domain: str = "acme.example") -> str:
-    """Create the demo tenant (once) and return instructions with a ready-to-paste command."""
+def create_demo(
+    session: Session, settings: Settings, command: str = "mailhub", domain: str = "acme.example"
+) -> str:
+    """Create the demo tenant (once) and return instructions with a ready-to-paste command.
+
+    `command` is how the person ran mailhub (".venv/bin/mailhub" before the venv is active),
+    so the printed commands work when pasted as they are.
+    """
     tenant = directory.tenant_by_domain(session, domain)
     if tenant is None:
         tenant = directory.add_tenant(session, DEMO_SLUG, domain, "Acme")
@@ -24,12 +30,12 @@ def create_demo(session: Session, settings: Settings, domain: str = "acme.exampl
         directory.follow(session, tenant, bob, sales)
         directory.follow(session, tenant, ann, sales)
     send = (
-        f"mailhub send --from ann@{domain} --to sales@{domain} "
+        f"{command} send --from ann@{domain} --to sales@{domain} "
         f"--subject {shlex.quote('Q3 pipeline review')} "
         f"--body {shlex.quote('Hi all, the Q3 review is on Thursday. Bring your numbers.')}"
     )
     reply = (
-        f"mailhub send --from bob@{domain} --reply-to-file "
+        f"{command} send --from bob@{domain} --reply-to-file "
         f'"$(ls -t {settings.outbox_dir}/*.eml | head -1)" --body {shlex.quote("Count me in.")}'
     )
     return "\n".join(

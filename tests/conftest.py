@@ -69,6 +69,7 @@ def make_settings(tmp_path: Path, **overrides: str) -> Settings:
     env = {
         "MAILHUB_DATA_DIR": str(tmp_path / "var"),
         "MAILHUB_BASE_URL": "https://intranet.acme.example",
+        "MAILHUB_SECRET_KEY": "test-secret-0123456789abcdef",
     }
     env.update(overrides)
     return config.load(env)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import wait_until
-from helpers import final_count, fixture, outbox, smtp_send, to
 from sqlalchemy import select
 
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import InboundMessage, Notification, Page, Revision
 from mailhub.tasks import Runtime
+
+from conftest import wait_until
+from helpers import final_count, fixture, outbox, smtp_send, to
 
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.usefixtures("acme")]
 

@@ -46,6 +46,8 @@ def test_values_are_cast() -> None:
         ({"MAILHUB_SMTP_RELAY": "mx.internal"}, "must be host:port"),
         ({"MAILHUB_SMPT_PORT": "25"}, "unknown setting MAILHUB_SMPT_PORT"),
         ({"MAILHUB_WORKER_THREADS": "0"}, "at least 1"),
+        ({"MAILHUB_BASE_URL": "https://intranet.acme.example"}, "MAILHUB_SECRET_KEY must be set"),
+        ({"MAILHUB_SECRET_KEY": "short"}, "at least 16 characters"),
     ],
 )
 def test_bad_configuration_is_one_clear_error(env: dict[str, str], message: str) -> None:
@@ -57,12 +59,12 @@ def test_bad_configuration_is_one_clear_error(env: dict[str, str], message: str)
 def test_secrets_are_masked() -> None:
     s = config.load(
         {
-            "MAILHUB_SECRET_KEY": "s3cr3t-value",
+            "MAILHUB_SECRET_KEY": "s3cr3t-value-long-enough",
             "MAILHUB_DATABASE_URL": "postgresql+psycopg://app:hunter2@db:5432/mailhub",
             "MAILHUB_SMTP_RELAY_PASSWORD": "relaypass",
         }
     )
     shown = "\n".join(f"{k}={v}" for k, v in s.masked().items())
-    for secret in ("s3cr3t-value", "hunter2", "relaypass"):
+    for secret in ("s3cr3t-value-long-enough", "hunter2", "relaypass"):
         assert secret not in shown
     assert "postgresql+psycopg://app:****@db:5432/mailhub" in shown

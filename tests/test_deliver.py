@@ -6,9 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port, make_settings, wait_until
-from helpers import fixture, smtp_send
-from smtp_sink import SmtpSink
 from sqlalchemy import select
 
 from mailhub import directory
@@ -16,6 +13,10 @@ from mailhub.db import migrate, unit_of_work
 from mailhub.ingress.smtp import MailhubHandler, SmtpServer
 from mailhub.models import Notification
 from mailhub.tasks import Runtime
+
+from conftest import free_port, make_settings, wait_until
+from helpers import fixture, smtp_send
+from smtp_sink import SmtpSink
 
 
 @pytest.fixture

@@ -14,17 +14,18 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from conftest import REDIS_URL, free_port, make_settings, wait_until
-from helpers import fixture
-from smtp_sink import SmtpSink
 from sqlalchemy import func, select
-from test_cli import MAILHUB
 
 from mailhub import directory
 from mailhub.db import migrate, unit_of_work
 from mailhub.ingress.accept import Envelope, store_inbound
 from mailhub.models import InboundMessage, Notification, Page
 from mailhub.tasks import Runtime
+
+from conftest import REDIS_URL, free_port, make_settings, wait_until
+from helpers import fixture
+from smtp_sink import SmtpSink
+from test_cli import MAILHUB
 
 MESSAGES = 150
 

@@ -11,8 +11,6 @@ from email.message import EmailMessage
 import extruct
 import jsonschema
 import pytest
-from conftest import wait_until
-from helpers import final_count, fixture, outbox, reply_like_gmail, smtp_send, to
 from sqlalchemy import select
 
 from mailhub import SCHEMA_DIR
@@ -20,6 +18,9 @@ from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import Comment, InboundMessage, Notification, Page, Revision
 from mailhub.queries import page_view
 from mailhub.tasks import Runtime
+
+from conftest import wait_until
+from helpers import final_count, fixture, outbox, reply_like_gmail, smtp_send, to
 
 MARKUP_SCHEMA = json.loads((SCHEMA_DIR / "markup" / "email-message.schema.json").read_text())
 

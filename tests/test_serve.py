@@ -12,6 +12,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import httpx
+
 from conftest import free_port, wait_until
 from test_cli import MAILHUB
 
@@ -30,12 +31,8 @@ def test_demo_serve_send_reply(tmp_path: Path) -> None:
     demo = subprocess.run(
         [MAILHUB, "demo"], capture_output=True, text=True, env=env, timeout=60, check=True
     )
-    send_line = next(
-        line.strip() for line in demo.stdout.splitlines() if line.strip().startswith("mailhub send")
-    )
-    reply_line = [
-        line.strip() for line in demo.stdout.splitlines() if line.strip().startswith("mailhub send")
-    ][1]
+    send_line = next(line.strip() for line in demo.stdout.splitlines() if " send --from " in line)
+    reply_line = [line.strip() for line in demo.stdout.splitlines() if " send --from " in line][1]
 
     server = subprocess.Popen(
         [MAILHUB, "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

@@ -6,14 +6,15 @@ import smtplib
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_until
-from helpers import final_count, fixture, smtp_send
 from sqlalchemy import select
 
 from mailhub.ingress.rawstore import RawStore
 from mailhub.ingress.smtp import MailhubHandler, SmtpServer
 from mailhub.models import InboundMessage, Page
 from mailhub.tasks import Runtime
+
+from conftest import free_port, wait_until
+from helpers import final_count, fixture, smtp_send
 
 pytestmark = pytest.mark.usefixtures("acme")
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import smtplib
 
 import pytest
-from conftest import wait_until
 from fastapi.testclient import TestClient
-from helpers import final_count, fixture, outbox, smtp_send
 from sqlalchemy import select
 
 from mailhub import directory
@@ -18,6 +16,9 @@ from mailhub.models import Page
 from mailhub.queries import list_pages, page_view
 from mailhub.tasks import Runtime
 from mailhub.web.app import create_app
+
+from conftest import wait_until
+from helpers import final_count, fixture, outbox, smtp_send
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
 
 from mailhub.content.trim import split_reply
+
+from conftest import CORPUS
 
 CORPUS_DIR = CORPUS / "email_reply_parser"
 

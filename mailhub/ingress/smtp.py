@@ -51,7 +51,6 @@ class MailhubHandler:
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-
     async def handle_RCPT(
         self,
         server: SMTP,
