@@ -100,17 +100,26 @@ def start_postfix() -> int:
     return 25
 
 
-def mailhub_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [MAILHUB, "smtp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+def mailhub_servers(
+    env: dict[str, str], port: int, processes: int
+) -> list[subprocess.Popen[bytes]]:
+    """`processes` mailhub smtp processes sharing the port (SO_REUSEPORT), as in production."""
+    procs = []
+    for _ in range(processes):
+        proc = subprocess.Popen(
+            [MAILHUB, "smtp"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "listening on …": bound before the next one starts
+        procs.append(proc)
     wait_port(port)
-    return proc
+    return procs
 
 
 def prepare_mailhub(
     data_dir: Path, database_url: str, broker_url: str, port: int
 ) -> dict[str, str]:
+    """Settings for a fresh data dir and database with the bench tenant."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
     env.update(
         {
@@ -138,6 +147,18 @@ def stored(database_url: str) -> int:
         return int(s.scalar(select(func.count()).select_from(InboundMessage)) or 0)
 
 
+def fresh_pg() -> str:
+    name = f"mailhub_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+
+
+def drop_pg(url: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -145,49 +166,59 @@ def main() -> None:
     p.add_argument("--messages", type=int, default=2000)
     p.add_argument("--size", type=int, default=32 * 1024)
     p.add_argument("--sessions", type=int, default=8)
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="mailhub smtp processes on the port for the first run (default: one per core)",
+    )
     args = p.parse_args()
     n, size, sessions = args.messages, args.size, args.sessions
     results: dict[str, float] = {}
 
     start_postfix()
-    secs = smtp_source(25, n, size, sessions, "sales@bench.example")
-    results["postfix"] = n / secs
+    results["postfix"] = n / smtp_source(25, n, size, sessions, "sales@bench.example")
 
     work = Path(tempfile.mkdtemp(prefix="mailhub-bench-"))
-    db_name = f"mailhub_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    pg_url = (
-        PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + db_name
-    )
+    runs = [
+        (f"mailhub PostgreSQL+Redis x{args.processes}", "pg", REDIS, args.processes),
+        ("mailhub PostgreSQL+Redis x1", "pg", REDIS, 1),
+        (f"mailhub SQLite x{args.processes}", "", "", args.processes),
+        ("mailhub SQLite x1", "", "", 1),
+    ]
     try:
-        for label, db, broker in (
-            ("mailhub (PostgreSQL + Redis)", pg_url, REDIS),
-            ("mailhub (SQLite, embedded)", "", ""),
-        ):
+        for label, db, broker, processes in runs:
+            db_url = fresh_pg() if db else ""
+            data_dir = work / uuid.uuid4().hex[:8]
             port = free_port()
-            data_dir = work / label.split()[1].strip("(,")
-            env = prepare_mailhub(data_dir, db, broker, port)
-            server = mailhub_server(env, port)
             try:
-                secs = smtp_source(port, n, size, sessions, "sales@bench.example")
+                env = prepare_mailhub(data_dir, db_url, broker, port)
+                servers = mailhub_servers(env, port, processes)
+                try:
+                    secs = smtp_source(port, n, size, sessions, "sales@bench.example")
+                finally:
+                    for server in servers:
+                        server.terminate()
+                    for server in servers:
+                        server.wait(timeout=30)
+                count = stored(db_url or f"sqlite:///{(data_dir / 'mailhub.sqlite3').resolve()}")
             finally:
-                server.terminate()
-                server.wait(timeout=30)
-            url = db or f"sqlite:///{(data_dir / 'mailhub.sqlite3').resolve()}"
-            count = stored(url)
+                if db_url:
+                    drop_pg(db_url)
             if count != n:
                 raise SystemExit(f"{label}: {count} of {n} messages stored")
             results[label] = n / secs
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{n} messages of {size} bytes over {sessions} sessions, accepted durably:")
+    print(
+        f"\n{n} messages of {size} bytes over {sessions} sessions, accepted durably "
+        "(xN: mailhub smtp processes sharing the port):"
+    )
     for label, rate in results.items():
-        ratio = rate / results["postfix"]
-        print(f"  {label:<32} {rate:8.1f} msg/s   ratio to Postfix {ratio:5.2f}")
+        print(
+            f"  {label:<32} {rate:8.1f} msg/s   ratio to Postfix {rate / results['postfix']:5.2f}"
+        )
     print(json.dumps({"messages": n, "size": size, "sessions": sessions, "msg_per_s": results}))
 
 

@@ -117,7 +117,11 @@ def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
     _sessions(settings)  # fails clearly when the schema is not current
     runtime = Runtime(settings)
     handler = MailhubHandler(runtime.sessions, runtime.raw_store, runtime.enqueue_inbound)
-    smtp = SmtpServer(handler, settings.smtp_host, settings.smtp_port, settings.max_message_size)
+    # SO_REUSEPORT: run one `mailhub smtp` per core on the same port; the kernel spreads
+    # connections across them.
+    smtp = SmtpServer(
+        handler, settings.smtp_host, settings.smtp_port, settings.max_message_size, reuse_port=True
+    )
     smtp.start()
     print(f"mailhub smtp listening on {settings.smtp_host}:{settings.smtp_port}", flush=True)
     try:

@@ -33,16 +33,17 @@ class ParsedMail:
     defects: list[str] = field(default_factory=list)
 
 
-def message_id_of(raw: bytes) -> str:
-    """The Message-ID from the headers alone, or a deterministic one from the bytes.
+def message_id_of(raw: bytes, sha256: str | None = None) -> str:
+    """The Message-ID from the headers alone, or a deterministic one from the whole message.
 
+    `raw` may be just the head of the message when `sha256` (of all of it) is given.
     Deterministic, so a retried delivery of an id-less mail still deduplicates.
     """
     headers = _HEADER_PARSER.parsebytes(raw[:65536])
     value = _safe_header(headers, "Message-ID").strip()
     if value:
         return value[:998]
-    return f"<{hashlib.sha256(raw).hexdigest()}@mailhub.invalid>"
+    return f"<{sha256 or hashlib.sha256(raw).hexdigest()}@mailhub.invalid>"
 
 
 def parse_message(raw: bytes) -> ParsedMail:

@@ -7,7 +7,6 @@ retries after a lost "250") are recognised here and not stored twice.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import defaultdict
@@ -22,7 +21,7 @@ from mailhub.content.parse import message_id_of
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.directory import space_by_slug, tenant_by_domain
 from mailhub.errors import MailhubError
-from mailhub.ingress.rawstore import RawStore
+from mailhub.ingress.rawstore import RawStore, Spool
 from mailhub.models import InboundMessage, ReplyKey
 from mailhub.outbound.keys import hash_key
 from mailhub.routing import Mailbox, route
@@ -100,28 +99,32 @@ class RecipientCache:
 def store_inbound(
     factory: SessionFactory,
     store: RawStore,
-    raw: bytes,
+    message: Spool | bytes,
     envelope: Envelope,
     tenants: Mapping[str, int] | None = None,
 ) -> list[Accepted]:
     """Store one delivery, once per tenant it is addressed to; commit before returning.
 
-    `tenants` maps each recipient to its tenant when the caller has checked them already (the
-    SMTP server does at RCPT). Any exception means nothing was accepted and no file is left
-    behind, so the edge answers with a temporary failure and the sender retries.
+    `message` is a finished spool (as the SMTP server streams it) or the raw bytes. `tenants`
+    maps each recipient to its tenant when the caller has checked them already (the SMTP
+    server does at RCPT). Any exception means nothing was accepted and no file is left behind,
+    so the edge answers with a temporary failure and the sender retries.
     """
-    if tenants is None:
-        with unit_of_work(factory) as session:
-            tenants = {rcpt: check_recipient(session, rcpt) for rcpt in envelope.rcpt_to}
-    by_tenant: dict[int, list[str]] = defaultdict(list)
-    for rcpt in envelope.rcpt_to:
-        by_tenant[tenants[rcpt]].append(rcpt)
-    sha = hashlib.sha256(raw).hexdigest()
-    message_id = message_id_of(raw)
-    return [
-        _store_for_tenant(factory, store, raw, envelope, tenant_id, rcpts, sha, message_id)
-        for tenant_id, rcpts in by_tenant.items()
-    ]
+    spool = message if isinstance(message, Spool) else store.spool_bytes(message)
+    try:
+        if tenants is None:
+            with unit_of_work(factory) as session:
+                tenants = {rcpt: check_recipient(session, rcpt) for rcpt in envelope.rcpt_to}
+        by_tenant: dict[int, list[str]] = defaultdict(list)
+        for rcpt in envelope.rcpt_to:
+            by_tenant[tenants[rcpt]].append(rcpt)
+        message_id = message_id_of(spool.head, spool.sha256)
+        return [
+            _store_for_tenant(factory, store, spool, envelope, tenant_id, rcpts, message_id)
+            for tenant_id, rcpts in by_tenant.items()
+        ]
+    finally:
+        spool.discard()  # the spool name only; placed names stay
 
 
 def _existing(session: Session, tenant_id: int, message_id: str, sha: str) -> int | None:
@@ -137,42 +140,43 @@ def _existing(session: Session, tenant_id: int, message_id: str, sha: str) -> in
 def _store_for_tenant(
     factory: SessionFactory,
     store: RawStore,
-    raw: bytes,
+    spool: Spool,
     envelope: Envelope,
     tenant_id: int,
     rcpts: list[str],
-    sha: str,
     message_id: str,
 ) -> Accepted:
-    rel = store.put(tenant_id, raw)  # files before rows
+    sha = spool.sha256
+    rel = ""
     try:
         with unit_of_work(factory) as session:
             found = _existing(session, tenant_id, message_id, sha)
-            if found is None:
-                msg = InboundMessage(
-                    tenant_id=tenant_id,
-                    mail_from=envelope.mail_from.lower(),
-                    rcpt_to=rcpts,
-                    message_id=message_id,
-                    sha256=sha,
-                    raw_path=rel,
-                    size=len(raw),
-                    peer=envelope.peer,
-                )
-                session.add(msg)
-                session.flush()
-                inbound_id = msg.id
+            if found is not None:  # a sender's retry of a message already stored
+                return Accepted(found, duplicate=True)
+            rel = store.place(spool, tenant_id)  # files before rows
+            msg = InboundMessage(
+                tenant_id=tenant_id,
+                mail_from=envelope.mail_from.lower(),
+                rcpt_to=rcpts,
+                message_id=message_id,
+                sha256=sha,
+                raw_path=rel,
+                size=spool.size,
+                peer=envelope.peer,
+            )
+            session.add(msg)
+            session.flush()
+            return Accepted(msg.id, duplicate=False)
     except IntegrityError:
         # The same mail arrived twice at once; the other delivery's row won.
-        store.delete(rel)
+        if rel:
+            store.delete(rel)
         with factory() as session:
             found = _existing(session, tenant_id, message_id, sha)
         if found is None:
             raise
-    except BaseException:
-        store.delete(rel)
-        raise
-    if found is not None:  # a sender's retry of a message already stored
-        store.delete(rel)
         return Accepted(found, duplicate=True)
-    return Accepted(inbound_id, duplicate=False)
+    except BaseException:
+        if rel:
+            store.delete(rel)
+        raise

@@ -1,43 +1,104 @@
 """The raw mail store: the exact bytes that arrived, one file per message, fsynced.
 
-A file is complete before its row commits (written to a temporary name, fsynced, renamed,
-directory fsynced), so a row never points at half a message.
+Mail is written to a spool file as it arrives (so a 50 MB message never sits in memory), hashed
+on the way, and only then moved into place under its tenant: fsynced, renamed, directory
+fsynced. So a row never points at half a message. A message for two tenants gets a second
+name (a hard link) for the second tenant, so each tenant's copy can be erased on its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
 
 from mailhub.models.base import utcnow
 
+HEAD_BYTES = 65536  # enough to find the Message-ID without reading the whole message
+
+
+class Spool:
+    """A message being received: appended to a temporary file, hashed as it comes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._sha = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+        self.placed: list[Path] = []
+
+    def write(self, data: bytes) -> None:
+        assert self._fd is not None, "spool already closed"
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._sha.update(data)
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+        self.size += len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    def finish(self) -> None:
+        """Flush to disk; after this the bytes survive a crash once the file is placed."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def discard(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.path.unlink(missing_ok=True)
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
 
 class RawStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def put(self, tenant_id: int, data: bytes) -> str:
-        """Write durably and return the path relative to the store."""
+    def spool(self) -> Spool:
+        incoming = self.root / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        return Spool(incoming / f"{secrets.token_hex(12)}.tmp")
+
+    def spool_bytes(self, data: bytes) -> Spool:
+        spool = self.spool()
+        try:
+            spool.write(data)
+        except BaseException:
+            spool.discard()
+            raise
+        return spool
+
+    def place(self, spool: Spool, tenant_id: int) -> str:
+        """Give the finished spool its name under the tenant; return the relative path."""
+        spool.finish()
         now = utcnow()
         rel = Path(
             str(tenant_id), f"{now:%Y-%m}", f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(8)}.eml"
         )
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        if spool.placed:
+            os.link(spool.placed[0], path)  # a second tenant's name for the same bytes
+        else:
+            os.replace(spool.path, path)
+        spool.placed.append(path)
         _fsync_dir(path.parent)
         return rel.as_posix()
+
+    def put(self, tenant_id: int, data: bytes) -> str:
+        """Write bytes durably under a tenant and return the path relative to the store."""
+        return self.place(self.spool_bytes(data), tenant_id)
 
     def read(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()

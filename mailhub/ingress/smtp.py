@@ -1,16 +1,17 @@
 """The SMTP edge: aiosmtpd hooks that check recipients and store mail, deciding nothing else.
 
 RCPT is answered from the directory (unknown domain, space or key: 550 at once, so the sending
-server bounces with a clear reason). DATA answers 250 only after the raw bytes are fsynced and
+server bounces with a clear reason). DATA is streamed to a spool file as it arrives (aiosmtpd
+would hold it in memory line by line) and answered 250 only after the bytes are fsynced and
 their row committed; if storage fails the answer is 451 and the sender retries. SIZE is
-advertised and enforced by aiosmtpd (552).
+advertised; larger mail gets 552.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,7 +22,7 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from mailhub.db import SessionFactory
 from mailhub.ingress.accept import Envelope, RecipientCache, UnknownRecipient, store_inbound
-from mailhub.ingress.rawstore import RawStore
+from mailhub.ingress.rawstore import RawStore, Spool
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ REPLY_DUPLICATE = "250 2.0.0 Ok: already have this message"
 REPLY_STORAGE_FAILED = "451 4.3.0 Could not store the message right now; please try again later"
 REPLY_LOOKUP_FAILED = "451 4.3.0 Could not check this recipient right now; please try again later"
 REPLY_NO_RECIPIENTS = "554 5.5.1 No valid recipients"
+REPLY_TOO_BIG = "552 5.3.4 Message too big for this system"
+
+CHUNK = 65536
+FLUSH_AT = 262144  # write whole lines to the spool once this much is buffered
 
 
 class MailhubHandler:
@@ -71,17 +76,21 @@ class MailhubHandler:
         return REPLY_RCPT_OK
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope) -> str:
+        spool: Spool | None = getattr(envelope, "mailhub_spool", None)
+        if spool is None:  # a plain aiosmtpd SMTP object kept the content in memory
+            raw = envelope.original_content or envelope.content
+            assert isinstance(raw, bytes)
+            spool = self.raw_store.spool_bytes(raw)
         if not envelope.rcpt_tos:
+            spool.discard()
             return REPLY_NO_RECIPIENTS
-        raw = envelope.original_content or envelope.content
-        assert isinstance(raw, bytes)
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
         # aiosmtpd reports the null reverse-path (bounces, RFC 5321 §4.5.5) as "<>".
         mail_from = (envelope.mail_from or "").strip().strip("<>")
         facts = Envelope(mail_from=mail_from, rcpt_to=tuple(envelope.rcpt_tos), peer=peer)
         try:
             accepted = await self._run(
-                store_inbound, self.sessions, self.raw_store, raw, facts, tenants(envelope)
+                store_inbound, self.sessions, self.raw_store, spool, facts, tenants(envelope)
             )
         except Exception:
             log.exception("could not store inbound message")
@@ -102,12 +111,147 @@ def tenants(envelope: SmtpEnvelope) -> dict[str, int]:
     return found
 
 
-class SmtpServer:
-    """aiosmtpd in its own thread, as `mailhub serve` and `mailhub smtp` run it."""
+class MailhubSMTP(SMTP):
+    """aiosmtpd's protocol with DATA streamed to the raw store in large reads.
 
-    def __init__(self, handler: MailhubHandler, host: str, port: int, max_size: int) -> None:
-        self.controller = Controller(
+    aiosmtpd reads DATA a line at a time and keeps every line in memory; a 50 MB message
+    would cost several times its size, and a 32 KB one some 400 awaits. Here the stream is
+    read in 64 KB chunks, un-dot-stuffed (RFC 5321 §4.5.2) and written to a spool file.
+    """
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        handler: MailhubHandler = self.event_handler
+        try:
+            spool: Spool | None = handler.raw_store.spool()
+        except OSError:
+            log.exception("cannot open a spool file for inbound mail")
+            await self.push(REPLY_STORAGE_FAILED)
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            spool, too_big = await self._receive(spool)
+        except BaseException:
+            if spool is not None:
+                spool.discard()
+            raise
+        if spool is None or too_big:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push(REPLY_TOO_BIG if too_big else REPLY_STORAGE_FAILED)
+            return
+        setattr(self.envelope, "mailhub_spool", spool)  # noqa: B010
+        try:
+            status = await self._call_handler_hook("DATA")
+        finally:
+            spool.discard()  # a no-op once the handler has placed it
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
+
+    async def _receive(self, spool: Spool | None) -> tuple[Spool | None, bool]:
+        """Read up to the lone "." line into the spool.
+
+        Returns the spool (None when writing failed and it was dropped) and whether the
+        message was over the size limit. Either way the whole message is read, so the
+        answer comes after it (RFC 5321 §4.2.5).
+        """
+        limit = self.data_size_limit
+        buf = bytearray(b"\r\n")  # as if after a line end, so a first "." line is seen
+        first, received, too_big, scan_from = True, 0, False, 0
+        while True:
+            chunk = await self._reader.read(CHUNK)
+            if not chunk:
+                raise ConnectionResetError("connection closed during DATA")
+            buf += chunk
+            end = buf.find(b"\r\n.\r\n", scan_from)
+            received += len(chunk) if end < 0 else len(chunk) - (len(buf) - end)
+            if limit and received > limit:
+                too_big = True
+            if too_big and spool is not None:
+                spool.discard()
+                spool = None
+            if end >= 0:
+                spool = _write_lines(spool, buf[:end], first, final=True)
+                self._unread(bytes(buf[end + 5 :]))
+                return spool, too_big
+            if len(buf) > FLUSH_AT:
+                cut = buf.rfind(b"\r\n")  # keep the last line: it may begin the terminator
+                if cut > 0:
+                    spool = _write_lines(spool, buf[:cut], first, final=False)
+                    first = False
+                    del buf[:cut]
+            scan_from = max(0, len(buf) - 4)
+
+    def _unread(self, data: bytes) -> None:
+        """Give back what a client sent after the final "." (it pipelined its next command)."""
+        if not data:
+            return
+        buffer = getattr(self._reader, "_buffer", None)
+        if isinstance(buffer, bytearray):
+            buffer[0:0] = data
+
+
+def _write_lines(spool: Spool | None, lines: bytearray, first: bool, final: bool) -> Spool | None:
+    """Write lines that start with a CRLF (the previous line's end), dot-unstuffed.
+
+    Returns the spool, or None once it is dropped (nothing to write to, or a write failed).
+    """
+    if spool is None:
+        return None
+    data = bytes(lines).replace(b"\r\n.", b"\r\n")
+    if first:
+        data = data[2:]  # the CRLF we put in front of the first line
+    if final and (not first or lines[2:]):
+        data += b"\r\n"  # the last line's end, which is the start of "\r\n.\r\n"
+    try:
+        spool.write(data)
+    except OSError:
+        log.exception("cannot write inbound mail to the spool")
+        spool.discard()
+        return None
+    return spool
+
+
+class _Controller(Controller):
+    def __init__(self, handler: MailhubHandler, reuse_port: bool, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.reuse_port = reuse_port
+
+    def factory(self) -> SMTP:
+        return MailhubSMTP(self.handler, **self.SMTP_kwargs)
+
+    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
+        return self.loop.create_server(
+            self._factory_invoker,
+            host=self.hostname,
+            port=self.port,
+            ssl=self.ssl_context,
+            reuse_port=self.reuse_port,
+        )
+
+
+class SmtpServer:
+    """aiosmtpd in its own thread, as `mailhub serve` and `mailhub smtp` run it.
+
+    With `reuse_port`, several `mailhub smtp` processes listen on the same port and the kernel
+    spreads connections across them (SO_REUSEPORT), one per core.
+    """
+
+    def __init__(
+        self, handler: MailhubHandler, host: str, port: int, max_size: int, reuse_port: bool = False
+    ) -> None:
+        self.controller = _Controller(
             handler,
+            reuse_port,
             hostname=host,
             port=port,
             ready_timeout=10,
