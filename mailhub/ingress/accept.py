@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import message_id_of
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.directory import space_by_slug, tenant_by_domain
 from mailhub.errors import MailhubError
+from mailhub.ingress.commit import GroupCommitter, NewInbound, Stored, insert_batch
 from mailhub.ingress.rawstore import RawStore, Spool
-from mailhub.models import InboundMessage, ReplyKey
+from mailhub.models import ReplyKey
 from mailhub.outbound.keys import hash_key
 from mailhub.routing import Mailbox, route
 
@@ -102,13 +102,15 @@ def store_inbound(
     message: Spool | bytes,
     envelope: Envelope,
     tenants: Mapping[str, int] | None = None,
+    committer: GroupCommitter | None = None,
 ) -> list[Accepted]:
-    """Store one delivery, once per tenant it is addressed to; commit before returning.
+    """Store one delivery, once per tenant it is addressed to; committed before returning.
 
     `message` is a finished spool (as the SMTP server streams it) or the raw bytes. `tenants`
     maps each recipient to its tenant when the caller has checked them already (the SMTP
-    server does at RCPT). Any exception means nothing was accepted and no file is left behind,
-    so the edge answers with a temporary failure and the sender retries.
+    server does at RCPT). With a `committer`, the row commits together with other deliveries'
+    rows. Any exception means nothing was accepted and no file is left behind, so the edge
+    answers with a temporary failure and the sender retries.
     """
     spool = message if isinstance(message, Spool) else store.spool_bytes(message)
     try:
@@ -119,64 +121,32 @@ def store_inbound(
         for rcpt in envelope.rcpt_to:
             by_tenant[tenants[rcpt]].append(rcpt)
         message_id = message_id_of(spool.head, spool.sha256)
-        return [
-            _store_for_tenant(factory, store, spool, envelope, tenant_id, rcpts, message_id)
-            for tenant_id, rcpts in by_tenant.items()
-        ]
-    finally:
-        spool.discard()  # the spool name only; placed names stay
-
-
-def _existing(session: Session, tenant_id: int, message_id: str, sha: str) -> int | None:
-    return session.scalar(
-        select(InboundMessage.id).where(
-            InboundMessage.tenant_id == tenant_id,
-            InboundMessage.message_id == message_id,
-            InboundMessage.sha256 == sha,
-        )
-    )
-
-
-def _store_for_tenant(
-    factory: SessionFactory,
-    store: RawStore,
-    spool: Spool,
-    envelope: Envelope,
-    tenant_id: int,
-    rcpts: list[str],
-    message_id: str,
-) -> Accepted:
-    sha = spool.sha256
-    rel = ""
-    try:
-        with unit_of_work(factory) as session:
-            found = _existing(session, tenant_id, message_id, sha)
-            if found is not None:  # a sender's retry of a message already stored
-                return Accepted(found, duplicate=True)
+        accepted = []
+        for tenant_id, rcpts in by_tenant.items():
             rel = store.place(spool, tenant_id)  # files before rows
-            msg = InboundMessage(
+            row = NewInbound(
                 tenant_id=tenant_id,
                 mail_from=envelope.mail_from.lower(),
                 rcpt_to=rcpts,
                 message_id=message_id,
-                sha256=sha,
+                sha256=spool.sha256,
                 raw_path=rel,
                 size=spool.size,
                 peer=envelope.peer,
             )
-            session.add(msg)
-            session.flush()
-            return Accepted(msg.id, duplicate=False)
-    except IntegrityError:
-        # The same mail arrived twice at once; the other delivery's row won.
-        if rel:
-            store.delete(rel)
-        with factory() as session:
-            found = _existing(session, tenant_id, message_id, sha)
-        if found is None:
-            raise
-        return Accepted(found, duplicate=True)
-    except BaseException:
-        if rel:
-            store.delete(rel)
-        raise
+            try:
+                stored = committer.store(row) if committer else _store_alone(factory, row)
+            except BaseException:
+                store.delete(rel)
+                raise
+            if stored.duplicate:  # a sender's retry of a message already stored
+                store.delete(rel)
+            accepted.append(Accepted(stored.inbound_id, stored.duplicate))
+        return accepted
+    finally:
+        spool.discard()  # the spool's own name; the placed names stay
+
+
+def _store_alone(factory: SessionFactory, row: NewInbound) -> Stored:
+    with unit_of_work(factory) as session:
+        return insert_batch(session.connection(), [row])[0]

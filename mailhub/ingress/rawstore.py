@@ -1,9 +1,9 @@
 """The raw mail store: the exact bytes that arrived, one file per message, fsynced.
 
 Mail is written to a spool file as it arrives (so a 50 MB message never sits in memory), hashed
-on the way, and only then moved into place under its tenant: fsynced, renamed, directory
-fsynced. So a row never points at half a message. A message for two tenants gets a second
-name (a hard link) for the second tenant, so each tenant's copy can be erased on its own.
+on the way, and only then given its name under each tenant it is for: fsynced, hard-linked,
+directory fsynced, the spool name removed. So a row never points at half a message, and each
+tenant's copy can be erased on its own.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ class Spool:
         self._sha = hashlib.sha256()
         self.size = 0
         self.head = b""
-        self.placed: list[Path] = []
 
     def write(self, data: bytes) -> None:
         assert self._fd is not None, "spool already closed"
@@ -88,11 +87,7 @@ class RawStore:
         )
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        if spool.placed:
-            os.link(spool.placed[0], path)  # a second tenant's name for the same bytes
-        else:
-            os.replace(spool.path, path)
-        spool.placed.append(path)
+        os.link(spool.path, path)  # each tenant's own name for the same bytes
         _fsync_dir(path.parent)
         return rel.as_posix()
 

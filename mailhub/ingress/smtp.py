@@ -22,6 +22,7 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from mailhub.db import SessionFactory
 from mailhub.ingress.accept import Envelope, RecipientCache, UnknownRecipient, store_inbound
+from mailhub.ingress.commit import GroupCommitter
 from mailhub.ingress.rawstore import RawStore, Spool
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class MailhubHandler:
         self.raw_store = raw_store
         self.enqueue = enqueue
         self.recipients = RecipientCache(sessions)
+        engine = sessions.kw["bind"]
+        self.committer = GroupCommitter(engine)
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailhub-smtp")
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -90,7 +93,13 @@ class MailhubHandler:
         facts = Envelope(mail_from=mail_from, rcpt_to=tuple(envelope.rcpt_tos), peer=peer)
         try:
             accepted = await self._run(
-                store_inbound, self.sessions, self.raw_store, spool, facts, tenants(envelope)
+                store_inbound,
+                self.sessions,
+                self.raw_store,
+                spool,
+                facts,
+                tenants(envelope),
+                self.committer,
             )
         except Exception:
             log.exception("could not store inbound message")
@@ -266,6 +275,7 @@ class SmtpServer:
 
     def stop(self) -> None:
         self.controller.stop()
+        self.controller.handler.committer.close()
 
     @property
     def port(self) -> int:
