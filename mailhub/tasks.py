@@ -28,6 +28,9 @@ from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Tran
 
 log = logging.getLogger(__name__)
 
+# An SMTP client has at most 10 minutes per DATA block (RFC 5321 §4.5.3.2.6); twice that.
+STALE_SPOOL_SECONDS = 20 * 60
+
 
 def make_broker(settings: Settings) -> dramatiq.Broker:
     url = settings.broker_url
@@ -143,6 +146,9 @@ class Runtime:
         )
         self.enqueue_inbound(inbound)
         self.enqueue_notifications(outbound)
+        stale = self.raw_store.remove_stale_spools(older_than=STALE_SPOOL_SECONDS)
+        if stale:
+            log.info("sweeper removed %d spool files left by interrupted deliveries", stale)
         if inbound or outbound:
             log.info(
                 "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)

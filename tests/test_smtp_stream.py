@@ -110,3 +110,18 @@ def test_a_connection_lost_during_data_keeps_nothing(runtime: Runtime, smtp: Smt
     wait_until(lambda: not list((runtime.settings.raw_dir / "incoming").glob("*")))
     with runtime.sessions() as s:
         assert s.scalars(select(InboundMessage)).all() == []
+
+
+def test_the_sweeper_removes_spools_left_by_a_dead_process(runtime: Runtime) -> None:
+    import os
+    import time
+
+    left = runtime.raw_store.spool()  # a receiving process died here
+    left.write(b"half a message")
+    fresh = runtime.raw_store.spool()  # a slow client still sending
+    old = time.time() - 3600
+    os.utime(left.path, (old, old))
+    runtime.sweep()
+    assert not left.path.exists() and fresh.path.exists()
+    left.discard()
+    fresh.discard()

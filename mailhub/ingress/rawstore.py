@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 from pathlib import Path
 
 from mailhub.models.base import utcnow
@@ -94,6 +95,25 @@ class RawStore:
     def put(self, tenant_id: int, data: bytes) -> str:
         """Write bytes durably under a tenant and return the path relative to the store."""
         return self.place(self.spool_bytes(data), tenant_id)
+
+    def remove_stale_spools(self, older_than: float) -> int:
+        """Delete spool files left by a receiving process that died mid-DATA; return how many.
+
+        Only files untouched for `older_than` seconds go: a slow client may still be sending.
+        """
+        incoming = self.root / "incoming"
+        if not incoming.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in incoming.glob("*.tmp"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass  # finished or removed by its own process meanwhile
+        return removed
 
     def read(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
