@@ -20,7 +20,7 @@ from mailhub.content.parse import message_id_of
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.directory import space_by_slug, tenant_by_domain
 from mailhub.errors import MailhubError
-from mailhub.ingress.commit import GroupCommitter, NewInbound, Stored, insert_batch
+from mailhub.ingress.commit import Accepted, GroupCommitter, NewInbound, insert_batch
 from mailhub.ingress.rawstore import RawStore, Spool
 from mailhub.models import ReplyKey
 from mailhub.outbound.keys import hash_key
@@ -36,12 +36,6 @@ class Envelope:
     mail_from: str
     rcpt_to: tuple[str, ...]
     peer: str = ""
-
-
-@dataclass(frozen=True)
-class Accepted:
-    inbound_id: int
-    duplicate: bool
 
 
 def check_recipient(session: Session, address: str) -> int:
@@ -141,12 +135,12 @@ def store_inbound(
                 raise
             if stored.duplicate:  # a sender's retry of a message already stored
                 store.delete(rel)
-            accepted.append(Accepted(stored.inbound_id, stored.duplicate))
+            accepted.append(stored)
         return accepted
     finally:
         spool.discard()  # the spool's own name; the placed names stay
 
 
-def _store_alone(factory: SessionFactory, row: NewInbound) -> Stored:
+def _store_alone(factory: SessionFactory, row: NewInbound) -> Accepted:
     with unit_of_work(factory) as session:
         return insert_batch(session.connection(), [row])[0]

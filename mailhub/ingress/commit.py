@@ -40,12 +40,14 @@ class NewInbound:
 
 
 @dataclass(frozen=True)
-class Stored:
+class Accepted:
+    """What became of one delivery for one tenant: its row, and whether it was there already."""
+
     inbound_id: int
     duplicate: bool
 
 
-def insert_batch(conn: Connection, rows: list[NewInbound]) -> list[Stored]:
+def insert_batch(conn: Connection, rows: list[NewInbound]) -> list[Accepted]:
     """Insert rows (in the caller's transaction); already-stored messages come back as duplicates."""
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     table = cast(Table, InboundMessage.__table__)
@@ -67,7 +69,7 @@ def insert_batch(conn: Connection, rows: list[NewInbound]) -> list[Stored]:
         new_id = inserted.get(key)
         if new_id is not None and new_id not in claimed:
             claimed.add(new_id)
-            results.append(Stored(new_id, duplicate=False))
+            results.append(Accepted(new_id, duplicate=False))
             continue
         existing = conn.scalar(
             select(table.c.id).where(
@@ -78,14 +80,14 @@ def insert_batch(conn: Connection, rows: list[NewInbound]) -> list[Stored]:
         )
         if existing is None:
             raise RuntimeError("a conflicting inbound row vanished during insert")
-        results.append(Stored(int(existing), duplicate=True))
+        results.append(Accepted(int(existing), duplicate=True))
     return results
 
 
 @dataclass
 class _Pending:
     row: NewInbound
-    future: Future[Stored]
+    future: Future[Accepted]
 
 
 class GroupCommitter:
@@ -98,7 +100,7 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="mailhub-commit", daemon=True)
         self._thread.start()
 
-    def store(self, row: NewInbound) -> Stored:
+    def store(self, row: NewInbound) -> Accepted:
         pending = _Pending(row, Future())
         self._queue.put(pending)
         return pending.future.result()
