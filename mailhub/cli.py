@@ -263,6 +263,21 @@ def cmd_inbound_show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_inbound_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.inbound_log import retry_inbound
+
+    with unit_of_work(_sessions(settings)) as s:
+        row = retry_inbound(s, args.tenant, args.id)
+    if args.json:
+        _print_json(row.as_json())
+    else:
+        print(
+            f"inbound message {row.id} is queued again; a worker picks it up within "
+            f"{settings.sweep_interval:g} seconds"
+        )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.demo import create_demo
 
@@ -361,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     ish.add_argument("tenant")
     ish.add_argument("id", type=int)
     ish.add_argument("--json", action="store_true")
+
+    ir = add("retry", cmd_inbound_retry, "process a failed or rejected message again", inbound)
+    ir.add_argument("tenant")
+    ir.add_argument("id", type=int)
+    ir.add_argument("--json", action="store_true")
 
     send = add("send", cmd_send, "send a mail to mailhub's SMTP port (for trying it out)")
     send.add_argument("--from", dest="sender", required=True)

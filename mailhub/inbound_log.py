@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.directory import get_tenant
-from mailhub.errors import NotFound
-from mailhub.models import InboundMessage
+from mailhub.errors import InvalidInput, NotFound
+from mailhub.models import InboundMessage, InboundStatus
 
 
 @dataclass(frozen=True)
@@ -71,4 +71,31 @@ def show_inbound(session: Session, tenant_slug: str, inbound_id: int) -> Inbound
     )
     if m is None:
         raise NotFound(f"no inbound message {inbound_id} in {tenant.slug}")
+    return _entry(m)
+
+
+def retry_inbound(session: Session, tenant_slug: str, inbound_id: int) -> InboundEntry:
+    """Put a failed (or rejected) message back in line; the next sweep hands it to a worker.
+
+    Processed, bounced and ignored messages are final in a way a retry cannot change, and a
+    message still in line needs no retry.
+    """
+    tenant = get_tenant(session, tenant_slug)
+    m = session.scalar(
+        select(InboundMessage).where(
+            InboundMessage.id == inbound_id, InboundMessage.tenant_id == tenant.id
+        )
+    )
+    if m is None:
+        raise NotFound(f"no inbound message {inbound_id} in {tenant.slug}")
+    if m.status not in (InboundStatus.FAILED, InboundStatus.REJECTED):
+        raise InvalidInput(
+            f"inbound message {inbound_id} is {m.status}; only failed or rejected ones can be retried"
+        )
+    m.status = InboundStatus.PENDING
+    m.attempts = 0
+    m.reason = f"retry requested (was: {m.reason})"[:2000]
+    m.processed_at = None
+    m.enqueued_at = datetime(1970, 1, 1)  # due for the very next sweep
+    session.flush()
     return _entry(m)

@@ -81,23 +81,32 @@ def test_mail_without_from_is_rejected(runtime: Runtime, smtp: SmtpServer) -> No
     assert msg.status == "rejected" and "no usable From" in msg.reason
 
 
-def test_auto_replies_and_bounces_are_never_answered(runtime: Runtime, smtp: SmtpServer) -> None:
-    msg = _deliver(runtime, smtp, "out_of_office.eml", mail_from="mallory@elsewhere.example")
-    assert msg.status == "rejected" and "not answered" in msg.reason
-    bounce = fixture("page_plain.eml").replace(b"<CAF8k2xQ", b"<bounce")
-    smtp_send(
-        smtp.port,
-        "",
-        ["sales@acme.example"],
-        bounce.replace(b"ann@acme.example", b"x@elsewhere.example"),
-    )
-    wait_until(lambda: final_count(runtime) == 2)
-    # Answers are rows written with the final status, so none owed means none will be sent.
+def test_rejections_are_sent_once_a_day_per_sender_and_reason(
+    runtime: Runtime, smtp: SmtpServer
+) -> None:
+    raw = fixture("page_plain.eml").replace(b"ann@acme.example", b"eve@elsewhere.example")
+    for i in range(3):  # a script retrying, or a forged sender
+        smtp_send(
+            smtp.port,
+            "eve@elsewhere.example",
+            ["sales@acme.example"],
+            raw.replace(b"<CAF8k2xQ", f"<try{i}".encode()),
+        )
+    wait_until(lambda: final_count(runtime) == 3)
     with runtime.sessions() as s:
-        assert s.scalars(select(Notification)).all() == []
-        reasons = [m.reason for m in s.scalars(select(InboundMessage))]
-    assert all("not answered" in r for r in reasons), reasons
-    assert [(str(m["To"]), str(m["Subject"]), str(m["In-Reply-To"])) for m in outbox(runtime)] == []
+        assert len(s.scalars(select(Notification)).all()) == 1
+        reasons = sorted(m.reason for m in s.scalars(select(InboundMessage)))
+    assert sum("told this sender the same today already" in r for r in reasons) == 2
+    # Another sender is answered
+    smtp_send(
+        smtp.port, "zed@elsewhere.example", ["sales@acme.example"], raw.replace(b"eve@", b"zed@")
+    )
+    wait_until(lambda: final_count(runtime) == 4)
+    with runtime.sessions() as s:
+        assert sorted(n.to_addr for n in s.scalars(select(Notification))) == [
+            "eve@elsewhere.example",
+            "zed@elsewhere.example",
+        ]
 
 
 def test_garbage_bytes_end_in_a_final_status(runtime: Runtime, smtp: SmtpServer) -> None:

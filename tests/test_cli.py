@@ -110,3 +110,10 @@ def test_config_prints_masked_settings(tmp_path: Path) -> None:
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     result = run(tmp_path, "tenant", "add")
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_inbound_retry_refuses_what_cannot_be_retried(tmp_path: Path) -> None:
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    result = run(tmp_path, "inbound", "retry", "acme", "1")
+    assert result.returncode == 1 and "no inbound message 1 in acme" in result.stderr

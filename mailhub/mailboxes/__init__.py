@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from mailhub.content.noise import NoiseKind, classify
 from mailhub.content.parse import ParsedMail, parse_message
 from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.directory import user_by_email
@@ -84,6 +85,10 @@ def _finish(session: Session, inbound_id: int, outcome: Outcome) -> None:
 def _dispatch(session: Session, msg: InboundMessage, raw: bytes) -> Outcome:
     tenant = session.get_one(Tenant, msg.tenant_id)
     parsed = parse_message(raw)
+    noise = classify(parsed, msg.mail_from)
+    if noise is not None:
+        status = InboundStatus.BOUNCED if noise.kind is NoiseKind.BOUNCE else InboundStatus.IGNORED
+        return Outcome(status, f"{noise.kind}: {noise.reason}; not answered")
     try:
         return _route_all(session, tenant, msg, parsed)
     except Rejected as rej:
@@ -92,7 +97,7 @@ def _dispatch(session: Session, msg: InboundMessage, raw: bytes) -> Outcome:
         if answer is not None:
             outcome.notification_ids.append(answer)
         else:
-            outcome.reason += " (not answered: automatic mail or no sender)"
+            outcome.reason += " (not answered: told this sender the same today already)"
         return outcome
 
 

@@ -1,16 +1,19 @@
 """The backstop: answering mail that cannot be used, politely, and never answering machines.
 
 RFC 3834 §2: automatic responses go to the envelope sender, and never to mail that is itself
-automatic (Auto-Submitted other than "no", bulk or list Precedence, a null sender).
+automatic (content/noise.py sorts that out before any mailbox runs).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
 from mailhub.errors import MailhubError
-from mailhub.models import InboundMessage, Tenant
+from mailhub.models import InboundMessage, Notification, NotificationKind, Tenant, utcnow
 from mailhub.outbound import events
 
 
@@ -23,21 +26,6 @@ class Rejected(MailhubError):
         self.detail = detail
 
 
-_AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
-
-
-def is_automatic(parsed: ParsedMail, mail_from: str) -> bool:
-    h = parsed.headers
-    sender = mail_from.strip().strip("<>")
-    if not sender or sender.split("@")[0].lower() in ("mailer-daemon", "postmaster"):
-        return True
-    if h.get("auto-submitted", "no").strip().lower() not in ("", "no"):
-        return True
-    if h.get("precedence", "").strip().lower() in _AUTO_PRECEDENCE:
-        return True
-    return any(k in h for k in ("x-autoreply", "x-autorespond", "list-id", "list-unsubscribe"))
-
-
 def answer(
     session: Session,
     tenant: Tenant,
@@ -46,8 +34,25 @@ def answer(
     code: str,
     detail: str,
 ) -> int | None:
-    """Queue a rejection notice to the sender; None when one must not be sent."""
-    if is_automatic(parsed, msg.mail_from):
+    """Queue a rejection notice to the sender; None when this sender was told the same today.
+
+    Automatic mail never gets here (the noise check comes first); the daily limit keeps a
+    misconfigured script or a forged sender from being answered again and again.
+    """
+    reason = events.rejection_reason(code)
+    since = utcnow() - timedelta(days=1)
+    told = session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.tenant_id == tenant.id,
+            Notification.kind == NotificationKind.REJECTION,
+            Notification.to_addr == msg.mail_from,
+            Notification.reason == reason,
+            Notification.created_at >= since,
+        )
+        .limit(1)
+    )
+    if told is not None:
         return None
     return events.rejection(
         session, tenant, msg.id, msg.mail_from, code, detail, parsed.subject or "(no subject)"

@@ -19,12 +19,14 @@ class InboundStatus(enum.StrEnum):
     PENDING = "pending"
     PROCESSING = "processing"
     PROCESSED = "processed"
-    REJECTED = "rejected"
-    FAILED = "failed"
+    REJECTED = "rejected"  # unusable; the sender was told why (at most once a day per reason)
+    FAILED = "failed"  # processing kept failing; visible, and `mailhub inbound retry` tries again
+    BOUNCED = "bounced"  # a delivery status notification
+    IGNORED = "ignored"  # auto-replies and list traffic: stored, never answered
 
     @classmethod
     def final(cls) -> frozenset[InboundStatus]:
-        return frozenset({cls.PROCESSED, cls.REJECTED, cls.FAILED})
+        return frozenset({cls.PROCESSED, cls.REJECTED, cls.FAILED, cls.BOUNCED, cls.IGNORED})
 
 
 class InboundMessage(Base):

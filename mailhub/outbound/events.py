@@ -58,6 +58,10 @@ def comment_added(
     return rows
 
 
+def rejection_reason(code: str) -> str:
+    return f"you sent a message that could not be used ({code})"
+
+
 def rejection(
     session: Session,
     tenant: Tenant,
@@ -73,7 +77,7 @@ def rejection(
         event_key=f"inbound:{inbound_id}:rejected",
         to_addr=to_addr,
         inbound_id=inbound_id,
-        reason=f"you sent a message that could not be used ({code})",
+        reason=rejection_reason(code),
         context={"code": code, "detail": detail, "subject": subject},
         message_id=f"<{tenant.slug}/rejections/{inbound_id}@{tenant.domain}>",
     )
