@@ -15,13 +15,22 @@ from dataclasses import dataclass
 # "On <date>, <name> wrote:" and its translations. Clients wrap it over two lines when the
 # name and address are long (Gmail does at 80 columns), so it is matched on a joined pair.
 _WROTE = re.compile(
-    r"^\s*(On|Am|Le|El|Il|Em|Op|Den|Dnia|W dniu|På)\b.{0,300}?"
-    r"(wrote|schrieb|a écrit|escribió|ha scritto|escreveu|schreef|skrev|napisał)"
+    r"^\s*(On|Am|Le|El|Il|Il giorno|Em|Op|Den|Dnia|W dniu|På|Le\s\w+\.?)\b.{0,300}?"
+    r"(wrote|schrieb|a écrit|escribió|ha scritto|escreveu|schreef|skrev|napisał(\(a\))?|pisze)"
     r".{0,40}:\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-# Japanese and Chinese clients put the verb last without a leading word.
-_WROTE_CJK = re.compile(r".{4,200}(のメッセージ|書きました|写道|寫道)[:：]?\s*$", re.DOTALL)
+# Japanese and Chinese clients put the verb last, or no verb at all: Gmail in Japanese writes
+# "2026年11月24日(火) 10:02 Ann <ann@acme.example>:", in Chinese "Ann <ann@…> 于2026年11月24日
+# 周二 10:02写道：", Apple Mail in Japanese "…のメッセージ:" or "…さんは書きました:".
+_WROTE_CJK = re.compile(
+    r"(.{4,200}(のメッセージ|書きました|写道|寫道)[:：]?\s*$)|"
+    r"(^\s*\d{4}年\d{1,2}月\d{1,2}日.{0,120}<[^>@\s]+@[^>\s]+>\s*[:：]\s*$)",
+    re.DOTALL,
+)
+# Gmail in languages that lead with the date ("tir. 24. nov. 2026 kl. 10:02 skrev Ann
+# <ann@…>:" in Norwegian): a line with a digit that ends in "<address>:".
+_WROTE_DATED = re.compile(r"^.{0,200}\d.{0,200}<[^>\s]+@[^>\s]+>\s*[:：]\s*$")
 _ORIGINAL = re.compile(
     r"^\s*-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine|"
     r"Mensaje original|Messaggio originale|Oorspronkelijk bericht|Forwarded message)\s*-{2,}\s*$",
@@ -70,9 +79,10 @@ def _quote_start(lines: list[str]) -> int:
         pair = stripped + " " + lines[i + 1].strip() if i + 1 < len(lines) else stripped
         # A quote header ends the new text only when history follows it; when answers follow
         # the quotes (an interleaved reply), the quotes are context and everything stays.
-        if (_WROTE.match(stripped) or _WROTE_CJK.match(stripped)) and _history_follows(
-            lines, i + 1
-        ):
+        header = (
+            _WROTE.match(stripped) or _WROTE_CJK.match(stripped) or _WROTE_DATED.match(stripped)
+        )
+        if header and _history_follows(lines, i + 1):
             return i
         next_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
         if _WROTE.match(pair) and not _WROTE.match(next_line) and _history_follows(lines, i + 2):

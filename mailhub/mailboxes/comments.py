@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
-from mailhub.content.sanitize import html_to_text, text_to_html
-from mailhub.content.trim import split_reply
+from mailhub.content.reply import reply_content
 from mailhub.mailboxes.rejections import Rejected
 from mailhub.models import Comment, Page, ReplyKey, Space, Tenant, User
 from mailhub.outbound import events
@@ -37,16 +36,15 @@ def add_from_reply(
     page = session.get(Page, reply_key.page_id)
     if page is None or page.tenant_id != tenant.id:
         raise Rejected("unknown_key", "the page this reply belongs to no longer exists")
-    text = parsed.text if parsed.text.strip() else html_to_text(parsed.html)
-    reply = split_reply(text)
-    if not reply.body:
+    reply = reply_content(parsed)
+    if not reply.body_text.strip():
         raise Rejected("empty", "the reply has no text")
     comment = Comment(
         tenant_id=tenant.id,
         page_id=page.id,
         author_id=user.id,
-        body_html=text_to_html(reply.body),
-        body_text=reply.body,
+        body_html=reply.body_html,
+        body_text=reply.body_text,
         quoted_text=reply.trimmed,
         source_inbound_id=inbound_id,
     )
