@@ -24,6 +24,7 @@ from mailhub import config, directory
 from mailhub.config import Settings
 from mailhub.db import make_engine, make_session_factory, migrate, schema_is_current, unit_of_work
 from mailhub.errors import ConfigError, MailhubError
+from mailhub.files import FileStore
 from mailhub.queries import list_pages, page_view
 
 log = logging.getLogger("mailhub")
@@ -97,7 +98,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print("  stop with Ctrl-C", flush=True)
     try:
         uvicorn.run(
-            create_app(runtime.sessions),
+            create_app(runtime.sessions, runtime.files),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
@@ -161,7 +162,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 
     from mailhub.web.app import create_app
 
-    app = create_app(_sessions(settings))
+    app = create_app(_sessions(settings), FileStore(settings.files_dir))
     uvicorn.run(
         app, host=settings.http_host, port=settings.http_port, log_level="info", proxy_headers=True
     )
@@ -278,6 +279,24 @@ def cmd_inbound_retry(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_files_check(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.filecheck import check_files, remove_stray
+
+    files = FileStore(settings.files_dir)
+    with _sessions(settings)() as s:
+        found = check_files(s, files, min_age=0 if args.all else 3600)
+        removed = remove_stray(s, files, min_age=0 if args.all else 3600) if args.remove else []
+    if args.json:
+        _print_json({"stray": found.stray, "missing": found.missing, "removed": removed})
+    else:
+        for rel in found.stray:
+            print(f"stray   {rel}" + ("  (removed)" if rel in removed else ""))
+        for rel in found.missing:
+            print(f"missing {rel}")
+        print(f"{len(found.stray)} files without a row, {len(found.missing)} rows without a file")
+    return 1 if found.missing else 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.demo import create_demo
 
@@ -381,6 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
     ir.add_argument("tenant")
     ir.add_argument("id", type=int)
     ir.add_argument("--json", action="store_true")
+
+    files = sub.add_parser("files", help="the file store").add_subparsers(dest="sub", required=True)
+    fc = add("check", cmd_files_check, "report files without rows and rows without files", files)
+    fc.add_argument("--remove", action="store_true", help="delete the files no row knows about")
+    fc.add_argument("--all", action="store_true", help="include files written in the last hour")
+    fc.add_argument("--json", action="store_true")
 
     send = add("send", cmd_send, "send a mail to mailhub's SMTP port (for trying it out)")
     send.add_argument("--from", dest="sender", required=True)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.directory import get_tenant
 from mailhub.errors import NotFound
-from mailhub.models import Comment, Page, Revision, Space, User
+from mailhub.models import Attachment, Comment, Page, Revision, Space, User
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,17 @@ class CommentView:
     body_text: str
     quoted_text: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    thumbnail: bool
+    inline: bool
+    comment_id: int | None
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class PageView:
     revision: int
     created_at: datetime
     comments: list[CommentView]
+    attachments: list[AttachmentView]
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -121,4 +133,32 @@ def page_view(session: Session, tenant_slug: str, page_id: int) -> PageView:
             CommentView(c.id, name, c.body_html, c.body_text, c.quoted_text, c.created_at)
             for c, name in comment_rows
         ],
+        attachments=[
+            AttachmentView(
+                a.id, a.filename, a.content_type, a.size, bool(a.thumbnails), a.inline, a.comment_id
+            )
+            for a in session.scalars(
+                select(Attachment)
+                .where(Attachment.page_id == page.id, Attachment.tenant_id == tenant.id)
+                .order_by(Attachment.id)
+            )
+        ],
     )
+
+
+def attachment_file(
+    session: Session, tenant_slug: str, attachment_id: int, thumbnail: str = ""
+) -> tuple[Attachment, str]:
+    """The attachment and the store path of its file (or of one of its thumbnails)."""
+    tenant = get_tenant(session, tenant_slug)
+    a = session.scalar(
+        select(Attachment).where(Attachment.id == attachment_id, Attachment.tenant_id == tenant.id)
+    )
+    if a is None:
+        raise NotFound(f"no attachment {attachment_id} in {tenant.slug}")
+    if thumbnail:
+        path = a.thumbnails.get(thumbnail)
+        if path is None:
+            raise NotFound(f"no {thumbnail} px thumbnail of attachment {attachment_id}")
+        return a, path
+    return a, a.path

@@ -19,8 +19,10 @@ from sqlalchemy import or_, select, update
 
 from mailhub.config import Settings
 from mailhub.db import make_engine, make_session_factory, rowcount, unit_of_work
+from mailhub.filecheck import remove_stray
+from mailhub.files import FileStore
 from mailhub.ingress.rawstore import RawStore
-from mailhub.mailboxes import process_inbound
+from mailhub.mailboxes import Stores, process_inbound
 from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
 from mailhub.outbound.deliver import deliver_notification
 from mailhub.outbound.render import Renderer
@@ -62,6 +64,8 @@ class Runtime:
         self.engine = make_engine(settings.effective_database_url)
         self.sessions = make_session_factory(self.engine)
         self.raw_store = RawStore(settings.raw_dir)
+        self.files = FileStore(settings.files_dir)
+        self.stores = Stores(self.raw_store, self.files, settings.max_attachment_size)
         self.renderer = Renderer()
         self.transport = transport or make_transport(settings)
         self.broker = make_broker(settings)
@@ -89,7 +93,7 @@ class Runtime:
     # Actors -------------------------------------------------------------------------------
 
     def _process(self, inbound_id: int) -> None:
-        outcome = process_inbound(self.sessions, self.raw_store, inbound_id)
+        outcome = process_inbound(self.sessions, self.stores, inbound_id)
         if outcome is not None:
             log.info("inbound %s %s: %s", inbound_id, outcome.status, outcome.reason)
             self.enqueue_notifications(outcome.notification_ids)
@@ -149,6 +153,10 @@ class Runtime:
         stale = self.raw_store.remove_stale_spools(older_than=STALE_SPOOL_SECONDS)
         if stale:
             log.info("sweeper removed %d spool files left by interrupted deliveries", stale)
+        with self.sessions() as session:
+            stray = remove_stray(session, self.files)
+        if stray:
+            log.info("sweeper removed %d files left by failed transactions", len(stray))
         if inbound or outbound:
             log.info(
                 "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)

@@ -34,8 +34,8 @@ def test_failed_message_is_retried_on_request(runtime: Runtime) -> None:
     path.unlink()
     for _ in range(MAX_ATTEMPTS - 1):  # the worker's attempts, each raising for a retry
         with pytest.raises(FileNotFoundError):
-            process_inbound(runtime.sessions, runtime.raw_store, msg.id)
-    outcome = process_inbound(runtime.sessions, runtime.raw_store, msg.id)  # the last one
+            process_inbound(runtime.sessions, runtime.stores, msg.id)
+    outcome = process_inbound(runtime.sessions, runtime.stores, msg.id)  # the last one
     assert outcome is not None and outcome.status == "failed"
     with runtime.sessions() as s:
         failed = s.get_one(InboundMessage, msg.id)

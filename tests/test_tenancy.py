@@ -70,7 +70,7 @@ def test_a_tenant_cannot_read_another_tenants_pages(
         with pytest.raises(NotFound):
             page_view(s, "globex", page_id)
         assert list_pages(s, "globex") == []
-    client = TestClient(create_app(runtime.sessions))
+    client = TestClient(create_app(runtime.sessions, runtime.files))
     assert client.get(f"/t/acme/pages/{page_id}").status_code == 200
     other = client.get(f"/t/globex/pages/{page_id}")
     assert other.status_code == 404 and "Q3 pipeline" not in other.text

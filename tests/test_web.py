@@ -35,7 +35,7 @@ def test_a_page_from_mail_with_its_comment(runtime: Runtime, smtp: SmtpServer) -
     with runtime.sessions() as s:
         page_id = s.scalars(select(Page.id)).one()
 
-    client = TestClient(create_app(runtime.sessions))
+    client = TestClient(create_app(runtime.sessions, runtime.files))
     response = client.get(f"/t/acme/pages/{page_id}")
     assert response.status_code == 200
     html = response.text
@@ -55,10 +55,12 @@ def test_a_page_from_mail_with_its_comment(runtime: Runtime, smtp: SmtpServer) -
     "path", ["/t/acme/pages/999", "/t/acme/pages/abc", "/t/nobody/pages", "/nowhere"]
 )
 def test_unknown_things_are_a_404_page(runtime: Runtime, path: str) -> None:
-    response = TestClient(create_app(runtime.sessions)).get(path)
+    response = TestClient(create_app(runtime.sessions, runtime.files)).get(path)
     assert response.status_code == 404
     assert "<h1>Not found</h1>" in response.text and "Traceback" not in response.text
 
 
 def test_health(runtime: Runtime) -> None:
-    assert TestClient(create_app(runtime.sessions)).get("/healthz").json() == {"status": "ok"}
+    assert TestClient(create_app(runtime.sessions, runtime.files)).get("/healthz").json() == {
+        "status": "ok"
+    }

@@ -15,6 +15,8 @@ from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parseaddr
 
+from mailhub.content.files_in_mail import IncomingFile, files_of
+
 _HEADER_PARSER = BytesHeaderParser(policy=policy.default)
 _PARSER = BytesParser(policy=policy.default)
 
@@ -31,6 +33,7 @@ class ParsedMail:
     html: str  # the text/html body, or "" when the mail has none
     headers: dict[str, str] = field(default_factory=dict)
     defects: list[str] = field(default_factory=list)
+    files: list[IncomingFile] = field(default_factory=list)
 
 
 def message_id_of(raw: bytes, sha256: str | None = None) -> str:
@@ -62,6 +65,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         html=decode_text(html_part) if html_part is not None else "",
         headers={k.lower(): _safe_header(msg, k) for k in set(msg.keys())},
         defects=[type(d).__name__ for d in msg.defects],
+        files=files_of(msg, (text_part, html_part)),
     )
 
 

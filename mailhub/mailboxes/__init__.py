@@ -14,11 +14,13 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from mailhub.content.noise import NoiseKind, classify
-from mailhub.content.parse import ParsedMail, parse_message
+from mailhub.content.parse import parse_message
 from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.directory import user_by_email
+from mailhub.files import FileBatch, FileStore
 from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import comments, pages, rejections
+from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
 from mailhub.models import InboundMessage, InboundStatus, Tenant, utcnow
 from mailhub.routing import Mailbox, route
@@ -39,7 +41,16 @@ class _LostRace(Exception):
     """Another run finished this message first; roll back what this run did."""
 
 
-def process_inbound(factory: SessionFactory, store: RawStore, inbound_id: int) -> Outcome | None:
+@dataclass(frozen=True)
+class Stores:
+    """Where processing reads raw mail and writes files, and how large a file may be."""
+
+    raw: RawStore
+    files: FileStore
+    max_attachment_size: int = 20 * 1024 * 1024
+
+
+def process_inbound(factory: SessionFactory, stores: Stores, inbound_id: int) -> Outcome | None:
     """Handle one message; return what became of it, or None if it was already handled."""
     with unit_of_work(factory) as session:
         msg = session.get(InboundMessage, inbound_id)
@@ -49,9 +60,11 @@ def process_inbound(factory: SessionFactory, store: RawStore, inbound_id: int) -
         msg.attempts += 1
         attempts, raw_path = msg.attempts, msg.raw_path
     try:
-        raw = store.read(raw_path)
-        with unit_of_work(factory) as session:
-            outcome = _dispatch(session, session.get_one(InboundMessage, inbound_id), raw)
+        raw = stores.raw.read(raw_path)
+        # Files before rows: the batch removes what it wrote if the transaction fails.
+        with stores.files.batch() as batch, unit_of_work(factory) as session:
+            inbound = session.get_one(InboundMessage, inbound_id)
+            outcome = _dispatch(session, batch, stores, inbound, raw)
             _finish(session, inbound_id, outcome)
         return outcome
     except _LostRace:
@@ -82,45 +95,55 @@ def _finish(session: Session, inbound_id: int, outcome: Outcome) -> None:
         raise _LostRace()
 
 
-def _dispatch(session: Session, msg: InboundMessage, raw: bytes) -> Outcome:
+def _dispatch(
+    session: Session, batch: FileBatch, stores: Stores, msg: InboundMessage, raw: bytes
+) -> Outcome:
     tenant = session.get_one(Tenant, msg.tenant_id)
     parsed = parse_message(raw)
     noise = classify(parsed, msg.mail_from)
     if noise is not None:
         status = InboundStatus.BOUNCED if noise.kind is NoiseKind.BOUNCE else InboundStatus.IGNORED
         return Outcome(status, f"{noise.kind}: {noise.reason}; not answered")
+    mail = Mail(session, batch, stores.max_attachment_size, tenant, msg, parsed)
     try:
-        return _route_all(session, tenant, msg, parsed)
+        outcome = _route_all(mail)
     except Rejected as rej:
         outcome = Outcome(InboundStatus.REJECTED, f"{rej.code}: {rej.detail}")
-        answer = rejections.answer(session, tenant, msg, parsed, rej.code, rej.detail)
-        if answer is not None:
-            outcome.notification_ids.append(answer)
-        else:
-            outcome.reason += " (not answered: told this sender the same today already)"
+        _answer(mail, outcome, rej.code, rej.detail)
         return outcome
+    if mail.refused:
+        names = ", ".join(f"{name} ({why})" for name, why in mail.refused)
+        outcome.reason += f"; refused attachments: {names}"
+        _answer(mail, outcome, "blocked_attachment", f"these attachments were left out: {names}")
+    return outcome
 
 
-def _route_all(
-    session: Session, tenant: Tenant, msg: InboundMessage, parsed: ParsedMail
-) -> Outcome:
+def _answer(mail: Mail, outcome: Outcome, code: str, detail: str) -> None:
+    answer = rejections.answer(mail.session, mail.tenant, mail.inbound, mail.parsed, code, detail)
+    if answer is not None:
+        outcome.notification_ids.append(answer)
+    else:
+        outcome.reason += " (not answered: told this sender the same today already)"
+
+
+def _route_all(mail: Mail) -> Outcome:
+    parsed, tenant = mail.parsed, mail.tenant
     if not parsed.from_addr:
         raise Rejected("unknown_sender", "the message has no usable From address")
-    routes = [route(addr) for addr in msg.rcpt_to]
     outcome = Outcome(InboundStatus.PROCESSED)
     done: list[str] = []
-    for r in routes:
+    for r in (route(addr) for addr in mail.inbound.rcpt_to):
         if r.mailbox is Mailbox.PAGES:
-            author = user_by_email(session, tenant.id, parsed.from_addr)
+            author = user_by_email(mail.session, tenant.id, parsed.from_addr)
             if author is None or not author.active:
                 raise Rejected(
                     "unknown_sender", f"{parsed.from_addr} is not a member of {tenant.name}"
                 )
-            page, ids = pages.create_from_mail(session, tenant, author, r.arg, msg.id, parsed)
+            page, ids = pages.create_from_mail(mail, author, r.arg)
             outcome.notification_ids += ids
             done.append(f"page {page.id} in {r.arg}")
         elif r.mailbox is Mailbox.COMMENTS:
-            comment, ids = comments.add_from_reply(session, tenant, r.arg, msg.id, parsed)
+            comment, ids = comments.add_from_reply(mail, r.arg)
             outcome.notification_ids += ids
             done.append(f"comment {comment.id} on page {comment.page_id}")
         else:

@@ -7,19 +7,18 @@ so a forwarded notification does not let someone else post in the recipient's na
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from mailhub.content.parse import ParsedMail
+from mailhub.content.attachments import link_inline_images, store_files
 from mailhub.content.reply import reply_content
+from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
-from mailhub.models import Comment, Page, ReplyKey, Space, Tenant, User
+from mailhub.models import Comment, Page, ReplyKey, Space, User
 from mailhub.outbound import events
 from mailhub.outbound.keys import hash_key
 
 
-def add_from_reply(
-    session: Session, tenant: Tenant, key: str, inbound_id: int, parsed: ParsedMail
-) -> tuple[Comment, list[int]]:
+def add_from_reply(mail: Mail, key: str) -> tuple[Comment, list[int]]:
+    session, tenant, parsed, inbound_id = mail.session, mail.tenant, mail.parsed, mail.inbound.id
     reply_key = session.scalar(
         select(ReplyKey).where(ReplyKey.key_hash == hash_key(key), ReplyKey.tenant_id == tenant.id)
     )
@@ -37,7 +36,7 @@ def add_from_reply(
     if page is None or page.tenant_id != tenant.id:
         raise Rejected("unknown_key", "the page this reply belongs to no longer exists")
     reply = reply_content(parsed)
-    if not reply.body_text.strip():
+    if not reply.body_text.strip() and not parsed.files:
         raise Rejected("empty", "the reply has no text")
     comment = Comment(
         tenant_id=tenant.id,
@@ -50,6 +49,19 @@ def add_from_reply(
     )
     session.add(comment)
     session.flush()
+    stored = store_files(
+        session,
+        mail.files,
+        tenant,
+        page,
+        user,
+        parsed.files,
+        inbound_id,
+        mail.max_attachment_size,
+        comment_id=comment.id,
+    )
+    mail.refused += stored.refused
+    comment.body_html = link_inline_images(comment.body_html, tenant, stored.attachments)
     space = session.get_one(Space, page.space_id)
     notifications = events.comment_added(session, tenant, page, space, comment)
     return comment, [n.id for n in notifications]

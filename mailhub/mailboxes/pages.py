@@ -1,14 +1,14 @@
-"""SPACE@domain: a mail becomes a new page in that space, with its first revision."""
+"""SPACE@domain: a mail becomes a new page in that space, with its first revision and files."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
+from mailhub.content.attachments import link_inline_images, store_files
 from mailhub.content.parse import ParsedMail
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
 from mailhub.directory import space_by_slug
+from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
-from mailhub.models import Page, Revision, Tenant, User
+from mailhub.models import Page, Revision, User
 from mailhub.outbound import events
 
 TITLE_MAX = 300
@@ -33,37 +33,42 @@ def title_of(parsed: ParsedMail, text: str) -> str:
     return title[:TITLE_MAX]
 
 
-def create_from_mail(
-    session: Session,
-    tenant: Tenant,
-    author: User,
-    space_slug: str,
-    inbound_id: int,
-    parsed: ParsedMail,
-) -> tuple[Page, list[int]]:
+def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, list[int]]:
+    session, tenant, parsed = mail.session, mail.tenant, mail.parsed
     space = space_by_slug(session, tenant.id, space_slug)
     if space is None:
         raise Rejected("unknown_space", f"there is no space {space_slug!r} in {tenant.name}")
     body_html, text = body_of(parsed)
     title = title_of(parsed, text)
-    if not title and not text:
+    if not title and not text and not parsed.files:
         raise Rejected("empty", "the message has neither a subject nor any text")
     page = Page(
         tenant_id=tenant.id,
         space_id=space.id,
         author_id=author.id,
-        title=title,
-        source_inbound_id=inbound_id,
+        title=title or parsed.files[0].filename,
+        source_inbound_id=mail.inbound.id,
     )
     session.add(page)
     session.flush()
+    stored = store_files(
+        session,
+        mail.files,
+        tenant,
+        page,
+        author,
+        parsed.files,
+        mail.inbound.id,
+        mail.max_attachment_size,
+    )
+    mail.refused += stored.refused
     session.add(
         Revision(
             tenant_id=tenant.id,
             page_id=page.id,
             author_id=author.id,
             number=1,
-            body_html=body_html,
+            body_html=link_inline_images(body_html, tenant, stored.attachments),
             body_text=text,
         )
     )

@@ -6,7 +6,7 @@ Every table carries tenant_id (except tenants itself) so every query can be scop
 from __future__ import annotations
 
 from mailhub.models.base import Base, utcnow
-from mailhub.models.content import Comment, Page, Revision
+from mailhub.models.content import Attachment, Comment, Page, Revision
 from mailhub.models.mail import (
     InboundMessage,
     InboundStatus,
@@ -18,6 +18,7 @@ from mailhub.models.mail import (
 from mailhub.models.tenancy import Follow, Space, Tenant, User
 
 __all__ = [
+    "Attachment",
     "Base",
     "Comment",
     "Follow",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailhub.models.base import Base, utcnow
@@ -53,6 +53,37 @@ class Comment(Base):
     body_html: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     quoted_text: Mapped[str] = mapped_column(Text, default="")  # trimmed history, shown collapsed
+    source_inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id"), index=True, default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Attachment(Base):
+    """A file that came with a page or comment; the bytes live in the file store.
+
+    Files before rows: the file (and its thumbnails) are written before this row commits and
+    deleted before it is removed.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id"), index=True, default=None
+    )
+    uploader_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))  # relative to the file store
+    # Thumbnail widths to their paths, for images: {"320": "…"}.
+    thumbnails: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    content_id: Mapped[str] = mapped_column(String(250), default="")  # for cid: links in HTML
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
     source_inbound_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id"), index=True, default=None
     )

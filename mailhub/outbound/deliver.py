@@ -180,11 +180,17 @@ def _prepare_rejection(session: Session, n: Notification, tenant: Tenant, sender
     inbound = session.get_one(InboundMessage, n.inbound_id)
     what, todo = rejection_texts.explain(n.context["code"], n.context["detail"], tenant.name)
     original_to = ", ".join(inbound.rcpt_to)
-    subject = "Your message could not be used"
+    published = n.context["code"] in rejection_texts.PUBLISHED_ANYWAY
+    subject = (
+        "Your message was published without some files"
+        if published
+        else "Your message could not be used"
+    )
     context = {
         "subject": subject,
         "json_ld": "",
         "original_subject": n.context.get("subject", ""),
+        "published": published,
         "original_to": original_to,
         "what": what,
         "todo": todo,

@@ -24,7 +24,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "empty": ("{detail}.", "Write your text in the message and send it again."),
     "not_supported": ("{detail}.", "Use the intranet for this for now."),
+    "blocked_attachment": (
+        "Your message was published, but {detail}.",
+        "Share those files another way (a link to a file share), or send them in a zip if "
+        "your administrators allow it.",
+    ),
 }
+# Codes for mail that was used, with a problem worth telling the sender about.
+PUBLISHED_ANYWAY = frozenset({"blocked_attachment"})
 _FALLBACK = ("{detail}.", "If you think this is a mistake, contact your intranet's administrators.")
 
 

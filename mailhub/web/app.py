@@ -10,13 +10,14 @@ import logging
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailhub import TEMPLATES_DIR
 from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
-from mailhub.queries import list_pages, page_view
+from mailhub.files import FileStore
+from mailhub.queries import attachment_file, list_pages, page_view
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(sessions: SessionFactory) -> FastAPI:
+def create_app(sessions: SessionFactory, files: FileStore) -> FastAPI:
     app = FastAPI(title="mailhub", docs_url=None, redoc_url=None, openapi_url=None)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "web"),
@@ -81,6 +82,29 @@ def create_app(sessions: SessionFactory) -> FastAPI:
     def pages(tenant: str) -> HTMLResponse:
         with sessions() as session:
             return html("pages.html", tenant=tenant, pages=list_pages(session, tenant))
+
+    # Raster images are shown inline; everything else (SVG and HTML included, which could
+    # carry script) is only ever a download, sandboxed by CSP either way.
+    inline_types = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+    @app.get("/t/{tenant}/attachments/{attachment_id}")
+    @app.get("/t/{tenant}/attachments/{attachment_id}/thumb/{width}")
+    def attachment(tenant: str, attachment_id: str, width: str = "") -> Response:
+        if not attachment_id.isdigit():
+            raise NotFound(attachment_id)
+        with sessions() as session:
+            a, rel = attachment_file(session, tenant, int(attachment_id), width)
+        if width:
+            media = "image/png" if rel.endswith(".png") else "image/jpeg"
+            return FileResponse(files.path(rel), media_type=media)
+        shown_inline = a.content_type in inline_types
+        return FileResponse(
+            files.path(rel),
+            media_type=a.content_type if shown_inline else "application/octet-stream",
+            filename=a.filename,
+            content_disposition_type="inline" if shown_inline else "attachment",
+            headers={"Content-Security-Policy": "default-src 'none'; sandbox"},
+        )
 
     @app.get("/t/{tenant}/pages/{page_id}", response_class=HTMLResponse)
     def page(tenant: str, page_id: str) -> HTMLResponse:

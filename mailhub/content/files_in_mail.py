@@ -1,0 +1,66 @@
+"""Finding the files in a MIME tree: attachments, inline images, attached messages.
+
+A part is a file when it is marked as an attachment, has a file name, or is neither the chosen
+text nor HTML body (inline images referenced by cid:, RFC 2392). Names come through RFC 2231
+and RFC 2047 decoding (the stdlib's policy.default). Pure: no storage here.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from email.message import Message
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str = ""  # without the angle brackets
+    inline: bool = False
+
+
+def files_of(msg: Message, body_parts: tuple[Message | None, ...]) -> list[IncomingFile]:
+    found: list[IncomingFile] = []
+    for part in msg.walk():
+        if part.is_multipart() or any(part is b for b in body_parts if b is not None):
+            continue
+        ctype = part.get_content_type()
+        disposition = part.get_content_disposition()
+        try:
+            filename = part.get_filename() or ""
+        except (ValueError, LookupError):
+            filename = ""
+        if ctype == "message/rfc822":
+            inner = (
+                part.get_payload(0)
+                if part.is_multipart() or isinstance(part.get_payload(), list)
+                else None
+            )
+            data = inner.as_bytes() if isinstance(inner, Message) else b""
+            filename = filename or "forwarded message.eml"
+        else:
+            if (
+                ctype in ("text/plain", "text/html")
+                and disposition != "attachment"
+                and not filename
+            ):
+                continue  # an alternative body we did not choose, not a file
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+        if not filename:
+            ext = mimetypes.guess_extension(ctype) or ".bin"
+            filename = f"attachment-{len(found) + 1}{ext}"
+        content_id = str(part.get("Content-ID", "")).strip().strip("<>")
+        found.append(
+            IncomingFile(
+                filename=filename,
+                content_type=ctype,
+                data=data,
+                content_id=content_id,
+                inline=disposition == "inline"
+                or (bool(content_id) and disposition != "attachment"),
+            )
+        )
+    return found

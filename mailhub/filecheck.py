@@ -1,0 +1,46 @@
+"""Keeping the file store and the database in step, both ways.
+
+Files are written before their rows commit, so a crash between the two leaves a file that no
+row knows about; that is expected and cleaned up here once it is old enough that no
+transaction can still be about to commit it. A row whose file is missing is never expected
+and is only reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailhub.files import FileStore
+from mailhub.models import Attachment
+
+# Longer than any processing transaction can take, so a file not yet committed is left alone.
+STRAY_MIN_AGE = 3600.0
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    stray: list[str]  # files no row knows about
+    missing: list[str]  # rows' files that are not there
+
+
+def known_paths(session: Session) -> set[str]:
+    paths: set[str] = set()
+    for path, thumbnails in session.execute(select(Attachment.path, Attachment.thumbnails)):
+        paths.add(path)
+        paths.update(thumbnails.values())
+    return paths
+
+
+def check_files(session: Session, files: FileStore, min_age: float = STRAY_MIN_AGE) -> FileCheck:
+    stray, missing = files.orphans(known_paths(session), min_age=min_age)
+    return FileCheck(stray, missing)
+
+
+def remove_stray(session: Session, files: FileStore, min_age: float = STRAY_MIN_AGE) -> list[str]:
+    found = check_files(session, files, min_age)
+    for rel in found.stray:
+        files.delete(rel)
+    return found.stray

@@ -1,0 +1,109 @@
+"""The file store: attachments and their thumbnails, one directory per tenant.
+
+Files before rows: a use case writes its files through a `FileBatch`, commits its rows, and
+only if the transaction fails removes what the batch wrote. Whatever a crash leaves behind is
+found by `orphans` (`mailhub files check`) and removed by the sweeper.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mailhub.models.base import utcnow
+
+_UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_filename(name: str, fallback: str = "attachment") -> str:
+    """A name that is safe on every file system and in a URL path segment, keeping its letters."""
+    name = unicodedata.normalize("NFC", name).replace("/", "_").replace("\\", "_")
+    name = _UNSAFE.sub("_", name).strip(" ._")
+    if not name:
+        return fallback
+    stem, dot, ext = name.rpartition(".")
+    if dot and len(ext) <= 10:
+        return f"{stem[:120]}.{ext}"
+    return name[:130]
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, tenant_id: int, filename: str, data: bytes) -> str:
+        """Write durably under a fresh directory; return the path relative to the store."""
+        now = utcnow()
+        rel = Path(str(tenant_id), f"{now:%Y-%m}", secrets.token_hex(10), safe_filename(filename))
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return rel.as_posix()
+
+    def path(self, rel: str) -> Path:
+        resolved = (self.root / rel).resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise ValueError(f"{rel!r} is outside the file store")
+        return resolved
+
+    def delete(self, rel: str) -> None:
+        path = self.path(rel)
+        path.unlink(missing_ok=True)
+        for parent in (path.parent, path.parent.parent):  # the per-file dir, then the month
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+    def all_files(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for path in self.root.rglob("*"):
+            if path.is_file():
+                yield path.relative_to(self.root).as_posix()
+
+    def orphans(self, known: Iterable[str], min_age: float = 0) -> tuple[list[str], list[str]]:
+        """(files no row knows about, rows' paths with no file) — older than `min_age` seconds."""
+        known_set = set(known)
+        cutoff = time.time() - min_age
+        on_disk = set(self.all_files())
+        stray = sorted(
+            rel for rel in on_disk - known_set if (self.root / rel).stat().st_mtime <= cutoff
+        )
+        missing = sorted(known_set - on_disk)
+        return stray, missing
+
+    @contextmanager
+    def batch(self) -> Iterator[FileBatch]:
+        """Files written inside are removed again if the block raises (its rows rolled back)."""
+        batch = FileBatch(self)
+        try:
+            yield batch
+        except BaseException:
+            batch.undo()
+            raise
+
+
+class FileBatch:
+    def __init__(self, store: FileStore) -> None:
+        self.store = store
+        self.written: list[str] = []
+
+    def write(self, tenant_id: int, filename: str, data: bytes) -> str:
+        rel = self.store.write(tenant_id, filename, data)
+        self.written.append(rel)
+        return rel
+
+    def undo(self) -> None:
+        for rel in self.written:
+            self.store.delete(rel)
+        self.written.clear()

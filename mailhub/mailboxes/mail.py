@@ -1,0 +1,22 @@
+"""The mail being processed, as every mailbox sees it: one transaction, one file batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from mailhub.content.parse import ParsedMail
+from mailhub.files import FileBatch
+from mailhub.models import InboundMessage, Tenant
+
+
+@dataclass
+class Mail:
+    session: Session
+    files: FileBatch
+    max_attachment_size: int
+    tenant: Tenant
+    inbound: InboundMessage
+    parsed: ParsedMail
+    refused: list[tuple[str, str]] = field(default_factory=list)  # files left out, and why
