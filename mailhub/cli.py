@@ -90,11 +90,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     handler = MailhubHandler(runtime.sessions, runtime.raw_store, runtime.enqueue_inbound)
     smtp = SmtpServer(handler, settings.smtp_host, settings.smtp_port, settings.max_message_size)
     smtp.start()
+    pollers = runtime.start_imap_pollers(stop)
     outbox = settings.smtp_relay or f"{settings.outbox_dir}/ (as .eml files)"
     print(f"mailhub is running on {settings.effective_database_url.split('://')[0]}", flush=True)
     print(f"  send mail to   smtp://{settings.smtp_host}:{settings.smtp_port}", flush=True)
     print(f"  read pages at  http://{settings.http_host}:{settings.http_port}/", flush=True)
     print(f"  outgoing mail  {outbox}", flush=True)
+    if pollers:
+        print(f"  reading {len(pollers)} IMAP mailbox(es)", flush=True)
     print("  stop with Ctrl-C", flush=True)
     try:
         uvicorn.run(
@@ -154,6 +157,92 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         stop.set()
         worker.stop()
         runtime.close()
+    return 0
+
+
+def cmd_imap(args: argparse.Namespace, settings: Settings) -> int:
+    """Read every configured mailbox: once (--once), or until stopped."""
+    from mailhub.ingress.imap import ImapPoller, list_accounts
+    from mailhub.tasks import Runtime
+
+    _sessions(settings)
+    runtime = Runtime(settings)
+    try:
+        if args.once:
+            with runtime.sessions() as s:
+                accounts = list_accounts(s)
+            for account in accounts:
+                poller = ImapPoller(
+                    runtime.sessions,
+                    runtime.raw_store,
+                    runtime.enqueue_inbound,
+                    account.id,
+                    settings.secret_key,
+                )
+                count = poller.run_once()
+                print(f"{account.username}@{account.host}/{account.folder}: {count} new")
+            return 0
+        stop = threading.Event()
+        pollers = runtime.start_imap_pollers(stop)
+        if not pollers:
+            raise ConfigError("no IMAP accounts: add one with `mailhub imap-account add`")
+        print(f"mailhub imap reading {len(pollers)} mailbox(es)", flush=True)
+        try:
+            _wait_for_signal()
+        finally:
+            stop.set()
+            for thread in pollers:
+                thread.join(timeout=10)
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_imap_account_add(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.ingress.imap import add_account
+
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            raise ConfigError(f"--password-env {args.password_env}: that variable is not set")
+    elif sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {args.user}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    with unit_of_work(_sessions(settings)) as s:
+        account = add_account(
+            s,
+            args.tenant,
+            args.host,
+            args.port,
+            args.user,
+            password,
+            settings.secret_key,
+            use_ssl=not args.no_ssl,
+            folder=args.folder,
+            processed_folder=args.move_to,
+        )
+        print(f"IMAP account {account.id} added: {args.user}@{args.host}:{args.port}/{args.folder}")
+    return 0
+
+
+def cmd_imap_account_list(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.ingress.imap import list_accounts
+
+    with _sessions(settings)() as s:
+        accounts = list_accounts(s)
+    if args.json:
+        _print_json([a.__dict__ for a in accounts])
+    else:
+        for a in accounts:
+            state = f"error: {a.last_error}" if a.last_error else f"read up to UID {a.last_uid}"
+            print(
+                f"{a.id:>4}  {a.tenant:<12} {a.username}@{a.host}:{a.port}/{a.folder} → {a.processed_folder}  {state}"
+            )
+        if not accounts:
+            print("no IMAP accounts")
     return 0
 
 
@@ -342,6 +431,26 @@ def build_parser() -> argparse.ArgumentParser:
     add("smtp", cmd_smtp, "run the SMTP ingress")
     add("web", cmd_web, "run the web server")
     add("worker", cmd_worker, "run a queue worker (needs MAILHUB_BROKER_URL)")
+    imap = add("imap", cmd_imap, "read the configured IMAP mailboxes")
+    imap.add_argument("--once", action="store_true", help="read each mailbox once, then exit")
+    acct = sub.add_parser("imap-account", help="IMAP mailboxes mailhub reads").add_subparsers(
+        dest="sub", required=True
+    )
+    ia = add("add", cmd_imap_account_add, "add a mailbox to read for a tenant", acct)
+    ia.add_argument("tenant")
+    ia.add_argument("--host", required=True)
+    ia.add_argument("--port", type=int, default=993)
+    ia.add_argument("--user", required=True)
+    ia.add_argument(
+        "--password-env",
+        help="read the password from this environment variable "
+        "(otherwise it is asked for, or read from standard input)",
+    )
+    ia.add_argument("--no-ssl", action="store_true", help="plain IMAP (only on a trusted network)")
+    ia.add_argument("--folder", default="INBOX")
+    ia.add_argument("--move-to", default="mailhub-processed", help="where read mail is moved")
+    il2 = add("list", cmd_imap_account_list, "list the mailboxes mailhub reads", acct)
+    il2.add_argument("--json", action="store_true")
     add("migrate", cmd_migrate, "create or upgrade the database schema")
     add("config", cmd_config, "print the effective settings, secrets masked")
     demo = add("demo", cmd_demo, "create a demo tenant and print a command that mails it")

@@ -41,6 +41,7 @@ class Settings:
     sweep_interval: float = 30.0  # seconds between sweeps for lost jobs
     sweep_grace: float = 60.0  # how long a job may stay queued before it counts as lost
     send_lease: float = 300.0  # how long a claimed notification is left to its sender
+    imap_poll_interval: float = 30.0  # seconds between checks when a server has no IDLE
     log_level: str = "INFO"
 
     # Derived, never read from the environment.

@@ -203,6 +203,30 @@ class Runtime:
         except Exception:
             log.exception("sweep failed; trying again next interval")
 
+    def start_imap_pollers(self, stop: threading.Event) -> list[threading.Thread]:
+        """One thread per configured IMAP account (none when there are none)."""
+        from mailhub.ingress.imap import ImapPoller
+        from mailhub.models import ImapAccount
+
+        with self.sessions() as session:
+            ids = list(session.scalars(select(ImapAccount.id).order_by(ImapAccount.id)))
+        threads = []
+        for account_id in ids:
+            poller = ImapPoller(
+                self.sessions,
+                self.raw_store,
+                self.enqueue_inbound,
+                account_id,
+                self.settings.secret_key,
+                poll_interval=self.settings.imap_poll_interval,
+            )
+            thread = threading.Thread(
+                target=poller.run, args=(stop,), name=f"mailhub-imap-{account_id}", daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        return threads
+
     def worker(self, poll_ms: int = 1000) -> dramatiq.Worker:
         """A dramatiq worker on this runtime's queues; `poll_ms` bounds how long stop() takes."""
         return dramatiq.Worker(

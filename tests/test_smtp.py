@@ -142,3 +142,24 @@ def test_mail_without_message_id_gets_a_deterministic_one(
     with runtime.sessions() as s:
         msg = s.scalars(select(InboundMessage)).one()
     assert msg.message_id.endswith("@mailhub.invalid>")
+
+
+def test_one_mail_delivered_per_recipient_makes_each_page_once(runtime: Runtime, smtp: SmtpServer) -> None:
+    from mailhub import directory
+    from mailhub.db import unit_of_work
+
+    with unit_of_work(runtime.sessions) as s:
+        directory.add_space(s, directory.get_tenant(s, "acme"), "support")
+    raw = fixture("page_plain.eml")
+    # An MTA that retried one recipient after a 4xx sends the same bytes once more
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], raw)
+    wait_until(lambda: final_count(runtime) == 1)
+    smtp_send(smtp.port, "ann@acme.example", ["support@acme.example"], raw)
+    wait_until(lambda: final_count(runtime) == 2)
+    # and a third copy for both changes nothing
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example", "support@acme.example"], raw)
+    wait_until(lambda: final_count(runtime) == 3)
+    with runtime.sessions() as s:
+        assert len(s.scalars(select(Page)).all()) == 2
+        statuses = sorted(m.status for m in s.scalars(select(InboundMessage)))
+    assert statuses == ["ignored", "processed", "processed"]

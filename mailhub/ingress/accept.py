@@ -7,6 +7,7 @@ retries after a lost "250") are recognised here and not stored twice.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import defaultdict
@@ -124,6 +125,7 @@ def store_inbound(
                 rcpt_to=rcpts,
                 message_id=message_id,
                 sha256=spool.sha256,
+                rcpt_key=rcpt_key(rcpts),
                 raw_path=rel,
                 size=spool.size,
                 peer=envelope.peer,
@@ -139,6 +141,10 @@ def store_inbound(
         return accepted
     finally:
         spool.discard()  # the spool's own name; the placed names stay
+
+
+def rcpt_key(rcpts: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(r.lower() for r in rcpts)).encode()).hexdigest()
 
 
 def _store_alone(factory: SessionFactory, row: NewInbound) -> Accepted:

@@ -3,7 +3,7 @@
 Every "250" waits for a commit, and a commit waits for the disk. With eight sessions storing at
 the same time, one writer thread takes all waiting rows and commits them together, so the disk
 wait is shared (the way Postfix's queue manager shares its work). Each row is a plain INSERT …
-ON CONFLICT DO NOTHING on the dedupe key, so a message that is already stored comes back as a
+ON CONFLICT DO NOTHING on the delivery key (tenant, Message-ID, bytes, recipients), so a message that is already stored comes back as a
 duplicate instead of failing the batch.
 """
 
@@ -34,6 +34,7 @@ class NewInbound:
     rcpt_to: list[str]
     message_id: str
     sha256: str
+    rcpt_key: str
     raw_path: str
     size: int
     peer: str
@@ -54,18 +55,22 @@ def insert_batch(conn: Connection, rows: list[NewInbound]) -> list[Accepted]:
     now = utcnow()
     values = [{**asdict(r), "received_at": now, "enqueued_at": now} for r in rows]
     inserted = {
-        (row.tenant_id, row.message_id, row.sha256): row.id
+        (row.tenant_id, row.message_id, row.sha256, row.rcpt_key): row.id
         for row in conn.execute(
             insert(table)
             .values(values)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "message_id", "sha256"])
-            .returning(table.c.id, table.c.tenant_id, table.c.message_id, table.c.sha256)
+            .on_conflict_do_nothing(
+                index_elements=["tenant_id", "message_id", "sha256", "rcpt_key"]
+            )
+            .returning(
+                table.c.id, table.c.tenant_id, table.c.message_id, table.c.sha256, table.c.rcpt_key
+            )
         )
     }
     results = []
     claimed: set[int] = set()
     for r in rows:
-        key = (r.tenant_id, r.message_id, r.sha256)
+        key = (r.tenant_id, r.message_id, r.sha256, r.rcpt_key)
         new_id = inserted.get(key)
         if new_id is not None and new_id not in claimed:
             claimed.add(new_id)
@@ -76,6 +81,7 @@ def insert_batch(conn: Connection, rows: list[NewInbound]) -> list[Accepted]:
                 table.c.tenant_id == r.tenant_id,
                 table.c.message_id == r.message_id,
                 table.c.sha256 == r.sha256,
+                table.c.rcpt_key == r.rcpt_key,
             )
         )
         if existing is None:

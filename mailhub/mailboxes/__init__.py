@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailhub.content.noise import NoiseKind, classify
@@ -104,7 +104,11 @@ def _dispatch(
     if noise is not None:
         status = InboundStatus.BOUNCED if noise.kind is NoiseKind.BOUNCE else InboundStatus.IGNORED
         return Outcome(status, f"{noise.kind}: {noise.reason}; not answered")
-    mail = Mail(session, batch, stores.max_attachment_size, tenant, msg, parsed)
+    handled, earlier = _handled_before(session, msg)
+    todo = [r for r in msg.rcpt_to if r.lower() not in handled]
+    if not todo:
+        return Outcome(InboundStatus.IGNORED, f"duplicate of inbound {earlier} (same Message-ID)")
+    mail = Mail(session, batch, stores.max_attachment_size, tenant, msg, parsed, todo)
     try:
         outcome = _route_all(mail)
     except Rejected as rej:
@@ -116,6 +120,31 @@ def _dispatch(
         outcome.reason += f"; refused attachments: {names}"
         _answer(mail, outcome, "blocked_attachment", f"these attachments were left out: {names}")
     return outcome
+
+
+def _handled_before(session: Session, msg: InboundMessage) -> tuple[set[str], int | None]:
+    """Recipients an earlier message with this Message-ID was already processed for.
+
+    The same mail can arrive with different bytes: over SMTP and through a mailbox (IMAP
+    rewrites line ends; MTAs add headers), so byte-level dedupe at acceptance misses it. Only
+    recipients are skipped, not the message: an MTA may deliver one mail to two spaces in two
+    transactions (or retry one recipient after a 4xx), and each space must still get its page.
+    """
+    if msg.message_id.endswith("@mailhub.invalid>"):
+        return set(), None  # made up from the bytes: different bytes, different mail
+    handled: set[str] = set()
+    first: int | None = None
+    for other_id, rcpts in session.execute(
+        select(InboundMessage.id, InboundMessage.rcpt_to).where(
+            InboundMessage.tenant_id == msg.tenant_id,
+            InboundMessage.message_id == msg.message_id,
+            InboundMessage.id != msg.id,
+            InboundMessage.status == InboundStatus.PROCESSED,
+        )
+    ):
+        handled |= {r.lower() for r in rcpts}
+        first = other_id if first is None else min(first, other_id)
+    return handled, first
 
 
 def _answer(mail: Mail, outcome: Outcome, code: str, detail: str) -> None:
@@ -132,7 +161,7 @@ def _route_all(mail: Mail) -> Outcome:
         raise Rejected("unknown_sender", "the message has no usable From address")
     outcome = Outcome(InboundStatus.PROCESSED)
     done: list[str] = []
-    for r in (route(addr) for addr in mail.inbound.rcpt_to):
+    for r in (route(addr) for addr in mail.recipients):
         if r.mailbox is Mailbox.PAGES:
             author = user_by_email(mail.session, tenant.id, parsed.from_addr)
             if author is None or not author.active:

@@ -19,4 +19,5 @@ class Mail:
     tenant: Tenant
     inbound: InboundMessage
     parsed: ParsedMail
+    recipients: list[str]  # the ones this message still has to be handled for
     refused: list[tuple[str, str]] = field(default_factory=list)  # files left out, and why

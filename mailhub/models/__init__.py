@@ -8,6 +8,7 @@ from __future__ import annotations
 from mailhub.models.base import Base, utcnow
 from mailhub.models.content import Attachment, Comment, Page, Revision
 from mailhub.models.mail import (
+    ImapAccount,
     InboundMessage,
     InboundStatus,
     Notification,
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "Comment",
     "Follow",
+    "ImapAccount",
     "InboundMessage",
     "InboundStatus",
     "Notification",

@@ -9,7 +9,17 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailhub.models.base import Base, utcnow
@@ -32,7 +42,11 @@ class InboundStatus(enum.StrEnum):
 class InboundMessage(Base):
     __tablename__ = "inbound_messages"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "message_id", "sha256", name="uq_inbound_dedupe"),
+        # The same bytes for the same recipients are one delivery however often they arrive;
+        # a sender that retries for one recipient later (after a 4xx) is a new one.
+        UniqueConstraint(
+            "tenant_id", "message_id", "sha256", "rcpt_key", name="uq_inbound_delivery"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +55,7 @@ class InboundMessage(Base):
     rcpt_to: Mapped[list[str]] = mapped_column(JSON)  # envelope recipients in this tenant
     message_id: Mapped[str] = mapped_column(String(998))
     sha256: Mapped[str] = mapped_column(String(64))
+    rcpt_key: Mapped[str] = mapped_column(String(64), default="")  # SHA-256 of the recipients
     raw_path: Mapped[str] = mapped_column(String(500))  # relative to the raw mail store
     size: Mapped[int] = mapped_column(Integer)
     peer: Mapped[str] = mapped_column(String(100), default="")  # client IP, kept for abuse checks
@@ -111,3 +126,31 @@ class Notification(Base):
     enqueued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+
+class ImapAccount(Base):
+    """A mailbox mailhub reads for a tenant whose mail lands in one (IMAP ingress).
+
+    uidvalidity and last_uid record how far it has read, so a restart neither skips nor
+    repeats a message (RFC 3501 §2.3.1.1: UIDs are only comparable under one UIDVALIDITY).
+    """
+
+    __tablename__ = "imap_accounts"
+    __table_args__ = (
+        UniqueConstraint("host", "port", "username", "folder", name="uq_imap_accounts_mailbox"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer)
+    use_ssl: Mapped[bool] = mapped_column(Boolean, default=True)
+    username: Mapped[str] = mapped_column(String(320))
+    password_enc: Mapped[str] = mapped_column(Text)  # Fernet, keyed from MAILHUB_SECRET_KEY
+    folder: Mapped[str] = mapped_column(String(200), default="INBOX")
+    processed_folder: Mapped[str] = mapped_column(String(200), default="mailhub-processed")
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
