@@ -144,7 +144,9 @@ def test_mail_without_message_id_gets_a_deterministic_one(
     assert msg.message_id.endswith("@mailhub.invalid>")
 
 
-def test_one_mail_delivered_per_recipient_makes_each_page_once(runtime: Runtime, smtp: SmtpServer) -> None:
+def test_one_mail_delivered_per_recipient_makes_each_page_once(
+    runtime: Runtime, smtp: SmtpServer
+) -> None:
     from mailhub import directory
     from mailhub.db import unit_of_work
 

@@ -11,6 +11,8 @@ import mimetypes
 from dataclasses import dataclass
 from email.message import Message
 
+from mailhub.content.headers import unescape_surrogates
+
 
 @dataclass(frozen=True)
 class IncomingFile:
@@ -29,7 +31,7 @@ def files_of(msg: Message, body_parts: tuple[Message | None, ...]) -> list[Incom
         ctype = part.get_content_type()
         disposition = part.get_content_disposition()
         try:
-            filename = part.get_filename() or ""
+            filename = unescape_surrogates(part.get_filename() or "")
         except (ValueError, LookupError):
             filename = ""
         if ctype == "message/rfc822":

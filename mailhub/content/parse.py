@@ -16,6 +16,7 @@ from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parseaddr
 
 from mailhub.content.files_in_mail import IncomingFile, files_of
+from mailhub.content.headers import unescape_surrogates
 
 _HEADER_PARSER = BytesHeaderParser(policy=policy.default)
 _PARSER = BytesParser(policy=policy.default)
@@ -72,11 +73,10 @@ def parse_message(raw: bytes) -> ParsedMail:
 def _safe_header(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
-    except (ValueError, IndexError, TypeError, AttributeError):
-        # policy.default raises on some malformed headers; fall back to the raw value.
-        raw = msg.get_all(name, failobj=[])
-        value = raw[0] if raw else None
-    return "" if value is None else str(value)
+    except Exception:  # noqa: BLE001 - policy.default's header parser raises all kinds
+        # Malformed beyond parsing (found by tests/test_fuzz.py): use the raw text.
+        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
+    return "" if value is None else unescape_surrogates(str(value))
 
 
 def _from_of(msg: EmailMessage) -> tuple[str, str]:
@@ -85,12 +85,17 @@ def _from_of(msg: EmailMessage) -> tuple[str, str]:
         addresses: tuple[Address, ...] = header.addresses if header is not None else ()
         if addresses:
             first = addresses[0]
-            return first.display_name, first.addr_spec.lower()
-    except (ValueError, IndexError, TypeError, AttributeError):
+            return unescape_surrogates(first.display_name), unescape_surrogates(
+                first.addr_spec.lower()
+            )
+    except Exception:  # noqa: BLE001, S110 - as in _safe_header; the plain parser follows
         pass
-    pairs = getaddresses([_safe_header(msg, "From")])
+    try:
+        pairs = getaddresses([_safe_header(msg, "From")])
+    except Exception:  # noqa: BLE001
+        pairs = []
     name, addr = pairs[0] if pairs else parseaddr("")
-    return name, (addr.lower() if "@" in addr else "")
+    return unescape_surrogates(name), (unescape_surrogates(addr.lower()) if "@" in addr else "")
 
 
 def _body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
