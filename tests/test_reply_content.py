@@ -119,3 +119,47 @@ def test_a_header_wrapped_over_two_lines() -> None:
         f"ann@acme.example>:\n\n> {QUOTE_TEXT}\n"
     )
     assert split_reply(text).body == "Count me in."
+
+
+def test_format_flowed_paragraphs_are_joined() -> None:
+    from mailhub.content.parse import parse_message
+
+    raw = (
+        b"From: ann@acme.example\r\nTo: sales@acme.example\r\nSubject: flowed\r\n"
+        b"Content-Type: text/plain; charset=utf-8; format=flowed; delsp=no\r\n\r\n"
+        b"This paragraph was wrapped by Thunderbird at seventy-two \r\ncharacters and should be one "
+        b"\r\nline again.\r\n\r\n> A quoted line that \r\n> continues here.\r\n\r\n"
+        b" >From a space-stuffed line\r\n-- \r\nAnn\r\n"
+    )
+    text = parse_message(raw).text
+    assert (
+        "This paragraph was wrapped by Thunderbird at seventy-two characters and should be one line again."
+        in text
+    )
+    assert "> A quoted line that continues here." in text
+    assert ">From a space-stuffed line" in text and "\n-- \nAnn" in text
+
+
+def test_format_flowed_with_delsp() -> None:
+    from mailhub.content.parse import unflow
+
+    assert unflow("Hallo Wel \nt!\n", delsp=True) == "Hallo Welt!\n"
+
+
+def test_calendar_invitations_become_a_readable_summary() -> None:
+    from mailhub.content.parse import parse_message
+    from mailhub.mailboxes.pages import body_of
+
+    from helpers import fixture
+
+    parsed = parse_message(fixture("invitation_outlook.eml"))
+    assert parsed.calendar.splitlines() == [
+        "Calendar invitation: Q3 pipeline review, all regions",
+        "When: 2026-11-26 10:00 (W. Europe Standard Time) – 2026-11-26 11:30 (W. Europe Standard Time)",
+        "Where: Room Ölberg / Teams meeting with a very long description that wraps",
+        "Organizer: Ann Author <ann@acme.example>",
+    ]
+    html, text = body_of(parsed)
+    assert text.startswith("Calendar invitation: Q3 pipeline review") and "review the Q3 pipeline" in text
+    assert '<div class="calendar">' in html
+    assert [f.filename for f in parsed.files] == ["invitation.ics"]  # the .ics stays attached

@@ -51,6 +51,8 @@ def files_of(msg: Message, body_parts: tuple[Message | None, ...]) -> list[Incom
                 continue  # an alternative body we did not choose, not a file
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
+        if not filename and ctype == "text/calendar":
+            filename = "invitation.ics"
         if not filename:
             ext = mimetypes.guess_extension(ctype) or ".bin"
             filename = f"attachment-{len(found) + 1}{ext}"

@@ -15,6 +15,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parseaddr
 
+from mailhub.content.calendar import parse_events, summary_text
 from mailhub.content.files_in_mail import IncomingFile, files_of
 from mailhub.content.headers import unescape_surrogates
 
@@ -35,6 +36,7 @@ class ParsedMail:
     headers: dict[str, str] = field(default_factory=dict)
     defects: list[str] = field(default_factory=list)
     files: list[IncomingFile] = field(default_factory=list)
+    calendar: str = ""  # a readable summary of any calendar invitation in the mail
 
 
 def message_id_of(raw: bytes, sha256: str | None = None) -> str:
@@ -67,7 +69,18 @@ def parse_message(raw: bytes) -> ParsedMail:
         headers={k.lower(): _safe_header(msg, k) for k in set(msg.keys())},
         defects=[type(d).__name__ for d in msg.defects],
         files=files_of(msg, (text_part, html_part)),
+        calendar=_calendar_of(msg),
     )
+
+
+def _calendar_of(msg: Message) -> str:
+    for part in msg.walk():
+        if part.get_content_type() == "text/calendar":
+            try:
+                return summary_text(parse_events(decode_text(part)))
+            except (ValueError, IndexError):
+                return ""
+    return ""
 
 
 def _safe_header(msg: Message, name: str) -> str:
@@ -118,12 +131,56 @@ def decode_text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or ""
+    try:
+        charset = part.get_content_charset() or ""
+    except (ValueError, LookupError):
+        charset = ""
+    text = payload.decode("latin-1")
     for candidate in (charset, "utf-8", "windows-1252"):
         if not candidate:
             continue
         try:
-            return payload.decode(candidate)
+            text = payload.decode(candidate)
+            break
         except (LookupError, UnicodeDecodeError):
             continue
-    return payload.decode("latin-1")
+    if (
+        part.get_content_type() == "text/plain"
+        and str(part.get_param("format", "")).lower() == "flowed"
+    ):
+        delsp = str(part.get_param("delsp", "")).lower() == "yes"
+        return unflow(text, delsp)
+    return text
+
+
+def unflow(text: str, delsp: bool = False) -> str:
+    """Undo format=flowed (RFC 3676): soft line breaks end in a space and are joined again.
+
+    Apple Mail and Thunderbird send it; without this a paragraph shows as ragged short lines.
+    Quote depth is kept apart (§4.5), space-stuffing removed (§4.4), and "-- " stays a
+    signature separator (§4.3).
+    """
+    out: list[str] = []
+    current: str | None = None
+    current_depth = -1
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        flowed = content.endswith(" ") and content != "-- "
+        if current is not None and depth == current_depth:
+            current += content
+        else:
+            if current is not None:
+                out.append(">" * current_depth + (" " if current_depth else "") + current)
+            current, current_depth = content, depth
+        if flowed:
+            if delsp:
+                current = current[:-1]
+        else:
+            out.append(">" * current_depth + (" " if current_depth else "") + current)
+            current, current_depth = None, -1
+    if current is not None:
+        out.append(">" * current_depth + (" " if current_depth else "") + current)
+    return "\n".join(out)

@@ -15,13 +15,18 @@ TITLE_MAX = 300
 
 
 def body_of(parsed: ParsedMail) -> tuple[str, str]:
-    """(sanitized HTML, plain text) of a mail: its HTML part if it has one, else its text."""
+    """(sanitized HTML, plain text) of a mail: its HTML part if it has one, else its text;
+    a calendar invitation's summary goes first, so the page says what and when at a glance."""
     if parsed.html.strip():
         body_html = clean_html(parsed.html)
         text = parsed.text.strip() or html_to_text(body_html)
-        return body_html, text
-    text = parsed.text.strip()
-    return text_to_html(text), text
+    else:
+        text = parsed.text.strip()
+        body_html = text_to_html(text)
+    if parsed.calendar:
+        body_html = f'<div class="calendar">{text_to_html(parsed.calendar)}</div>\n{body_html}'
+        text = f"{parsed.calendar}\n\n{text}".strip()
+    return body_html, text
 
 
 def title_of(parsed: ParsedMail, text: str) -> str:
