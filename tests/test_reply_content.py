@@ -160,6 +160,9 @@ def test_calendar_invitations_become_a_readable_summary() -> None:
         "Organizer: Ann Author <ann@acme.example>",
     ]
     html, text = body_of(parsed)
-    assert text.startswith("Calendar invitation: Q3 pipeline review") and "review the Q3 pipeline" in text
+    assert (
+        text.startswith("Calendar invitation: Q3 pipeline review")
+        and "review the Q3 pipeline" in text
+    )
     assert '<div class="calendar">' in html
     assert [f.filename for f in parsed.files] == ["invitation.ics"]  # the .ics stays attached

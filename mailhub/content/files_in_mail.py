@@ -8,6 +8,7 @@ and RFC 2047 decoding (the stdlib's policy.default). Pure: no storage here.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
@@ -23,10 +24,25 @@ class IncomingFile:
     inline: bool = False
 
 
+def leaf_parts(msg: Message) -> Iterator[Message]:
+    """Every part that is not a container, an attached message counting as one part (its own
+    body is the forwarded mail's, not this mail's)."""
+    if msg.get_content_type() == "message/rfc822":
+        yield msg
+        return
+    if msg.is_multipart():
+        payload = msg.get_payload()
+        for sub in payload if isinstance(payload, list) else []:
+            if isinstance(sub, Message):
+                yield from leaf_parts(sub)
+        return
+    yield msg
+
+
 def files_of(msg: Message, body_parts: tuple[Message | None, ...]) -> list[IncomingFile]:
     found: list[IncomingFile] = []
-    for part in msg.walk():
-        if part.is_multipart() or any(part is b for b in body_parts if b is not None):
+    for part in leaf_parts(msg):
+        if any(part is b for b in body_parts if b is not None):
             continue
         ctype = part.get_content_type()
         disposition = part.get_content_disposition()

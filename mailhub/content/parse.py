@@ -16,7 +16,7 @@ from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parseaddr
 
 from mailhub.content.calendar import parse_events, summary_text
-from mailhub.content.files_in_mail import IncomingFile, files_of
+from mailhub.content.files_in_mail import IncomingFile, files_of, leaf_parts
 from mailhub.content.headers import unescape_surrogates
 
 _HEADER_PARSER = BytesHeaderParser(policy=policy.default)
@@ -114,8 +114,8 @@ def _from_of(msg: EmailMessage) -> tuple[str, str]:
 def _body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
     text: Message | None = None
     html: Message | None = None
-    for part in msg.walk():
-        if part.is_multipart():
+    for part in leaf_parts(msg):
+        if part.get_content_type() == "message/rfc822":
             continue
         if part.get_content_disposition() == "attachment":
             continue

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
+
 from mailhub.content.attachments import link_inline_images, store_files
+from mailhub.content.forward import forwarded_of, strip_prefix
 from mailhub.content.parse import ParsedMail
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
 from mailhub.directory import space_by_slug
@@ -45,6 +48,14 @@ def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, l
         raise Rejected("unknown_space", f"there is no space {space_slug!r} in {tenant.name}")
     body_html, text = body_of(parsed)
     title = title_of(parsed, text)
+    forwarded = forwarded_of(parsed)
+    if forwarded is not None:
+        title = strip_prefix(title)
+        note = f"Forwarded by {author.name}; originally from {forwarded.original_from}" + (
+            f", {forwarded.original_date}" if forwarded.original_date else ""
+        )
+        body_html = f'<p class="forwarded">{html.escape(note)}</p>\n{body_html}'
+        text = f"{note}\n\n{text}"
     if not title and not text and not parsed.files:
         raise Rejected("empty", "the message has neither a subject nor any text")
     page = Page(
