@@ -386,6 +386,20 @@ def cmd_files_check(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if found.missing else 0
 
 
+def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.ingress.rawstore import RawStore
+    from mailhub.retention import incinerate_due
+
+    done = incinerate_due(
+        _sessions(settings),
+        RawStore(settings.raw_dir),
+        settings.raw_retention_days,
+        settings.rejected_retention_days,
+    )
+    print(f"incinerated {done.count} raw messages ({done.bytes} bytes)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.demo import create_demo
 
@@ -515,6 +529,11 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--remove", action="store_true", help="delete the files no row knows about")
     fc.add_argument("--all", action="store_true", help="include files written in the last hour")
     fc.add_argument("--json", action="store_true")
+
+    retention = sub.add_parser("retention", help="data retention").add_subparsers(
+        dest="sub", required=True
+    )
+    add("run", cmd_retention_run, "incinerate raw mail that is past its retention", retention)
 
     send = add("send", cmd_send, "send a mail to mailhub's SMTP port (for trying it out)")
     send.add_argument("--from", dest="sender", required=True)

@@ -41,6 +41,8 @@ class Settings:
     sweep_interval: float = 30.0  # seconds between sweeps for lost jobs
     sweep_grace: float = 60.0  # how long a job may stay queued before it counts as lost
     send_lease: float = 300.0  # how long a claimed notification is left to its sender
+    raw_retention_days: int = 30  # raw mail kept this long after it is final…
+    rejected_retention_days: int = 7  # …and rejected, bounced or ignored mail this long
     imap_poll_interval: float = 30.0  # seconds between checks when a server has no IDLE
     log_level: str = "INFO"
 
@@ -153,6 +155,10 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"MAILHUB_SMTP_RELAY={s.smtp_relay!r} must be host:port")
     if s.max_message_size < 1024:
         raise ConfigError("MAILHUB_MAX_MESSAGE_SIZE must be at least 1024 bytes")
+    if s.raw_retention_days < 1 or s.rejected_retention_days < 1:
+        raise ConfigError(
+            "MAILHUB_RAW_RETENTION_DAYS and MAILHUB_REJECTED_RETENTION_DAYS must be at least 1"
+        )
     if s.worker_threads < 1:
         raise ConfigError("MAILHUB_WORKER_THREADS must be at least 1")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

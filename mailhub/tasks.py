@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -27,8 +28,11 @@ from mailhub.models import InboundMessage, InboundStatus, Notification, Notifica
 from mailhub.outbound.deliver import deliver_notification
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
+from mailhub.retention import Incinerated, incinerate_due
 
 log = logging.getLogger(__name__)
+
+RETENTION_EVERY = 3600.0  # seconds between retention runs of one sweeper
 
 # An SMTP client has at most 10 minutes per DATA block (RFC 5321 §4.5.3.2.6); twice that.
 STALE_SPOOL_SECONDS = 20 * 60
@@ -70,6 +74,7 @@ class Runtime:
         self.transport = transport or make_transport(settings)
         self.broker = make_broker(settings)
         self.lease = timedelta(seconds=settings.send_lease)
+        self._retention_ran = float("-inf")
         prefix = settings.queue_prefix
         self.inbound_queue = f"{prefix}.inbound"
         self.outbound_queue = f"{prefix}.outbound"
@@ -157,11 +162,25 @@ class Runtime:
             stray = remove_stray(session, self.files)
         if stray:
             log.info("sweeper removed %d files left by failed transactions", len(stray))
+        if time.monotonic() - self._retention_ran >= RETENTION_EVERY:
+            self.run_retention()
         if inbound or outbound:
             log.info(
                 "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)
             )
         return len(inbound), len(outbound)
+
+    def run_retention(self) -> Incinerated:
+        self._retention_ran = time.monotonic()
+        done = incinerate_due(
+            self.sessions,
+            self.raw_store,
+            self.settings.raw_retention_days,
+            self.settings.rejected_retention_days,
+        )
+        if done.count:
+            log.info("retention incinerated %d raw messages (%d bytes)", done.count, done.bytes)
+        return done
 
     def _claim_stale(self, model: Any, condition: Any, cutoff: Any) -> list[int]:
         """Ids whose enqueued_at this sweeper moved forward: concurrent sweepers split the work."""

@@ -119,7 +119,8 @@ class RawStore:
         return (self.root / rel).read_bytes()
 
     def delete(self, rel: str) -> None:
-        (self.root / rel).unlink(missing_ok=True)
+        if rel:
+            (self.root / rel).unlink(missing_ok=True)
 
     def exists(self, rel: str) -> bool:
         return (self.root / rel).is_file()

@@ -65,6 +65,8 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     enqueued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    # When the raw file was destroyed and this row stripped of personal data (retention).
+    incinerated_at: Mapped[datetime | None] = mapped_column(DateTime, default=None, index=True)
 
 
 class ReplyKey(Base):

@@ -1,0 +1,77 @@
+"""Raw mail is incinerated when its time is up, and only then; the record keeps nothing personal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from mailhub.ingress.smtp import SmtpServer
+from mailhub.models import InboundMessage, Page, utcnow
+from mailhub.retention import incinerate_due
+from mailhub.tasks import Runtime
+
+from conftest import wait_until
+from helpers import final_count, fixture, smtp_send
+
+pytestmark = [
+    pytest.mark.parametrize("backend", ["sqlite", "postgres-redis"]),
+    pytest.mark.usefixtures("acme"),
+]
+
+
+def _age(runtime: Runtime, message_id: str, days: int) -> None:
+    with runtime.sessions.begin() as s:
+        s.execute(
+            update(InboundMessage)
+            .where(InboundMessage.message_id == message_id)
+            .values(processed_at=utcnow() - timedelta(days=days))
+        )
+
+
+def test_raw_mail_is_incinerated_after_its_retention(runtime: Runtime, smtp: SmtpServer) -> None:
+    used = fixture("page_plain.eml")
+    unused = used.replace(b"ann@acme.example", b"eve@elsewhere.example").replace(
+        b"<CAF8k2xQ", b"<eve"
+    )
+    fresh = used.replace(b"<CAF8k2xQ", b"<fresh")
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], used)
+    smtp_send(smtp.port, "eve@elsewhere.example", ["sales@acme.example"], unused)
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], fresh)
+    wait_until(lambda: final_count(runtime) == 3)
+    _age(runtime, "<CAF8k2xQ-q3review-1@mail.acme.example>", 31)  # processed, past 30 days
+    _age(runtime, "<eve-q3review-1@mail.acme.example>", 8)  # rejected, past 7 days
+    _age(runtime, "<fresh-q3review-1@mail.acme.example>", 29)  # processed, not yet due
+
+    done = incinerate_due(runtime.sessions, runtime.raw_store, keep_days=30, keep_unused_days=7)
+    assert done.count == 2 and done.bytes > 0
+
+    with runtime.sessions() as s:
+        rows = {m.id: m for m in s.scalars(select(InboundMessage))}
+        pages = s.scalars(select(Page)).all()
+    gone = [m for m in rows.values() if m.incinerated_at is not None]
+    kept = [m for m in rows.values() if m.incinerated_at is None]
+    assert (
+        len(gone) == 2
+        and len(kept) == 1
+        and kept[0].message_id == "<fresh-q3review-1@mail.acme.example>"
+    )
+    assert runtime.raw_store.exists(kept[0].raw_path)
+    for m in gone:
+        text = f"{m.mail_from} {m.rcpt_to} {m.peer} {m.message_id} {m.reason} {m.raw_path}"
+        assert (
+            "@acme.example" not in text
+            and "@elsewhere.example" not in text
+            and "127.0.0.1" not in text
+        )
+        assert m.status in ("processed", "rejected") and m.size > 0
+    assert sorted(m.reason for m in gone) == ["page 1 in sales", "unknown_sender"]
+    assert len(pages) == 2  # the content made from mail stays; only the raw mail goes
+    raw_files = [p for p in runtime.settings.raw_dir.rglob("*.eml")]
+    assert len(raw_files) == 1
+    # Running again finds nothing more
+    assert (
+        incinerate_due(runtime.sessions, runtime.raw_store, keep_days=30, keep_unused_days=7).count
+        == 0
+    )
