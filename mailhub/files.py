@@ -7,6 +7,7 @@ found by `orphans` (`mailhub files check`) and removed by the sweeper.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -48,6 +49,35 @@ class FileStore:
             fh.flush()
             os.fsync(fh.fileno())
         return rel.as_posix()
+
+    def write_stream(
+        self, tenant_id: int, filename: str, chunks: Iterable[bytes], max_size: int
+    ) -> tuple[str, int, str] | None:
+        """Write chunks durably; return (path, size, sha256), or None (and nothing kept) when
+        the stream grows past max_size."""
+        now = utcnow()
+        rel = Path(str(tenant_id), f"{now:%Y-%m}", secrets.token_hex(10), safe_filename(filename))
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with open(path, "xb") as fh:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_size:
+                        raise _TooLarge()
+                    digest.update(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except _TooLarge:
+            self.delete(rel.as_posix())
+            return None
+        except BaseException:
+            self.delete(rel.as_posix())
+            raise
+        return rel.as_posix(), size, digest.hexdigest()
 
     def path(self, rel: str) -> Path:
         resolved = (self.root / rel).resolve()
@@ -93,6 +123,10 @@ class FileStore:
             raise
 
 
+class _TooLarge(Exception):
+    pass
+
+
 class FileBatch:
     def __init__(self, store: FileStore) -> None:
         self.store = store
@@ -102,6 +136,14 @@ class FileBatch:
         rel = self.store.write(tenant_id, filename, data)
         self.written.append(rel)
         return rel
+
+    def write_stream(
+        self, tenant_id: int, filename: str, chunks: Iterable[bytes], max_size: int
+    ) -> tuple[str, int, str] | None:
+        written = self.store.write_stream(tenant_id, filename, chunks, max_size)
+        if written is not None:
+            self.written.append(written[0])
+        return written
 
     def undo(self) -> None:
         for rel in self.written:

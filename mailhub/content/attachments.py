@@ -100,15 +100,26 @@ def store_files(
         if why is not None:
             result.refused.append((f.filename, why))
             continue
+        if f.large is not None:  # decoded from the raw file straight into the store
+            written = batch.write_stream(tenant.id, f.filename, f.large.decoded_chunks(), max_size)
+            if written is None:
+                result.refused.append(
+                    (f.filename, f"it is larger than {max_size // (1024 * 1024)} MB")
+                )
+                continue
+            path, size, sha = written
+        else:
+            path = batch.write(tenant.id, f.filename, f.data)  # files before rows
+            size, sha = len(f.data), hashlib.sha256(f.data).hexdigest()
         thumbnails: dict[str, str] = {}
         if f.content_type.startswith("image/"):
+            source = batch.store.path(path)
             for width in THUMBNAIL_WIDTHS:
-                thumb = make_thumbnail(f.data, width)
+                thumb = make_thumbnail(source, width)
                 if thumb is not None:
                     thumbnails[str(width)] = batch.write(
                         tenant.id, f"thumb-{width}.{thumb.ext}", thumb.data
                     )
-        path = batch.write(tenant.id, f.filename, f.data)  # files before rows
         attachment = Attachment(
             tenant_id=tenant.id,
             page_id=page.id,
@@ -116,8 +127,8 @@ def store_files(
             uploader_id=uploader.id,
             filename=f.filename[:255],
             content_type=f.content_type[:100],
-            size=len(f.data),
-            sha256=hashlib.sha256(f.data).hexdigest(),
+            size=size,
+            sha256=sha,
             path=path,
             thumbnails=thumbnails,
             content_id=f.content_id[:250],

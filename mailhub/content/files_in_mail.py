@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
+from mailhub.content.bigparts import MARKER, LargePart, Skeleton
 from mailhub.content.headers import unescape_surrogates
 
 
@@ -22,6 +23,7 @@ class IncomingFile:
     data: bytes
     content_id: str = ""  # without the angle brackets
     inline: bool = False
+    large: LargePart | None = None  # when set, the bytes are on disk, not in `data`
 
 
 def leaf_parts(msg: Message) -> Iterator[Message]:
@@ -39,7 +41,9 @@ def leaf_parts(msg: Message) -> Iterator[Message]:
     yield msg
 
 
-def files_of(msg: Message, body_parts: tuple[Message | None, ...]) -> list[IncomingFile]:
+def files_of(
+    msg: Message, body_parts: tuple[Message | None, ...], skeleton: Skeleton | None = None
+) -> list[IncomingFile]:
     found: list[IncomingFile] = []
     for part in leaf_parts(msg):
         if any(part is b for b in body_parts if b is not None):
@@ -50,7 +54,12 @@ def files_of(msg: Message, body_parts: tuple[Message | None, ...]) -> list[Incom
             filename = unescape_surrogates(part.get_filename() or "")
         except (ValueError, LookupError):
             filename = ""
-        if ctype == "message/rfc822":
+        large = (
+            skeleton.part_for(str(part.get(MARKER, ""))) if skeleton and part.get(MARKER) else None
+        )
+        if large is not None:
+            data = b""
+        elif ctype == "message/rfc822":
             inner = (
                 part.get_payload(0)
                 if part.is_multipart() or isinstance(part.get_payload(), list)
@@ -81,6 +90,7 @@ def files_of(msg: Message, body_parts: tuple[Message | None, ...]) -> list[Incom
                 content_id=content_id,
                 inline=disposition == "inline"
                 or (bool(content_id) and disposition != "attachment"),
+                large=large,
             )
         )
     return found

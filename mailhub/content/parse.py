@@ -14,7 +14,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parseaddr
+from pathlib import Path
 
+from mailhub.content.bigparts import Skeleton, skeleton_of
 from mailhub.content.calendar import parse_events, summary_text
 from mailhub.content.files_in_mail import IncomingFile, files_of, leaf_parts
 from mailhub.content.headers import unescape_surrogates
@@ -39,6 +41,14 @@ class ParsedMail:
     calendar: str = ""  # a readable summary of any calendar invitation in the mail
 
 
+def parse_file(path: Path) -> ParsedMail:
+    """Parse a stored message; large file parts are left on disk (see bigparts)."""
+    skeleton = skeleton_of(path)
+    if skeleton is None:
+        return parse_message(path.read_bytes())
+    return parse_message(skeleton.data, skeleton)
+
+
 def message_id_of(raw: bytes, sha256: str | None = None) -> str:
     """The Message-ID from the headers alone, or a deterministic one from the whole message.
 
@@ -52,7 +62,7 @@ def message_id_of(raw: bytes, sha256: str | None = None) -> str:
     return f"<{sha256 or hashlib.sha256(raw).hexdigest()}@mailhub.invalid>"
 
 
-def parse_message(raw: bytes) -> ParsedMail:
+def parse_message(raw: bytes, skeleton: Skeleton | None = None) -> ParsedMail:
     msg = _PARSER.parsebytes(raw)
     assert isinstance(msg, EmailMessage)
     name, addr = _from_of(msg)
@@ -68,7 +78,7 @@ def parse_message(raw: bytes) -> ParsedMail:
         html=decode_text(html_part) if html_part is not None else "",
         headers={k.lower(): _safe_header(msg, k) for k in set(msg.keys())},
         defects=[type(d).__name__ for d in msg.defects],
-        files=files_of(msg, (text_part, html_part)),
+        files=files_of(msg, (text_part, html_part), skeleton),
         calendar=_calendar_of(msg),
     )
 

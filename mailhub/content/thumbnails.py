@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -22,9 +23,10 @@ class Thumbnail:
     ext: str
 
 
-def make_thumbnail(data: bytes, width: int) -> Thumbnail | None:
+def make_thumbnail(source: bytes | Path, width: int) -> Thumbnail | None:
+    """From the image's bytes or its stored file (Pillow reads a file lazily)."""
     try:
-        with Image.open(io.BytesIO(data)) as opened:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse it all.
             if opened.width * opened.height > MAX_PIXELS:
                 return None

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailhub.content.noise import NoiseKind, classify
-from mailhub.content.parse import parse_message
+from mailhub.content.parse import ParsedMail, parse_file
 from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.directory import user_by_email
 from mailhub.files import FileBatch, FileStore
@@ -60,11 +60,11 @@ def process_inbound(factory: SessionFactory, stores: Stores, inbound_id: int) ->
         msg.attempts += 1
         attempts, raw_path = msg.attempts, msg.raw_path
     try:
-        raw = stores.raw.read(raw_path)
+        parsed = parse_file(stores.raw.root / raw_path)
         # Files before rows: the batch removes what it wrote if the transaction fails.
         with stores.files.batch() as batch, unit_of_work(factory) as session:
             inbound = session.get_one(InboundMessage, inbound_id)
-            outcome = _dispatch(session, batch, stores, inbound, raw)
+            outcome = _dispatch(session, batch, stores, inbound, parsed)
             _finish(session, inbound_id, outcome)
         return outcome
     except _LostRace:
@@ -96,10 +96,9 @@ def _finish(session: Session, inbound_id: int, outcome: Outcome) -> None:
 
 
 def _dispatch(
-    session: Session, batch: FileBatch, stores: Stores, msg: InboundMessage, raw: bytes
+    session: Session, batch: FileBatch, stores: Stores, msg: InboundMessage, parsed: ParsedMail
 ) -> Outcome:
     tenant = session.get_one(Tenant, msg.tenant_id)
-    parsed = parse_message(raw)
     noise = classify(parsed, msg.mail_from)
     if noise is not None:
         status = InboundStatus.BOUNCED if noise.kind is NoiseKind.BOUNCE else InboundStatus.IGNORED
