@@ -87,7 +87,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     worker.start()
     stop = threading.Event()
     runtime.start_sweeper(stop)
-    handler = MailhubHandler(runtime.sessions, runtime.raw_store, runtime.enqueue_inbound)
+    handler = MailhubHandler(
+        runtime.sessions,
+        runtime.raw_store,
+        runtime.enqueue_inbound,
+        sender_rate_limit=settings.sender_rate_limit,
+    )
     smtp = SmtpServer(handler, settings.smtp_host, settings.smtp_port, settings.max_message_size)
     smtp.start()
     pollers = runtime.start_imap_pollers(stop)
@@ -120,7 +125,12 @@ def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
 
     _sessions(settings)  # fails clearly when the schema is not current
     runtime = Runtime(settings)
-    handler = MailhubHandler(runtime.sessions, runtime.raw_store, runtime.enqueue_inbound)
+    handler = MailhubHandler(
+        runtime.sessions,
+        runtime.raw_store,
+        runtime.enqueue_inbound,
+        sender_rate_limit=settings.sender_rate_limit,
+    )
     # SO_REUSEPORT: run one `mailhub smtp` per core on the same port; the kernel spreads
     # connections across them.
     smtp = SmtpServer(

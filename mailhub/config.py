@@ -37,6 +37,9 @@ class Settings:
     smtp_relay_password: str = ""
     max_message_size: int = 25 * 1024 * 1024
     max_attachment_size: int = 20 * 1024 * 1024
+    sender_rate_limit: int = (
+        300  # messages per sender and tenant per hour and SMTP process; 0: none
+    )
     worker_threads: int = 4
     sweep_interval: float = 30.0  # seconds between sweeps for lost jobs
     sweep_grace: float = 60.0  # how long a job may stay queued before it counts as lost

@@ -165,3 +165,36 @@ def test_one_mail_delivered_per_recipient_makes_each_page_once(
         assert len(s.scalars(select(Page)).all()) == 2
         statuses = sorted(m.status for m in s.scalars(select(InboundMessage)))
     assert statuses == ["ignored", "processed", "processed"]
+
+
+def test_a_sender_over_the_rate_limit_is_asked_to_retry_later(runtime: Runtime) -> None:
+    handler = MailhubHandler(
+        runtime.sessions, runtime.raw_store, runtime.enqueue_inbound, sender_rate_limit=2
+    )
+    server = SmtpServer(handler, "127.0.0.1", free_port(), 1_000_000)
+    server.start()
+    try:
+        for i in range(2):
+            raw = fixture("page_plain.eml").replace(b"<CAF8k2xQ", f"<rate{i}".encode())
+            smtp_send(server.port, "ann@acme.example", ["sales@acme.example"], raw)
+        with smtplib.SMTP("127.0.0.1", server.port) as s:
+            s.ehlo()
+            s.mail("ann@acme.example")
+            code, text = s.rcpt("sales@acme.example")
+        assert code == 450 and b"try again later" in text  # the sender's server keeps it
+        with smtplib.SMTP("127.0.0.1", server.port) as s:  # another sender is not affected
+            s.ehlo()
+            s.mail("bob@acme.example")
+            assert s.rcpt("sales@acme.example")[0] == 250
+    finally:
+        server.stop()
+
+
+def test_the_rate_window_slides() -> None:
+    from mailhub.ingress.ratelimit import SenderRateLimiter
+
+    limiter = SenderRateLimiter(limit=2, window=60)
+    assert limiter.allow(1, "a@x", now=0) and limiter.allow(1, "a@x", now=1)
+    assert not limiter.allow(1, "a@x", now=30)
+    assert limiter.allow(2, "a@x", now=30)  # per tenant
+    assert limiter.allow(1, "a@x", now=61)  # the first one has left the window

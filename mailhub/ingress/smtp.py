@@ -23,6 +23,7 @@ from aiosmtpd.smtp import Session as SmtpSession
 from mailhub.db import SessionFactory
 from mailhub.ingress.accept import Envelope, RecipientCache, UnknownRecipient, store_inbound
 from mailhub.ingress.commit import GroupCommitter
+from mailhub.ingress.ratelimit import SenderRateLimiter
 from mailhub.ingress.rawstore import RawStore, Spool
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ REPLY_DUPLICATE = "250 2.0.0 Ok: already have this message"
 REPLY_STORAGE_FAILED = "451 4.3.0 Could not store the message right now; please try again later"
 REPLY_LOOKUP_FAILED = "451 4.3.0 Could not check this recipient right now; please try again later"
 REPLY_NO_RECIPIENTS = "554 5.5.1 No valid recipients"
+REPLY_RATE_LIMITED = "450 4.7.1 Too many messages from this sender; please try again later"
 REPLY_TOO_BIG = "552 5.3.4 Message too big for this system"
 
 CHUNK = 65536
@@ -47,11 +49,13 @@ class MailhubHandler:
         raw_store: RawStore,
         enqueue: Callable[[list[int]], None],
         threads: int = 8,
+        sender_rate_limit: int = 0,
     ) -> None:
         self.sessions = sessions
         self.raw_store = raw_store
         self.enqueue = enqueue
         self.recipients = RecipientCache(sessions)
+        self.rate_limiter = SenderRateLimiter(sender_rate_limit)
         engine = sessions.kw["bind"]
         self.committer = GroupCommitter(engine)
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailhub-smtp")
@@ -74,8 +78,13 @@ class MailhubHandler:
         except Exception:
             log.exception("recipient check failed")
             return REPLY_LOOKUP_FAILED
+        known = tenants(envelope)
+        if tenant_id not in known.values():  # one count per message and tenant
+            sender = (envelope.mail_from or "").strip().strip("<>")
+            if not self.rate_limiter.allow(tenant_id, sender):
+                return REPLY_RATE_LIMITED
         envelope.rcpt_tos.append(address)
-        tenants(envelope)[address] = tenant_id
+        known[address] = tenant_id
         return REPLY_RCPT_OK
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope) -> str:

@@ -1,0 +1,38 @@
+"""Per-sender rate limits at the SMTP door: a runaway script or a mail loop is slowed, not lost.
+
+Over the limit, RCPT is answered 450 (RFC 5321 §4.2.2: try again later), so the sending server
+keeps the mail and retries; nothing accepted is ever dropped. Counted per process in a sliding
+window (each `mailhub smtp` process keeps its own count), keyed by tenant and envelope sender.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+
+
+class SenderRateLimiter:
+    def __init__(self, limit: int, window: float = 3600.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._seen: dict[tuple[int, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, tenant_id: int, sender: str, now: float | None = None) -> bool:
+        """Count one message from this sender; False when it is over the limit."""
+        if self.limit <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        key = (tenant_id, sender.lower())
+        with self._lock:
+            stamps = self._seen[key]
+            while stamps and stamps[0] <= now - self.window:
+                stamps.popleft()
+            if len(stamps) >= self.limit:
+                return False
+            stamps.append(now)
+            if len(self._seen) > 100_000:  # forget idle senders rather than grow without bound
+                for k in [k for k, v in self._seen.items() if not v]:
+                    del self._seen[k]
+            return True
