@@ -174,3 +174,51 @@ def test_thumbnails_refuse_bombs_and_garbage() -> None:
     Image.new("1", (9000, 9000)).save(out, "PNG")  # 81 Mpx: over the limit
     assert make_thumbnail(out.getvalue(), 320) is None
     assert make_thumbnail(_jpeg(100, 50), 320) is not None  # small images are kept small
+
+
+def _tnef(files: dict[str, bytes]) -> bytes:
+    """A winmail.dat as Outlook writes one (TNEF: signature, key, then level/name/type/length
+    records with a 16-bit checksum), holding the given files."""
+    import struct
+
+    def attr(level: int, name: int, kind: int, data: bytes) -> bytes:
+        return (
+            struct.pack("<BHHI", level, name, kind, len(data))
+            + data
+            + struct.pack("<H", sum(data) & 0xFFFF)
+        )
+
+    out = struct.pack("<IH", 0x223E9F78, 0x0101)
+    out += attr(1, 0x9006, 0x0006, b"\x00\x00\x01\x00")  # TNEF version
+    for name, data in files.items():
+        out += attr(
+            2, 0x9002, 0x0006, b"\x01\x00\xff\xff\xff\xff" + b"\x00" * 8
+        )  # starts an attachment
+        out += attr(2, 0x8010, 0x0001, name.encode() + b"\x00")
+        out += attr(2, 0x800F, 0x0006, data)
+    return out
+
+
+def test_winmail_dat_is_unpacked(runtime: Runtime, smtp: SmtpServer) -> None:
+    msg = _mail(
+        "Budget", "Budget attached (sent from Outlook in rich text).", "<att-6@mail.acme.example>"
+    )
+    msg.add_attachment(
+        _tnef({"budget.xlsx": b"PK\x03\x04 fake xlsx", "notes.txt": b"read me"}),
+        maintype="application",
+        subtype="ms-tnef",
+        filename="winmail.dat",
+    )
+    _deliver(runtime, smtp, msg)
+    with runtime.sessions() as s:
+        files = {
+            a.filename: runtime.files.path(a.path).read_bytes()
+            for a in s.scalars(select(Attachment))
+        }
+    assert files == {"budget.xlsx": b"PK\x03\x04 fake xlsx", "notes.txt": b"read me"}
+
+
+def test_a_broken_winmail_dat_is_kept_as_it_is() -> None:
+    from mailhub.content.files_in_mail import unpack_tnef
+
+    assert unpack_tnef(b"not tnef at all") == []

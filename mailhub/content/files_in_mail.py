@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
+from tnefparse import TNEF
+
 from mailhub.content.bigparts import MARKER, LargePart, Skeleton
 from mailhub.content.headers import unescape_surrogates
 
@@ -82,6 +84,11 @@ def files_of(
             ext = mimetypes.guess_extension(ctype) or ".bin"
             filename = f"attachment-{len(found) + 1}{ext}"
         content_id = str(part.get("Content-ID", "")).strip().strip("<>")
+        if large is None and (ctype == "application/ms-tnef" or filename.lower() == "winmail.dat"):
+            unpacked = unpack_tnef(data)
+            if unpacked:  # Outlook's rich-text wrapper: the files inside are what was sent
+                found.extend(unpacked)
+                continue
         found.append(
             IncomingFile(
                 filename=filename,
@@ -94,3 +101,27 @@ def files_of(
             )
         )
     return found
+
+
+def unpack_tnef(data: bytes) -> list[IncomingFile]:
+    """The attachments inside a winmail.dat (TNEF, what Outlook sends in "rich text" mode).
+
+    Empty when the data is not TNEF or holds no attachment; then winmail.dat is kept as it is.
+    """
+    try:
+        tnef = TNEF(data)
+    except Exception:  # noqa: BLE001 - tnefparse raises ValueError, struct.error, IndexError …
+        return []
+    files: list[IncomingFile] = []
+    for attachment in tnef.attachments:
+        name = attachment.long_filename() or attachment.name
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        name = (
+            unescape_surrogates(str(name).rstrip("\x00").strip())
+            or f"attachment-{len(files) + 1}.bin"
+        )
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        payload = attachment.data if isinstance(attachment.data, bytes) else b""
+        files.append(IncomingFile(filename=name, content_type=ctype, data=payload))
+    return files
