@@ -126,6 +126,7 @@ def prepare_mailhub(
             "MAILHUB_DATA_DIR": str(data_dir),
             "MAILHUB_SMTP_PORT": str(port),
             "MAILHUB_LOG_LEVEL": "WARNING",
+            "MAILHUB_SENDER_RATE_LIMIT": "0",  # smtp-source sends everything from one sender
             "MAILHUB_QUEUE_PREFIX": f"bench{uuid.uuid4().hex[:8]}",
         }
     )

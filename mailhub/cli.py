@@ -410,6 +410,27 @@ def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_moderation(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.inbound_log import approve, list_inbound, reject_held
+
+    if args.sub == "list":
+        with _sessions(settings)() as s:
+            rows = list_inbound(s, args.tenant, "held")
+        if args.json:
+            _print_json([r.as_json() for r in rows])
+        else:
+            for r in rows:
+                print(f"{r.id:>6}  {r.received_at:%Y-%m-%d %H:%M}  {r.mail_from}  {r.reason}")
+            if not rows:
+                print("nothing is waiting for moderation")
+        return 0
+    decide = approve if args.sub == "approve" else reject_held
+    with unit_of_work(_sessions(settings)) as s:
+        row = decide(s, args.tenant, args.id)
+    print(f"inbound message {row.id}: {row.reason.split(' (was:')[0]}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.demo import create_demo
 
@@ -539,6 +560,20 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--remove", action="store_true", help="delete the files no row knows about")
     fc.add_argument("--all", action="store_true", help="include files written in the last hour")
     fc.add_argument("--json", action="store_true")
+
+    moderation = sub.add_parser(
+        "moderation", help="mail held because its sender was not authenticated"
+    ).add_subparsers(dest="sub", required=True)
+    ml = add("list", cmd_moderation, "list held mail", moderation)
+    ml.add_argument("tenant")
+    ml.add_argument("--json", action="store_true")
+    for verb, help_ in (
+        ("approve", "publish a held message"),
+        ("reject", "reject a held message (not answered)"),
+    ):
+        mv = add(verb, cmd_moderation, help_, moderation)
+        mv.add_argument("tenant")
+        mv.add_argument("id", type=int)
 
     retention = sub.add_parser("retention", help="data retention").add_subparsers(
         dest="sub", required=True

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.directory import get_tenant
 from mailhub.errors import InvalidInput, NotFound
-from mailhub.models import InboundMessage, InboundStatus
+from mailhub.models import InboundMessage, InboundStatus, utcnow
 
 
 @dataclass(frozen=True)
@@ -97,5 +97,40 @@ def retry_inbound(session: Session, tenant_slug: str, inbound_id: int) -> Inboun
     m.reason = f"retry requested (was: {m.reason})"[:2000]
     m.processed_at = None
     m.enqueued_at = datetime(1970, 1, 1)  # due for the very next sweep
+    session.flush()
+    return _entry(m)
+
+
+def _held(session: Session, tenant_slug: str, inbound_id: int) -> InboundMessage:
+    tenant = get_tenant(session, tenant_slug)
+    m = session.scalar(
+        select(InboundMessage).where(
+            InboundMessage.id == inbound_id, InboundMessage.tenant_id == tenant.id
+        )
+    )
+    if m is None:
+        raise NotFound(f"no inbound message {inbound_id} in {tenant.slug}")
+    if m.status != InboundStatus.HELD:
+        raise InvalidInput(f"inbound message {inbound_id} is {m.status}, not held for moderation")
+    return m
+
+
+def approve(session: Session, tenant_slug: str, inbound_id: int) -> InboundEntry:
+    """A moderator vouches for the sender: the message is processed, without the check."""
+    m = _held(session, tenant_slug, inbound_id)
+    m.moderation = "approved"
+    m.status = InboundStatus.PENDING
+    m.reason = f"approved by a moderator (was: {m.reason})"[:2000]
+    m.enqueued_at = datetime(1970, 1, 1)  # due for the very next sweep
+    session.flush()
+    return _entry(m)
+
+
+def reject_held(session: Session, tenant_slug: str, inbound_id: int) -> InboundEntry:
+    """Not answered: the From of mail that failed authentication may well be forged."""
+    m = _held(session, tenant_slug, inbound_id)
+    m.status = InboundStatus.REJECTED
+    m.reason = f"rejected by a moderator (was: {m.reason})"[:2000]
+    m.processed_at = utcnow()
     session.flush()
     return _entry(m)

@@ -69,7 +69,12 @@ class Runtime:
         self.sessions = make_session_factory(self.engine)
         self.raw_store = RawStore(settings.raw_dir)
         self.files = FileStore(settings.files_dir)
-        self.stores = Stores(self.raw_store, self.files, settings.max_attachment_size)
+        self.stores = Stores(
+            self.raw_store,
+            self.files,
+            settings.max_attachment_size,
+            tuple(t for t in settings.trusted_authserv_ids.split(",") if t.strip()),
+        )
         self.renderer = Renderer()
         self.transport = transport or make_transport(settings)
         self.broker = make_broker(settings)

@@ -117,3 +117,11 @@ def test_inbound_retry_refuses_what_cannot_be_retried(tmp_path: Path) -> None:
     ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
     result = run(tmp_path, "inbound", "retry", "acme", "1")
     assert result.returncode == 1 and "no inbound message 1 in acme" in result.stderr
+
+
+def test_moderation_commands(tmp_path: Path) -> None:
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    assert "nothing is waiting for moderation" in ok(tmp_path, "moderation", "list", "acme")
+    result = run(tmp_path, "moderation", "approve", "acme", "7")
+    assert result.returncode == 1 and "no inbound message 7 in acme" in result.stderr

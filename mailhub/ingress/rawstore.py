@@ -115,6 +115,10 @@ class RawStore:
                 pass  # finished or removed by its own process meanwhile
         return removed
 
+    def read_head(self, rel: str, size: int) -> bytes:
+        with open(self.root / rel, "rb") as fh:
+            return fh.read(size)
+
     def read(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.content.noise import NoiseKind, classify
 from mailhub.content.parse import ParsedMail, parse_file
+from mailhub.content.senders import MAX_DKIM_BYTES, DnsTxt, authenticate
 from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.directory import user_by_email
 from mailhub.files import FileBatch, FileStore
@@ -48,6 +49,8 @@ class Stores:
     raw: RawStore
     files: FileStore
     max_attachment_size: int = 20 * 1024 * 1024
+    trusted_authserv_ids: tuple[str, ...] = ()
+    dnsfunc: DnsTxt | None = None  # DKIM key lookups; None: the system resolver
 
 
 def process_inbound(factory: SessionFactory, stores: Stores, inbound_id: int) -> Outcome | None:
@@ -107,6 +110,9 @@ def _dispatch(
     todo = [r for r in msg.rcpt_to if r.lower() not in handled]
     if not todo:
         return Outcome(InboundStatus.IGNORED, f"duplicate of inbound {earlier} (same Message-ID)")
+    held = _held_for_moderation(session, stores, tenant, msg, parsed)
+    if held is not None:
+        return Outcome(InboundStatus.HELD, f"held for moderation: {held}")
     mail = Mail(session, batch, stores.max_attachment_size, tenant, msg, parsed, todo)
     try:
         outcome = _route_all(mail)
@@ -144,6 +150,32 @@ def _handled_before(session: Session, msg: InboundMessage) -> tuple[set[str], in
         handled |= {r.lower() for r in rcpts}
         first = other_id if first is None else min(first, other_id)
     return handled, first
+
+
+def _held_for_moderation(
+    session: Session, stores: Stores, tenant: Tenant, msg: InboundMessage, parsed: ParsedMail
+) -> str | None:
+    """Why a member's mail must wait for a moderator, or None when it may be published.
+
+    Only mail claiming to be from a member is checked: anyone else is rejected as an unknown
+    sender anyway. A moderator's approval is final.
+    """
+    if msg.moderation == "approved" or not parsed.from_addr:
+        return None
+    if user_by_email(session, tenant.id, parsed.from_addr) is None:
+        return None
+    raw = (
+        stores.raw.read(msg.raw_path)
+        if msg.size <= MAX_DKIM_BYTES
+        else stores.raw.read_head(msg.raw_path, 262144)
+    )
+    domain = parsed.from_addr.rpartition("@")[2]
+    verdict = authenticate(raw, domain, stores.trusted_authserv_ids, stores.dnsfunc)
+    if verdict.result == "fail":
+        return verdict.detail
+    if verdict.result == "none" and tenant.require_authenticated:
+        return f"{tenant.name} requires authenticated mail: {verdict.detail}"
+    return None
 
 
 def _answer(mail: Mail, outcome: Outcome, code: str, detail: str) -> None:

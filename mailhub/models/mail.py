@@ -31,6 +31,7 @@ class InboundStatus(enum.StrEnum):
     PROCESSED = "processed"
     REJECTED = "rejected"  # unusable; the sender was told why (at most once a day per reason)
     FAILED = "failed"  # processing kept failing; visible, and `mailhub inbound retry` tries again
+    HELD = "held"  # sender not authenticated: waits for a moderator (not final, not retried)
     BOUNCED = "bounced"  # a delivery status notification
     IGNORED = "ignored"  # auto-replies and list traffic: stored, never answered
 
@@ -62,6 +63,9 @@ class InboundMessage(Base):
     status: Mapped[str] = mapped_column(String(20), default=InboundStatus.PENDING, index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    moderation: Mapped[str] = mapped_column(
+        String(20), default=""
+    )  # "", or "approved" by a moderator
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     enqueued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)

@@ -17,6 +17,9 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     domain: Mapped[str] = mapped_column(String(253), unique=True)
+    # Hold mail from members for moderation unless it is authenticated (DKIM, trusted
+    # Authentication-Results); off: only mail that fails authentication is held.
+    require_authenticated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
