@@ -62,7 +62,7 @@ def list_inbound(
     ]
 
 
-def show_inbound(session: Session, tenant_slug: str, inbound_id: int) -> InboundEntry:
+def _get(session: Session, tenant_slug: str, inbound_id: int) -> InboundMessage:
     tenant = get_tenant(session, tenant_slug)
     m = session.scalar(
         select(InboundMessage).where(
@@ -71,6 +71,11 @@ def show_inbound(session: Session, tenant_slug: str, inbound_id: int) -> Inbound
     )
     if m is None:
         raise NotFound(f"no inbound message {inbound_id} in {tenant.slug}")
+    return m
+
+
+def show_inbound(session: Session, tenant_slug: str, inbound_id: int) -> InboundEntry:
+    m = _get(session, tenant_slug, inbound_id)
     return _entry(m)
 
 
@@ -80,14 +85,7 @@ def retry_inbound(session: Session, tenant_slug: str, inbound_id: int) -> Inboun
     Processed, bounced and ignored messages are final in a way a retry cannot change, and a
     message still in line needs no retry.
     """
-    tenant = get_tenant(session, tenant_slug)
-    m = session.scalar(
-        select(InboundMessage).where(
-            InboundMessage.id == inbound_id, InboundMessage.tenant_id == tenant.id
-        )
-    )
-    if m is None:
-        raise NotFound(f"no inbound message {inbound_id} in {tenant.slug}")
+    m = _get(session, tenant_slug, inbound_id)
     if m.status not in (InboundStatus.FAILED, InboundStatus.REJECTED):
         raise InvalidInput(
             f"inbound message {inbound_id} is {m.status}; only failed or rejected ones can be retried"
@@ -102,14 +100,7 @@ def retry_inbound(session: Session, tenant_slug: str, inbound_id: int) -> Inboun
 
 
 def _held(session: Session, tenant_slug: str, inbound_id: int) -> InboundMessage:
-    tenant = get_tenant(session, tenant_slug)
-    m = session.scalar(
-        select(InboundMessage).where(
-            InboundMessage.id == inbound_id, InboundMessage.tenant_id == tenant.id
-        )
-    )
-    if m is None:
-        raise NotFound(f"no inbound message {inbound_id} in {tenant.slug}")
+    m = _get(session, tenant_slug, inbound_id)
     if m.status != InboundStatus.HELD:
         raise InvalidInput(f"inbound message {inbound_id} is {m.status}, not held for moderation")
     return m

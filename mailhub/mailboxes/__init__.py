@@ -57,7 +57,8 @@ def process_inbound(factory: SessionFactory, stores: Stores, inbound_id: int) ->
     """Handle one message; return what became of it, or None if it was already handled."""
     with unit_of_work(factory) as session:
         msg = session.get(InboundMessage, inbound_id)
-        if msg is None or msg.status in InboundStatus.final():
+        # Held mail waits for a moderator; a stray job for it (a broker redelivery) does nothing.
+        if msg is None or msg.status in InboundStatus.final() or msg.status == InboundStatus.HELD:
             return None
         msg.status = InboundStatus.PROCESSING
         msg.attempts += 1
