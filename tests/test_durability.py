@@ -142,7 +142,9 @@ def test_sigkill_mid_processing_loses_nothing_and_duplicates_nothing(
     delivered = Counter((r.rcpt_tos[0], str(r.message["Message-ID"])) for r in received)
     assert len(delivered) == 3 * MESSAGES
     repeats = sum(n - 1 for n in delivered.values())
-    assert repeats <= 2, f"{repeats} repeats for two kills"
-    assert sum(1 for a in sending_attempts.values() if a > 1) >= repeats
+    # At most one per send in flight when a worker died: two kills, four sending threads each.
+    assert repeats <= 2 * 4, f"{repeats} repeats for two kills"
+    repeated = [key for key, n in delivered.items() if n > 1]
+    assert sum(1 for a in sending_attempts.values() if a > 1) >= len(repeated)
     rt.close()
     assert interrupted, "the kills should have caught work in flight"
