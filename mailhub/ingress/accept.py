@@ -1,8 +1,9 @@
 """Accepting a message: check recipients, then store the raw bytes and a row, durably.
 
 This is the only thing ingress does before answering "250": the file is written and fsynced,
-then the row commits. Duplicates (same Message-ID and same bytes, as when a sending server
-retries after a lost "250") are recognised here and not stored twice.
+then the row commits. Duplicates (same Message-ID, same bytes, same recipients, as when a
+sending server retries after a lost "250") are recognised here and not stored twice; the same
+mail arriving with other bytes (over IMAP as well) is recognised when it is processed.
 """
 
 from __future__ import annotations
