@@ -46,6 +46,7 @@ class Settings:
     send_lease: float = 300.0  # how long a claimed notification is left to its sender
     raw_retention_days: int = 30  # raw mail kept this long after it is final…
     rejected_retention_days: int = 7  # …and rejected, bounced or ignored mail this long
+    allowed_image_hosts: str = ""  # comma-separated hosts whose https images pages may show
     trusted_authserv_ids: str = ""  # comma-separated: whose Authentication-Results to believe
     imap_poll_interval: float = 30.0  # seconds between checks when a server has no IDLE
     log_level: str = "INFO"

@@ -74,6 +74,9 @@ class Runtime:
             self.files,
             settings.max_attachment_size,
             tuple(t for t in settings.trusted_authserv_ids.split(",") if t.strip()),
+            image_hosts=frozenset(
+                h.strip().lower() for h in settings.allowed_image_hosts.split(",") if h.strip()
+            ),
         )
         self.renderer = Renderer()
         self.transport = transport or make_transport(settings)

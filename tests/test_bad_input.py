@@ -118,3 +118,27 @@ def test_garbage_bytes_end_in_a_final_status(runtime: Runtime, smtp: SmtpServer)
     with runtime.sessions() as s:
         msg = s.scalars(select(InboundMessage)).one()
     assert msg.status in ("rejected", "processed") and msg.reason
+
+
+def test_allowed_image_hosts_reach_the_page(runtime: Runtime, smtp: SmtpServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from conftest import make_settings
+
+    configured = Runtime(
+        make_settings(
+            tmp_path / "other", MAILHUB_ALLOWED_IMAGE_HOSTS="img.acme.example, cdn.acme.example"
+        )
+    )
+    assert configured.stores.image_hosts == {"img.acme.example", "cdn.acme.example"}
+    configured.close()
+    runtime.stores = replace(runtime.stores, image_hosts=frozenset({"img.acme.example"}))
+    raw = fixture("page_html_script.eml").replace(
+        b"<script>", b'<img src=3D"https://img.acme.example/chart.png"><script>'
+    )
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], raw)
+    wait_until(lambda: final_count(runtime) == 1)
+    with runtime.sessions() as s:
+        rev = s.scalars(select(Revision)).one()
+    assert 'src="https://img.acme.example/chart.png"' in rev.body_html
+    assert "tracker.example" not in rev.body_html

@@ -166,3 +166,18 @@ def test_calendar_invitations_become_a_readable_summary() -> None:
     )
     assert '<div class="calendar">' in html
     assert [f.filename for f in parsed.files] == ["invitation.ics"]  # the .ics stays attached
+
+
+def test_remote_images_only_from_allowed_hosts() -> None:
+    from mailhub.content.sanitize import clean_html
+
+    html = (
+        '<img src="https://tracker.example/p.gif"><img src="https://img.intranet.acme.example/chart.png">'
+        '<img src="http://img.intranet.acme.example/plain.png"><img src="https://intranet.acme.example.evil.example/x.png">'
+    )
+    hosts = frozenset({"intranet.acme.example"})
+    cleaned = clean_html(html, hosts)
+    assert 'src="https://img.intranet.acme.example/chart.png"' in cleaned
+    for blocked in ("tracker.example", "plain.png", "evil.example"):
+        assert blocked not in cleaned
+    assert "https://" not in clean_html(html)  # nothing allowed by default

@@ -21,11 +21,11 @@ class ReplyContent:
     trimmed: str  # the history and signature as text, shown collapsed
 
 
-def reply_content(parsed: ParsedMail) -> ReplyContent:
+def reply_content(parsed: ParsedMail, image_hosts: frozenset[str] = frozenset()) -> ReplyContent:
     if parsed.html.strip():
         split = split_html_reply(parsed.html)
         if split is not None:
-            kept_html = clean_html(split.body)
+            kept_html = clean_html(split.body, image_hosts)
             kept_text = html_to_text(kept_html)
             if kept_text.strip():
                 reply = split_reply(kept_text)

@@ -1,13 +1,15 @@
 """Make mailed-in content safe to show: HTML through nh3, plain text escaped into paragraphs.
 
 nh3 (ammonia) drops scripts, event handlers and javascript: URLs. Remote images are dropped:
-in mail they are mostly tracking pixels (the inbound issue adds an allow-list).
+in mail they are mostly tracking pixels; hosts the operator allows (an intranet's own image
+server, say) are kept, over https only.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 import nh3
 
@@ -26,20 +28,28 @@ _ATTRIBUTES = {
 _URL = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
 
 
-def _no_remote_images(element: str, attribute: str, value: str) -> str | None:
-    if element == "img" and attribute == "src" and not value.startswith(("cid:", "/")):
-        return None
-    return value
+def image_host_allowed(src: str, hosts: frozenset[str]) -> bool:
+    """An https image on an allowed host (or a subdomain of one); never plain http."""
+    parts = urlsplit(src)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and any(host == h or host.endswith("." + h) for h in hosts)
 
 
-def clean_html(markup: str) -> str:
+def clean_html(markup: str, image_hosts: frozenset[str] = frozenset()) -> str:
+    """Sanitized HTML; remote images only from `image_hosts` (MAILHUB_ALLOWED_IMAGE_HOSTS)."""
+
+    def keep(element: str, attribute: str, value: str) -> str | None:
+        if element == "img" and attribute == "src" and not value.startswith(("cid:", "/")):
+            return value if image_host_allowed(value, image_hosts) else None
+        return value
+
     return nh3.clean(
         markup,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "cid"},
         link_rel="noopener noreferrer nofollow",
-        attribute_filter=_no_remote_images,
+        attribute_filter=keep,
         strip_comments=True,
     ).strip()
 

@@ -51,6 +51,7 @@ class Stores:
     max_attachment_size: int = 20 * 1024 * 1024
     trusted_authserv_ids: tuple[str, ...] = ()
     dnsfunc: DnsTxt | None = None  # DKIM key lookups; None: the system resolver
+    image_hosts: frozenset[str] = frozenset()
 
 
 def process_inbound(factory: SessionFactory, stores: Stores, inbound_id: int) -> Outcome | None:
@@ -114,7 +115,9 @@ def _dispatch(
     held = _held_for_moderation(session, stores, tenant, msg, parsed)
     if held is not None:
         return Outcome(InboundStatus.HELD, f"held for moderation: {held}")
-    mail = Mail(session, batch, stores.max_attachment_size, tenant, msg, parsed, todo)
+    mail = Mail(
+        session, batch, stores.max_attachment_size, tenant, msg, parsed, todo, stores.image_hosts
+    )
     try:
         outcome = _route_all(mail)
     except Rejected as rej:

@@ -35,7 +35,7 @@ def add_from_reply(mail: Mail, key: str) -> tuple[Comment, list[int]]:
     page = session.get(Page, reply_key.page_id)
     if page is None or page.tenant_id != tenant.id:
         raise Rejected("unknown_key", "the page this reply belongs to no longer exists")
-    reply = reply_content(parsed)
+    reply = reply_content(parsed, mail.image_hosts)
     if not reply.body_text.strip() and not parsed.files:
         raise Rejected("empty", "the reply has no text")
     comment = Comment(

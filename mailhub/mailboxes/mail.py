@@ -20,4 +20,5 @@ class Mail:
     inbound: InboundMessage
     parsed: ParsedMail
     recipients: list[str]  # the ones this message still has to be handled for
+    image_hosts: frozenset[str] = frozenset()  # remote images allowed from these hosts
     refused: list[tuple[str, str]] = field(default_factory=list)  # files left out, and why

@@ -17,11 +17,11 @@ from mailhub.outbound import events
 TITLE_MAX = 300
 
 
-def body_of(parsed: ParsedMail) -> tuple[str, str]:
+def body_of(parsed: ParsedMail, image_hosts: frozenset[str] = frozenset()) -> tuple[str, str]:
     """(sanitized HTML, plain text) of a mail: its HTML part if it has one, else its text;
     a calendar invitation's summary goes first, so the page says what and when at a glance."""
     if parsed.html.strip():
-        body_html = clean_html(parsed.html)
+        body_html = clean_html(parsed.html, image_hosts)
         text = parsed.text.strip() or html_to_text(body_html)
     else:
         text = parsed.text.strip()
@@ -46,7 +46,7 @@ def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, l
     space = space_by_slug(session, tenant.id, space_slug)
     if space is None:
         raise Rejected("unknown_space", f"there is no space {space_slug!r} in {tenant.name}")
-    body_html, text = body_of(parsed)
+    body_html, text = body_of(parsed, mail.image_hosts)
     title = title_of(parsed, text)
     forwarded = forwarded_of(parsed)
     if forwarded is not None:
