@@ -32,7 +32,7 @@ from mailhub.retention import Incinerated, incinerate_due
 
 log = logging.getLogger(__name__)
 
-RETENTION_EVERY = 3600.0  # seconds between retention runs of one sweeper
+HOUSEKEEPING_EVERY = 3600.0  # seconds between one sweeper's walks over the stores
 
 # An SMTP client has at most 10 minutes per DATA block (RFC 5321 §4.5.3.2.6); twice that.
 STALE_SPOOL_SECONDS = 20 * 60
@@ -82,7 +82,7 @@ class Runtime:
         self.transport = transport or make_transport(settings)
         self.broker = make_broker(settings)
         self.lease = timedelta(seconds=settings.send_lease)
-        self._retention_ran = float("-inf")
+        self._housekeeping_ran = float("-inf")
         prefix = settings.queue_prefix
         self.inbound_queue = f"{prefix}.inbound"
         self.outbound_queue = f"{prefix}.outbound"
@@ -163,6 +163,17 @@ class Runtime:
         )
         self.enqueue_inbound(inbound)
         self.enqueue_notifications(outbound)
+        if time.monotonic() - self._housekeeping_ran >= HOUSEKEEPING_EVERY:
+            self.housekeeping()
+        if inbound or outbound:
+            log.info(
+                "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)
+            )
+        return len(inbound), len(outbound)
+
+    def housekeeping(self) -> None:
+        """What walks whole stores: stale spools, stray files, retention. Hourly, not per sweep."""
+        self._housekeeping_ran = time.monotonic()
         stale = self.raw_store.remove_stale_spools(older_than=STALE_SPOOL_SECONDS)
         if stale:
             log.info("sweeper removed %d spool files left by interrupted deliveries", stale)
@@ -170,16 +181,9 @@ class Runtime:
             stray = remove_stray(session, self.files)
         if stray:
             log.info("sweeper removed %d files left by failed transactions", len(stray))
-        if time.monotonic() - self._retention_ran >= RETENTION_EVERY:
-            self.run_retention()
-        if inbound or outbound:
-            log.info(
-                "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)
-            )
-        return len(inbound), len(outbound)
+        self.run_retention()
 
     def run_retention(self) -> Incinerated:
-        self._retention_ran = time.monotonic()
         done = incinerate_due(
             self.sessions,
             self.raw_store,
