@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import message_id_of
@@ -24,8 +23,7 @@ from mailhub.directory import space_by_slug, tenant_by_domain
 from mailhub.errors import MailhubError
 from mailhub.ingress.commit import Accepted, GroupCommitter, NewInbound, insert_batch
 from mailhub.ingress.rawstore import RawStore, Spool
-from mailhub.models import ReplyKey
-from mailhub.outbound.keys import hash_key
+from mailhub.outbound.keys import reply_key_for
 from mailhub.routing import Mailbox, route
 
 
@@ -55,14 +53,8 @@ def check_recipient(session: Session, address: str) -> int:
         and space_by_slug(session, tenant.id, r.arg) is None
     ):
         raise UnknownRecipient(f"no space {r.arg!r} at {r.domain}")
-    if r.mailbox is Mailbox.COMMENTS:
-        key = session.scalar(
-            select(ReplyKey.id).where(
-                ReplyKey.key_hash == hash_key(r.arg), ReplyKey.tenant_id == tenant.id
-            )
-        )
-        if key is None:
-            raise UnknownRecipient("this reply address is unknown or has expired")
+    if r.mailbox is Mailbox.COMMENTS and reply_key_for(session, tenant.id, r.arg) is None:
+        raise UnknownRecipient("this reply address is unknown or has expired")
     return tenant.id
 
 

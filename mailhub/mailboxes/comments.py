@@ -6,22 +6,18 @@ so a forwarded notification does not let someone else post in the recipient's na
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from mailhub.content.attachments import link_inline_images, store_files
 from mailhub.content.reply import reply_content
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
-from mailhub.models import Comment, Page, ReplyKey, Space, User
+from mailhub.models import Comment, Page, Space, User
 from mailhub.outbound import events
-from mailhub.outbound.keys import hash_key
+from mailhub.outbound.keys import reply_key_for
 
 
 def add_from_reply(mail: Mail, key: str) -> tuple[Comment, list[int]]:
     session, tenant, parsed, inbound_id = mail.session, mail.tenant, mail.parsed, mail.inbound.id
-    reply_key = session.scalar(
-        select(ReplyKey).where(ReplyKey.key_hash == hash_key(key), ReplyKey.tenant_id == tenant.id)
-    )
+    reply_key = reply_key_for(session, tenant.id, key)
     if reply_key is None:
         raise Rejected("unknown_key", "this reply address is unknown or has expired")
     user = session.get(User, reply_key.user_id)
