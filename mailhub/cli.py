@@ -278,10 +278,31 @@ def cmd_tenant_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        t = directory.set_policy(
+            s,
+            directory.get_tenant(s, args.slug),
+            unknown_senders=args.unknown_senders,
+            require_authenticated=(
+                None if args.require_authenticated is None else args.require_authenticated == "yes"
+            ),
+            locale=args.locale,
+        )
+        print(
+            f"tenant {t.slug}: unknown senders {t.unknown_senders}, "
+            f"authenticated mail {'required' if t.require_authenticated else 'not required'}, "
+            f"language {t.locale}"
+        )
+    return 0
+
+
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(_sessions(settings)) as s:
         tenant = directory.get_tenant(s, args.tenant)
         u = directory.add_user(s, tenant, args.email, args.name, admin=args.admin)
+        if args.locale:
+            u.locale = directory.locale_tag(args.locale)
         print(f"user {u.email} added to {tenant.slug}" + (" as admin" if u.is_admin else ""))
     return 0
 
@@ -508,6 +529,19 @@ def build_parser() -> argparse.ArgumentParser:
     t_add.add_argument("slug")
     t_add.add_argument("--domain", required=True)
     t_add.add_argument("--name")
+    t_set = add("set", cmd_tenant_set, "change a tenant's mail policy or language", tenant)
+    t_set.add_argument("slug")
+    t_set.add_argument(
+        "--unknown-senders",
+        choices=directory.UNKNOWN_SENDER_POLICIES,
+        help="mail to a space from a non-member: reject it, or hold it for a moderator",
+    )
+    t_set.add_argument(
+        "--require-authenticated",
+        choices=("yes", "no"),
+        help="hold members' mail that carries no DKIM or trusted authentication result",
+    )
+    t_set.add_argument("--locale", help="language of mail to strangers (en, de, fr, …)")
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True)
     u_add = add("add", cmd_user_add, "add a user to a tenant", user)
@@ -515,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     u_add.add_argument("email")
     u_add.add_argument("--name", required=True)
     u_add.add_argument("--admin", action="store_true")
+    u_add.add_argument("--locale", help="language of the mail this user gets (en, de, fr, …)")
 
     space = sub.add_parser("space", help="manage spaces").add_subparsers(dest="sub", required=True)
     s_add = add("add", cmd_space_add, "add a space to a tenant", space)

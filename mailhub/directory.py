@@ -7,12 +7,14 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailhub import i18n
 from mailhub.errors import AlreadyExists, InvalidInput, NotFound
 from mailhub.models import Follow, Space, Tenant, User
 from mailhub.routing import split_address
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+UNKNOWN_SENDER_POLICIES = ("reject", "moderate")
 # Local parts mailhub itself answers at; a space may not take them.
 RESERVED_SPACES = frozenset(
     {"reply", "bounce", "form", "notifications", "postmaster", "abuse", "mailer-daemon"}
@@ -63,7 +65,15 @@ def add_user(session: Session, tenant: Tenant, email: str, name: str, admin: boo
     email = normalize_email(email)
     if not name.strip():
         raise InvalidInput("a user needs a name")
-    if user_by_email(session, tenant.id, email):
+    existing = user_by_email(session, tenant.id, email)
+    if existing is not None and existing.guest:
+        # A guest (an outsider whose mail a moderator published) joins: same row, so the
+        # pages they wrote stay theirs.
+        existing.guest, existing.name, existing.is_admin = False, name.strip(), admin
+        existing.active = True
+        session.flush()
+        return existing
+    if existing is not None:
         raise AlreadyExists(f"{email} is already a user of {tenant.slug}")
     user = User(tenant_id=tenant.id, email=email, name=name.strip(), is_admin=admin)
     session.add(user)
@@ -75,6 +85,52 @@ def user_by_email(session: Session, tenant_id: int, email: str) -> User | None:
     return session.scalar(
         select(User).where(User.tenant_id == tenant_id, User.email == email.strip().lower())
     )
+
+
+def guest_author(session: Session, tenant: Tenant, email: str, name: str) -> User:
+    """The author row for an outsider whose mail a moderator approved (made once per address)."""
+    user = user_by_email(session, tenant.id, email)
+    if user is not None:
+        return user
+    user = User(
+        tenant_id=tenant.id,
+        email=normalize_email(email),
+        name=(name.strip() or email)[:200],
+        guest=True,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_policy(
+    session: Session,
+    tenant: Tenant,
+    *,
+    unknown_senders: str | None = None,
+    require_authenticated: bool | None = None,
+    locale: str | None = None,
+) -> Tenant:
+    """Change how a tenant treats mail from strangers and unauthenticated mail, or its language."""
+    if unknown_senders is not None:
+        if unknown_senders not in UNKNOWN_SENDER_POLICIES:
+            raise InvalidInput(
+                f"unknown-senders must be one of {', '.join(UNKNOWN_SENDER_POLICIES)}, "
+                f"not {unknown_senders!r}"
+            )
+        tenant.unknown_senders = unknown_senders
+    if require_authenticated is not None:
+        tenant.require_authenticated = require_authenticated
+    if locale is not None:
+        tenant.locale = locale_tag(locale)
+    session.flush()
+    return tenant
+
+
+def locale_tag(value: str) -> str:
+    if not i18n.is_locale_tag(value):
+        raise InvalidInput(f"{value!r} is not a language tag (such as en, de or fr-CH)")
+    return value.strip()
 
 
 def get_user(session: Session, tenant: Tenant, email: str) -> User:

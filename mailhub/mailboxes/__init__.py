@@ -17,13 +17,13 @@ from mailhub.content.noise import NoiseKind, classify
 from mailhub.content.parse import ParsedMail, parse_file
 from mailhub.content.senders import MAX_DKIM_BYTES, DnsTxt, authenticate
 from mailhub.db import SessionFactory, rowcount, unit_of_work
-from mailhub.directory import user_by_email
+from mailhub.directory import guest_author, user_by_email
 from mailhub.files import FileBatch, FileStore
 from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import comments, pages, rejections
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
-from mailhub.models import InboundMessage, InboundStatus, Tenant, utcnow
+from mailhub.models import InboundMessage, InboundStatus, Tenant, User, utcnow
 from mailhub.routing import Mailbox, route
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def _dispatch(
     todo = [r for r in msg.rcpt_to if r.lower() not in handled]
     if not todo:
         return Outcome(InboundStatus.IGNORED, f"duplicate of inbound {earlier} (same Message-ID)")
-    held = _held_for_moderation(session, stores, tenant, msg, parsed)
+    held = _held_for_moderation(session, stores, tenant, msg, parsed, todo)
     if held is not None:
         return Outcome(InboundStatus.HELD, f"held for moderation: {held}")
     mail = Mail(
@@ -122,12 +122,18 @@ def _dispatch(
         outcome = _route_all(mail)
     except Rejected as rej:
         outcome = Outcome(InboundStatus.REJECTED, f"{rej.code}: {rej.detail}")
-        _answer(mail, outcome, rej.code, rej.detail)
+        _answer(mail, outcome, rej)
         return outcome
     if mail.refused:
         names = ", ".join(f"{name} ({why})" for name, why in mail.refused)
         outcome.reason += f"; refused attachments: {names}"
-        _answer(mail, outcome, "blocked_attachment", f"these attachments were left out: {names}")
+        _answer(
+            mail,
+            outcome,
+            Rejected(
+                "blocked_attachment", f"these attachments were left out: {names}", files=names
+            ),
+        )
     return outcome
 
 
@@ -157,16 +163,27 @@ def _handled_before(session: Session, msg: InboundMessage) -> tuple[set[str], in
 
 
 def _held_for_moderation(
-    session: Session, stores: Stores, tenant: Tenant, msg: InboundMessage, parsed: ParsedMail
+    session: Session,
+    stores: Stores,
+    tenant: Tenant,
+    msg: InboundMessage,
+    parsed: ParsedMail,
+    recipients: list[str],
 ) -> str | None:
-    """Why a member's mail must wait for a moderator, or None when it may be published.
+    """Why mail must wait for a moderator, or None when it may go on. A moderator's approval
+    is final.
 
-    Only mail claiming to be from a member is checked: anyone else is rejected as an unknown
-    sender anyway. A moderator's approval is final.
+    Mail from outside the tenant to a space waits when the tenant moderates unknown senders
+    (otherwise it is rejected further on). Mail claiming to be from a member waits when its
+    authentication fails, or is missing where the tenant requires it.
     """
     if msg.moderation == "approved" or not parsed.from_addr:
         return None
-    if user_by_email(session, tenant.id, parsed.from_addr) is None:
+    sender = user_by_email(session, tenant.id, parsed.from_addr)
+    if sender is None or sender.guest:
+        to_space = any(route(r).mailbox is Mailbox.PAGES for r in recipients)
+        if to_space and tenant.unknown_senders == "moderate":
+            return f"{parsed.from_addr} is not a member of {tenant.name}"
         return None
     raw = (
         stores.raw.read(msg.raw_path)
@@ -182,8 +199,10 @@ def _held_for_moderation(
     return None
 
 
-def _answer(mail: Mail, outcome: Outcome, code: str, detail: str) -> None:
-    answer = rejections.answer(mail.session, mail.tenant, mail.inbound, mail.parsed, code, detail)
+def _answer(mail: Mail, outcome: Outcome, rej: Rejected) -> None:
+    answer = rejections.answer(
+        mail.session, mail.tenant, mail.inbound, mail.parsed, rej.code, rej.detail, rej.params
+    )
     if answer is not None:
         outcome.notification_ids.append(answer)
     else:
@@ -191,19 +210,14 @@ def _answer(mail: Mail, outcome: Outcome, code: str, detail: str) -> None:
 
 
 def _route_all(mail: Mail) -> Outcome:
-    parsed, tenant = mail.parsed, mail.tenant
+    parsed = mail.parsed
     if not parsed.from_addr:
-        raise Rejected("unknown_sender", "the message has no usable From address")
+        raise Rejected("no_sender", "the message has no usable From address")
     outcome = Outcome(InboundStatus.PROCESSED)
     done: list[str] = []
     for r in (route(addr) for addr in mail.recipients):
         if r.mailbox is Mailbox.PAGES:
-            author = user_by_email(mail.session, tenant.id, parsed.from_addr)
-            if author is None or not author.active:
-                raise Rejected(
-                    "unknown_sender", f"{parsed.from_addr} is not a member of {tenant.name}"
-                )
-            page, ids = pages.create_from_mail(mail, author, r.arg)
+            page, ids = pages.create_from_mail(mail, _author(mail), r.arg)
             outcome.notification_ids += ids
             done.append(f"page {page.id} in {r.arg}")
         elif r.mailbox is Mailbox.COMMENTS:
@@ -211,6 +225,23 @@ def _route_all(mail: Mail) -> Outcome:
             outcome.notification_ids += ids
             done.append(f"comment {comment.id} on page {comment.page_id}")
         else:
-            raise Rejected("not_supported", f"mail to {r.local}@{r.domain} is not handled yet")
+            raise Rejected(
+                "not_supported",
+                f"mail to {r.local}@{r.domain} is not handled yet",
+                address=f"{r.local}@{r.domain}",
+            )
     outcome.reason = "; ".join(done)
     return outcome
+
+
+def _author(mail: Mail) -> User:
+    """Who a new page is by: an active member, or a guest when a moderator approved the mail."""
+    session, tenant, sender = mail.session, mail.tenant, mail.parsed.from_addr
+    author = user_by_email(session, tenant.id, sender)
+    if author is not None and not author.guest:
+        if not author.active:
+            raise Rejected("not_allowed", f"{sender}'s account is deactivated", sender=sender)
+        return author
+    if mail.inbound.moderation == "approved":
+        return guest_author(session, tenant, sender, mail.parsed.from_name)
+    raise Rejected("unknown_sender", f"{sender} is not a member of {tenant.name}", sender=sender)

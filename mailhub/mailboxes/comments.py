@@ -27,13 +27,14 @@ def add_from_reply(mail: Mail, key: str) -> tuple[Comment, list[int]]:
         raise Rejected(
             "not_your_key",
             f"this reply address was sent to someone else, not to {parsed.from_addr}",
+            sender=parsed.from_addr,
         )
     page = session.get(Page, reply_key.page_id)
     if page is None or page.tenant_id != tenant.id:
-        raise Rejected("unknown_key", "the page this reply belongs to no longer exists")
+        raise Rejected("page_gone", "the page this reply belongs to no longer exists")
     reply = reply_content(parsed, mail.image_hosts)
     if not reply.body_text.strip() and not parsed.files:
-        raise Rejected("empty", "the reply has no text")
+        raise Rejected("empty_reply", "the reply has no text")
     comment = Comment(
         tenant_id=tenant.id,
         page_id=page.id,

@@ -45,7 +45,11 @@ def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, l
     session, tenant, parsed = mail.session, mail.tenant, mail.parsed
     space = space_by_slug(session, tenant.id, space_slug)
     if space is None:
-        raise Rejected("unknown_space", f"there is no space {space_slug!r} in {tenant.name}")
+        raise Rejected(
+            "unknown_space",
+            f"there is no space {space_slug!r} in {tenant.name}",
+            space=f"{space_slug}@{tenant.domain}",
+        )
     body_html, text = body_of(parsed, mail.image_hosts)
     title = title_of(parsed, text)
     forwarded = forwarded_of(parsed)

@@ -18,12 +18,15 @@ from mailhub.outbound import events
 
 
 class Rejected(MailhubError):
-    """The message cannot be used; `code` names the rejection template."""
+    """The message cannot be used. `code` names the rejection text (outbound/rejection_texts),
+    `params` fill its placeholders in the sender's language, `detail` is the log's English line.
+    """
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, **params: str) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.params = params
 
 
 def answer(
@@ -33,6 +36,7 @@ def answer(
     parsed: ParsedMail,
     code: str,
     detail: str,
+    params: dict[str, str] | None = None,
 ) -> int | None:
     """Queue a rejection notice to the sender; None when this sender was told the same today.
 
@@ -55,5 +59,12 @@ def answer(
     if told is not None:
         return None
     return events.rejection(
-        session, tenant, msg.id, msg.mail_from, code, detail, parsed.subject or "(no subject)"
+        session,
+        tenant,
+        msg.id,
+        msg.mail_from,
+        code,
+        detail,
+        parsed.subject or "(no subject)",
+        params or {},
     ).id

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -121,7 +122,7 @@ class Notification(Base):
         ForeignKey("inbound_messages.id"), index=True, default=None
     )
     reason: Mapped[str] = mapped_column(Text)  # why this person gets this mail, shown in it
-    context: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # e.g. a rejection's code
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # e.g. a rejection's code
     # Minted when the mail is composed: only its hash is stored, the key itself is in the mail.
     reply_key_id: Mapped[int | None] = mapped_column(ForeignKey("reply_keys.id"), default=None)
     message_id: Mapped[str] = mapped_column(String(300))  # fixed before the first attempt

@@ -20,6 +20,11 @@ class Tenant(Base):
     # Hold mail from members for moderation unless it is authenticated (DKIM, trusted
     # Authentication-Results); off: only mail that fails authentication is held.
     require_authenticated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Mail to a space from someone who is not a member: "reject" answers it, "moderate" holds
+    # it for an administrator, whose approval publishes it under a guest author.
+    unknown_senders: Mapped[str] = mapped_column(String(16), default="reject")
+    # The language of mail to people mailhub knows no language for (rejections to strangers).
+    locale: Mapped[str] = mapped_column(String(16), default="en")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -33,6 +38,10 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Someone outside the tenant whose mail a moderator published: named as its author, never
+    # a member (their next mail is moderated again), never notified.
+    guest: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from mailhub import i18n
 from mailhub.db import SessionFactory, unit_of_work
+from mailhub.directory import user_by_email
 from mailhub.models import (
     Comment,
     InboundMessage,
@@ -48,6 +50,7 @@ class Prepared:
     template: str
     context: dict[str, Any]
     draft: Draft
+    locale: str = i18n.DEFAULT
 
 
 def page_url(base_url: str, tenant: Tenant, page_id: int) -> str:
@@ -75,7 +78,9 @@ def deliver_notification(
         n.status, n.claimed_at, n.attempts = NotificationStatus.SENDING, now, n.attempts + 1
         prepared = _prepare(session, n, base_url)
         attempts = n.attempts
-    msg, envelope = compose(prepared.draft, renderer.render(prepared.template, prepared.context))
+    msg, envelope = compose(
+        prepared.draft, renderer.render(prepared.template, prepared.context, prepared.locale)
+    )
     try:
         transport.send(f"notification-{notification_id}", msg, envelope.mail_from, envelope.rcpt_to)
     except TransportError as exc:
@@ -178,10 +183,15 @@ def _prepare(session: Session, n: Notification, base_url: str) -> Prepared:
 def _prepare_rejection(session: Session, n: Notification, tenant: Tenant, sender: str) -> Prepared:
     assert n.inbound_id is not None
     inbound = session.get_one(InboundMessage, n.inbound_id)
-    what, todo = rejection_texts.explain(n.context["code"], n.context["detail"], tenant.name)
+    # A member's own language if they chose one, else the tenant's: strangers get the latter.
+    known = user_by_email(session, tenant.id, n.to_addr)
+    locale = i18n.negotiate(known.locale if known else None, tenant.locale)
+    _ = i18n.translator(locale)
+    code = n.context["code"]
+    what, todo = rejection_texts.explain(_, code, n.context.get("params", {}), tenant.name)
     original_to = ", ".join(inbound.rcpt_to)
-    published = n.context["code"] in rejection_texts.PUBLISHED_ANYWAY
-    subject = (
+    published = code in rejection_texts.PUBLISHED_ANYWAY
+    subject = _(
         "Your message was published without some files"
         if published
         else "Your message could not be used"
@@ -197,7 +207,7 @@ def _prepare_rejection(session: Session, n: Notification, tenant: Tenant, sender
         "tenant_name": tenant.name,
     }
     draft = Draft(
-        from_name=f"{tenant.name} intranet",
+        from_name=_("{tenant} intranet", tenant=tenant.name),
         from_addr=sender,
         to_name="",
         to_addr=n.to_addr,
@@ -207,4 +217,4 @@ def _prepare_rejection(session: Session, n: Notification, tenant: Tenant, sender
         auto_submitted="auto-replied",
         thread_root=inbound.message_id,
     )
-    return Prepared("rejection", context, draft)
+    return Prepared("rejection", context, draft, locale)

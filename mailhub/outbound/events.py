@@ -70,6 +70,7 @@ def rejection(
     code: str,
     detail: str,
     subject: str,
+    params: dict[str, str],
 ) -> Notification:
     row = Notification(
         tenant_id=tenant.id,
@@ -78,7 +79,7 @@ def rejection(
         to_addr=to_addr,
         inbound_id=inbound_id,
         reason=rejection_reason(code),
-        context={"code": code, "detail": detail, "subject": subject},
+        context={"code": code, "detail": detail, "subject": subject, "params": params},
         message_id=f"<{tenant.slug}/rejections/{inbound_id}@{tenant.domain}>",
     )
     session.add(row)

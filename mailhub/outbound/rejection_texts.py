@@ -1,40 +1,83 @@
 """What each rejection says: what happened and what the sender can do about it.
 
-One entry per reason; the inbound issue makes these localizable per tenant.
+One entry per reason. The texts are English message ids: templates/locales/ translates them
+(mailhub/i18n.py), and their `{placeholders}` are filled from the rejection's parameters after
+translation. `tenant` is always available.
 """
 
 from __future__ import annotations
 
-_TEXTS: dict[str, tuple[str, str]] = {
+from mailhub.i18n import Translator
+
+TEXTS: dict[str, tuple[str, str]] = {
     "unknown_sender": (
-        "{detail}. Only members of {tenant} can publish by email.",
+        "{sender} is not a member of {tenant}, and only members can publish by email.",
         "Send from the address your account uses, or ask an administrator to add you.",
     ),
+    "no_sender": (
+        "The message has no usable From address, so it cannot be published in anyone's name.",
+        "Send it again from your usual mail program.",
+    ),
+    "not_allowed": (
+        "The account of {sender} in {tenant} is deactivated, so it cannot publish by email.",
+        "Ask an administrator to reactivate your account.",
+    ),
     "unknown_space": (
-        "{detail}.",
+        "There is no space called {space} in {tenant}.",
         "Check the address; your intranet lists its spaces and their addresses.",
     ),
     "unknown_key": (
-        "{detail}.",
+        "The reply address is unknown or has expired.",
         "Open the page on the intranet and comment there, or reply to a newer notification.",
     ),
+    "page_gone": (
+        "The page this reply belongs to no longer exists.",
+        "Open the intranet to see where the discussion went on.",
+    ),
     "not_your_key": (
-        "{detail}. Reply addresses belong to the person a notification was sent to.",
+        "The reply address was sent to someone else, not to {sender}. Reply addresses belong "
+        "to the person a notification was sent to.",
         "Reply from the address that received the notification, or comment on the intranet.",
     ),
-    "empty": ("{detail}.", "Write your text in the message and send it again."),
-    "not_supported": ("{detail}.", "Use the intranet for this for now."),
+    "empty": (
+        "The message has neither a subject nor any text.",
+        "Write your text in the message and send it again.",
+    ),
+    "empty_reply": ("The reply has no text.", "Write your text above the quoted message."),
+    "too_large": (
+        "The message is larger than {tenant} accepts ({limit}).",
+        "Share large files as a link to a file share, or spread them over several messages.",
+    ),
+    "not_supported": (
+        "Mail to {address} is not handled yet.",
+        "Use the intranet for this for now.",
+    ),
     "blocked_attachment": (
-        "Your message was published, but {detail}.",
+        "Your message was published, but these attachments were left out: {files}.",
         "Share those files another way (a link to a file share), or send them in a zip if "
         "your administrators allow it.",
+    ),
+    "objection": (
+        "You have objected to {tenant} processing your personal data, so your message was "
+        "not processed.",
+        "To publish by email again, withdraw your objection in your privacy settings on the "
+        "intranet.",
     ),
 }
 # Codes for mail that was used, with a problem worth telling the sender about.
 PUBLISHED_ANYWAY = frozenset({"blocked_attachment"})
-_FALLBACK = ("{detail}.", "If you think this is a mistake, contact your intranet's administrators.")
+FALLBACK = (
+    "Your message could not be used.",
+    "If you think this is a mistake, contact your intranet's administrators.",
+)
 
 
-def explain(code: str, detail: str, tenant: str) -> tuple[str, str]:
-    what, todo = _TEXTS.get(code, _FALLBACK)
-    return what.format(detail=detail.rstrip("."), tenant=tenant), todo
+def explain(_: Translator, code: str, params: dict[str, str], tenant: str) -> tuple[str, str]:
+    """(what happened, what to do) in the translator's language."""
+    what, todo = TEXTS.get(code, FALLBACK)
+    values = {**params, "tenant": tenant}
+    try:
+        return _(what, **values), _(todo, **values)
+    except (KeyError, IndexError, ValueError):
+        # A parameter missing from an old row, or a broken translation: say less, not nothing.
+        return _(FALLBACK[0]), _(FALLBACK[1])

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from premailer import Premailer
 
-from mailhub import TEMPLATES_DIR
+from mailhub import TEMPLATES_DIR, i18n
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,11 @@ class Renderer:
             keep_trailing_newline=True,
         )
 
-    def render(self, template: str, context: dict[str, Any]) -> Rendered:
+    def render(
+        self, template: str, context: dict[str, Any], locale: str = i18n.DEFAULT
+    ) -> Rendered:
+        """Both bodies in `locale`: templates call `_("English text", name=value)`."""
+        context = {**context, "_": i18n.translator(locale), "lang": locale}
         html = self._html.get_template(f"{template}.html").render(context)
         text = self._text.get_template(f"{template}.txt").render(context)
         return Rendered(html=inline_css(html), text=text)
