@@ -41,6 +41,19 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
     ok(tmp_path, "user", "add", "acme", "bob@acme.example", "--name", "Bob")
     assert "mail sales@acme.example" in ok(tmp_path, "space", "add", "acme", "sales")
     assert "now follows sales" in ok(tmp_path, "follow", "acme", "bob@acme.example", "sales")
+    assert "unknown senders moderate, authenticated mail required, language de" in ok(
+        tmp_path,
+        "tenant",
+        "set",
+        "acme",
+        "--unknown-senders",
+        "moderate",
+        "--require-authenticated",
+        "yes",
+        "--locale",
+        "de",
+    )
+    ok(tmp_path, "user", "add", "acme", "cat@acme.example", "--name", "Cat", "--locale", "fr-CH")
     assert json.loads(ok(tmp_path, "pages", "list", "acme", "--json")) == []
     assert json.loads(ok(tmp_path, "inbound", "list", "acme", "--json")) == []
 
@@ -56,6 +69,8 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
         (("space", "add", "acme", "reply"), "reserved"),
         (("follow", "acme", "ghost@acme.example", "sales"), "no user ghost@acme.example"),
         (("pages", "show", "acme", "999"), "no page 999 in acme"),
+        (("tenant", "set", "acme", "--locale", "Deutsch!"), "is not a language tag"),
+        (("tenant", "set", "nope", "--locale", "de"), "no tenant 'nope'"),
         (("inbound", "show", "acme", "5"), "no inbound message 5"),
     ],
 )
