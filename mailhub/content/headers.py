@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from email.header import decode_header, make_header
+
+# WHATWG Encoding Standard: these labels mean windows-1252, and Outlook relies on it, labelling
+# text with dashes and curly quotes (0x80-0x9f) as iso-8859-1.
+_LATIN1_LABELS = re.compile(r"=\?(iso-8859-1|iso8859-1|latin-?1|us-ascii)(\*[a-z-]*)?\?", re.I)
+
 
 def unescape_surrogates(text: str) -> str:
     """Headers with raw 8-bit bytes (no RFC 2047) come back from the parser as surrogate
@@ -14,3 +21,14 @@ def unescape_surrogates(text: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("windows-1252", "replace")
+
+
+def decode_latin1_as_windows_1252(raw: str) -> str | None:
+    """A raw header's RFC 2047 words decoded with windows-1252 where they say iso-8859-1, or
+    None when the header has no such word (the parser's own decoding is right then)."""
+    if not _LATIN1_LABELS.search(raw):
+        return None
+    try:
+        return str(make_header(decode_header(_LATIN1_LABELS.sub("=?windows-1252?", raw))))
+    except (LookupError, UnicodeDecodeError, ValueError):
+        return None

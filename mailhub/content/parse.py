@@ -19,7 +19,7 @@ from pathlib import Path
 from mailhub.content.bigparts import Skeleton, skeleton_of
 from mailhub.content.calendar import parse_events, summary_text
 from mailhub.content.files_in_mail import IncomingFile, files_of, leaf_parts
-from mailhub.content.headers import unescape_surrogates
+from mailhub.content.headers import decode_latin1_as_windows_1252, unescape_surrogates
 
 _HEADER_PARSER = BytesHeaderParser(policy=policy.default)
 _PARSER = BytesParser(policy=policy.default)
@@ -68,7 +68,7 @@ def parse_message(raw: bytes, skeleton: Skeleton | None = None) -> ParsedMail:
     name, addr = _from_of(msg)
     text_part, html_part = _body_parts(msg)
     return ParsedMail(
-        subject=" ".join(_safe_header(msg, "Subject").split()),
+        subject=" ".join(_subject(msg).split()),
         from_addr=addr,
         from_name=name,
         message_id=message_id_of(raw),
@@ -91,6 +91,12 @@ def _calendar_of(msg: Message) -> str:
             except (ValueError, IndexError):
                 return ""
     return ""
+
+
+def _subject(msg: Message) -> str:
+    raw = next((v for k, v in msg.raw_items() if k.lower() == "subject"), "")
+    fixed = decode_latin1_as_windows_1252(str(raw))
+    return unescape_surrogates(fixed) if fixed is not None else _safe_header(msg, "Subject")
 
 
 def _safe_header(msg: Message, name: str) -> str:
@@ -145,6 +151,8 @@ def decode_text(part: Message) -> str:
         charset = part.get_content_charset() or ""
     except (ValueError, LookupError):
         charset = ""
+    if charset.lower() in ("iso-8859-1", "iso8859-1", "latin-1", "latin1"):
+        charset = "windows-1252"  # what the label means in practice (WHATWG Encoding Standard)
     text = payload.decode("latin-1")
     for candidate in (charset, "utf-8", "windows-1252"):
         if not candidate:

@@ -75,5 +75,6 @@ def html_to_text(markup: str) -> str:
     text = re.sub(r"(?i)<li[^>]*>", "- ", text)
     text = re.sub(r"<[^>]+>", "", text)
     text = html.unescape(text)
-    text = re.sub(r"[ \t]+\n", "\n", text)
+    # Outlook writes empty paragraphs as <p>&nbsp;</p>: a line of only spaces is blank.
+    text = re.sub(r"[ \t\xa0]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

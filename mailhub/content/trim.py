@@ -31,9 +31,12 @@ _WROTE_CJK = re.compile(
 # Gmail in languages that lead with the date ("tir. 24. nov. 2026 kl. 10:02 skrev Ann
 # <ann@…>:" in Norwegian): a line with a digit that ends in "<address>:".
 _WROTE_DATED = re.compile(r"^.{0,200}\d.{0,200}<[^>\s]+@[^>\s]+>\s*[:：]\s*$")
+# Outlook's plain-text separator in each language it ships in, and QQ Mail's / Foxmail's.
 _ORIGINAL = re.compile(
     r"^\s*-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine|"
-    r"Mensaje original|Messaggio originale|Oorspronkelijk bericht|Forwarded message)\s*-{2,}\s*$",
+    r"Mensaje original|Messaggio originale|Oorspronkelijk bericht|Mensagem original|"
+    r"Ursprungligt meddelande|Oprindelig meddelelse|Opprinnelig melding|"
+    r"Oryginalna wiadomość|元のメッセージ|原始邮件|原始郵件|Forwarded message)\s*-{2,}\s*$",
     re.IGNORECASE,
 )
 # Outlook puts a rule of underscores above its "From: / Sent:" header block.
