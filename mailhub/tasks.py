@@ -250,6 +250,7 @@ class Runtime:
                 account_id,
                 self.settings.secret_key,
                 poll_interval=self.settings.imap_poll_interval,
+                max_message_size=self.settings.max_message_size,
             )
             thread = threading.Thread(
                 target=poller.run, args=(stop,), name=f"mailhub-imap-{account_id}", daemon=True

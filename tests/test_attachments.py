@@ -116,6 +116,10 @@ def test_executables_are_refused_and_the_sender_is_told(runtime: Runtime, smtp: 
     with runtime.sessions() as s:
         inbound = s.scalars(select(InboundMessage)).one()
         assert [a.filename for a in s.scalars(select(Attachment))] == ["manual.pdf"]
+        # Readers of the page see that a file was left out, and why
+        rev = s.scalars(select(Revision)).one()
+        assert "Files left out: setup.exe (executable files" in rev.body_text
+        assert 'class="refused-files"' in rev.body_html
     assert inbound.status == "processed" and "setup.exe (executable files" in inbound.reason
     assert not any(p.name == "setup.exe" for p in runtime.settings.files_dir.rglob("*"))
     wait_until(lambda: any(to(m) == "ann@acme.example" for m in outbox(runtime)))

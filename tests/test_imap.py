@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from mailhub.tasks import Runtime
 
 from conftest import free_port, wait_until
 from dovecot import Dovecot
-from helpers import final_count, fixture, smtp_send
+from helpers import final_count, fixture, outbox, smtp_send, to
 
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.usefixtures("acme")]
 
@@ -120,6 +121,49 @@ def test_a_crash_before_the_move_repeats_nothing(
     with runtime.sessions() as s:
         assert len(s.scalars(select(InboundMessage)).all()) == 1
     assert dovecot.count(USER, "INBOX") == 0
+
+
+def test_a_message_over_the_size_limit_is_answered_and_left_in_the_mailbox(
+    runtime: Runtime, dovecot: Dovecot, account_id: int
+) -> None:
+    # Given a mailbox with a 3 MB message, and a limit of 2 MB
+    big = _message(7).replace(b"Body 7.", b"x" * 3_000_000)
+    dovecot.deliver(USER, big)
+    dovecot.deliver(USER, _message(8))
+    poller = _poller(runtime, account_id)
+    poller.max_message_size = 2 * 1024 * 1024
+
+    # When the poller reads it
+    assert poller.run_once() == 2
+
+    # Then the small one is a page; the big one is rejected, its sender told, nothing stored of
+    # its body, and the message itself kept in the processed folder for an administrator
+    def answers() -> list[EmailMessage]:
+        return [m for m in outbox(runtime) if m["Auto-Submitted"] == "auto-replied"]
+
+    wait_until(lambda: final_count(runtime) == 2 and answers())
+    with runtime.sessions() as s:
+        big_row = s.scalars(
+            select(InboundMessage).where(InboundMessage.message_id == "<imap-7@mail.acme.example>")
+        ).one()
+        assert big_row.status == "rejected" and big_row.reason.startswith("too_large: 2.9 MB")
+        assert big_row.size < 10_000
+        assert [p.title for p in s.scalars(select(Page))] == ["From the mailbox 8"]
+    [answer] = answers()
+    assert to(answer) == "ann@acme.example"
+    assert (
+        "larger than Acme accepts (2.0 MB)"
+        in answer.get_body(preferencelist=("plain",)).get_content()
+    )
+    assert dovecot.count(USER, "mailhub-processed") == 2
+
+
+def test_the_oversize_mark_is_not_believed_over_smtp(runtime: Runtime, smtp: SmtpServer) -> None:
+    raw = b"X-Mailhub-Oversize: size=999999999; limit=1\r\n" + _message(9)
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], raw)
+    wait_until(lambda: final_count(runtime) == 1)
+    with runtime.sessions() as s:
+        assert s.scalars(select(InboundMessage)).one().status == "processed"
 
 
 def test_the_same_mail_over_smtp_and_imap_makes_one_page(

@@ -8,6 +8,7 @@ RFC 2047 decoding (the stdlib's policy.default). Executable types are refused, n
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -71,6 +72,15 @@ _CID = re.compile(r"""(src\s*=\s*["'])cid:([^"']+)(["'])""", re.IGNORECASE)
 class StoredFiles:
     attachments: list[Attachment] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (file name, why)
+
+
+def refusal_note(refused: list[tuple[str, str]]) -> tuple[str, str]:
+    """(HTML, text) telling readers of a page which files the mail carried but were left out."""
+    if not refused:
+        return "", ""
+    items = "; ".join(f"{name} ({why})" for name, why in refused)
+    text = f"Files left out: {items}."
+    return f'<p class="refused-files">{html.escape(text)}</p>', text
 
 
 def refusal(f: IncomingFile, max_size: int) -> str | None:

@@ -36,6 +36,8 @@ from mailhub.secretbox import open_sealed, seal
 log = logging.getLogger(__name__)
 
 _HEADERS = BytesHeaderParser(policy=policy.compat32)
+# Put on the stored header of a message too large to fetch; only believed on mail read over IMAP.
+OVERSIZE_HEADER = "X-Mailhub-Oversize"
 # Headers an MDA adds with the envelope recipient (Postfix, Exim, Dovecot LDA, Gmail), then
 # the visible ones; a BCC'd address is only in the first kind.
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
@@ -133,7 +135,9 @@ class ImapPoller:
         secret_key: str,
         poll_interval: float = 30.0,
         idle_timeout: float = 240.0,  # under the 29 minutes of RFC 2177, and NAT-friendly
+        max_message_size: int = 25 * 1024 * 1024,
     ) -> None:
+        self.max_message_size = max_message_size
         self.sessions = sessions
         self.raw_store = raw_store
         self.enqueue = enqueue
@@ -182,9 +186,8 @@ class ImapPoller:
             client.create_folder(account.processed_folder)
         fresh_total = 0
         for uid in uids:
-            data = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {})
-            raw = data.get(b"BODY[]")
-            if not isinstance(raw, bytes):
+            raw = self._fetch(client, uid)
+            if raw is None:
                 continue  # expunged meanwhile
             rcpts = self._routable(
                 recipients_of(raw, tenant.domain, fallback=account.username), tenant
@@ -203,6 +206,22 @@ class ImapPoller:
             _move(client, uid, account.processed_folder)
         self._save(last_error="")
         return fresh_total
+
+    def _fetch(self, client: IMAPClient, uid: int) -> bytes | None:
+        """The message; for one over the size limit only its header, marked so the worker
+        answers its sender with the too-large rejection (over SMTP that is a 552). The message
+        itself stays in the mailbox, moved to the processed folder like any other."""
+        size = client.fetch([uid], ["RFC822.SIZE"]).get(uid, {}).get(b"RFC822.SIZE")
+        if not isinstance(size, int):
+            return None
+        if size <= self.max_message_size:
+            raw = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
+            return raw if isinstance(raw, bytes) else None
+        head = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid, {}).get(b"BODY[HEADER]")
+        if not isinstance(head, bytes):
+            return None
+        mark = f"{OVERSIZE_HEADER}: size={size}; limit={self.max_message_size}\r\n"
+        return mark.encode("ascii") + head
 
     def _routable(self, candidates: tuple[str, ...], tenant: Tenant) -> tuple[str, ...]:
         """The candidates mailhub answers at. Headers also name people (a colleague in Cc) and

@@ -19,6 +19,7 @@ from mailhub.content.senders import MAX_DKIM_BYTES, DnsTxt, authenticate
 from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.directory import guest_author, user_by_email
 from mailhub.files import FileBatch, FileStore
+from mailhub.ingress.imap import OVERSIZE_HEADER
 from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import comments, pages, rejections
 from mailhub.mailboxes.mail import Mail
@@ -112,6 +113,11 @@ def _dispatch(
     todo = [r for r in msg.rcpt_to if r.lower() not in handled]
     if not todo:
         return Outcome(InboundStatus.IGNORED, f"duplicate of inbound {earlier} (same Message-ID)")
+    oversize = _oversize(msg, parsed)
+    if oversize is not None:
+        outcome = Outcome(InboundStatus.REJECTED, f"too_large: {oversize.detail}")
+        _answer(Mail(session, batch, 0, tenant, msg, parsed, todo), outcome, oversize)
+        return outcome
     held = _held_for_moderation(session, stores, tenant, msg, parsed, todo)
     if held is not None:
         return Outcome(InboundStatus.HELD, f"held for moderation: {held}")
@@ -160,6 +166,22 @@ def _handled_before(session: Session, msg: InboundMessage) -> tuple[set[str], in
         handled |= {r.lower() for r in rcpts}
         first = other_id if first is None else min(first, other_id)
     return handled, first
+
+
+def _oversize(msg: InboundMessage, parsed: ParsedMail) -> Rejected | None:
+    """A message the IMAP reader left in the mailbox for being too large (ingress/imap.py)."""
+    mark = parsed.headers.get(OVERSIZE_HEADER.lower(), "")
+    if not mark or not msg.peer.startswith("imap:"):
+        return None
+    values = dict(p.strip().partition("=")[::2] for p in mark.split(";"))
+    size, limit = _megabytes(values.get("size", "")), _megabytes(values.get("limit", ""))
+    return Rejected(
+        "too_large", f"{size} is over the limit of {limit}; left in the mailbox", limit=limit
+    )
+
+
+def _megabytes(value: str) -> str:
+    return f"{int(value) / 1_048_576:.1f} MB" if value.isdigit() else "?"
 
 
 def _held_for_moderation(

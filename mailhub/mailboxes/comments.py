@@ -6,7 +6,7 @@ so a forwarded notification does not let someone else post in the recipient's na
 
 from __future__ import annotations
 
-from mailhub.content.attachments import link_inline_images, store_files
+from mailhub.content.attachments import link_inline_images, refusal_note, store_files
 from mailhub.content.reply import reply_content
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
@@ -58,7 +58,11 @@ def add_from_reply(mail: Mail, key: str) -> tuple[Comment, list[int]]:
         comment_id=comment.id,
     )
     mail.refused += stored.refused
-    comment.body_html = link_inline_images(comment.body_html, tenant, stored.attachments)
+    note_html, note_text = refusal_note(stored.refused)
+    comment.body_html = (
+        link_inline_images(comment.body_html, tenant, stored.attachments) + note_html
+    )
+    comment.body_text = "\n\n".join(t for t in (comment.body_text, note_text) if t)
     space = session.get_one(Space, page.space_id)
     notifications = events.comment_added(session, tenant, page, space, comment)
     return comment, [n.id for n in notifications]

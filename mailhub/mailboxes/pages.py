@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from mailhub.content.attachments import link_inline_images, store_files
+from mailhub.content.attachments import link_inline_images, refusal_note, store_files
 from mailhub.content.forward import forwarded_of, strip_prefix
 from mailhub.content.parse import ParsedMail
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
@@ -82,14 +82,15 @@ def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, l
         mail.max_attachment_size,
     )
     mail.refused += stored.refused
+    note_html, note_text = refusal_note(stored.refused)
     session.add(
         Revision(
             tenant_id=tenant.id,
             page_id=page.id,
             author_id=author.id,
             number=1,
-            body_html=link_inline_images(body_html, tenant, stored.attachments),
-            body_text=text,
+            body_html=link_inline_images(body_html, tenant, stored.attachments) + note_html,
+            body_text="\n\n".join(t for t in (text, note_text) if t),
         )
     )
     notifications = events.page_created(session, tenant, page, space)
