@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class Settings:
     allowed_image_hosts: str = ""  # comma-separated hosts whose https images pages may show
     trusted_authserv_ids: str = ""  # comma-separated: whose Authentication-Results to believe
     imap_poll_interval: float = 30.0  # seconds between checks when a server has no IDLE
+    dkim_key_dir: str = ""  # PEM private keys named DOMAIN.pem; empty: mail goes out unsigned
+    dkim_selector: str = "mailhub"  # the DNS record is SELECTOR._domainkey.DOMAIN
     log_level: str = "INFO"
 
     # Derived, never read from the environment.
@@ -164,6 +167,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             "MAILHUB_RAW_RETENTION_DAYS and MAILHUB_REJECTED_RETENTION_DAYS must be at least 1"
         )
+    if s.dkim_key_dir and not Path(s.dkim_key_dir).is_dir():
+        raise ConfigError(f"MAILHUB_DKIM_KEY_DIR={s.dkim_key_dir!r} is not a directory")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", s.dkim_selector):
+        raise ConfigError(f"MAILHUB_DKIM_SELECTOR={s.dkim_selector!r} is not a DNS label")
     if s.worker_threads < 1:
         raise ConfigError("MAILHUB_WORKER_THREADS must be at least 1")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -27,6 +28,7 @@ from mailhub.mailboxes import Stores, process_inbound
 from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
 from mailhub.outbound.deliver import deliver_notification
 from mailhub.outbound.render import Renderer
+from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
 from mailhub.retention import Incinerated, incinerate_due
 
@@ -79,6 +81,11 @@ class Runtime:
             ),
         )
         self.renderer = Renderer()
+        self.signer = (
+            DkimSigner.from_dir(Path(settings.dkim_key_dir), settings.dkim_selector)
+            if settings.dkim_key_dir
+            else None
+        )
         self.transport = transport or make_transport(settings)
         self.broker = make_broker(settings)
         self.lease = timedelta(seconds=settings.send_lease)
@@ -119,6 +126,7 @@ class Runtime:
             self.settings.base_url,
             notification_id,
             lease=self.lease,
+            signer=self.signer,
         )
         log.info("notification %s %s", notification_id, status)
 

@@ -24,6 +24,8 @@ from mailhub.db import migrate, unit_of_work
 from mailhub.ingress.smtp import MailhubHandler, SmtpServer
 from mailhub.tasks import Runtime
 
+from smtp_sink import SmtpSink
+
 PG_ADMIN = os.environ.get("MAILHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MAILHUB_TEST_REDIS", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("MAILHUB_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -140,3 +142,35 @@ def smtp(runtime: Runtime) -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def relayed_runtime(tmp_path: Path, **env: str) -> Iterator[tuple[Runtime, SmtpSink, SmtpServer]]:
+    """SQLite, a worker, mailhub's SMTP port, and a real SMTP relay (the sink) that keeps what
+    it receives; Ann writes, Bob follows sales."""
+    sink_port = free_port()
+    settings = make_settings(tmp_path, MAILHUB_SMTP_RELAY=f"127.0.0.1:{sink_port}", **env)
+    settings.data_dir.mkdir(parents=True)
+    migrate(settings.effective_database_url)
+    rt = Runtime(settings)
+    with unit_of_work(rt.sessions) as s:
+        t = directory.add_tenant(s, "acme", "acme.example", "Acme")
+        directory.add_user(s, t, "ann@acme.example", "Ann")
+        bob = directory.add_user(s, t, "bob@acme.example", "Bob")
+        directory.follow(s, t, bob, directory.add_space(s, t, "sales"))
+    worker = rt.worker(poll_ms=100)
+    worker.start()
+    server = SmtpServer(
+        MailhubHandler(rt.sessions, rt.raw_store, rt.enqueue_inbound),
+        "127.0.0.1",
+        free_port(),
+        10**6,
+    )
+    server.start()
+    try:
+        with SmtpSink(sink_port) as sink:
+            yield rt, sink, server
+    finally:
+        server.stop()
+        worker.stop()
+        rt.close()

@@ -17,6 +17,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    raw: bytes  # as it arrived, to verify signatures over
 
 
 @dataclass
@@ -41,7 +42,11 @@ class SinkHandler:
                 return "451 4.3.0 Try again later"
             msg = BytesParser(policy=policy.default).parsebytes(envelope.content)
             assert isinstance(msg, EmailMessage)
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))
+            self.received.append(
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), msg, envelope.original_content
+                )
+            )
         return "250 OK"
 
 

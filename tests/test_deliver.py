@@ -8,43 +8,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailhub import directory
-from mailhub.db import migrate, unit_of_work
-from mailhub.ingress.smtp import MailhubHandler, SmtpServer
+from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import Notification
 from mailhub.tasks import Runtime
 
-from conftest import free_port, make_settings, wait_until
+from conftest import relayed_runtime, wait_until
 from helpers import fixture, smtp_send
 from smtp_sink import SmtpSink
 
 
 @pytest.fixture
 def relayed(tmp_path: Path) -> Iterator[tuple[Runtime, SmtpSink, SmtpServer]]:
-    sink_port = free_port()
-    settings = make_settings(tmp_path, MAILHUB_SMTP_RELAY=f"127.0.0.1:{sink_port}")
-    settings.data_dir.mkdir(parents=True)
-    migrate(settings.effective_database_url)
-    rt = Runtime(settings)
-    with unit_of_work(rt.sessions) as s:
-        t = directory.add_tenant(s, "acme", "acme.example", "Acme")
-        directory.add_user(s, t, "ann@acme.example", "Ann")
-        bob = directory.add_user(s, t, "bob@acme.example", "Bob")
-        directory.follow(s, t, bob, directory.add_space(s, t, "sales"))
-    worker = rt.worker(poll_ms=100)
-    worker.start()
-    server = SmtpServer(
-        MailhubHandler(rt.sessions, rt.raw_store, rt.enqueue_inbound),
-        "127.0.0.1",
-        free_port(),
-        10**6,
-    )
-    server.start()
-    with SmtpSink(sink_port) as sink:
-        yield rt, sink, server
-    server.stop()
-    worker.stop()
-    rt.close()
+    with relayed_runtime(tmp_path) as parts:
+        yield parts
 
 
 def _notification(rt: Runtime) -> Notification:

@@ -38,6 +38,7 @@ from mailhub.outbound.compose import Draft, compose
 from mailhub.outbound.events import thread_id
 from mailhub.outbound.keys import hash_key, new_key
 from mailhub.outbound.render import Renderer
+from mailhub.outbound.signing import DkimSigner, wire_bytes
 from mailhub.outbound.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def deliver_notification(
     base_url: str,
     notification_id: int,
     lease: timedelta = timedelta(minutes=5),
+    signer: DkimSigner | None = None,
 ) -> str:
     """Send one notification if it is still owed; return the status it ends in."""
     with unit_of_work(factory) as session:
@@ -81,8 +83,11 @@ def deliver_notification(
     msg, envelope = compose(
         prepared.draft, renderer.render(prepared.template, prepared.context, prepared.locale)
     )
+    data = wire_bytes(msg, signer)
     try:
-        transport.send(f"notification-{notification_id}", msg, envelope.mail_from, envelope.rcpt_to)
+        transport.send(
+            f"notification-{notification_id}", data, envelope.mail_from, envelope.rcpt_to
+        )
     except TransportError as exc:
         final = exc.permanent or attempts >= MAX_ATTEMPTS
         with unit_of_work(factory) as session:

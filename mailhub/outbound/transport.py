@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import smtplib
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
@@ -24,18 +23,19 @@ class TransportError(MailhubError):
 
 
 class Transport(Protocol):
-    def send(self, name: str, msg: EmailMessage, mail_from: str, rcpt_to: list[str]) -> None: ...
+    """Hands over finished bytes (signed, folded): a transport never re-serializes a message."""
+
+    def send(self, name: str, data: bytes, mail_from: str, rcpt_to: list[str]) -> None: ...
 
 
 class OutboxTransport:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def send(self, name: str, msg: EmailMessage, mail_from: str, rcpt_to: list[str]) -> None:
+    def send(self, name: str, data: bytes, mail_from: str, rcpt_to: list[str]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / f"{name}.eml"
         tmp = path.with_suffix(".tmp")
-        data = msg.as_bytes()
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -55,7 +55,7 @@ class SmtpRelayTransport:
             timeout,
         )
 
-    def send(self, name: str, msg: EmailMessage, mail_from: str, rcpt_to: list[str]) -> None:
+    def send(self, name: str, data: bytes, mail_from: str, rcpt_to: list[str]) -> None:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 smtp.ehlo()
@@ -64,7 +64,7 @@ class SmtpRelayTransport:
                     smtp.ehlo()
                 if self.user:
                     smtp.login(self.user, self.password)
-                refused = smtp.send_message(msg, from_addr=mail_from, to_addrs=rcpt_to)
+                refused = smtp.sendmail(mail_from, rcpt_to, data)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise TransportError(
