@@ -14,6 +14,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import dkim
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from mailhub.errors import InvalidInput
 
@@ -38,6 +40,39 @@ SIGNED_HEADERS = (
     "content-type",
 )
 _WIRE = policy.SMTP.clone(max_line_length=78)
+_DIGESTS: dict[str, hashes.HashAlgorithm] = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}  # noqa: S303
+_OPENSSL_KEYS: dict[int, rsa.RSAPrivateKey] = {}
+
+
+def _rsa_sign_with_openssl(digest: object, pk: dict[str, int]) -> bytes:
+    """RSASSA-PKCS1-v1_5 over dkimpy's header hash, computed by OpenSSL (cryptography).
+
+    dkimpy does the RSA step in pure Python, 5.5 ms a signature on this machine, which would
+    cap a worker at under 200 mails a second; OpenSSL takes well under 1 ms. The result is the
+    same bytes: PKCS#1 v1.5 signatures are deterministic. dkimpy still canonicalizes, hashes,
+    builds and folds the header; tests verify every signature with dkimpy itself.
+    """
+    key = _OPENSSL_KEYS.get(pk["modulus"])
+    if key is None:
+        public = rsa.RSAPublicNumbers(pk["publicExponent"], pk["modulus"])
+        key = rsa.RSAPrivateNumbers(
+            pk["prime1"],
+            pk["prime2"],
+            pk["privateExponent"],
+            pk["exponent1"],
+            pk["exponent2"],
+            pk["coefficient"],
+            public,
+        ).private_key()
+        _OPENSSL_KEYS[pk["modulus"]] = key
+    algorithm = _DIGESTS[str(getattr(digest, "name", "sha256")).lower()]
+    raw = digest.digest()  # type: ignore[attr-defined]
+    return key.sign(raw, padding.PKCS1v15(), utils.Prehashed(algorithm))
+
+
+# dkimpy calls this module-level function for rsa-sha256 signatures (dkim/__init__.py).
+if callable(getattr(dkim, "RSASSA_PKCS1_v1_5_sign", None)):
+    dkim.RSASSA_PKCS1_v1_5_sign = _rsa_sign_with_openssl
 
 
 class DkimSigner:
