@@ -25,6 +25,7 @@ from mailhub.config import Settings
 from mailhub.db import make_engine, make_session_factory, migrate, schema_is_current, unit_of_work
 from mailhub.errors import ConfigError, MailhubError
 from mailhub.files import FileStore
+from mailhub.privacy import objections
 from mailhub.queries import list_pages, page_view
 
 log = logging.getLogger("mailhub")
@@ -297,6 +298,19 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        user = directory.get_user(s, tenant, args.email)
+        if args.sub == "object":
+            objections.object_to_processing(s, tenant, user)
+            print(f"{user.email} objected: no notifications, mail from them is not processed")
+        else:
+            objections.withdraw(s, tenant, user)
+            print(f"{user.email} withdrew the objection: mail is processed and sent again")
+    return 0
+
+
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(_sessions(settings)) as s:
         tenant = directory.get_tenant(s, args.tenant)
@@ -556,6 +570,17 @@ def build_parser() -> argparse.ArgumentParser:
     s_add.add_argument("tenant")
     s_add.add_argument("space")
     s_add.add_argument("--name")
+
+    privacy = sub.add_parser("privacy", help="people's rights over their data").add_subparsers(
+        dest="sub", required=True
+    )
+    for name, helptext in (
+        ("object", "record a user's objection to processing (GDPR Art. 21)"),
+        ("withdraw", "withdraw a user's objection"),
+    ):
+        p_obj = add(name, cmd_privacy, helptext, privacy)
+        p_obj.add_argument("tenant")
+        p_obj.add_argument("email")
 
     fol = add("follow", cmd_follow, "make a user follow a space")
     fol.add_argument("tenant")

@@ -54,6 +54,12 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
         "de",
     )
     ok(tmp_path, "user", "add", "acme", "cat@acme.example", "--name", "Cat", "--locale", "fr-CH")
+    assert "bob@acme.example objected" in ok(
+        tmp_path, "privacy", "object", "acme", "bob@acme.example"
+    )
+    assert "withdrew" in ok(tmp_path, "privacy", "withdraw", "acme", "bob@acme.example")
+    again = run(tmp_path, "privacy", "withdraw", "acme", "bob@acme.example")
+    assert again.returncode == 1 and "has no objection in force" in again.stderr
     assert json.loads(ok(tmp_path, "pages", "list", "acme", "--json")) == []
     assert json.loads(ok(tmp_path, "inbound", "list", "acme", "--json")) == []
 
@@ -71,6 +77,7 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
         (("pages", "show", "acme", "999"), "no page 999 in acme"),
         (("tenant", "set", "acme", "--locale", "Deutsch!"), "is not a language tag"),
         (("tenant", "set", "nope", "--locale", "de"), "no tenant 'nope'"),
+        (("privacy", "object", "acme", "ann@acme.example"), "no user ann@acme.example in acme"),
         (("inbound", "show", "acme", "5"), "no inbound message 5"),
     ],
 )

@@ -25,6 +25,7 @@ from mailhub.mailboxes import comments, pages, rejections
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
 from mailhub.models import InboundMessage, InboundStatus, Tenant, User, utcnow
+from mailhub.privacy.objections import has_objected
 from mailhub.routing import Mailbox, route
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,13 @@ def _dispatch(
     todo = [r for r in msg.rcpt_to if r.lower() not in handled]
     if not todo:
         return Outcome(InboundStatus.IGNORED, f"duplicate of inbound {earlier} (same Message-ID)")
+    sender = user_by_email(session, tenant.id, parsed.from_addr) if parsed.from_addr else None
+    if sender is not None and has_objected(session, sender.id):
+        # Art. 21: not processed, only told so (once a day at most) and how to withdraw.
+        objection = Rejected("objection", f"{sender.email} objected to processing")
+        outcome = Outcome(InboundStatus.REJECTED, f"objection: {objection.detail}; not processed")
+        _answer(Mail(session, batch, 0, tenant, msg, parsed, todo), outcome, objection)
+        return outcome
     oversize = _oversize(msg, parsed)
     if oversize is not None:
         outcome = Outcome(InboundStatus.REJECTED, f"too_large: {oversize.detail}")

@@ -16,6 +16,7 @@ from mailhub.models.mail import (
     NotificationStatus,
     ReplyKey,
 )
+from mailhub.models.privacy import Objection
 from mailhub.models.tenancy import Follow, Space, Tenant, User
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "NotificationStatus",
+    "Objection",
     "Page",
     "ReplyKey",
     "Revision",

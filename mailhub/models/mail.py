@@ -95,6 +95,7 @@ class NotificationStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    SUPPRESSED = "suppressed"  # not sent: the recipient objected after it was queued
 
 
 class NotificationKind(enum.StrEnum):

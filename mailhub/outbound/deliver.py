@@ -40,6 +40,7 @@ from mailhub.outbound.keys import hash_key, new_key
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner, wire_bytes
 from mailhub.outbound.transport import Transport, TransportError
+from mailhub.privacy.objections import has_objected
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,15 @@ def deliver_notification(
         n = session.get(Notification, notification_id, with_for_update=True)
         if n is None:
             return "missing"
-        if n.status in (NotificationStatus.SENT, NotificationStatus.FAILED):
+        if n.status in (
+            NotificationStatus.SENT,
+            NotificationStatus.FAILED,
+            NotificationStatus.SUPPRESSED,
+        ):
+            return n.status
+        if n.user_id is not None and has_objected(session, n.user_id):
+            # Objected after this was queued: the objection wins, right up to the send.
+            n.status, n.last_error = NotificationStatus.SUPPRESSED, "recipient objected"
             return n.status
         now = utcnow()
         if n.status == NotificationStatus.SENDING and n.claimed_at and now - n.claimed_at < lease:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.models import Follow, Page, Space, User
+from mailhub.privacy.objections import has_objected, objected
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,13 @@ def followers(session: Session, space: Space) -> list[User]:
         session.scalars(
             select(User)
             .join(Follow, Follow.user_id == User.id)
-            .where(Follow.space_id == space.id, Follow.tenant_id == space.tenant_id, User.active)
+            .where(
+                Follow.space_id == space.id,
+                Follow.tenant_id == space.tenant_id,
+                User.active,
+                ~User.guest,
+                ~objected(User.id),
+            )
             .order_by(User.id)
         )
     )
@@ -39,7 +46,13 @@ def for_new_page(session: Session, page: Page, space: Space) -> list[Recipient]:
 def for_new_comment(session: Session, page: Page, space: Space, actor_id: int) -> list[Recipient]:
     chosen: dict[int, Recipient] = {}
     author = session.get(User, page.author_id)
-    if author is not None and author.active and author.tenant_id == page.tenant_id:
+    if (
+        author is not None
+        and author.active
+        and not author.guest  # guests are never notified
+        and author.tenant_id == page.tenant_id
+        and not has_objected(session, author.id)
+    ):
         chosen[author.id] = Recipient(author, "you wrote this page")
     for user in followers(session, space):
         chosen.setdefault(user.id, Recipient(user, f"you follow the {space.name} space"))

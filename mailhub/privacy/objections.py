@@ -1,0 +1,52 @@
+"""Objection to processing (GDPR Art. 21): from the moment it is recorded, mailhub sends the
+person no notifications or digests and does not process mail they send in — it answers that
+mail once with the objection rejection, which says how to withdraw.
+
+Checked where recipients are resolved and again right before a notification is sent, so an
+objection recorded while a notification waited in the queue still stops it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from mailhub.errors import InvalidInput
+from mailhub.models import Tenant, User, utcnow
+from mailhub.models.privacy import Objection
+
+
+def has_objected(session: Session, user_id: int) -> bool:
+    return session.scalar(select(objected(user_id))) is True
+
+
+def objected(user_id: ColumnElement[int] | InstrumentedAttribute[int] | int) -> ColumnElement[bool]:
+    """SQL: this user has an objection in force (for filtering recipients in one query)."""
+    return exists().where(Objection.user_id == user_id, Objection.withdrawn_at.is_(None))
+
+
+def object_to_processing(session: Session, tenant: Tenant, user: User) -> Objection:
+    if user.tenant_id != tenant.id:
+        raise InvalidInput("the user does not belong to this tenant")
+    current = _current(session, user.id)
+    if current is not None:
+        return current  # objecting twice changes nothing
+    objection = Objection(tenant_id=tenant.id, user_id=user.id)
+    session.add(objection)
+    session.flush()
+    return objection
+
+
+def withdraw(session: Session, tenant: Tenant, user: User) -> Objection:
+    current = _current(session, user.id)
+    if current is None or user.tenant_id != tenant.id:
+        raise InvalidInput(f"{user.email} has no objection in force")
+    current.withdrawn_at = utcnow()
+    session.flush()
+    return current
+
+
+def _current(session: Session, user_id: int) -> Objection | None:
+    return session.scalar(
+        select(Objection).where(Objection.user_id == user_id, Objection.withdrawn_at.is_(None))
+    )
