@@ -58,6 +58,7 @@ def test_new_page_keeps_title_text_and_files(name: str) -> None:
     assert title_of(parsed, text) == expected["title"]
     for snippet in expected["body_contains"]:
         assert snippet in text
+    assert "[cid:" not in text and "\r" not in text
     assert sorted(f.filename for f in parsed.files) == sorted(expected["attachments"])
 
 

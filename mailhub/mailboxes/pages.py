@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from mailhub.content.attachments import link_inline_images, refusal_note, store_files
 from mailhub.content.forward import forwarded_of, strip_prefix
@@ -15,16 +16,21 @@ from mailhub.models import Page, Revision, User
 from mailhub.outbound import events
 
 TITLE_MAX = 300
+_CID_PLACEHOLDER = re.compile(r"^[ \t]*\[cid:[^\]\s]+\][ \t]*\n?", re.MULTILINE)
 
 
 def body_of(parsed: ParsedMail, image_hosts: frozenset[str] = frozenset()) -> tuple[str, str]:
     """(sanitized HTML, plain text) of a mail: its HTML part if it has one, else its text;
     a calendar invitation's summary goes first, so the page says what and when at a glance."""
+    plain = parsed.text.replace("\r\n", "\n").strip()
     if parsed.html.strip():
         body_html = clean_html(parsed.html, image_hosts)
-        text = parsed.text.strip() or html_to_text(body_html)
+        # Outlook's text alternative names each inline image "[cid:image001.png@…]"; the
+        # image is on the page, the placeholder means nothing to a reader.
+        plain = re.sub(r"\n{3,}", "\n\n", _CID_PLACEHOLDER.sub("", plain)).strip()
+        text = plain or html_to_text(body_html)
     else:
-        text = parsed.text.strip()
+        text = plain
         body_html = text_to_html(text)
     if parsed.calendar:
         body_html = f'<div class="calendar">{text_to_html(parsed.calendar)}</div>\n{body_html}'
