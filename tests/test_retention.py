@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -66,7 +67,9 @@ def test_raw_mail_is_incinerated_after_its_retention(runtime: Runtime, smtp: Smt
             and "127.0.0.1" not in text
         )
         assert m.status in ("processed", "rejected") and m.size > 0
-    assert sorted(m.reason for m in gone) == ["page 1 in sales", "unknown_sender"]
+    # Page ids come from a sequence, which a retried transaction on PostgreSQL may advance.
+    reasons = sorted(re.sub(r"page \d+", "page N", m.reason) for m in gone)
+    assert reasons == ["page N in sales", "unknown_sender"]
     assert len(pages) == 2  # the content made from mail stays; only the raw mail goes
     raw_files = [p for p in runtime.settings.raw_dir.rglob("*.eml")]
     assert len(raw_files) == 1
