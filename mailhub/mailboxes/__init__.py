@@ -115,18 +115,10 @@ def _dispatch(
     if not todo:
         return Outcome(InboundStatus.IGNORED, f"duplicate of inbound {earlier} (same Message-ID)")
     sender = user_by_email(session, tenant.id, parsed.from_addr) if parsed.from_addr else None
-    if sender is not None and has_objected(session, sender.id):
-        # Art. 21: not processed, only told so (once a day at most) and how to withdraw.
-        objection = Rejected("objection", f"{sender.email} objected to processing")
-        outcome = Outcome(InboundStatus.REJECTED, f"objection: {objection.detail}; not processed")
-        _answer(Mail(session, batch, 0, tenant, msg, parsed, todo), outcome, objection)
-        return outcome
-    oversize = _oversize(msg, parsed)
-    if oversize is not None:
-        outcome = Outcome(InboundStatus.REJECTED, f"too_large: {oversize.detail}")
-        _answer(Mail(session, batch, 0, tenant, msg, parsed, todo), outcome, oversize)
-        return outcome
-    held = _held_for_moderation(session, stores, tenant, msg, parsed, todo)
+    refused = _objection(session, sender) or _oversize(msg, parsed)
+    if refused is not None:
+        return _reject(Mail(session, batch, 0, tenant, msg, parsed, todo), refused)
+    held = _held_for_moderation(stores, tenant, msg, parsed, todo, sender)
     if held is not None:
         return Outcome(InboundStatus.HELD, f"held for moderation: {held}")
     mail = Mail(
@@ -135,9 +127,7 @@ def _dispatch(
     try:
         outcome = _route_all(mail)
     except Rejected as rej:
-        outcome = Outcome(InboundStatus.REJECTED, f"{rej.code}: {rej.detail}")
-        _answer(mail, outcome, rej)
-        return outcome
+        return _reject(mail, rej)
     if mail.refused:
         names = ", ".join(f"{name} ({why})" for name, why in mail.refused)
         outcome.reason += f"; refused attachments: {names}"
@@ -176,6 +166,14 @@ def _handled_before(session: Session, msg: InboundMessage) -> tuple[set[str], in
     return handled, first
 
 
+def _objection(session: Session, sender: User | None) -> Rejected | None:
+    """Art. 21: mail from someone who objected is not processed, only answered (at most once a
+    day) with how to withdraw."""
+    if sender is None or not has_objected(session, sender.id):
+        return None
+    return Rejected("objection", f"{sender.email} objected to processing; not processed")
+
+
 def _oversize(msg: InboundMessage, parsed: ParsedMail) -> Rejected | None:
     """A message the IMAP reader left in the mailbox for being too large (ingress/imap.py)."""
     mark = parsed.headers.get(OVERSIZE_HEADER.lower(), "")
@@ -193,12 +191,12 @@ def _megabytes(value: str) -> str:
 
 
 def _held_for_moderation(
-    session: Session,
     stores: Stores,
     tenant: Tenant,
     msg: InboundMessage,
     parsed: ParsedMail,
     recipients: list[str],
+    sender: User | None,
 ) -> str | None:
     """Why mail must wait for a moderator, or None when it may go on. A moderator's approval
     is final.
@@ -209,7 +207,6 @@ def _held_for_moderation(
     """
     if msg.moderation == "approved" or not parsed.from_addr:
         return None
-    sender = user_by_email(session, tenant.id, parsed.from_addr)
     if sender is None or sender.guest:
         to_space = any(route(r).mailbox is Mailbox.PAGES for r in recipients)
         if to_space and tenant.unknown_senders == "moderate":
@@ -227,6 +224,12 @@ def _held_for_moderation(
     if verdict.result == "none" and tenant.require_authenticated:
         return f"{tenant.name} requires authenticated mail: {verdict.detail}"
     return None
+
+
+def _reject(mail: Mail, rej: Rejected) -> Outcome:
+    outcome = Outcome(InboundStatus.REJECTED, f"{rej.code}: {rej.detail}")
+    _answer(mail, outcome, rej)
+    return outcome
 
 
 def _answer(mail: Mail, outcome: Outcome, rej: Rejected) -> None:
