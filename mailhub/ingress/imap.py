@@ -185,8 +185,13 @@ class ImapPoller:
         if uids and not client.folder_exists(account.processed_folder):
             client.create_folder(account.processed_folder)
         fresh_total = 0
+        # One round trip for every size, so each message costs only the fetch of its content.
+        sizes = {
+            uid: data.get(b"RFC822.SIZE")
+            for uid, data in (client.fetch(uids, ["RFC822.SIZE"]).items() if uids else ())
+        }
         for uid in uids:
-            raw = self._fetch(client, uid)
+            raw = self._fetch(client, uid, sizes.get(uid))
             if raw is None:
                 continue  # expunged meanwhile
             rcpts = self._routable(
@@ -207,11 +212,10 @@ class ImapPoller:
         self._save(last_error="")
         return fresh_total
 
-    def _fetch(self, client: IMAPClient, uid: int) -> bytes | None:
+    def _fetch(self, client: IMAPClient, uid: int, size: object) -> bytes | None:
         """The message; for one over the size limit only its header, marked so the worker
         answers its sender with the too-large rejection (over SMTP that is a 552). The message
         itself stays in the mailbox, moved to the processed folder like any other."""
-        size = client.fetch([uid], ["RFC822.SIZE"]).get(uid, {}).get(b"RFC822.SIZE")
         if not isinstance(size, int):
             return None
         if size <= self.max_message_size:
