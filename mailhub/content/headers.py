@@ -7,7 +7,11 @@ from email.header import decode_header, make_header
 
 # WHATWG Encoding Standard: these labels mean windows-1252, and Outlook relies on it, labelling
 # text with dashes and curly quotes (0x80-0x9f) as iso-8859-1.
-_LATIN1_LABELS = re.compile(r"=\?(iso-8859-1|iso8859-1|latin-?1|us-ascii)(\*[a-z-]*)?\?", re.I)
+LATIN1_LABELS = ("iso-8859-1", "iso8859-1", "latin-1", "latin1")
+# In an encoded word, us-ascii with 8-bit bytes in it is that windows-1252 too.
+_LATIN1_LABELS = re.compile(
+    rf"=\?({'|'.join(map(re.escape, LATIN1_LABELS))}|us-ascii)(\*[a-z-]*)?\?", re.I
+)
 
 
 def unescape_surrogates(text: str) -> str:

@@ -19,7 +19,11 @@ from pathlib import Path
 from mailhub.content.bigparts import Skeleton, skeleton_of
 from mailhub.content.calendar import parse_events, summary_text
 from mailhub.content.files_in_mail import IncomingFile, files_of, leaf_parts
-from mailhub.content.headers import decode_latin1_as_windows_1252, unescape_surrogates
+from mailhub.content.headers import (
+    LATIN1_LABELS,
+    decode_latin1_as_windows_1252,
+    unescape_surrogates,
+)
 
 _HEADER_PARSER = BytesHeaderParser(policy=policy.default)
 _PARSER = BytesParser(policy=policy.default)
@@ -151,7 +155,7 @@ def decode_text(part: Message) -> str:
         charset = part.get_content_charset() or ""
     except (ValueError, LookupError):
         charset = ""
-    if charset.lower() in ("iso-8859-1", "iso8859-1", "latin-1", "latin1"):
+    if charset.lower() in LATIN1_LABELS:
         charset = "windows-1252"  # what the label means in practice (WHATWG Encoding Standard)
     text = payload.decode("latin-1")
     for candidate in (charset, "utf-8", "windows-1252"):
