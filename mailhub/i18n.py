@@ -33,7 +33,9 @@ class Translator:
         return text.format(**params) if params else text
 
 
+@cache
 def available(root: Path = LOCALES_DIR) -> frozenset[str]:
+    """The languages with a catalog; read once, as the catalogs themselves are."""
     return frozenset({DEFAULT} | {p.stem for p in root.glob("*.json")})
 
 

@@ -144,6 +144,15 @@ def smtp(runtime: Runtime) -> Iterator[SmtpServer]:
         server.stop()
 
 
+def add_small_acme(rt: Runtime) -> None:
+    """Tenant acme with Ann, who writes, and Bob, who follows sales."""
+    with unit_of_work(rt.sessions) as s:
+        t = directory.add_tenant(s, "acme", "acme.example", "Acme")
+        directory.add_user(s, t, "ann@acme.example", "Ann")
+        bob = directory.add_user(s, t, "bob@acme.example", "Bob")
+        directory.follow(s, t, bob, directory.add_space(s, t, "sales"))
+
+
 @contextlib.contextmanager
 def relayed_runtime(tmp_path: Path, **env: str) -> Iterator[tuple[Runtime, SmtpSink, SmtpServer]]:
     """SQLite, a worker, mailhub's SMTP port, and a real SMTP relay (the sink) that keeps what
@@ -153,11 +162,7 @@ def relayed_runtime(tmp_path: Path, **env: str) -> Iterator[tuple[Runtime, SmtpS
     settings.data_dir.mkdir(parents=True)
     migrate(settings.effective_database_url)
     rt = Runtime(settings)
-    with unit_of_work(rt.sessions) as s:
-        t = directory.add_tenant(s, "acme", "acme.example", "Acme")
-        directory.add_user(s, t, "ann@acme.example", "Ann")
-        bob = directory.add_user(s, t, "bob@acme.example", "Bob")
-        directory.follow(s, t, bob, directory.add_space(s, t, "sales"))
+    add_small_acme(rt)
     worker = rt.worker(poll_ms=100)
     worker.start()
     server = SmtpServer(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import smtplib
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from mailhub.models import InboundMessage, InboundStatus
@@ -68,3 +72,31 @@ def final_count(runtime: Runtime) -> int:
             )
             or 0
         )
+
+
+@dataclass(frozen=True)
+class DkimTestKey:
+    """A signing key and the one TXT record a receiver's DNS lookup would find for it."""
+
+    pem: bytes
+    records: dict[bytes, bytes]
+
+    def dns(self, name: bytes, timeout: int = 5) -> bytes | None:
+        """dkimpy's dnsfunc: only this key's record exists."""
+        return self.records.get(name if name.endswith(b".") else name + b".")
+
+
+def dkim_test_key(selector: str, domain: str = "acme.example") -> DkimTestKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = base64.b64encode(
+        key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    name = f"{selector}._domainkey.{domain}.".encode()
+    return DkimTestKey(pem, {name: b"v=DKIM1; k=rsa; p=" + public})

@@ -3,14 +3,11 @@ Authentication-Results believed, untrusted ones ignored; failures wait for a mod
 
 from __future__ import annotations
 
-import base64
 from dataclasses import replace
 from email.message import EmailMessage
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from mailhub.content.senders import authenticate
@@ -22,25 +19,11 @@ from mailhub.models import InboundMessage, Page, Tenant
 from mailhub.tasks import Runtime
 
 from conftest import wait_until
-from helpers import final_count
+from helpers import dkim_test_key, final_count
 
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PRIVATE = KEY.private_bytes(
-    serialization.Encoding.PEM,
-    serialization.PrivateFormat.TraditionalOpenSSL,
-    serialization.NoEncryption(),
-)
-PUBLIC = base64.b64encode(
-    KEY.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-)
-DNS = {b"mail._domainkey.acme.example.": b"v=DKIM1; k=rsa; p=" + PUBLIC}
-
-
-def dns(name: bytes, timeout: int = 5) -> bytes | None:
-    """The TXT records a resolver would return: only the test key exists."""
-    return DNS.get(name if name.endswith(b".") else name + b".")
+KEY = dkim_test_key("mail")
+PRIVATE = KEY.pem
+dns = KEY.dns  # the TXT records a resolver would return: only the test key exists
 
 
 def _mail(i: int, extra: str = "") -> bytes:

@@ -3,39 +3,22 @@ receiver would after a real SMTP hop; a changed byte breaks it; no key, no signa
 
 from __future__ import annotations
 
-import base64
 from email.message import EmailMessage
 from pathlib import Path
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mailhub.config import ConfigError
 from mailhub.errors import InvalidInput
 from mailhub.outbound.signing import DkimSigner, wire_bytes
 
 from conftest import make_settings, relayed_runtime, wait_until
-from helpers import fixture, smtp_send
+from helpers import dkim_test_key, fixture, smtp_send
 
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PEM = KEY.private_bytes(
-    serialization.Encoding.PEM,
-    serialization.PrivateFormat.PKCS8,
-    serialization.NoEncryption(),
-)
-PUBLIC = base64.b64encode(
-    KEY.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-)
-
-
-def dns(name: bytes, timeout: int = 5) -> bytes | None:
-    """The receiver's TXT lookup: only the published key of acme.example exists."""
-    records = {b"mh2026._domainkey.acme.example.": b"v=DKIM1; k=rsa; p=" + PUBLIC}
-    return records.get(name if name.endswith(b".") else name + b".")
+KEY = dkim_test_key("mh2026")
+PEM = KEY.pem
+dns = KEY.dns  # the receiver's TXT lookup: only the published key of acme.example exists
 
 
 def test_notifications_are_signed_and_verify_after_the_relay(tmp_path: Path) -> None:

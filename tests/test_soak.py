@@ -20,12 +20,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from mailhub import directory
-from mailhub.db import migrate, unit_of_work
+from mailhub.db import migrate
 from mailhub.models import Attachment, InboundMessage, Notification, Page
 from mailhub.tasks import Runtime
 
-from conftest import REDIS_URL, free_port, make_settings, wait_until
+from conftest import REDIS_URL, add_small_acme, free_port, make_settings, wait_until
 from test_cli import MAILHUB
 
 MESSAGES = 2000
@@ -92,11 +91,7 @@ def test_soak_2000_messages_with_the_worker_killed(tmp_path: Path, pg_database: 
     settings.data_dir.mkdir(parents=True)
     migrate(settings.effective_database_url)
     rt = Runtime(settings)
-    with unit_of_work(rt.sessions) as s:
-        t = directory.add_tenant(s, "acme", "acme.example", "Acme")
-        directory.add_user(s, t, "ann@acme.example", "Ann")
-        bob = directory.add_user(s, t, "bob@acme.example", "Bob")
-        directory.follow(s, t, bob, directory.add_space(s, t, "sales"))
+    add_small_acme(rt)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
     env.update({"MAILHUB_DATA_DIR": str(settings.data_dir), **env_extra})
 
