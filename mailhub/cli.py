@@ -20,13 +20,14 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from mailhub import config, directory
+from mailhub import config, directory, preferences
 from mailhub.config import Settings
 from mailhub.db import make_engine, make_session_factory, migrate, schema_is_current, unit_of_work
 from mailhub.errors import ConfigError, MailhubError
 from mailhub.files import FileStore
 from mailhub.privacy import objections
 from mailhub.queries import list_pages, page_view
+from mailhub.web.gmail import GoogleBearer
 
 log = logging.getLogger("mailhub")
 
@@ -107,7 +108,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print("  stop with Ctrl-C", flush=True)
     try:
         uvicorn.run(
-            create_app(runtime.sessions, runtime.files),
+            create_app(runtime.sessions, runtime.files, _gmail(settings)),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
@@ -257,12 +258,16 @@ def cmd_imap_account_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _gmail(settings: Settings) -> GoogleBearer | None:
+    return GoogleBearer(settings.google_action_certs) if settings.google_action_certs else None
+
+
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from mailhub.web.app import create_app
 
-    app = create_app(_sessions(settings), FileStore(settings.files_dir))
+    app = create_app(_sessions(settings), FileStore(settings.files_dir), _gmail(settings))
     uvicorn.run(
         app, host=settings.http_host, port=settings.http_port, log_level="info", proxy_headers=True
     )
@@ -334,7 +339,7 @@ def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
         tenant = directory.get_tenant(s, args.tenant)
         user = directory.get_user(s, tenant, args.email)
         space = directory.get_space(s, tenant, args.space)
-        directory.follow(s, tenant, user, space)
+        preferences.follow(s, tenant, user, space)
         print(f"{user.email} now follows {space.slug}")
     return 0
 

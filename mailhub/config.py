@@ -52,6 +52,11 @@ class Settings:
     imap_poll_interval: float = 30.0  # seconds between checks when a server has no IDLE
     dkim_key_dir: str = ""  # PEM private keys named DOMAIN.pem; empty: mail goes out unsigned
     dkim_selector: str = "mailhub"  # the DNS record is SELECTOR._domainkey.DOMAIN
+    # A JWK set URL (Google's: https://www.googleapis.com/oauth2/v3/certs) to verify the bearer
+    # token Gmail sends with a ConfirmAction; empty: the token in the URL is the only check.
+    google_action_certs: str = ""
+    hourly_digest_minute: int = 0  # digests are cut at this minute of the hour…
+    daily_digest_hour: int = 7  # …daily ones at this hour (UTC), weekly ones on Monday then
     log_level: str = "INFO"
 
     # Derived, never read from the environment.
@@ -171,6 +176,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"MAILHUB_DKIM_KEY_DIR={s.dkim_key_dir!r} is not a directory")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", s.dkim_selector):
         raise ConfigError(f"MAILHUB_DKIM_SELECTOR={s.dkim_selector!r} is not a DNS label")
+    if s.google_action_certs and not s.google_action_certs.startswith(("https://", "http://")):
+        raise ConfigError("MAILHUB_GOOGLE_ACTION_CERTS must be an http(s) URL of a JWK set")
+    if not 0 <= s.hourly_digest_minute <= 59 or not 0 <= s.daily_digest_hour <= 23:
+        raise ConfigError(
+            "MAILHUB_HOURLY_DIGEST_MINUTE must be 0-59 and MAILHUB_DAILY_DIGEST_HOUR 0-23"
+        )
     if s.worker_threads < 1:
         raise ConfigError("MAILHUB_WORKER_THREADS must be at least 1")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -6,7 +6,7 @@ import shlex
 
 from sqlalchemy.orm import Session
 
-from mailhub import directory
+from mailhub import directory, preferences
 from mailhub.config import Settings
 
 DEMO_SLUG = "acme"
@@ -27,8 +27,8 @@ def create_demo(
         bob = directory.add_user(session, tenant, f"bob@{domain}", "Bob Example")
         sales = directory.add_space(session, tenant, "sales", "Sales")
         directory.add_space(session, tenant, "announcements", "Announcements")
-        directory.follow(session, tenant, bob, sales)
-        directory.follow(session, tenant, ann, sales)
+        preferences.follow(session, tenant, bob, sales)
+        preferences.follow(session, tenant, ann, sales)
     send = (
         f"{command} send --from ann@{domain} --to sales@{domain} "
         f"--subject {shlex.quote('Q3 pipeline review')} "

@@ -1,4 +1,4 @@
-"""Tenants, users, spaces and follows: creating them and finding them, always within a tenant."""
+"""Tenants, users and spaces: creating them and finding them, always within a tenant."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from mailhub import i18n
 from mailhub.errors import AlreadyExists, InvalidInput, NotFound
-from mailhub.models import Follow, Space, Tenant, User
+from mailhub.models import Space, Tenant, User
 from mailhub.routing import split_address
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -17,7 +17,16 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 UNKNOWN_SENDER_POLICIES = ("reject", "moderate")
 # Local parts mailhub itself answers at; a space may not take them.
 RESERVED_SPACES = frozenset(
-    {"reply", "bounce", "form", "notifications", "postmaster", "abuse", "mailer-daemon"}
+    {
+        "reply",
+        "bounce",
+        "unsubscribe",
+        "form",
+        "notifications",
+        "postmaster",
+        "abuse",
+        "mailer-daemon",
+    }
 )
 
 
@@ -163,17 +172,3 @@ def get_space(session: Session, tenant: Tenant, slug: str) -> Space:
     if space is None:
         raise NotFound(f"no space {slug!r} in {tenant.slug}")
     return space
-
-
-def follow(session: Session, tenant: Tenant, user: User, space: Space) -> Follow:
-    if user.tenant_id != tenant.id or space.tenant_id != tenant.id:
-        raise NotFound("user and space must belong to the tenant")
-    existing = session.scalar(
-        select(Follow).where(Follow.user_id == user.id, Follow.space_id == space.id)
-    )
-    if existing:
-        return existing
-    f = Follow(tenant_id=tenant.id, user_id=user.id, space_id=space.id)
-    session.add(f)
-    session.flush()
-    return f

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 class Mailbox(enum.StrEnum):
     COMMENTS = "comments"  # reply+KEY@
     BOUNCES = "bounces"  # bounce+KEY@ (VERP)
+    UNSUBSCRIBE = "unsubscribe"  # unsubscribe+TOKEN@ (the mailto: of List-Unsubscribe)
     FORMS = "forms"  # SPACE+form@
     PAGES = "pages"  # SPACE@
     BACKSTOP = "backstop"  # nothing matched: the rejection mailbox answers
@@ -33,6 +34,7 @@ _SLUG = r"[a-z0-9][a-z0-9._-]{0,63}"
 ROUTES: tuple[tuple[re.Pattern[str], Mailbox], ...] = (
     (re.compile(rf"^reply\+(?P<arg>{_KEY})$", re.IGNORECASE), Mailbox.COMMENTS),
     (re.compile(rf"^bounce\+(?P<arg>{_KEY})$", re.IGNORECASE), Mailbox.BOUNCES),
+    (re.compile(rf"^unsubscribe\+(?P<arg>{_KEY})$", re.IGNORECASE), Mailbox.UNSUBSCRIBE),
     (re.compile(rf"^(?P<arg>{_SLUG})\+form$"), Mailbox.FORMS),
     (re.compile(rf"^(?P<arg>{_SLUG})$"), Mailbox.PAGES),
 )
@@ -56,7 +58,8 @@ def route(address: str) -> Route:
     local, domain = parts
     for pattern, mailbox in ROUTES:
         # Keys are case-sensitive (base64url); slugs are matched lower-cased.
-        candidate = local if mailbox in (Mailbox.COMMENTS, Mailbox.BOUNCES) else local.lower()
+        keyed = mailbox in (Mailbox.COMMENTS, Mailbox.BOUNCES, Mailbox.UNSUBSCRIBE)
+        candidate = local if keyed else local.lower()
         m = pattern.match(candidate)
         if m:
             return Route(mailbox, local.lower(), domain, m.group("arg"))

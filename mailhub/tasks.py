@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import Stores, process_inbound
 from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
 from mailhub.outbound.deliver import deliver_notification
+from mailhub.outbound.digest import Schedule, collect_due
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
@@ -171,6 +172,7 @@ class Runtime:
         )
         self.enqueue_inbound(inbound)
         self.enqueue_notifications(outbound)
+        self.enqueue_notifications(self.collect_digests())
         if time.monotonic() - self._housekeeping_ran >= HOUSEKEEPING_EVERY:
             self.housekeeping()
         if inbound or outbound:
@@ -178,6 +180,11 @@ class Runtime:
                 "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)
             )
         return len(inbound), len(outbound)
+
+    def collect_digests(self, now: datetime | None = None) -> list[int]:
+        """Make the digests that are due (each sweep; cheap when none are)."""
+        schedule = Schedule(self.settings.hourly_digest_minute, self.settings.daily_digest_hour)
+        return collect_due(self.sessions, now or utcnow(), schedule)
 
     def housekeeping(self) -> None:
         """What walks whole stores: stale spools, stray files, retention. Hourly, not per sweep."""

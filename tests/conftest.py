@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mailhub import config, directory
+from mailhub import config, directory, preferences
 from mailhub.config import Settings
 from mailhub.db import migrate, unit_of_work
 from mailhub.ingress.smtp import MailhubHandler, SmtpServer
@@ -129,7 +129,7 @@ def acme(runtime: Runtime) -> dict[str, int]:
         cat = directory.add_user(s, t, "cat@acme.example", "Cat Reader")
         sales = directory.add_space(s, t, "sales", "Sales")
         for u in (ann, bob, cat):
-            directory.follow(s, t, u, sales)
+            preferences.follow(s, t, u, sales)
         return {"tenant": t.id, "ann": ann.id, "bob": bob.id, "cat": cat.id, "sales": sales.id}
 
 
@@ -144,13 +144,14 @@ def smtp(runtime: Runtime) -> Iterator[SmtpServer]:
         server.stop()
 
 
-def add_small_acme(rt: Runtime) -> None:
+def add_small_acme(rt: Runtime, hourly_cap: int = 20) -> None:
     """Tenant acme with Ann, who writes, and Bob, who follows sales."""
     with unit_of_work(rt.sessions) as s:
         t = directory.add_tenant(s, "acme", "acme.example", "Acme")
+        t.hourly_cap = hourly_cap
         directory.add_user(s, t, "ann@acme.example", "Ann")
         bob = directory.add_user(s, t, "bob@acme.example", "Bob")
-        directory.follow(s, t, bob, directory.add_space(s, t, "sales"))
+        preferences.follow(s, t, bob, directory.add_space(s, t, "sales"))
 
 
 @contextlib.contextmanager

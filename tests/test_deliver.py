@@ -39,7 +39,9 @@ def test_a_temporary_relay_failure_is_retried_and_sent_once(
     n = _notification(rt)
     assert n.attempts == 3 and n.last_error == ""
     got = sink.received[0]
-    assert got.rcpt_tos == ["bob@acme.example"] and got.mail_from == "notifications@acme.example"
+    # The envelope sender is the notification's VERP address, the same on every attempt
+    assert got.rcpt_tos == ["bob@acme.example"]
+    assert got.mail_from == f"bounce+{n.bounce_key}@acme.example"
 
 
 def test_a_permanent_refusal_is_recorded_not_retried(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from mailhub import directory
+from mailhub import directory, preferences
 from mailhub.db import migrate, unit_of_work
 from mailhub.ingress.accept import Envelope, store_inbound
 from mailhub.models import InboundMessage, Notification, Page
@@ -55,11 +55,12 @@ def test_sigkill_mid_processing_loses_nothing_and_duplicates_nothing(
     rt = Runtime(settings)  # the producer side, as `mailhub smtp` would be
     with unit_of_work(rt.sessions) as s:
         t = directory.add_tenant(s, "acme", "acme.example", "Acme")
+        t.hourly_cap = 0  # every page mailed at once: no folding into digests
         directory.add_user(s, t, "ann@acme.example", "Ann")
         sales = directory.add_space(s, t, "sales")
         for i in range(3):
             u = directory.add_user(s, t, f"reader{i}@acme.example", f"Reader {i}")
-            directory.follow(s, t, u, sales)
+            preferences.follow(s, t, u, sales)
     base = fixture("page_plain.eml")
     for i in range(MESSAGES):
         raw = base.replace(b"<CAF8k2xQ-q3review-1@", f"<durability-{i}@".encode())

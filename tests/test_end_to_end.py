@@ -50,21 +50,25 @@ def _run_thin_path(runtime: Runtime, smtp: SmtpServer) -> None:
     # The notification is multipart/alternative with a real text part and inlined CSS
     assert bob_mail.get_content_type() == "multipart/alternative"
     text = bob_mail.get_body(preferencelist=("plain",)).get_content()
-    assert "room Ölberg" in text and "because you follow the Sales space" in text
+    assert "room Ölberg" in text and "because you watch the Sales space" in text
     html = _html(bob_mail)
     assert 'style="' in html and "room Ölberg" in html
     page_url = f"https://intranet.acme.example/t/acme/pages/{page.id}"
 
-    # Its JSON-LD, extracted as a consumer would, is a valid EmailMessage with a ViewAction
+    # Its JSON-LD, extracted as a consumer would: a ViewAction to the page and a one-click
+    # ConfirmAction to unfollow it, both valid EmailMessages
     data = extruct.extract(html, syntaxes=["json-ld"], uniform=False)["json-ld"]
-    assert len(data) == 1
-    jsonschema.validate(data[0], MARKUP_SCHEMA)
-    assert data[0]["potentialAction"]["url"] == page_url
+    for item in data:
+        jsonschema.validate(item, MARKUP_SCHEMA)
+    view, confirm = (item["potentialAction"] for item in data)
+    assert view["@type"] == "ViewAction" and view["url"] == page_url
+    assert confirm["@type"] == "ConfirmAction"
+    assert confirm["handler"]["url"].startswith("https://intranet.acme.example/t/acme/actions/")
 
     # Headers: threading, reply address bound to a random key, loop safety, reason
     assert bob_mail["Message-ID"] == f"<acme/pages/{page.id}@acme.example>"
     assert bob_mail["Auto-Submitted"] == "auto-generated"
-    assert bob_mail["X-Mailhub-Reason"] == "you follow the Sales space"
+    assert bob_mail["X-Mailhub-Reason"] == "you watch the Sales space"
     reply_to = str(bob_mail["Reply-To"])
     key = reply_to.split("+", 1)[1].split("@")[0]
     assert len(key) >= 22 and reply_to.endswith("@acme.example")  # ≥128 bits base64url

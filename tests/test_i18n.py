@@ -14,7 +14,7 @@ import pytest
 from mailhub import ROOT, TEMPLATES_DIR, directory, i18n
 from mailhub.db import unit_of_work
 from mailhub.ingress.smtp import SmtpServer
-from mailhub.outbound import rejection_texts
+from mailhub.outbound import recipients, rejection_texts
 from mailhub.tasks import Runtime
 
 from conftest import wait_until
@@ -27,6 +27,8 @@ def _msgids() -> set[str]:
     """What a translator must translate: `_("…")` in templates and code, and the rejection texts."""
     ids = {text for pair in rejection_texts.TEXTS.values() for text in pair}
     ids |= set(rejection_texts.FALLBACK)
+    ids |= set(recipients.REASONS.values())  # why a mail came, translated in its footer
+    ids |= {"hourly", "daily", "weekly"}  # digest frequencies, named in digest subjects
     for path in TEMPLATES_DIR.rglob("*.[ht][tx][mt]*"):
         ids |= set(_TEMPLATE_CALL.findall(path.read_text(encoding="utf-8")))
     for path in (ROOT / "mailhub").rglob("*.py"):

@@ -22,7 +22,27 @@ CONTEXT: dict[str, Any] = {
     "body_html": "<p>Numbers <b>are</b> in.</p><blockquote>old</blockquote>",
     "body_text": "Numbers are in.",
     "page_url": "https://intranet.acme.example/t/acme/pages/1?a=1&b=2",
-    "reason": "you follow the Sales space",
+    "reason": "you watch the Sales space",
+    "mandatory": True,
+    "manage_url": "https://intranet.acme.example/t/acme/unsubscribe/tok?x=1&y=2",
+    "buttons": [
+        ("View page", "https://intranet.acme.example/t/acme/pages/1?a=1&b=2", True),
+        ("Unfollow this page", "https://intranet.acme.example/t/acme/actions/tok", False),
+    ],
+    "spaces": [
+        (
+            "Sales & Marketing",
+            [
+                {
+                    "title": "Q3 <review>",
+                    "url": "https://intranet.acme.example/t/acme/pages/1",
+                    "new": True,
+                    "edits": 2,
+                    "comments": [{"author": "Ann <Author>", "excerpt": "Numbers are in."}],
+                }
+            ],
+        )
+    ],
     "tenant_name": "Acme",
     "original_subject": "Hello",
     "original_to": "sales@acme.example",

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailhub import directory
+from mailhub import directory, preferences
 from mailhub.db import unit_of_work
 from mailhub.errors import NotFound
 from mailhub.ingress.smtp import SmtpServer
@@ -27,7 +27,7 @@ def globex(runtime: Runtime, acme: dict[str, int]) -> dict[str, int]:
         t = directory.add_tenant(s, "globex", "globex.example", "Globex")
         gus = directory.add_user(s, t, "gus@globex.example", "Gus Globex")
         ops = directory.add_space(s, t, "sales", "Globex Sales")
-        directory.follow(s, t, gus, ops)
+        preferences.follow(s, t, gus, ops)
         return {"tenant": t.id, "gus": gus.id, "sales": ops.id}
 
 

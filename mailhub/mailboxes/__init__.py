@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailhub import actions
 from mailhub.content.noise import NoiseKind, classify
 from mailhub.content.parse import ParsedMail, parse_file
 from mailhub.content.senders import MAX_DKIM_BYTES, DnsTxt, authenticate
@@ -21,16 +22,19 @@ from mailhub.directory import guest_author, user_by_email
 from mailhub.files import FileBatch, FileStore
 from mailhub.ingress.imap import OVERSIZE_HEADER
 from mailhub.ingress.rawstore import RawStore
-from mailhub.mailboxes import comments, pages, rejections
+from mailhub.mailboxes import bounces, comments, pages, rejections
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
 from mailhub.models import InboundMessage, InboundStatus, Tenant, User, utcnow
+from mailhub.outbound.keys import TokenRefused
+from mailhub.preferences import PreferenceRefused
 from mailhub.privacy.objections import has_objected
 from mailhub.routing import Mailbox, route
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+MAX_BOUNCE_BYTES = 1024 * 1024  # a report's status is near its top; the rest is the bounced mail
 
 
 @dataclass
@@ -107,6 +111,11 @@ def _dispatch(
 ) -> Outcome:
     tenant = session.get_one(Tenant, msg.tenant_id)
     noise = classify(parsed, msg.mail_from)
+    verp = [r.arg for r in map(route, msg.rcpt_to) if r.mailbox is Mailbox.BOUNCES]
+    if verp:  # a report about a mail mailhub sent, whatever its envelope sender says
+        raw = (stores.raw.root / msg.raw_path).read_bytes()[:MAX_BOUNCE_BYTES]
+        done = [bounces.record(session, tenant, key, raw) for key in verp]
+        return Outcome(InboundStatus.BOUNCED, "; ".join(done) + "; not answered")
     if noise is not None:
         status = InboundStatus.BOUNCED if noise.kind is NoiseKind.BOUNCE else InboundStatus.IGNORED
         return Outcome(status, f"{noise.kind}: {noise.reason}; not answered")
@@ -253,6 +262,8 @@ def _route_all(mail: Mail) -> Outcome:
             page, ids = pages.create_from_mail(mail, _author(mail), r.arg)
             outcome.notification_ids += ids
             done.append(f"page {page.id} in {r.arg}")
+        elif r.mailbox is Mailbox.UNSUBSCRIBE:
+            done.append(_unsubscribe(mail, r.arg))
         elif r.mailbox is Mailbox.COMMENTS:
             comment, ids = comments.add_from_reply(mail, r.arg)
             outcome.notification_ids += ids
@@ -265,6 +276,16 @@ def _route_all(mail: Mail) -> Outcome:
             )
     outcome.reason = "; ".join(done)
     return outcome
+
+
+def _unsubscribe(mail: Mail, token: str) -> str:
+    """The mailto: of List-Unsubscribe: the token alone decides, as the https one-click does."""
+    try:
+        return actions.perform(mail.session, mail.tenant, token)
+    except TokenRefused as exc:
+        raise Rejected("unknown_token", str(exc)) from None
+    except PreferenceRefused as exc:
+        raise Rejected("mandatory", str(exc)) from None
 
 
 def _author(mail: Mail) -> User:

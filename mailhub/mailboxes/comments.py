@@ -64,5 +64,4 @@ def add_from_reply(mail: Mail, key: str) -> tuple[Comment, list[int]]:
     )
     comment.body_text = "\n\n".join(t for t in (comment.body_text, note_text) if t)
     space = session.get_one(Space, page.space_id)
-    notifications = events.comment_added(session, tenant, page, space, comment)
-    return comment, [n.id for n in notifications]
+    return comment, events.comment_added(session, tenant, page, space, comment, user)

@@ -99,5 +99,4 @@ def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, l
             body_text="\n\n".join(t for t in (text, note_text) if t),
         )
     )
-    notifications = events.page_created(session, tenant, page, space)
-    return page, [n.id for n in notifications]
+    return page, events.page_created(session, tenant, page, space, author, text)

@@ -16,17 +16,30 @@ from mailhub.models.mail import (
     NotificationStatus,
     ReplyKey,
 )
+from mailhub.models.preferences import (
+    ActionToken,
+    DigestItem,
+    Frequency,
+    Level,
+    SubjectKind,
+    Subscription,
+    SubscriptionDefault,
+    Suppression,
+)
 from mailhub.models.privacy import Objection
-from mailhub.models.tenancy import Follow, Space, Tenant, User
+from mailhub.models.tenancy import Space, Tenant, User
 
 __all__ = [
+    "ActionToken",
     "Attachment",
     "Base",
     "Comment",
-    "Follow",
+    "DigestItem",
+    "Frequency",
     "ImapAccount",
     "InboundMessage",
     "InboundStatus",
+    "Level",
     "Notification",
     "NotificationKind",
     "NotificationStatus",
@@ -35,6 +48,10 @@ __all__ = [
     "ReplyKey",
     "Revision",
     "Space",
+    "SubjectKind",
+    "Subscription",
+    "SubscriptionDefault",
+    "Suppression",
     "Tenant",
     "User",
     "utcnow",

@@ -95,12 +95,15 @@ class NotificationStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
-    SUPPRESSED = "suppressed"  # not sent: the recipient objected after it was queued
+    SUPPRESSED = "suppressed"  # not sent: the recipient objected, or the address bounces
 
 
 class NotificationKind(enum.StrEnum):
     PAGE_CREATED = "page_created"
+    PAGE_EDITED = "page_edited"
     COMMENT_ADDED = "comment_added"
+    MENTION = "mention"
+    DIGEST = "digest"
     REJECTION = "rejection"
 
 
@@ -127,6 +130,9 @@ class Notification(Base):
     # Minted when the mail is composed: only its hash is stored, the key itself is in the mail.
     reply_key_id: Mapped[int | None] = mapped_column(ForeignKey("reply_keys.id"), default=None)
     message_id: Mapped[str] = mapped_column(String(300))  # fixed before the first attempt
+    # The KEY of the VERP Return-Path bounce+KEY@domain: a bounce names the notification.
+    bounce_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    revision_id: Mapped[int | None] = mapped_column(ForeignKey("revisions.id"), default=None)
     status: Mapped[str] = mapped_column(String(20), default=NotificationStatus.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")

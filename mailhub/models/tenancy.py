@@ -1,10 +1,10 @@
-"""Who is who: tenants (customers), their users, their spaces, and who follows which space."""
+"""Who is who: tenants (customers), their users and their spaces."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailhub.models.base import Base, utcnow
@@ -25,6 +25,8 @@ class Tenant(Base):
     unknown_senders: Mapped[str] = mapped_column(String(16), default="reject")
     # The language of mail to people mailhub knows no language for (rejections to strangers).
     locale: Mapped[str] = mapped_column(String(16), default="en")
+    # Immediate notifications per person per hour; the rest waits for the next digest.
+    hourly_cap: Mapped[int] = mapped_column(Integer, default=20)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -53,17 +55,4 @@ class Space(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     slug: Mapped[str] = mapped_column(String(64))  # the local part people mail: sales@…
     name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-
-
-class Follow(Base):
-    """A user asked to hear about everything new in a space."""
-
-    __tablename__ = "follows"
-    __table_args__ = (UniqueConstraint("user_id", "space_id", name="uq_follows_user_space"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,7 +1,8 @@
 """Gmail action markup: the JSON-LD that lets an inbox show a one-click button.
 
-A ViewAction on every notification (schema.org EmailMessage → potentialAction). Built as data
-and serialised here, so the template never hand-writes JSON.
+A ViewAction on every notification (schema.org EmailMessage → potentialAction), and where the
+mail offers one state change (unfollow this page) a ConfirmAction whose HttpActionHandler is a
+POST-only endpoint. Built as data and serialised here, so the template never hand-writes JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +23,21 @@ def view_action(
     }
 
 
-def to_script(markup: dict[str, Any]) -> str:
+def confirm_action(handler_url: str, name: str, description: str) -> dict[str, Any]:
+    """A one-click state change (Gmail shows a button; Google POSTs to the handler with a
+    Bearer token, once). Only for actions that are one state change and safe to confirm."""
+    return {
+        "@context": "http://schema.org",
+        "@type": "EmailMessage",
+        "potentialAction": {
+            "@type": "ConfirmAction",
+            "name": name,
+            "handler": {"@type": "HttpActionHandler", "url": handler_url},
+        },
+        "description": description,
+    }
+
+
+def to_script(markup: dict[str, Any] | list[dict[str, Any]]) -> str:
     """JSON safe inside <script>: no "</" can close the element early."""
     return json.dumps(markup, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")

@@ -35,6 +35,7 @@ class Draft:
     reply_to: str = ""
     thread_root: str = ""  # Message-ID this mail follows up on
     list_id: str = ""
+    return_path: str = ""  # the envelope sender (VERP: bounce+KEY@domain); else from_addr
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,4 +65,4 @@ def compose(draft: Draft, body: Rendered) -> tuple[EmailMessage, Envelope]:
         msg[name] = value
     msg.set_content(body.text)
     msg.add_alternative(body.html, subtype="html")
-    return msg, Envelope(mail_from=draft.from_addr, rcpt_to=[draft.to_addr])
+    return msg, Envelope(mail_from=draft.return_path or draft.from_addr, rcpt_to=[draft.to_addr])

@@ -1,15 +1,37 @@
-"""Turning something that happened into notification rows, one per recipient.
+"""Turning something that happened into what mailhub owes each person: a notification row to
+send now, or a digest item to send later.
 
 Rows are written in the same transaction as the content, so an event is never lost between
-the two, and their unique event keys make handling an event twice harmless.
+the two, and their unique event keys make handling an event twice harmless. They are inserted
+in batches as the resolver streams recipients, so a space with 10,000 watchers never holds
+10,000 objects at once.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from mailhub.models import Comment, Notification, NotificationKind, Page, Space, Tenant
+from mailhub.models import (
+    Comment,
+    DigestItem,
+    Frequency,
+    Notification,
+    NotificationKind,
+    Page,
+    Revision,
+    Space,
+    Tenant,
+    User,
+    utcnow,
+)
 from mailhub.outbound import recipients
+from mailhub.outbound.recipients import Event
+
+BATCH = 1000
 
 
 def thread_id(tenant: Tenant, page_id: int) -> str:
@@ -17,45 +39,106 @@ def thread_id(tenant: Tenant, page_id: int) -> str:
     return f"<{tenant.slug}/pages/{page_id}@{tenant.domain}>"
 
 
-def page_created(session: Session, tenant: Tenant, page: Page, space: Space) -> list[Notification]:
-    rows = [
-        Notification(
-            tenant_id=tenant.id,
-            kind=NotificationKind.PAGE_CREATED,
-            event_key=f"page:{page.id}:created:user:{r.user.id}",
-            to_addr=r.user.email,
-            user_id=r.user.id,
-            page_id=page.id,
-            reason=r.reason,
-            message_id=thread_id(tenant, page.id),
-        )
-        for r in recipients.for_new_page(session, page, space)
-    ]
-    session.add_all(rows)
-    session.flush()
-    return rows
+def page_created(
+    session: Session, tenant: Tenant, page: Page, space: Space, author: User, text: str
+) -> list[int]:
+    event = Event(NotificationKind.PAGE_CREATED, tenant, space, page, author.id, author.name, text)
+    return _record(session, event, f"page:{page.id}:created", thread_id(tenant, page.id))
+
+
+def page_edited(
+    session: Session, tenant: Tenant, page: Page, space: Space, revision: Revision, editor: User
+) -> list[int]:
+    event = Event(
+        NotificationKind.PAGE_EDITED,
+        tenant,
+        space,
+        page,
+        editor.id,
+        editor.name,
+        revision.body_text,
+    )
+    message_id = f"<{tenant.slug}/pages/{page.id}/revisions/{revision.number}@{tenant.domain}>"
+    return _record(session, event, f"revision:{revision.id}", message_id, revision_id=revision.id)
 
 
 def comment_added(
-    session: Session, tenant: Tenant, page: Page, space: Space, comment: Comment
-) -> list[Notification]:
-    rows = [
-        Notification(
-            tenant_id=tenant.id,
-            kind=NotificationKind.COMMENT_ADDED,
-            event_key=f"comment:{comment.id}:added:user:{r.user.id}",
-            to_addr=r.user.email,
-            user_id=r.user.id,
-            page_id=page.id,
-            comment_id=comment.id,
-            reason=r.reason,
-            message_id=f"<{tenant.slug}/pages/{page.id}/comments/{comment.id}@{tenant.domain}>",
-        )
-        for r in recipients.for_new_comment(session, page, space, comment.author_id)
-    ]
-    session.add_all(rows)
-    session.flush()
-    return rows
+    session: Session, tenant: Tenant, page: Page, space: Space, comment: Comment, author: User
+) -> list[int]:
+    event = Event(
+        NotificationKind.COMMENT_ADDED,
+        tenant,
+        space,
+        page,
+        author.id,
+        author.name,
+        comment.body_text,
+    )
+    message_id = f"<{tenant.slug}/pages/{page.id}/comments/{comment.id}@{tenant.domain}>"
+    return _record(session, event, f"comment:{comment.id}:added", message_id, comment_id=comment.id)
+
+
+def _record(
+    session: Session,
+    event: Event,
+    key: str,
+    message_id: str,
+    comment_id: int | None = None,
+    revision_id: int | None = None,
+) -> list[int]:
+    """Write what each recipient is owed; return the ids of the notifications to send now."""
+    tenant = event.tenant
+    capped = recipients.over_hourly_cap(
+        session, tenant.id, tenant.hourly_cap, utcnow() - timedelta(hours=1)
+    )
+    now: list[dict[str, Any]] = []
+    later: list[dict[str, Any]] = []
+    ids: list[int] = []
+    for r in recipients.resolve(session, event):
+        frequency = r.frequency
+        if frequency == Frequency.IMMEDIATELY and r.user_id in capped:
+            frequency = Frequency.HOURLY  # over the cap: folded into the next hourly digest
+        common = {
+            "tenant_id": tenant.id,
+            "event_key": f"{key}:user:{r.user_id}",
+            "kind": event.kind.value,
+            "user_id": r.user_id,
+            "page_id": event.page.id,
+            "comment_id": comment_id,
+            "reason": r.reason,
+        }
+        if frequency == Frequency.IMMEDIATELY:
+            now.append(
+                common
+                | {
+                    "to_addr": r.email,
+                    "revision_id": revision_id,
+                    "message_id": message_id,
+                    "context": {
+                        "reason_code": r.reason_code,
+                        "params": r.params,
+                        "setting": list(r.setting),
+                        "mandatory": r.mandatory,
+                    },
+                }
+            )
+        else:
+            later.append(common | {"frequency": frequency.value, "space_id": event.space.id})
+        if len(now) >= BATCH:
+            ids += _insert_notifications(session, now)
+            now = []
+        if len(later) >= BATCH:
+            session.execute(insert(DigestItem), later)
+            later = []
+    if now:
+        ids += _insert_notifications(session, now)
+    if later:
+        session.execute(insert(DigestItem), later)
+    return ids
+
+
+def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    return list(session.scalars(insert(Notification).returning(Notification.id), rows))
 
 
 def rejection_reason(code: str) -> str:

@@ -1,14 +1,36 @@
-"""Secrets that travel in mail (reply keys): random, shown once, stored only as a hash."""
+"""Secrets that travel in mail: reply keys and action tokens. Random, shown once, stored only
+as a SHA-256, always looked up within the tenant they were minted for.
+
+An action token (unsubscribe, follow, unfollow) is also bound to one user, one action and one
+subject, and expires. Following and unfollowing are single use: the row is marked used by a
+conditional UPDATE, so of two concurrent POSTs exactly one acts. Unsubscribing may be repeated
+(RFC 8058 clients retry, and doing it twice is doing it once), until the token expires.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mailhub.models import ReplyKey
+from mailhub.db import rowcount
+from mailhub.errors import MailhubError
+from mailhub.models import ActionToken, ReplyKey, utcnow
+
+# Gmail and Yahoo expect an unsubscribe link to keep working for weeks after the mail.
+LIFETIMES = {
+    "unsubscribe": timedelta(days=90),
+    "follow": timedelta(days=30),
+    "unfollow": timedelta(days=30),
+}
+REUSABLE = frozenset({"unsubscribe"})
+
+
+class TokenRefused(MailhubError):
+    """An action link that is unknown, expired, already used or not for this action."""
 
 
 def new_key() -> str:
@@ -25,3 +47,53 @@ def reply_key_for(session: Session, tenant_id: int, key: str) -> ReplyKey | None
     return session.scalar(
         select(ReplyKey).where(ReplyKey.key_hash == hash_key(key), ReplyKey.tenant_id == tenant_id)
     )
+
+
+def mint_token(
+    session: Session, tenant_id: int, user_id: int, action: str, subject_kind: str, subject_id: int
+) -> str:
+    token = new_key()
+    session.add(
+        ActionToken(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            action=action,
+            subject_kind=subject_kind,
+            subject_id=subject_id,
+            token_hash=hash_key(token),
+            single_use=action not in REUSABLE,
+            expires_at=utcnow() + LIFETIMES[action],
+        )
+    )
+    return token
+
+
+def token_for(session: Session, tenant_id: int, token: str) -> ActionToken:
+    """The live token with this secret in this tenant (not yet marked used)."""
+    row = session.scalar(
+        select(ActionToken).where(
+            ActionToken.token_hash == hash_key(token), ActionToken.tenant_id == tenant_id
+        )
+    )
+    if row is None:
+        raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+    if row.expires_at <= utcnow():
+        raise TokenRefused("This link has expired. Use the link in a newer email.")
+    if row.used_at is not None and row.single_use:
+        raise TokenRefused("This link was already used; each one works once.")
+    return row
+
+
+def use_token(session: Session, row: ActionToken) -> None:
+    """Mark a token used; for a single-use token, refuse if another request got there first."""
+    now = utcnow()
+    if not row.single_use:
+        row.used_at = now
+        return
+    result = session.execute(
+        update(ActionToken)
+        .where(ActionToken.id == row.id, ActionToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if rowcount(result) != 1:
+        raise TokenRefused("This link was already used; each one works once.")

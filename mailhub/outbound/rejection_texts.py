@@ -57,6 +57,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Share those files another way (a link to a file share), or send them in a zip if "
         "your administrators allow it.",
     ),
+    "unknown_token": (
+        "The unsubscribe address is unknown or has expired.",
+        "Use the unsubscribe link at the bottom of a newer email, or change your settings on "
+        "the intranet.",
+    ),
+    "mandatory": (
+        "An administrator of {tenant} made this mail mandatory for everyone, so it cannot be "
+        "turned off.",
+        "You can still get it less often: follow the link at the bottom of the email.",
+    ),
     "objection": (
         "You have objected to {tenant} processing your personal data, so your message was "
         "not processed.",

@@ -18,6 +18,8 @@ from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
 from mailhub.files import FileStore
 from mailhub.queries import attachment_file, list_pages, page_view
+from mailhub.web import actions
+from mailhub.web.gmail import GoogleBearer
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,10 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(sessions: SessionFactory, files: FileStore) -> FastAPI:
+def create_app(
+    sessions: SessionFactory, files: FileStore, gmail: GoogleBearer | None = None
+) -> FastAPI:
+    """The web application; `gmail` verifies Google's bearer on ConfirmAction handlers."""
     app = FastAPI(title="mailhub", docs_url=None, redoc_url=None, openapi_url=None)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "web"),
@@ -113,4 +118,5 @@ def create_app(sessions: SessionFactory, files: FileStore) -> FastAPI:
         with sessions() as session:
             return html("page.html", page=page_view(session, tenant, int(page_id)))
 
+    actions.register(app, sessions, html, gmail)
     return app

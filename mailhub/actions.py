@@ -1,0 +1,128 @@
+"""What an action link does once it is confirmed: unsubscribe from exactly one subject, get it
+less often, mute everything that is not mandatory, follow or unfollow a page.
+
+One use case for every edge that carries a token: the web page behind a button (GET shows,
+POST acts), the RFC 8058 one-click POST, Gmail's ConfirmAction, and mail to unsubscribe+TOKEN@.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailhub import preferences
+from mailhub.errors import InvalidInput
+from mailhub.models import (
+    ActionToken,
+    Frequency,
+    Level,
+    Page,
+    Space,
+    SubjectKind,
+    Subscription,
+    Tenant,
+    User,
+)
+from mailhub.outbound.keys import TokenRefused, token_for, use_token
+
+# What a person can ask for on the unsubscribe page; "this" is the one-click default.
+CHOICES = ("this", "daily", "weekly", "all")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What a token's confirm page shows: whose, about what, and what it may do."""
+
+    tenant: Tenant
+    user: User
+    action: str
+    subject_kind: str
+    subject_name: str
+    mandatory: bool
+
+
+def offer(session: Session, tenant: Tenant, token: str) -> Offer:
+    row = token_for(session, tenant.id, token)
+    user = _user(session, tenant, row)
+    name, mandatory = _subject(session, tenant, row)
+    return Offer(tenant, user, row.action, row.subject_kind, name, mandatory)
+
+
+def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") -> str:
+    """Do what the token is for (or, for unsubscribe, the chosen variant); return a sentence
+    saying what changed. Raises TokenRefused or PreferenceRefused with a message for a person."""
+    row = token_for(session, tenant.id, token)
+    user = _user(session, tenant, row)
+    name, _ = _subject(session, tenant, row)
+    use_token(session, row)
+    kind = SubjectKind(row.subject_kind)
+    if row.action == "follow":
+        _set(session, tenant, user, kind, row.subject_id, level=Level.WATCHING)
+        return f"You now watch {name} and get mail about every change."
+    if row.action == "unfollow":
+        _set(session, tenant, user, kind, row.subject_id, level=Level.MUTED)
+        return f"You no longer get mail about {name}."
+    if choice not in CHOICES:
+        raise InvalidInput(f"unknown choice {choice!r}")
+    if choice == "all" or kind == SubjectKind.TENANT:
+        kept = preferences.mute_all(session, tenant, user)
+        tail = f" Mail about {', '.join(kept)} is mandatory and continues." if kept else ""
+        return f"You no longer get notifications from {tenant.name}.{tail}"
+    if choice in ("daily", "weekly"):
+        _set(session, tenant, user, kind, row.subject_id, frequency=Frequency(choice))
+        return f"You now get mail about {name} in a {choice} digest."
+    _set(session, tenant, user, kind, row.subject_id, level=Level.MUTED)
+    return f"You are unsubscribed from {name}."
+
+
+def _set(
+    session: Session,
+    tenant: Tenant,
+    user: User,
+    kind: SubjectKind,
+    subject_id: int,
+    level: Level | None = None,
+    frequency: Frequency | None = None,
+) -> None:
+    """Change one of level or frequency and keep the other as the user had it."""
+    current = session.scalar(
+        select(Subscription).where(
+            Subscription.user_id == user.id,
+            Subscription.subject_kind == kind,
+            Subscription.subject_id == subject_id,
+        )
+    )
+    if current is not None:
+        level = level or (Level(current.level) if current.level else None)
+        frequency = frequency or (Frequency(current.frequency) if current.frequency else None)
+    preferences.subscribe(session, tenant, user, kind, subject_id, level, frequency)
+
+
+def _user(session: Session, tenant: Tenant, row: ActionToken) -> User:
+    user = session.get(User, row.user_id)
+    if user is None or user.tenant_id != tenant.id:
+        raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+    return user
+
+
+def _subject(session: Session, tenant: Tenant, row: ActionToken) -> tuple[str, bool]:
+    """A readable name for the token's subject, and whether mail about it is mandatory."""
+    if row.subject_kind == SubjectKind.SPACE:
+        space = session.get(Space, row.subject_id)
+    elif row.subject_kind == SubjectKind.PAGE:
+        page = session.get(Page, row.subject_id)
+        if page is None or page.tenant_id != tenant.id:
+            raise TokenRefused("The page this link was about no longer exists.")
+        space = session.get(Space, page.space_id)
+        space_default, tenant_default = preferences.defaults_for(session, tenant.id, page.space_id)
+        mandatory = any(d is not None and d.mandatory for d in (space_default, tenant_default))
+        return f"the page “{page.title}”", mandatory
+    else:
+        return f"all notifications from {tenant.name}", False
+    if space is None or space.tenant_id != tenant.id:
+        raise TokenRefused("The space this link was about no longer exists.")
+    space_default, tenant_default = preferences.defaults_for(session, tenant.id, space.id)
+    mandatory = any(d is not None and d.mandatory for d in (space_default, tenant_default))
+    return f"the {space.name} space", mandatory

@@ -1,0 +1,313 @@
+"""Everything one notification's mail needs, read and minted inside the claiming transaction:
+template, context, headers, and the secrets the mail carries (reply key, unsubscribe token,
+action token, bounce key) — each stored only as a hash except the bounce key, which names a
+notification and grants nothing.
+
+Every mail says why it came (footer and X-Mailhub-Reason), links to exactly the setting that
+sent it, and carries List-Unsubscribe with RFC 8058 one-click POST, which Gmail and Yahoo
+require of bulk senders since 2024.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailhub import i18n
+from mailhub.directory import user_by_email
+from mailhub.models import (
+    Comment,
+    DigestItem,
+    InboundMessage,
+    Notification,
+    NotificationKind,
+    Page,
+    ReplyKey,
+    Revision,
+    Space,
+    SubjectKind,
+    Tenant,
+    User,
+)
+from mailhub.outbound import actions, rejection_texts
+from mailhub.outbound.compose import Draft
+from mailhub.outbound.events import thread_id
+from mailhub.outbound.keys import hash_key, mint_token, new_key
+from mailhub.outbound.recipients import REASONS
+
+
+@dataclass(frozen=True)
+class Prepared:
+    template: str
+    context: dict[str, Any]
+    draft: Draft
+    locale: str = i18n.DEFAULT
+
+
+@dataclass(frozen=True)
+class Links:
+    base: str
+    tenant: Tenant
+
+    def page(self, page_id: int) -> str:
+        return f"{self.base}/t/{self.tenant.slug}/pages/{page_id}"
+
+    def unsubscribe(self, token: str) -> str:
+        return f"{self.base}/t/{self.tenant.slug}/unsubscribe/{token}"
+
+    def action(self, token: str) -> str:
+        return f"{self.base}/t/{self.tenant.slug}/actions/{token}"
+
+
+@dataclass
+class Extras:
+    headers: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
+    tenant = session.get_one(Tenant, n.tenant_id)
+    if n.bounce_key is None:
+        n.bounce_key = new_key()
+    if n.kind == NotificationKind.REJECTION:
+        return _rejection(session, n, tenant)
+    links = Links(base_url.rstrip("/"), tenant)
+    assert n.user_id is not None
+    user = session.get_one(User, n.user_id)
+    if user.tenant_id != tenant.id:
+        raise ValueError(f"notification {n.id} crosses tenants")  # never mix tenants' data
+    locale = i18n.negotiate(user.locale, tenant.locale)
+    if n.kind == NotificationKind.DIGEST:
+        return _digest(session, n, tenant, user, links, locale)
+    return _page_event(session, n, tenant, user, links, locale)
+
+
+def _sender(tenant: Tenant) -> str:
+    return f"notifications@{tenant.domain}"
+
+
+def _unsubscribe(
+    session: Session,
+    n: Notification,
+    tenant: Tenant,
+    user: User,
+    links: Links,
+    setting: tuple[str, int],
+) -> Extras:
+    """The footer's setting link and the List-Unsubscribe headers, for one subject."""
+    token = mint_token(session, tenant.id, user.id, "unsubscribe", setting[0], setting[1])
+    url = links.unsubscribe(token)
+    return Extras(
+        headers={
+            "List-Unsubscribe": f"<{url}>, <mailto:unsubscribe+{token}@{tenant.domain}"
+            "?subject=unsubscribe>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        context={"manage_url": url},
+    )
+
+
+def _page_event(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    assert n.page_id is not None
+    _ = i18n.translator(locale)
+    page = session.get_one(Page, n.page_id)
+    space = session.get_one(Space, page.space_id)
+    if page.tenant_id != tenant.id or space.tenant_id != tenant.id:
+        raise ValueError(f"notification {n.id} crosses tenants")
+    key = new_key()
+    reply_key = ReplyKey(
+        tenant_id=tenant.id, user_id=user.id, page_id=page.id, key_hash=hash_key(key)
+    )
+    session.add(reply_key)
+    session.flush()
+    n.reply_key_id = reply_key.id
+    url = links.page(page.id)
+    if n.kind == NotificationKind.COMMENT_ADDED:
+        assert n.comment_id is not None
+        comment = session.get_one(Comment, n.comment_id)
+        actor = session.get_one(User, comment.author_id)
+        body_html, body_text = comment.body_html, comment.body_text
+        url += f"#comment-{comment.id}"
+        subject, template = f"Re: [{space.name}] {page.title}", "comment_added"
+        view = _("View comment")
+    else:
+        rev = session.get(Revision, n.revision_id) if n.revision_id else _latest(session, page.id)
+        actor = session.get_one(User, rev.author_id if rev else page.author_id)
+        body_html, body_text = (rev.body_html, rev.body_text) if rev else ("", "")
+        if n.kind == NotificationKind.PAGE_EDITED:
+            subject, template = f"Re: [{space.name}] {page.title}", "page_edited"
+            url += f"?revision={rev.number}" if rev else ""
+        else:
+            subject, template = f"[{space.name}] {page.title}", "page_created"
+        view = _("View page")
+    ctx = n.context or {}
+    setting_kind, setting_id = ctx.get("setting") or (SubjectKind.PAGE, page.id)
+    code = ctx.get("reason_code")
+    reason = _(REASONS[code], **ctx.get("params", {})) if code in REASONS else n.reason
+    unsubscribe = _unsubscribe(session, n, tenant, user, links, (setting_kind, setting_id))
+    unfollow = links.action(
+        mint_token(session, tenant.id, user.id, "unfollow", SubjectKind.PAGE, page.id)
+    )
+    unfollow_name = _("Unfollow this page")
+    description = f"{actor.name} in {space.name}: {page.title}"
+    markup = [
+        actions.view_action(url, view, description, tenant.name, links.base),
+        actions.confirm_action(f"{unfollow}/gmail", unfollow_name, description),
+    ]
+    context = {
+        "subject": subject,
+        "json_ld": actions.to_script(markup),
+        "author_name": actor.name,
+        "space_name": space.name,
+        "page_title": page.title,
+        "body_html": body_html,
+        "body_text": body_text,
+        "page_url": url,
+        "buttons": [(view, url, True), (unfollow_name, unfollow, False)],
+        "reason": reason,
+        "mandatory": bool(ctx.get("mandatory")),
+        "tenant_name": tenant.name,
+    } | unsubscribe.context
+    draft = Draft(
+        from_name=f"{actor.name} ({tenant.name})",
+        from_addr=_sender(tenant),
+        to_name=user.name,
+        to_addr=user.email,
+        subject=subject,
+        message_id=n.message_id,
+        reason=n.reason,
+        reply_to=f"reply+{key}@{tenant.domain}",
+        thread_root=thread_id(tenant, page.id),
+        list_id=f'"{space.name}" <{space.slug}.{tenant.domain}>',
+        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
+        extra_headers=unsubscribe.headers,
+    )
+    return Prepared(template, context, draft, locale)
+
+
+def _latest(session: Session, page_id: int) -> Revision | None:
+    return session.scalar(
+        select(Revision)
+        .where(Revision.page_id == page_id)
+        .order_by(Revision.number.desc())
+        .limit(1)
+    )
+
+
+def _digest(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """One mail for everything a person's digest collected, grouped by space, then by page."""
+    _ = i18n.translator(locale)
+    rows = session.execute(
+        select(DigestItem, Page, Space)
+        .join(Page, Page.id == DigestItem.page_id)
+        .join(Space, Space.id == DigestItem.space_id)
+        .where(DigestItem.digest_id == n.id, DigestItem.tenant_id == tenant.id)
+        .order_by(Space.name, Page.id, DigestItem.id)
+    ).all()
+    spaces: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for item, page, space in rows:
+        entry = spaces[space.name].setdefault(
+            page.id,
+            {
+                "title": page.title,
+                "url": links.page(page.id),
+                "new": False,
+                "edits": 0,
+                "comments": [],
+            },
+        )
+        if item.kind == NotificationKind.PAGE_CREATED:
+            entry["new"] = True
+        elif item.kind == NotificationKind.PAGE_EDITED:
+            entry["edits"] += 1
+        elif item.comment_id is not None:
+            comment = session.get(Comment, item.comment_id)
+            if comment is not None:
+                author = session.get_one(User, comment.author_id)
+                excerpt = " ".join(comment.body_text.split())
+                entry["comments"].append(
+                    {
+                        "author": author.name,
+                        "excerpt": excerpt[:200] + ("…" if len(excerpt) > 200 else ""),
+                    }
+                )
+    frequency = (n.context or {}).get("frequency", "daily")
+    subject = _(
+        "Your {frequency} digest from {tenant}: {count} updates",
+        frequency=_(frequency),
+        tenant=tenant.name,
+        count=len(rows),
+    )
+    unsubscribe = _unsubscribe(session, n, tenant, user, links, (SubjectKind.TENANT, tenant.id))
+    view = _("Open the intranet")
+    home = f"{links.base}/t/{tenant.slug}/pages"
+    markup = [actions.view_action(home, view, subject, tenant.name, links.base)]
+    context = {
+        "subject": subject,
+        "json_ld": actions.to_script(markup),
+        "spaces": [(name, list(pages.values())) for name, pages in spaces.items()],
+        "buttons": [(view, home, True)],
+        "reason": _("you chose a {frequency} digest", frequency=_(frequency)),
+        "mandatory": False,
+        "tenant_name": tenant.name,
+    } | unsubscribe.context
+    draft = Draft(
+        from_name=_("{tenant} intranet", tenant=tenant.name),
+        from_addr=_sender(tenant),
+        to_name=user.name,
+        to_addr=user.email,
+        subject=subject,
+        message_id=n.message_id,
+        reason=n.reason,
+        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
+        extra_headers=unsubscribe.headers,
+    )
+    return Prepared("digest", context, draft, locale)
+
+
+def _rejection(session: Session, n: Notification, tenant: Tenant) -> Prepared:
+    assert n.inbound_id is not None
+    inbound = session.get_one(InboundMessage, n.inbound_id)
+    # A member's own language if they chose one, else the tenant's: strangers get the latter.
+    known = user_by_email(session, tenant.id, n.to_addr)
+    locale = i18n.negotiate(known.locale if known else None, tenant.locale)
+    _ = i18n.translator(locale)
+    code = n.context["code"]
+    what, todo = rejection_texts.explain(_, code, n.context.get("params", {}), tenant.name)
+    published = code in rejection_texts.PUBLISHED_ANYWAY
+    subject = _(
+        "Your message was published without some files"
+        if published
+        else "Your message could not be used"
+    )
+    context = {
+        "subject": subject,
+        "json_ld": "",
+        "original_subject": n.context.get("subject", ""),
+        "published": published,
+        "original_to": ", ".join(inbound.rcpt_to),
+        "what": what,
+        "todo": todo,
+        "tenant_name": tenant.name,
+    }
+    draft = Draft(
+        from_name=_("{tenant} intranet", tenant=tenant.name),
+        from_addr=_sender(tenant),
+        to_name="",
+        to_addr=n.to_addr,
+        subject=subject,
+        message_id=n.message_id,
+        reason=n.reason,
+        auto_submitted="auto-replied",
+        thread_root=inbound.message_id,
+        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
+    )
+    return Prepared("rejection", context, draft, locale)
