@@ -7,6 +7,7 @@ one line on stderr and a non-zero exit (1 refused, 2 usage), never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -23,8 +25,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from mailhub import config, directory, preferences
 from mailhub.config import Settings
 from mailhub.db import make_engine, make_session_factory, migrate, schema_is_current, unit_of_work
-from mailhub.errors import ConfigError, MailhubError
+from mailhub.errors import ConfigError, InvalidInput, MailhubError
 from mailhub.files import FileStore
+from mailhub.models import SubjectKind
 from mailhub.privacy import objections
 from mailhub.queries import list_pages, page_view
 from mailhub.web.gmail import GoogleBearer
@@ -316,6 +319,74 @@ def cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        if args.sub == "show":
+            user = directory.get_user(s, tenant, args.email)
+            rows = preferences.overview(s, tenant, user)
+            if args.json:
+                print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+                return 0
+            print(f"{'space':<20} {'level':<9} {'frequency':<12} from")
+            for r in rows:
+                note = " (mandatory)" if r.mandatory else ""
+                print(f"{r.space:<20} {r.level:<9} {r.frequency:<12} {r.source}{note}")
+        elif args.sub == "set":
+            user = directory.get_user(s, tenant, args.email)
+            space = directory.get_space(s, tenant, args.space)
+            preferences.subscribe(
+                s,
+                tenant,
+                user,
+                SubjectKind.SPACE,
+                space.id,
+                preferences.parse_level(args.level),
+                preferences.parse_frequency(args.frequency),
+            )
+            print(
+                f"{user.email} in {space.slug}: level {args.level or 'inherited'}, "
+                f"frequency {args.frequency or 'inherited'}"
+            )
+        elif args.sub == "set-default":
+            scope = directory.get_space(s, tenant, args.space) if args.space else None
+            preferences.set_default(
+                s,
+                tenant,
+                scope,
+                preferences.parse_level(args.level),
+                preferences.parse_frequency(args.frequency),
+                mandatory=args.mandatory,
+            )
+            where = f"space {scope.slug}" if scope else f"every space of {tenant.slug}"
+            kind = "mandatory default" if args.mandatory else "default"
+            print(
+                f"{kind} for {where}: level {args.level or 'inherited'}, "
+                f"frequency {args.frequency or 'inherited'}"
+            )
+        else:
+            try:
+                text = Path(args.file).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InvalidInput(f"cannot read {args.file}: {exc}") from None
+            count = preferences.import_csv(s, tenant, text)
+            print(f"imported {count} subscriptions into {tenant.slug}")
+    return 0
+
+
+def cmd_digests_run(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.tasks import Runtime
+
+    runtime = Runtime(settings)
+    try:
+        ids = runtime.collect_digests()
+        runtime.enqueue_notifications(ids)
+    finally:
+        runtime.close()
+    print(f"{len(ids)} digests due and queued")
+    return 0
+
+
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(_sessions(settings)) as s:
         tenant = directory.get_tenant(s, args.tenant)
@@ -587,7 +658,38 @@ def build_parser() -> argparse.ArgumentParser:
         p_obj.add_argument("tenant")
         p_obj.add_argument("email")
 
-    fol = add("follow", cmd_follow, "make a user follow a space")
+    subs = sub.add_parser(
+        "subscriptions", help="who hears about what, and how often"
+    ).add_subparsers(dest="sub", required=True)
+    ss = add("show", cmd_subscriptions, "a user's effective setting for every space", subs)
+    ss.add_argument("tenant")
+    ss.add_argument("email")
+    ss.add_argument("--json", action="store_true")
+    levels, freqs = "watching|normal|muted|inherit", "immediately|hourly|daily|weekly|never|inherit"
+    sset = add("set", cmd_subscriptions, "set a user's level or frequency for a space", subs)
+    sset.add_argument("tenant")
+    sset.add_argument("email")
+    sset.add_argument("space")
+    sset.add_argument("--level", help=levels)
+    sset.add_argument("--frequency", help=freqs)
+    sd = add("set-default", cmd_subscriptions, "set the default for a space or the tenant", subs)
+    sd.add_argument("tenant")
+    sd.add_argument("--space", help="the space; without it, the default for every space")
+    sd.add_argument("--level", help=levels)
+    sd.add_argument("--frequency", help=freqs)
+    sd.add_argument("--mandatory", action="store_true", help="users cannot mute it or turn it off")
+    si = add("import", cmd_subscriptions, "import email,space,level,frequency rows", subs)
+    si.add_argument("tenant")
+    si.add_argument("file")
+
+    digests = sub.add_parser("digests", help="digest mail").add_subparsers(
+        dest="sub", required=True
+    )
+    add("run", cmd_digests_run, "make and queue the digests that are due", digests)
+
+    fol = add(
+        "follow", cmd_follow, "make a user watch a space (subscriptions set --level watching)"
+    )
     fol.add_argument("tenant")
     fol.add_argument("email")
     fol.add_argument("space")
