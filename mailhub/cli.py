@@ -297,11 +297,12 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
                 None if args.require_authenticated is None else args.require_authenticated == "yes"
             ),
             locale=args.locale,
+            publish_receipts=None if args.receipts is None else args.receipts == "yes",
         )
         print(
             f"tenant {t.slug}: unknown senders {t.unknown_senders}, "
             f"authenticated mail {'required' if t.require_authenticated else 'not required'}, "
-            f"language {t.locale}"
+            f"language {t.locale}, receipts {'on' if t.publish_receipts else 'off'}"
         )
     return 0
 
@@ -632,6 +633,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold members' mail that carries no DKIM or trusted authentication result",
     )
     t_set.add_argument("--locale", help="language of mail to strangers (en, de, fr, …)")
+    t_set.add_argument(
+        "--receipts",
+        choices=("yes", "no"),
+        help="confirm each page made by mail to its author, with who was notified",
+    )
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True)
     u_add = add("add", cmd_user_add, "add a user to a tenant", user)

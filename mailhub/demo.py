@@ -36,19 +36,21 @@ def create_demo(
     )
     reply = (
         f"{command} send --from bob@{domain} --reply-to-file "
-        f'"$(ls -t {settings.outbox_dir}/*.eml | head -1)" --body {shlex.quote("Count me in.")}'
+        f'"$(grep -l "^To: Bob" {settings.outbox_dir}/*.eml | head -1)" '
+        f"--body {shlex.quote('Count me in.')}"
     )
     return "\n".join(
         [
             f"Demo tenant {tenant.slug!r} is ready at @{domain}:",
             f"  users:  ann@{domain} (admin), bob@{domain}",
-            f"  spaces: sales@{domain} (ann and bob follow it), announcements@{domain}",
+            f"  spaces: sales@{domain} (ann and bob watch it), announcements@{domain}",
             "",
             "With `mailhub serve` running in another terminal, send a first email:",
             f"  {send}",
             "",
-            f"Then see the page at {settings.base_url}/t/{tenant.slug}/pages and bob's notification",
-            f"in {settings.outbox_dir}/. Reply to it as bob, which adds a comment:",
+            f"Then see the page at {settings.base_url}/t/{tenant.slug}/pages, and in",
+            f"{settings.outbox_dir}/ bob's notification and ann's receipt (who was notified).",
+            "Reply to bob's notification as bob, which adds a comment:",
             f"  {reply}",
         ]
     )

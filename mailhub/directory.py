@@ -119,6 +119,7 @@ def set_policy(
     unknown_senders: str | None = None,
     require_authenticated: bool | None = None,
     locale: str | None = None,
+    publish_receipts: bool | None = None,
 ) -> Tenant:
     """Change how a tenant treats mail from strangers and unauthenticated mail, or its language."""
     if unknown_senders is not None:
@@ -132,6 +133,8 @@ def set_policy(
         tenant.require_authenticated = require_authenticated
     if locale is not None:
         tenant.locale = locale_tag(locale)
+    if publish_receipts is not None:
+        tenant.publish_receipts = publish_receipts
     session.flush()
     return tenant
 

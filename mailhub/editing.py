@@ -45,4 +45,4 @@ def revise(
     page.updated_at = utcnow()
     session.flush()
     space = session.get_one(Space, page.space_id)
-    return revision, events.page_edited(session, tenant, page, space, revision, editor)
+    return revision, events.page_edited(session, tenant, page, space, revision, editor).ids

@@ -124,6 +124,7 @@ def acme(runtime: Runtime) -> dict[str, int]:
     """Tenant acme (acme.example): ann (admin, author), bob and cat follow sales."""
     with unit_of_work(runtime.sessions) as s:
         t = directory.add_tenant(s, "acme", "acme.example", "Acme")
+        t.publish_receipts = False  # tests count notifications; test_receipts covers these
         ann = directory.add_user(s, t, "ann@acme.example", "Ann Author", admin=True)
         bob = directory.add_user(s, t, "bob@acme.example", "Bob Reader")
         cat = directory.add_user(s, t, "cat@acme.example", "Cat Reader")
@@ -149,6 +150,7 @@ def add_small_acme(rt: Runtime, hourly_cap: int = 20) -> None:
     with unit_of_work(rt.sessions) as s:
         t = directory.add_tenant(s, "acme", "acme.example", "Acme")
         t.hourly_cap = hourly_cap
+        t.publish_receipts = False  # tests count notifications; test_receipts covers these
         directory.add_user(s, t, "ann@acme.example", "Ann")
         bob = directory.add_user(s, t, "bob@acme.example", "Bob")
         preferences.follow(s, t, bob, directory.add_space(s, t, "sales"))

@@ -98,7 +98,7 @@ class Acme:
         ids = events.page_created(
             self.s, self.t, page, sp, self.s.get_one(User, page.author_id), text
         )
-        return self._who(ids)
+        return self._who(ids.ids)
 
     def commented(self, page: Page, author: str, text: str) -> dict[str, str]:
         c = Comment(
@@ -111,7 +111,7 @@ class Acme:
         self.s.add(c)
         self.s.flush()
         sp = self.s.get_one(type(self.sales), page.space_id)
-        return self._who(events.comment_added(self.s, self.t, page, sp, c, self.users[author]))
+        return self._who(events.comment_added(self.s, self.t, page, sp, c, self.users[author]).ids)
 
     def _who(self, ids: list[int]) -> dict[str, str]:
         rows = self.s.scalars(select(Notification).where(Notification.id.in_(ids)))

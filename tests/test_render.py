@@ -24,6 +24,8 @@ CONTEXT: dict[str, Any] = {
     "page_url": "https://intranet.acme.example/t/acme/pages/1?a=1&b=2",
     "reason": "you watch the Sales space",
     "mandatory": True,
+    "headline": "Your page “Q3 <review>” is published in Sales.",
+    "audience": ["12 people were notified now.", "30 will see it in their daily digest."],
     "manage_url": "https://intranet.acme.example/t/acme/unsubscribe/tok?x=1&y=2",
     "buttons": [
         ("View page", "https://intranet.acme.example/t/acme/pages/1?a=1&b=2", True),

@@ -52,7 +52,8 @@ def test_demo_serve_send_reply(tmp_path: Path) -> None:
         assert sent.returncode == 0, sent.stderr
 
         outbox = tmp_path / "var" / "outbox"
-        wait_until(lambda: len(list(outbox.glob("*.eml"))) == 1, timeout=30)  # Bob; Ann wrote it
+        # Bob's notification, and Ann's receipt for the page she wrote
+        wait_until(lambda: len(list(outbox.glob("*.eml"))) == 2, timeout=30)
         listing = http.get("/t/acme/pages")
         assert "Q3 pipeline review" in listing.text
         page_url = re.search(r'href="(/t/acme/pages/\d+)"', listing.text)
@@ -61,9 +62,13 @@ def test_demo_serve_send_reply(tmp_path: Path) -> None:
         assert page.status_code == 200 and "Bring your numbers." in page.text
         assert page.headers["content-security-policy"].startswith("default-src 'none'")
 
-        notification = BytesParser(policy=policy.default).parsebytes(
-            next(outbox.glob("*.eml")).read_bytes()
-        )
+        mails = [
+            BytesParser(policy=policy.default).parsebytes(p.read_bytes())
+            for p in outbox.glob("*.eml")
+        ]
+        notification = next(m for m in mails if "bob@" in str(m["To"]))
+        receipt = next(m for m in mails if "ann@" in str(m["To"]))
+        assert "1 person was notified now." in receipt.get_body(("plain",)).get_content()
         assert (
             '"@type":"ViewAction"' in notification.get_body(preferencelist=("html",)).get_content()
         )

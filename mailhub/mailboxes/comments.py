@@ -64,4 +64,4 @@ def add_from_reply(mail: Mail, key: str) -> tuple[Comment, list[int]]:
     )
     comment.body_text = "\n\n".join(t for t in (comment.body_text, note_text) if t)
     space = session.get_one(Space, page.space_id)
-    return comment, events.comment_added(session, tenant, page, space, comment, user)
+    return comment, events.comment_added(session, tenant, page, space, comment, user).ids

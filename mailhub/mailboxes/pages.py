@@ -99,4 +99,6 @@ def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, l
             body_text="\n\n".join(t for t in (text, note_text) if t),
         )
     )
-    return page, events.page_created(session, tenant, page, space, author, text)
+    fanout = events.page_created(session, tenant, page, space, author, text)
+    receipt = events.receipt(session, tenant, page, author, fanout)
+    return page, fanout.ids + ([receipt] if receipt is not None else [])

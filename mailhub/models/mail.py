@@ -104,6 +104,7 @@ class NotificationKind(enum.StrEnum):
     COMMENT_ADDED = "comment_added"
     MENTION = "mention"
     DIGEST = "digest"
+    RECEIPT = "receipt"  # to the author of a page made by mail: published, and who hears of it
     REJECTION = "rejection"
 
 

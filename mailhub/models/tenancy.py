@@ -27,6 +27,8 @@ class Tenant(Base):
     locale: Mapped[str] = mapped_column(String(16), default="en")
     # Immediate notifications per person per hour; the rest waits for the next digest.
     hourly_cap: Mapped[int] = mapped_column(Integer, default=20)
+    # Tell whoever publishes by mail that it worked, and who hears of it now and in digests.
+    publish_receipts: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -9,6 +9,8 @@ in batches as the resolver streams recipients, so a space with 10,000 watchers n
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +36,14 @@ from mailhub.outbound.recipients import Event
 BATCH = 1000
 
 
+@dataclass
+class Fanout:
+    """What an event became: notifications to send now, and how many wait for which digest."""
+
+    ids: list[int] = field(default_factory=list)
+    later: Counter[str] = field(default_factory=Counter)
+
+
 def thread_id(tenant: Tenant, page_id: int) -> str:
     """The Message-ID every mail about a page refers to, so clients thread them (as GitHub does)."""
     return f"<{tenant.slug}/pages/{page_id}@{tenant.domain}>"
@@ -41,14 +51,36 @@ def thread_id(tenant: Tenant, page_id: int) -> str:
 
 def page_created(
     session: Session, tenant: Tenant, page: Page, space: Space, author: User, text: str
-) -> list[int]:
+) -> Fanout:
     event = Event(NotificationKind.PAGE_CREATED, tenant, space, page, author.id, author.name, text)
     return _record(session, event, f"page:{page.id}:created", thread_id(tenant, page.id))
 
 
+def receipt(
+    session: Session, tenant: Tenant, page: Page, author: User, fanout: Fanout
+) -> int | None:
+    """Tell the author of a page made by mail that it is published and who hears of it."""
+    if not tenant.publish_receipts or author.guest or not author.active:
+        return None
+    row = Notification(
+        tenant_id=tenant.id,
+        kind=NotificationKind.RECEIPT,
+        event_key=f"page:{page.id}:receipt",
+        to_addr=author.email,
+        user_id=author.id,
+        page_id=page.id,
+        reason="you published this page by email",
+        context={"now": len(fanout.ids), "later": dict(fanout.later)},
+        message_id=f"<{tenant.slug}/pages/{page.id}/receipt@{tenant.domain}>",
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 def page_edited(
     session: Session, tenant: Tenant, page: Page, space: Space, revision: Revision, editor: User
-) -> list[int]:
+) -> Fanout:
     event = Event(
         NotificationKind.PAGE_EDITED,
         tenant,
@@ -64,7 +96,7 @@ def page_edited(
 
 def comment_added(
     session: Session, tenant: Tenant, page: Page, space: Space, comment: Comment, author: User
-) -> list[int]:
+) -> Fanout:
     event = Event(
         NotificationKind.COMMENT_ADDED,
         tenant,
@@ -85,15 +117,15 @@ def _record(
     message_id: str,
     comment_id: int | None = None,
     revision_id: int | None = None,
-) -> list[int]:
-    """Write what each recipient is owed; return the ids of the notifications to send now."""
+) -> Fanout:
+    """Write what each recipient is owed: notifications to send now, digest items for later."""
     tenant = event.tenant
     capped = recipients.over_hourly_cap(
         session, tenant.id, tenant.hourly_cap, utcnow() - timedelta(hours=1)
     )
     now: list[dict[str, Any]] = []
     later: list[dict[str, Any]] = []
-    ids: list[int] = []
+    out = Fanout()
     for r in recipients.resolve(session, event):
         frequency = r.frequency
         if frequency == Frequency.IMMEDIATELY and r.user_id in capped:
@@ -124,17 +156,18 @@ def _record(
             )
         else:
             later.append(common | {"frequency": frequency.value, "space_id": event.space.id})
+            out.later[frequency.value] += 1
         if len(now) >= BATCH:
-            ids += _insert_notifications(session, now)
+            out.ids += _insert_notifications(session, now)
             now = []
         if len(later) >= BATCH:
             session.execute(insert(DigestItem), later)
             later = []
     if now:
-        ids += _insert_notifications(session, now)
+        out.ids += _insert_notifications(session, now)
     if later:
         session.execute(insert(DigestItem), later)
-    return ids
+    return out
 
 
 def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> list[int]:

@@ -83,6 +83,8 @@ def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
     locale = i18n.negotiate(user.locale, tenant.locale)
     if n.kind == NotificationKind.DIGEST:
         return _digest(session, n, tenant, user, links, locale)
+    if n.kind == NotificationKind.RECEIPT:
+        return _receipt(session, n, tenant, user, links, locale)
     return _page_event(session, n, tenant, user, links, locale)
 
 
@@ -120,13 +122,7 @@ def _page_event(
     space = session.get_one(Space, page.space_id)
     if page.tenant_id != tenant.id or space.tenant_id != tenant.id:
         raise ValueError(f"notification {n.id} crosses tenants")
-    key = new_key()
-    reply_key = ReplyKey(
-        tenant_id=tenant.id, user_id=user.id, page_id=page.id, key_hash=hash_key(key)
-    )
-    session.add(reply_key)
-    session.flush()
-    n.reply_key_id = reply_key.id
+    reply_to = _reply_key(session, n, tenant, user, page)
     url = links.page(page.id)
     if n.kind == NotificationKind.COMMENT_ADDED:
         assert n.comment_id is not None
@@ -182,13 +178,80 @@ def _page_event(
         subject=subject,
         message_id=n.message_id,
         reason=n.reason,
-        reply_to=f"reply+{key}@{tenant.domain}",
+        reply_to=reply_to,
         thread_root=thread_id(tenant, page.id),
         list_id=f'"{space.name}" <{space.slug}.{tenant.domain}>',
         return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
         extra_headers=unsubscribe.headers,
     )
     return Prepared(template, context, draft, locale)
+
+
+def _reply_key(session: Session, n: Notification, tenant: Tenant, user: User, page: Page) -> str:
+    """A fresh reply+KEY address for this mail; only the key's hash is stored."""
+    key = new_key()
+    row = ReplyKey(tenant_id=tenant.id, user_id=user.id, page_id=page.id, key_hash=hash_key(key))
+    session.add(row)
+    session.flush()
+    n.reply_key_id = row.id
+    return f"reply+{key}@{tenant.domain}"
+
+
+def _receipt(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """To the author of a page made by mail: it is published, and who hears of it when."""
+    assert n.page_id is not None
+    _ = i18n.translator(locale)
+    page = session.get_one(Page, n.page_id)
+    space = session.get_one(Space, page.space_id)
+    if page.tenant_id != tenant.id:
+        raise ValueError(f"notification {n.id} crosses tenants")
+    now = int(n.context.get("now", 0))
+    later = {str(k): int(v) for k, v in n.context.get("later", {}).items()}
+    lines = [
+        _("Nobody was notified now.")
+        if now == 0
+        else _("1 person was notified now.")
+        if now == 1
+        else _("{count} people were notified now.", count=now)
+    ]
+    digests = (
+        ("hourly", _("{count} will see it in their hourly digest.", count=later.get("hourly", 0))),
+        ("daily", _("{count} will see it in their daily digest.", count=later.get("daily", 0))),
+        ("weekly", _("{count} will see it in their weekly digest.", count=later.get("weekly", 0))),
+    )
+    lines += [line for frequency, line in digests if later.get(frequency)]
+    url = links.page(page.id)
+    view = _("View page")
+    subject = _("Published: {title}", title=page.title)
+    context = {
+        "subject": subject,
+        "json_ld": actions.to_script(
+            actions.view_action(url, view, subject, tenant.name, links.base)
+        ),
+        "headline": _(
+            "Your page “{title}” is published in {space}.", title=page.title, space=space.name
+        ),
+        "audience": lines,
+        "buttons": [(view, url, True)],
+        "reason": _("you published this page by email"),
+        "tenant_name": tenant.name,
+    }
+    draft = Draft(
+        from_name=_("{tenant} intranet", tenant=tenant.name),
+        from_addr=_sender(tenant),
+        to_name=user.name,
+        to_addr=user.email,
+        subject=subject,
+        message_id=n.message_id,
+        reason=n.reason,
+        auto_submitted="auto-replied",
+        reply_to=_reply_key(session, n, tenant, user, page),
+        thread_root=thread_id(tenant, page.id),
+        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
+    )
+    return Prepared("receipt", context, draft, locale)
 
 
 def _latest(session: Session, page_id: int) -> Revision | None:
