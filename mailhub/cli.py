@@ -412,7 +412,7 @@ def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
         user = directory.get_user(s, tenant, args.email)
         space = directory.get_space(s, tenant, args.space)
         preferences.follow(s, tenant, user, space)
-        print(f"{user.email} now follows {space.slug}")
+        print(f"{user.email} now watches {space.slug}")
     return 0
 
 

@@ -40,7 +40,7 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
     )
     ok(tmp_path, "user", "add", "acme", "bob@acme.example", "--name", "Bob")
     assert "mail sales@acme.example" in ok(tmp_path, "space", "add", "acme", "sales")
-    assert "now follows sales" in ok(tmp_path, "follow", "acme", "bob@acme.example", "sales")
+    assert "now watches sales" in ok(tmp_path, "follow", "acme", "bob@acme.example", "sales")
     assert "unknown senders moderate, authenticated mail required, language de" in ok(
         tmp_path,
         "tenant",
@@ -79,6 +79,14 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
         (("tenant", "set", "nope", "--locale", "de"), "no tenant 'nope'"),
         (("privacy", "object", "acme", "ann@acme.example"), "no user ann@acme.example in acme"),
         (("inbound", "show", "acme", "5"), "no inbound message 5"),
+        (("subscriptions", "set-default", "acme", "--level", "loud"), "level must be watching"),
+        (("subscriptions", "set-default", "acme", "--space", "nope"), "no space 'nope'"),
+        (
+            ("subscriptions", "set-default", "acme", "--frequency", "never", "--mandatory"),
+            "cannot be muted or never",
+        ),
+        (("subscriptions", "import", "acme", "/nonexistent.csv"), "cannot read /nonexistent.csv"),
+        (("subscriptions", "show", "acme", "ghost@acme.example"), "no user ghost@acme.example"),
     ],
 )
 def test_errors_are_one_line_and_non_zero(
@@ -90,6 +98,58 @@ def test_errors_are_one_line_and_non_zero(
     assert result.returncode == 1
     assert result.stderr.startswith("mailhub: error: ") and message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_subscriptions_for_an_administrator(tmp_path: Path) -> None:
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    for name in ("bob", "cat"):
+        ok(tmp_path, "user", "add", "acme", f"{name}@acme.example", "--name", name.title())
+    for space in ("sales", "news"):
+        ok(tmp_path, "space", "add", "acme", space)
+    # Everyone watches news, mandatory; everything else defaults to a daily digest
+    assert "mandatory default for space news: level watching" in ok(
+        tmp_path,
+        "subscriptions",
+        "set-default",
+        "acme",
+        "--space",
+        "news",
+        "--level",
+        "watching",
+        "--mandatory",
+    )
+    ok(tmp_path, "subscriptions", "set-default", "acme", "--frequency", "daily")
+    csv = tmp_path / "subs.csv"
+    csv.write_text("email,space,level,frequency\nbob@acme.example,sales,watching,weekly\n")
+    assert "imported 1 subscriptions into acme" in ok(
+        tmp_path, "subscriptions", "import", "acme", str(csv)
+    )
+    shown = json.loads(ok(tmp_path, "subscriptions", "show", "acme", "bob@acme.example", "--json"))
+    assert {
+        r["space"]: (r["level"], r["frequency"], r["source"], r["mandatory"]) for r in shown
+    } == {
+        "news": ("watching", "daily", "space-default", True),
+        "sales": ("watching", "weekly", "space", False),
+    }
+    assert "news                 watching  daily        space-default (mandatory)" in ok(
+        tmp_path, "subscriptions", "show", "acme", "cat@acme.example"
+    )
+    # Muting mandatory mail is refused, in one line; a bad import changes nothing
+    refused = run(
+        tmp_path, "subscriptions", "set", "acme", "cat@acme.example", "news", "--level", "muted"
+    )
+    assert (
+        refused.returncode == 1
+        and "mandatory" in refused.stderr
+        and refused.stderr.count("\n") == 1
+    )
+    csv.write_text("cat@acme.example,sales,muted,\ncat@acme.example,nowhere,muted,\n")
+    bad = run(tmp_path, "subscriptions", "import", "acme", str(csv))
+    assert bad.returncode == 1 and "line 2: no space 'nowhere'" in bad.stderr
+    cat = json.loads(ok(tmp_path, "subscriptions", "show", "acme", "cat@acme.example", "--json"))
+    assert [r["level"] for r in cat if r["space"] == "sales"] == ["normal"]
+    assert "0 digests due and queued" in ok(tmp_path, "digests", "run")
 
 
 def test_bad_configuration_is_one_line(tmp_path: Path) -> None:

@@ -31,3 +31,50 @@ def test_postgresql_schema_matches_models(pg_database: str) -> None:
     migrate(pg_database)
     assert schema_is_current(make_engine(pg_database))
     assert _diff(pg_database) == []
+
+
+def test_follows_become_watching_subscriptions_and_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from alembic import command
+    from sqlalchemy import text
+
+    from mailhub.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
+    command.upgrade(alembic_config(url), "0008")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tenants (id, slug, name, domain, require_authenticated, unknown_senders, locale, created_at) VALUES (1, 'acme', 'Acme', 'acme.example', 0, 'reject', 'en', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, tenant_id, email, name, is_admin, active, guest, created_at) VALUES (7, 1, 'bob@acme.example', 'Bob', 0, 1, 0, '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO spaces (id, tenant_id, slug, name, created_at) VALUES (3, 1, 'sales', 'Sales', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO follows (tenant_id, user_id, space_id, created_at) VALUES (1, 7, 3, '2026-01-01')"
+            )
+        )
+    migrate(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT user_id, subject_kind, subject_id, level, frequency FROM subscriptions")
+        ).all()
+        assert [tuple(r) for r in rows] == [(7, "space", 3, "watching", None)]
+        assert conn.execute(text("SELECT hourly_cap, publish_receipts FROM tenants")).one() == (
+            20,
+            1,
+        )
+    command.downgrade(alembic_config(url), "0008")
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(text("SELECT user_id, space_id FROM follows"))] == [
+            (7, 3)
+        ]
