@@ -39,7 +39,10 @@ BODY = (
 
 def context(i: int) -> dict[str, object]:
     url = f"https://intranet.acme.example/t/acme/pages/{i}"
-    markup = actions.view_action(url, "View page", "Ann in Sales: Q3", "Acme", url)
+    markup = [
+        actions.view_action(url, "View page", "Ann in Sales: Q3", "Acme", url),
+        actions.confirm_action(f"{url}/actions/t0k3n/gmail", "Unfollow this page", "Ann: Q3"),
+    ]
     return {
         "subject": f"[Sales] Q3 pipeline review {i}",
         "json_ld": actions.to_script(markup),
@@ -49,7 +52,13 @@ def context(i: int) -> dict[str, object]:
         "body_html": BODY,
         "body_text": "The Q3 pipeline review is on Thursday in room Ölberg.",
         "page_url": url,
-        "reason": "you follow the Sales space",
+        "buttons": [
+            ("View page", url, True),
+            ("Unfollow this page", f"{url}/actions/t0k3n", False),
+        ],
+        "reason": "you watch the Sales space",
+        "mandatory": False,
+        "manage_url": "https://intranet.acme.example/t/acme/unsubscribe/t0k3n",
         "tenant_name": "Acme",
     }
 
@@ -62,7 +71,7 @@ def draft(i: int) -> Draft:
         to_addr="bob@acme.example",
         subject=f"[Sales] Q3 pipeline review {i}",
         message_id=f"<acme/pages/{i}@acme.example>",
-        reason="you follow the Sales space",
+        reason="you watch the Sales space",
         reply_to="reply+k3y@acme.example",
         list_id='"Sales" <sales.acme.example>',
     )
