@@ -18,7 +18,7 @@ from mailhub.models import Notification, NotificationStatus, Suppression, utcnow
 from mailhub.outbound.compose import compose
 from mailhub.outbound.prepare import prepare
 from mailhub.outbound.render import Renderer
-from mailhub.outbound.signing import DkimSigner, wire_bytes
+from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import Transport, TransportError
 from mailhub.privacy.objections import has_objected
 
@@ -66,10 +66,11 @@ def deliver_notification(
         n.status, n.claimed_at, n.attempts = NotificationStatus.SENDING, now, n.attempts + 1
         prepared = prepare(session, n, base_url)
         attempts = n.attempts
-    msg, envelope = compose(
+    data, envelope = compose(
         prepared.draft, renderer.render(prepared.template, prepared.context, prepared.locale)
     )
-    data = wire_bytes(msg, signer)
+    if signer is not None:
+        data = signer.sign(data, prepared.draft.from_addr.rpartition("@")[2])
     try:
         transport.send(
             f"notification-{notification_id}", data, envelope.mail_from, envelope.rcpt_to

@@ -1,21 +1,28 @@
-"""DKIM-signing outgoing mail (RFC 6376) with dkimpy, per sending domain.
+"""DKIM-signing outgoing mail (RFC 6376), relaxed/relaxed rsa-sha256, per sending domain.
 
 Keys live in a directory, one PEM file per domain (`acme.example.pem`), with one selector for
 all of them (the DNS record `SELECTOR._domainkey.acme.example` holds each public key). A domain
-without a key is sent unsigned. The message is serialized once, with CRLF line ends and folded
-headers (policy.SMTP), signed, and those exact bytes are what the transport sends: nothing may
-re-fold a header after signing, or the signature no longer verifies.
+without a key is sent unsigned. The signature is computed over the exact bytes the transport
+sends, and prepended to them: nothing re-folds a header after signing.
+
+The canonicalization and hashing are the few lines RFC 6376 §3.4.2 and §3.4.4 specify, and
+the RSA step is OpenSSL's (cryptography). dkimpy did the same at about 0.6 ms a message with
+its canonicalization in Python objects per header; tests verify every signature with dkimpy,
+as a receiver would, after a real SMTP hop.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+import time
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
-import dkim
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mailhub.errors import InvalidInput
 
@@ -40,45 +47,43 @@ SIGNED_HEADERS = (
     "content-type",
 )
 _WIRE = policy.SMTP.clone(max_line_length=78)
-_DIGESTS: dict[str, hashes.HashAlgorithm] = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}  # noqa: S303
-_OPENSSL_KEYS: dict[int, rsa.RSAPrivateKey] = {}
+_WSP = re.compile(rb"[ \t]+")
+_TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
+_FOLD = re.compile(rb"\r\n(?=[ \t])")
 
 
-def _rsa_sign_with_openssl(digest: object, pk: dict[str, int]) -> bytes:
-    """RSASSA-PKCS1-v1_5 over dkimpy's header hash, computed by OpenSSL (cryptography).
-
-    dkimpy does the RSA step in pure Python, 5.5 ms a signature on this machine, which would
-    cap a worker at under 200 mails a second; OpenSSL takes well under 1 ms. The result is the
-    same bytes: PKCS#1 v1.5 signatures are deterministic. dkimpy still canonicalizes, hashes,
-    builds and folds the header; tests verify every signature with dkimpy itself.
-    """
-    key = _OPENSSL_KEYS.get(pk["modulus"])
-    if key is None:
-        public = rsa.RSAPublicNumbers(pk["publicExponent"], pk["modulus"])
-        key = rsa.RSAPrivateNumbers(
-            pk["prime1"],
-            pk["prime2"],
-            pk["privateExponent"],
-            pk["exponent1"],
-            pk["exponent2"],
-            pk["coefficient"],
-            public,
-        ).private_key()
-        _OPENSSL_KEYS[pk["modulus"]] = key
-    algorithm = _DIGESTS[str(getattr(digest, "name", "sha256")).lower()]
-    raw = digest.digest()  # type: ignore[attr-defined]
-    return key.sign(raw, padding.PKCS1v15(), utils.Prehashed(algorithm))
+def canonical_body(body: bytes) -> bytes:
+    """Relaxed body canonicalization (RFC 6376 §3.4.4)."""
+    body = _WSP.sub(b" ", _TRAILING_WSP.sub(b"\r\n", body))  # no WSP at line ends, runs → SP
+    body = body.rstrip(b"\r\n").rstrip(b" \t")  # no empty lines at the end
+    return body + b"\r\n" if body else b""
 
 
-# dkimpy calls this module-level function for rsa-sha256 signatures (dkim/__init__.py).
-if callable(getattr(dkim, "RSASSA_PKCS1_v1_5_sign", None)):
-    dkim.RSASSA_PKCS1_v1_5_sign = _rsa_sign_with_openssl
+def canonical_header(name: bytes, value: bytes) -> bytes:
+    """Relaxed header canonicalization (RFC 6376 §3.4.2), without the line end."""
+    value = _WSP.sub(b" ", _FOLD.sub(b"", value)).strip(b" \t\r\n")
+    return name.strip().lower() + b":" + value
+
+
+def split_message(data: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """(header fields as (name, raw value with folds), body) of a CRLF message."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    fields: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, value + b"\r\n" + line)
+        else:
+            name, _, value = line.partition(b":")
+            fields.append((name, value))
+    return fields, body if sep else b""
 
 
 class DkimSigner:
     def __init__(self, keys: dict[str, bytes], selector: str) -> None:
         self.keys = {domain.lower(): key for domain, key in keys.items()}
         self.selector = selector
+        self._loaded: dict[str, rsa.RSAPrivateKey | None] = {}
 
     @classmethod
     def from_dir(cls, directory: Path, selector: str) -> DkimSigner:
@@ -90,19 +95,55 @@ class DkimSigner:
                 raise InvalidInput(f"DKIM key for {domain} is not a PEM private key")
         return cls(keys, selector)
 
-    def sign(self, data: bytes, domain: str) -> bytes:
-        key = self.keys.get(domain.lower())
+    def sign(self, data: bytes, domain: str, now: float | None = None) -> bytes:
+        """`data` with a DKIM-Signature header prepended, if there is a key for `domain`."""
+        key = self._private_key(domain.lower())
         if key is None:
             return data
-        signature = dkim.sign(
-            data,
-            self.selector.encode(),
-            domain.lower().encode(),
-            key,
-            canonicalize=(b"relaxed", b"relaxed"),
-            include_headers=[h.encode() for h in SIGNED_HEADERS],
+        fields, body = split_message(data)
+        body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest()).decode()
+        # Each name takes the next instance from the bottom; a name listed more often than it
+        # occurs signs its absence (RFC 6376 §5.4.2), so none can be added in transit.
+        remaining: dict[bytes, list[bytes]] = {}
+        for field_name, value in fields:
+            remaining.setdefault(field_name.strip().lower(), []).append(value)
+        hashed = []
+        for signed in SIGNED_HEADERS:
+            instances = remaining.get(signed.encode())
+            if instances:
+                hashed.append(canonical_header(signed.encode(), instances.pop()) + b"\r\n")
+        tags = (
+            f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain.lower()}; s={self.selector}; "
+            f"t={int(now if now is not None else time.time())}; h={':'.join(SIGNED_HEADERS)}; "
+            f"bh={body_hash}; b="
         )
-        return bytes(signature) + data
+        hashed.append(canonical_header(b"DKIM-Signature", tags.encode()))
+        signature = key.sign(b"".join(hashed), padding.PKCS1v15(), hashes.SHA256())
+        b64 = base64.b64encode(signature).decode()
+        folded_b = "\r\n ".join(b64[i : i + 72] for i in range(0, len(b64), 72))
+        header = _fold_tags(tags) + folded_b + "\r\n"
+        return header.encode() + data
+
+    def _private_key(self, domain: str) -> rsa.RSAPrivateKey | None:
+        if domain not in self._loaded:
+            pem = self.keys.get(domain)
+            key = serialization.load_pem_private_key(pem, password=None) if pem else None
+            if key is not None and not isinstance(key, rsa.RSAPrivateKey):
+                raise InvalidInput(f"DKIM key for {domain} is not an RSA key")
+            self._loaded[domain] = key
+        return self._loaded[domain]
+
+
+def _fold_tags(tags: str) -> str:
+    """`DKIM-Signature: v=1; …; b=` folded between tags (relaxed canonicalization ignores it)."""
+    lines, current = [], "DKIM-Signature:"
+    for tag in tags.split(" "):
+        if len(current) + 1 + len(tag) > 78:
+            lines.append(current)
+            current = ""
+        current += " " + tag
+    lines.append(current)
+    return "\r\n".join(lines) + "\r\n "
 
 
 def wire_bytes(msg: EmailMessage, signer: DkimSigner | None = None) -> bytes:
