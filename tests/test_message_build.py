@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from mailhub.outbound.compose import Draft, compose
 from mailhub.outbound.render import Rendered
-from mailhub.outbound.signing import DkimSigner
+from mailhub.outbound.signing import DkimSigner, canonical_body, canonical_body_by_the_letter
 
 from helpers import dkim_test_key
 
@@ -122,3 +122,15 @@ def test_a_changed_byte_breaks_the_signature() -> None:
     assert not dkim.verify(signed.replace(b"One-Click", b"One-Clack"), dnsfunc=KEY.dns)
     # Adding a second From (or In-Reply-To) in transit is caught: those are oversigned
     assert not dkim.verify(b"From: eve@evil.example\r\n" + signed, dnsfunc=KEY.dns)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b" ", b"\t", b"\r\n", b"a", b"=20", b"  \t ", b"\r\n\r\n", b"\xc3\xa9"]),
+        max_size=60,
+    )
+)
+def test_fast_body_canonicalization_equals_the_rfcs_wording(parts: list[bytes]) -> None:
+    body = b"".join(parts)
+    assert canonical_body(body) == canonical_body_by_the_letter(body)
