@@ -17,6 +17,7 @@ from mailhub.errors import InvalidInput
 from mailhub.models import (
     ActionToken,
     Frequency,
+    InboundMessage,
     Level,
     Page,
     Space,
@@ -58,6 +59,8 @@ def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") 
     name, _ = _subject(session, tenant, row)
     use_token(session, row)
     kind = SubjectKind(row.subject_kind)
+    if row.action in ("approve", "reject"):
+        return _moderate(session, tenant, user, row)
     if row.action == "follow":
         _set(session, tenant, user, kind, row.subject_id, level=Level.WATCHING)
         return f"You now watch {name} and get mail about every change."
@@ -75,6 +78,19 @@ def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") 
         return f"You now get mail about {name} in a {choice} digest."
     _set(session, tenant, user, kind, row.subject_id, level=Level.MUTED)
     return f"You are unsubscribed from {name}."
+
+
+def _moderate(session: Session, tenant: Tenant, user: User, row: ActionToken) -> str:
+    """Approve or reject held mail: only while the user is still an administrator."""
+    from mailhub.inbound_log import approve, reject_held
+
+    if not user.is_admin or not user.active:
+        raise TokenRefused("Only an administrator of this intranet can decide on held mail.")
+    if row.action == "approve":
+        approve(session, tenant.slug, row.subject_id)
+        return "Approved: the message will be published in a moment."
+    reject_held(session, tenant.slug, row.subject_id)
+    return "Rejected: the message will not be published, and nobody is answered."
 
 
 def _set(
@@ -119,6 +135,11 @@ def _subject(session: Session, tenant: Tenant, row: ActionToken) -> tuple[str, b
         space_default, tenant_default = preferences.defaults_for(session, tenant.id, page.space_id)
         mandatory = any(d is not None and d.mandatory for d in (space_default, tenant_default))
         return f"the page “{page.title}”", mandatory
+    elif row.subject_kind == SubjectKind.INBOUND:
+        inbound = session.get(InboundMessage, row.subject_id)
+        if inbound is None or inbound.tenant_id != tenant.id:
+            raise TokenRefused("The message this link was about no longer exists.")
+        return f"the message from {inbound.mail_from or 'an unknown sender'}", False
     else:
         return f"all notifications from {tenant.name}", False
     if space is None or space.tenant_id != tenant.id:

@@ -3,15 +3,22 @@ the tenant says so; an approved message is published under a guest author, who s
 
 from __future__ import annotations
 
+import json
+import re
+
+import extruct
+import jsonschema
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailhub import directory
+from mailhub import SCHEMA_DIR, directory
 from mailhub.db import unit_of_work
-from mailhub.inbound_log import approve, reject_held
+from mailhub.inbound_log import reject_held
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import InboundMessage, Page, User
 from mailhub.tasks import Runtime
+from mailhub.web.app import create_app
 
 from conftest import wait_until
 from helpers import fixture, outbox, smtp_send, to
@@ -19,6 +26,7 @@ from helpers import fixture, outbox, smtp_send, to
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.usefixtures("acme")]
 
 EVE = b"Eve Partner <eve@partner.example>"
+MARKUP_SCHEMA = json.loads((SCHEMA_DIR / "markup" / "email-message.schema.json").read_text())
 
 
 def _from_eve(subject: bytes, message_id: bytes) -> bytes:
@@ -53,25 +61,43 @@ def test_moderated_tenant_holds_strangers_mail_and_publishes_it_under_a_guest(
         held = s.scalars(select(InboundMessage)).one()
         assert "eve@partner.example is not a member of Acme" in held.reason
         assert s.scalars(select(Page)).all() == []
+    # …except Ann, the administrator, who is told, with one-click Approve and a Reject button
+    wait_until(lambda: len(outbox(runtime)) == 1)
     runtime.sweep(grace=0)
-    assert _statuses(runtime) == ["held"] and outbox(runtime) == []
+    assert _statuses(runtime) == ["held"]
+    notice = outbox(runtime)[0]
+    assert to(notice) == "ann@acme.example" and "Waiting for approval: Offer" in str(
+        notice["Subject"]
+    )
+    html = notice.get_body(preferencelist=("html",)).get_content()
+    assert "eve@partner.example is not a member of Acme" in html
+    (markup,) = extruct.extract(html, syntaxes=["json-ld"], uniform=False)["json-ld"]
+    jsonschema.validate(markup, MARKUP_SCHEMA)
+    handler = markup["potentialAction"]["handler"]["url"]
+    approve_url, reject_url = re.findall(r'href="https://[^"/]+(/t/acme/actions/[^"]+)"', html)
+    assert handler.endswith(approve_url + "/gmail")
+    web = TestClient(create_app(runtime.sessions, runtime.files))
 
-    # When a moderator approves it, it becomes a page by Eve, a guest, and followers hear of it
-    with unit_of_work(runtime.sessions) as s:
-        approve(s, "acme", held.id)
+    # A link scanner fetching both buttons changes nothing
+    assert "Publish the message from eve@partner.example?" in web.get(approve_url).text
+    assert "Reject" in web.get(reject_url).text
+    assert _statuses(runtime) == ["held"]
+
+    # When the moderator approves, it becomes a page by Eve, a guest, and watchers hear of it
+    assert "Approved" in web.post(approve_url).text
+    assert "already used" in web.post(approve_url).text  # a replay does nothing
+    refused = web.post(reject_url)  # and the other button can no longer undo it
+    assert refused.status_code == 400 and "not held for moderation" in refused.text
     runtime.sweep()
-    wait_until(lambda: _statuses(runtime) == ["processed"] and len(outbox(runtime)) == 3)
+    wait_until(lambda: _statuses(runtime) == ["processed"] and len(outbox(runtime)) == 4)
     with runtime.sessions() as s:
         page = s.scalars(select(Page)).one()
         eve = s.get_one(User, page.author_id)
         assert (eve.email, eve.name, eve.guest) == ("eve@partner.example", "Eve Partner", True)
     # A guest follows nothing, so only the members who follow Sales are notified
-    assert {to(m) for m in outbox(runtime)} == {
-        "ann@acme.example",
-        "bob@acme.example",
-        "cat@acme.example",
-    }
-    assert "Eve Partner" in str(outbox(runtime)[0]["From"])
+    news = [m for m in outbox(runtime) if "pages/" in str(m["Message-ID"])]
+    assert {to(m) for m in news} == {"ann@acme.example", "bob@acme.example", "cat@acme.example"}
+    assert "Eve Partner" in str(news[0]["From"])
 
     # When Eve mails again, she is still a guest: held again, and a moderator's "no" answers no one
     smtp_send(smtp.port, "eve@partner.example", ["sales@acme.example"], _from_eve(b"Again", b"e2"))
@@ -80,7 +106,7 @@ def test_moderated_tenant_holds_strangers_mail_and_publishes_it_under_a_guest(
         second = s.scalars(select(InboundMessage).where(InboundMessage.status == "held")).one()
         reject_held(s, "acme", second.id)
     assert _statuses(runtime) == ["processed", "rejected"]
-    assert len(outbox(runtime)) == 3
+    assert len(outbox(runtime)) == 5  # the second notice to Ann, and nothing to Eve
 
     # When an administrator makes Eve a member, her page stays hers and her mail goes straight in
     with unit_of_work(runtime.sessions) as s:

@@ -26,6 +26,7 @@ from mailhub.mailboxes import bounces, comments, pages, rejections
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
 from mailhub.models import InboundMessage, InboundStatus, Tenant, User, utcnow
+from mailhub.outbound import events
 from mailhub.outbound.keys import TokenRefused
 from mailhub.preferences import PreferenceRefused
 from mailhub.privacy.objections import has_objected
@@ -129,7 +130,8 @@ def _dispatch(
         return _reject(Mail(session, batch, 0, tenant, msg, parsed, todo), refused)
     held = _held_for_moderation(stores, tenant, msg, parsed, todo, sender)
     if held is not None:
-        return Outcome(InboundStatus.HELD, f"held for moderation: {held}")
+        told = events.held(session, tenant, msg.id, held, parsed.subject)
+        return Outcome(InboundStatus.HELD, f"held for moderation: {held}", told)
     mail = Mail(
         session, batch, stores.max_attachment_size, tenant, msg, parsed, todo, stores.image_hosts
     )

@@ -105,6 +105,7 @@ class NotificationKind(enum.StrEnum):
     MENTION = "mention"
     DIGEST = "digest"
     RECEIPT = "receipt"  # to the author of a page made by mail: published, and who hears of it
+    MODERATION = "moderation"  # to a tenant's administrators: mail is waiting for approval
     REJECTION = "rejection"
 
 

@@ -36,6 +36,7 @@ class SubjectKind(enum.StrEnum):
     SPACE = "space"
     PAGE = "page"  # a page and its comment thread
     FORM = "form"
+    INBOUND = "inbound"  # only for action tokens: a held message to approve or reject
 
 
 class Subscription(Base):

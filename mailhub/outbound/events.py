@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from mailhub.models import (
@@ -32,6 +32,7 @@ from mailhub.models import (
 )
 from mailhub.outbound import recipients
 from mailhub.outbound.recipients import Event
+from mailhub.privacy.objections import objected
 
 BATCH = 1000
 
@@ -172,6 +173,38 @@ def _record(
 
 def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return list(session.scalars(insert(Notification).returning(Notification.id), rows))
+
+
+def held(session: Session, tenant: Tenant, inbound_id: int, why: str, subject: str) -> list[int]:
+    """Tell the tenant's administrators that mail waits for them (each once per message)."""
+    admins = session.scalars(
+        select(User)
+        .where(
+            User.tenant_id == tenant.id,
+            User.is_admin,
+            User.active,
+            ~User.guest,
+            ~objected(User.id),
+        )
+        .order_by(User.id)
+    )
+    rows = [
+        Notification(
+            tenant_id=tenant.id,
+            kind=NotificationKind.MODERATION,
+            event_key=f"inbound:{inbound_id}:held:user:{admin.id}",
+            to_addr=admin.email,
+            user_id=admin.id,
+            inbound_id=inbound_id,
+            reason=f"you moderate mail for {tenant.name}",
+            context={"why": why, "subject": subject},
+            message_id=f"<{tenant.slug}/moderation/{inbound_id}/{admin.id}@{tenant.domain}>",
+        )
+        for admin in admins
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [r.id for r in rows]
 
 
 def rejection_reason(code: str) -> str:

@@ -25,6 +25,8 @@ LIFETIMES = {
     "unsubscribe": timedelta(days=90),
     "follow": timedelta(days=30),
     "unfollow": timedelta(days=30),
+    "approve": timedelta(days=14),
+    "reject": timedelta(days=14),
 }
 REUSABLE = frozenset({"unsubscribe"})
 

@@ -85,6 +85,8 @@ def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
         return _digest(session, n, tenant, user, links, locale)
     if n.kind == NotificationKind.RECEIPT:
         return _receipt(session, n, tenant, user, links, locale)
+    if n.kind == NotificationKind.MODERATION:
+        return _moderation(session, n, tenant, user, links, locale)
     return _page_event(session, n, tenant, user, links, locale)
 
 
@@ -252,6 +254,53 @@ def _receipt(
         return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
     )
     return Prepared("receipt", context, draft, locale)
+
+
+def _moderation(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """To an administrator: mail waits for approval. Approve is one click (a ConfirmAction in
+    Gmail, a button elsewhere); both links confirm on a page before anything happens."""
+    assert n.inbound_id is not None
+    _ = i18n.translator(locale)
+    inbound = session.get_one(InboundMessage, n.inbound_id)
+    if inbound.tenant_id != tenant.id:
+        raise ValueError(f"notification {n.id} crosses tenants")
+    approve = links.action(
+        mint_token(session, tenant.id, user.id, "approve", SubjectKind.INBOUND, inbound.id)
+    )
+    reject = links.action(
+        mint_token(session, tenant.id, user.id, "reject", SubjectKind.INBOUND, inbound.id)
+    )
+    original = n.context.get("subject") or _("(no subject)")
+    subject = _("Waiting for approval: {subject}", subject=original)
+    approve_name, reject_name = _("Approve and publish"), _("Reject")
+    description = _("Mail to {to} waits for a moderator", to=", ".join(inbound.rcpt_to))
+    markup = actions.confirm_action(f"{approve}/gmail", approve_name, description)
+    context = {
+        "subject": subject,
+        "json_ld": actions.to_script(markup),
+        "headline": description,
+        "facts": [
+            (_("From"), inbound.mail_from or "<>"),
+            (_("Subject"), original),
+            (_("Why it waits"), str(n.context.get("why", ""))),
+        ],
+        "buttons": [(approve_name, approve, True), (reject_name, reject, False)],
+        "reason": _("you moderate mail for {tenant}", tenant=tenant.name),
+        "tenant_name": tenant.name,
+    }
+    draft = Draft(
+        from_name=_("{tenant} intranet", tenant=tenant.name),
+        from_addr=_sender(tenant),
+        to_name=user.name,
+        to_addr=user.email,
+        subject=subject,
+        message_id=n.message_id,
+        reason=n.reason,
+        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
+    )
+    return Prepared("moderation", context, draft, locale)
 
 
 def _latest(session: Session, page_id: int) -> Revision | None:
