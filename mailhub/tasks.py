@@ -26,7 +26,7 @@ from mailhub.files import FileStore
 from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import Stores, process_inbound
 from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
-from mailhub.outbound.deliver import deliver_notification
+from mailhub.outbound.deliver import BATCH, deliver_batch
 from mailhub.outbound.digest import Schedule, collect_due
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
@@ -119,17 +119,19 @@ class Runtime:
             log.info("inbound %s %s: %s", inbound_id, outcome.status, outcome.reason)
             self.enqueue_notifications(outcome.notification_ids)
 
-    def _deliver(self, notification_id: int) -> None:
-        status = deliver_notification(
+    def _deliver(self, ids: list[int] | int) -> None:
+        batch = [ids] if isinstance(ids, int) else list(ids)
+        results = deliver_batch(
             self.sessions,
             self.renderer,
             self.transport,
             self.settings.base_url,
-            notification_id,
+            batch,
             lease=self.lease,
             signer=self.signer,
         )
-        log.info("notification %s %s", notification_id, status)
+        for notification_id, status in results.items():
+            log.info("notification %s %s", notification_id, status)
 
     # Enqueueing: best effort, because the sweeper finds whatever is not enqueued ------------
 
@@ -137,9 +139,13 @@ class Runtime:
         self._send(self.process_actor, ids)
 
     def enqueue_notifications(self, ids: Iterable[int]) -> None:
-        self._send(self.deliver_actor, ids)
+        """In jobs of up to BATCH ids, so a fan-out commits once per batch, not per mail."""
+        ordered = list(ids)
+        self._send(
+            self.deliver_actor, [ordered[i : i + BATCH] for i in range(0, len(ordered), BATCH)]
+        )
 
-    def _send(self, actor: Any, ids: Iterable[int]) -> None:
+    def _send(self, actor: Any, ids: Iterable[Any]) -> None:
         for id_ in ids:
             try:
                 actor.send(id_)

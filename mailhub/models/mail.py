@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailhub.models.base import Base, utcnow
 
@@ -131,6 +131,7 @@ class Notification(Base):
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # e.g. a rejection's code
     # Minted when the mail is composed: only its hash is stored, the key itself is in the mail.
     reply_key_id: Mapped[int | None] = mapped_column(ForeignKey("reply_keys.id"), default=None)
+    reply_key: Mapped[ReplyKey | None] = relationship()
     message_id: Mapped[str] = mapped_column(String(300))  # fixed before the first attempt
     # The KEY of the VERP Return-Path bounce+KEY@domain: a bounce names the notification.
     bounce_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)

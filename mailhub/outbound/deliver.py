@@ -1,30 +1,42 @@
-"""Delivering one notification exactly once: claim, render, hand over, mark sent.
+"""Delivering notifications exactly once, a batch at a time: claim, render, hand over, mark sent.
 
 The claim is a committed status change (queued → sending) with a time stamp. A second job for
 the same notification finds it sent, or claimed within the lease, and does nothing; so retries
 and sweeper re-enqueues never send it twice. Only a worker killed between the relay's "250"
 and the commit after it can cause a repeat, and that repeat carries the same Message-ID.
+
+A job carries up to BATCH ids: one transaction claims and prepares them all, and one marks
+them sent, instead of two commits per mail (a fan-out to thousands is bound by commits, not
+by rendering). Objection and bounce suppression are checked in the claiming transaction, so an
+objection recorded while a notification waited in the queue still stops it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.models import Notification, NotificationStatus, Suppression, utcnow
+from mailhub.models.privacy import Objection
 from mailhub.outbound.compose import compose
-from mailhub.outbound.prepare import prepare
+from mailhub.outbound.prepare import Prepared, prepare
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import Transport, TransportError
-from mailhub.privacy.objections import has_objected
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+BATCH = 20  # ids per job: fewer commits, and a short resend window if a worker dies
+_DONE = (NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.SUPPRESSED)
+
+
+class Retry(TransportError):
+    """Some notifications of a batch met a temporary failure; they are queued again."""
 
 
 def deliver_notification(
@@ -37,64 +49,135 @@ def deliver_notification(
     signer: DkimSigner | None = None,
 ) -> str:
     """Send one notification if it is still owed; return the status it ends in."""
-    with unit_of_work(factory) as session:
-        n = session.get(Notification, notification_id, with_for_update=True)
-        if n is None:
-            return "missing"
-        if n.status in (
-            NotificationStatus.SENT,
-            NotificationStatus.FAILED,
-            NotificationStatus.SUPPRESSED,
-        ):
-            return n.status
-        if n.user_id is not None and has_objected(session, n.user_id):
-            # Objected after this was queued: the objection wins, right up to the send.
-            n.status, n.last_error = NotificationStatus.SUPPRESSED, "recipient objected"
-            return n.status
-        if session.scalar(
-            select(Suppression.id).where(
-                Suppression.tenant_id == n.tenant_id,
-                Suppression.address == n.to_addr.lower(),
-                Suppression.suppressed,
+    return deliver_batch(factory, renderer, transport, base_url, [notification_id], lease, signer)[
+        notification_id
+    ]
+
+
+def deliver_batch(
+    factory: SessionFactory,
+    renderer: Renderer,
+    transport: Transport,
+    base_url: str,
+    ids: Sequence[int],
+    lease: timedelta = timedelta(minutes=5),
+    signer: DkimSigner | None = None,
+) -> dict[int, str]:
+    """Send each notification that is still owed; return the status each ends in. Raises
+    Retry (after recording everything) when some must be tried again later."""
+    results, claimed = _claim(factory, base_url, ids, lease)
+    sent: list[int] = []
+    again: dict[int, str] = {}
+    failed: dict[int, str] = {}
+    for id_, attempts, prepared in claimed:
+        try:
+            data, envelope = compose(
+                prepared.draft,
+                renderer.render(prepared.template, prepared.context, prepared.locale),
             )
-        ):
-            n.status, n.last_error = NotificationStatus.SUPPRESSED, "the address bounces"
-            return n.status
-        now = utcnow()
-        if n.status == NotificationStatus.SENDING and n.claimed_at and now - n.claimed_at < lease:
-            return "busy"
-        n.status, n.claimed_at, n.attempts = NotificationStatus.SENDING, now, n.attempts + 1
-        prepared = prepare(session, n, base_url)
-        attempts = n.attempts
-    data, envelope = compose(
-        prepared.draft, renderer.render(prepared.template, prepared.context, prepared.locale)
-    )
-    if signer is not None:
-        data = signer.sign(data, prepared.draft.from_addr.rpartition("@")[2])
-    try:
-        transport.send(
-            f"notification-{notification_id}", data, envelope.mail_from, envelope.rcpt_to
-        )
-    except TransportError as exc:
-        final = exc.permanent or attempts >= MAX_ATTEMPTS
-        with unit_of_work(factory) as session:
+            if signer is not None:
+                data = signer.sign(data, prepared.draft.from_addr.rpartition("@")[2])
+            transport.send(f"notification-{id_}", data, envelope.mail_from, envelope.rcpt_to)
+            sent.append(id_)
+        except TransportError as exc:
+            final = exc.permanent or attempts >= MAX_ATTEMPTS
+            (failed if final else again)[id_] = str(exc)[:2000]
+        except Exception as exc:  # a template or data error: this one waits, the batch goes on
+            log.exception("notification %s could not be built", id_)
+            (failed if attempts >= MAX_ATTEMPTS else again)[id_] = f"{type(exc).__name__}: {exc}"
+    with unit_of_work(factory) as session:
+        if sent:
             session.execute(
                 update(Notification)
-                .where(Notification.id == notification_id)
-                .values(
-                    status=NotificationStatus.FAILED if final else NotificationStatus.QUEUED,
-                    last_error=str(exc)[:2000],
-                    claimed_at=None,
+                .where(Notification.id.in_(sent))
+                .values(status=NotificationStatus.SENT, sent_at=utcnow(), last_error="")
+            )
+        for outcome, errors in (
+            (NotificationStatus.FAILED, failed),
+            (NotificationStatus.QUEUED, again),
+        ):
+            for id_, error in errors.items():
+                session.execute(
+                    update(Notification)
+                    .where(Notification.id == id_)
+                    .values(status=outcome, last_error=error, claimed_at=None)
+                )
+    results.update(dict.fromkeys(sent, NotificationStatus.SENT))
+    results.update(dict.fromkeys(failed, NotificationStatus.FAILED))
+    for id_, error in failed.items():
+        log.warning("notification %s failed for good: %s", id_, error)
+    if again:
+        raise Retry(
+            f"{len(again)} of {len(ids)} notifications will be retried: {next(iter(again.values()))}"
+        )
+    return results
+
+
+def _claim(
+    factory: SessionFactory, base_url: str, ids: Sequence[int], lease: timedelta
+) -> tuple[dict[int, str], list[tuple[int, int, Prepared]]]:
+    """In one transaction: skip what is done or busy, suppress what must not go, claim and
+    prepare the rest (minting each mail's keys and tokens)."""
+    results: dict[int, str] = {}
+    claimed: list[tuple[int, int, Prepared]] = []
+    with unit_of_work(factory) as session:
+        rows = list(
+            session.scalars(
+                select(Notification)
+                .where(Notification.id.in_(ids))
+                .order_by(Notification.id)
+                .with_for_update()
+            )
+        )
+        results.update(dict.fromkeys(set(ids) - {n.id for n in rows}, "missing"))
+        users = {n.user_id for n in rows if n.user_id is not None}
+        objectors = set(
+            session.scalars(
+                select(Objection.user_id).where(
+                    Objection.user_id.in_(users), Objection.withdrawn_at.is_(None)
                 )
             )
-        if final:
-            log.warning("notification %s failed for good: %s", notification_id, exc)
-            return NotificationStatus.FAILED
-        raise
-    with unit_of_work(factory) as session:
-        session.execute(
-            update(Notification)
-            .where(Notification.id == notification_id)
-            .values(status=NotificationStatus.SENT, sent_at=utcnow(), last_error="")
         )
-    return NotificationStatus.SENT
+        bouncing = {
+            (tenant_id, address)
+            for tenant_id, address in session.execute(
+                select(Suppression.tenant_id, Suppression.address).where(
+                    Suppression.address.in_({n.to_addr.lower() for n in rows}),
+                    Suppression.suppressed,
+                )
+            )
+        }
+        now = utcnow()
+        for n in rows:
+            if n.status in _DONE:
+                results[n.id] = n.status
+            elif n.user_id in objectors:
+                # Objected after this was queued: the objection wins, right up to the send.
+                n.status, n.last_error = NotificationStatus.SUPPRESSED, "recipient objected"
+                results[n.id] = n.status
+            elif (n.tenant_id, n.to_addr.lower()) in bouncing:
+                n.status, n.last_error = NotificationStatus.SUPPRESSED, "the address bounces"
+                results[n.id] = n.status
+            elif (
+                n.status == NotificationStatus.SENDING
+                and n.claimed_at
+                and now - n.claimed_at < lease
+            ):
+                results[n.id] = "busy"
+            else:
+                n.status, n.claimed_at, n.attempts = NotificationStatus.SENDING, now, n.attempts + 1
+                try:
+                    # Checks that can fail (a row gone, tenants crossed) come before anything
+                    # is added, so a failure leaves nothing behind for the others' commit.
+                    with session.no_autoflush:
+                        prepared = prepare(session, n, base_url)
+                except Exception as exc:  # bad data for this one: it fails alone
+                    log.exception("notification %s cannot be prepared", n.id)
+                    n.status, n.last_error = (
+                        NotificationStatus.FAILED,
+                        f"{type(exc).__name__}: {exc}",
+                    )
+                    results[n.id] = n.status
+                    continue
+                claimed.append((n.id, n.attempts, prepared))
+    return results, claimed

@@ -194,8 +194,7 @@ def _reply_key(session: Session, n: Notification, tenant: Tenant, user: User, pa
     key = new_key()
     row = ReplyKey(tenant_id=tenant.id, user_id=user.id, page_id=page.id, key_hash=hash_key(key))
     session.add(row)
-    session.flush()
-    n.reply_key_id = row.id
+    n.reply_key = row  # the id is filled in when the batch is flushed
     return f"reply+{key}@{tenant.domain}"
 
 
@@ -304,12 +303,17 @@ def _moderation(
 
 
 def _latest(session: Session, page_id: int) -> Revision | None:
-    return session.scalar(
-        select(Revision)
-        .where(Revision.page_id == page_id)
-        .order_by(Revision.number.desc())
-        .limit(1)
-    )
+    """The page's newest revision, looked up once per transaction (a batch of a fan-out is
+    mostly one page)."""
+    memo: dict[int, Revision | None] = session.info.setdefault("latest_revision", {})
+    if page_id not in memo:
+        memo[page_id] = session.scalar(
+            select(Revision)
+            .where(Revision.page_id == page_id)
+            .order_by(Revision.number.desc())
+            .limit(1)
+        )
+    return memo[page_id]
 
 
 def _digest(
