@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,17 @@ from sqlalchemy.orm import Session
 
 from mailhub.directory import get_tenant
 from mailhub.errors import NotFound
-from mailhub.models import Attachment, Comment, Page, Revision, Space, User
+from mailhub.models import (
+    Attachment,
+    Comment,
+    DigestItem,
+    Notification,
+    NotificationKind,
+    Page,
+    Revision,
+    Space,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,9 @@ class PageView:
     created_at: datetime
     comments: list[CommentView]
     attachments: list[AttachmentView]
+    # Who heard of the page when it was published: mailed at once, and waiting per digest.
+    notified_now: int = 0
+    in_digests: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -143,7 +156,31 @@ def page_view(session: Session, tenant_slug: str, page_id: int) -> PageView:
                 .order_by(Attachment.id)
             )
         ],
+        **_audience(session, tenant.id, page.id),
     )
+
+
+def _audience(session: Session, tenant_id: int, page_id: int) -> dict[str, Any]:
+    """How many people the page's publication reached, now and per digest (counts only)."""
+    now = session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(
+            Notification.tenant_id == tenant_id,
+            Notification.page_id == page_id,
+            Notification.kind == NotificationKind.PAGE_CREATED,
+        )
+    )
+    later = session.execute(
+        select(DigestItem.frequency, func.count())
+        .where(
+            DigestItem.tenant_id == tenant_id,
+            DigestItem.page_id == page_id,
+            DigestItem.kind == NotificationKind.PAGE_CREATED,
+        )
+        .group_by(DigestItem.frequency)
+    )
+    return {"notified_now": int(now or 0), "in_digests": {f: int(c) for f, c in later}}
 
 
 def attachment_file(

@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailhub import directory, preferences
 from mailhub.db import unit_of_work
 from mailhub.models import InboundMessage, Notification, SubjectKind
+from mailhub.web.app import create_app
 
 from conftest import relayed_runtime, wait_until
 from helpers import fixture, smtp_send
@@ -51,6 +53,14 @@ def test_the_receipt_counts_who_hears_now_and_in_which_digest(tmp_path: Path) ->
         assert str(receipt["Reply-To"]).startswith("reply+")
         assert receipt["Auto-Submitted"] == "auto-replied"
         assert "because you published this page by email" in text
+
+        # And the page on the web says the same, in counts only
+        page_path = "/" + text.split("https://", 1)[1].split("/", 1)[1].split()[0]
+        shown = TestClient(create_app(rt.sessions, rt.files)).get(page_path).text
+        assert (
+            "When published: 1 person notified at once, 1 in their daily digest, "
+            "1 in their weekly digest." in shown
+        )
 
         # When the tenant turns receipts off, the next page brings none
         with unit_of_work(rt.sessions) as s:
