@@ -23,7 +23,7 @@ from mailhub.models import (
     Suppression,
     User,
 )
-from mailhub.outbound import events
+from mailhub.outbound import events, recipients
 from mailhub.preferences import Choice, PreferenceRefused, resolve
 from mailhub.privacy.objections import object_to_processing
 
@@ -267,3 +267,18 @@ def test_csv_import_is_all_or_nothing_and_names_the_bad_line(db: Session) -> Non
         )
     with pytest.raises(InvalidInput, match="line 1: no user"):
         preferences.import_csv(db, a.t, "zed@acme.example,sales,normal,\n")
+
+
+def test_an_author_sees_who_a_page_would_reach_before_publishing(db: Session) -> None:
+    a = Acme(db)
+    a.set("bob", "watching")
+    a.set("cat", "watching", "daily")
+    a.set("dan", "watching", "weekly")
+    a.set("eve", "muted")
+    ann = a.users["ann"]
+    before = recipients.preview(db, a.t, a.sales, ann, "cc @eve")
+    assert before == {"immediately": 1, "daily": 1, "weekly": 1}
+    assert db.scalars(select(Notification)).all() == []  # a preview writes nothing
+    fanout = events.page_created(db, a.t, a.page(), a.sales, ann, "cc @eve")
+    assert len(fanout.ids) == before["immediately"]
+    assert dict(fanout.later) == {"daily": 1, "weekly": 1}

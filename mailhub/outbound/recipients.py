@@ -14,6 +14,7 @@ the space or page, or who are involved, are read at all.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -198,6 +199,14 @@ def resolve(session: Session, event: Event) -> Iterator[Recipient]:
                 eff.frequency,
                 eff.mandatory,
             )
+
+
+def preview(session: Session, tenant: Tenant, space: Space, author: User, text: str = "") -> Counter[str]:
+    """Who a new page by `author` in `space` would reach, by frequency ("immediately",
+    "daily", …), before it exists: what an author sees before publishing. Nothing is written."""
+    draft = Page(id=0, tenant_id=tenant.id, space_id=space.id, author_id=author.id, title="")
+    event = Event(NotificationKind.PAGE_CREATED, tenant, space, draft, author.id, author.name, text)
+    return Counter(str(r.frequency) for r in resolve(session, event))
 
 
 def over_hourly_cap(session: Session, tenant_id: int, cap: int, since: object) -> set[int]:
