@@ -314,9 +314,15 @@ def cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
         if args.sub == "object":
             objections.object_to_processing(s, tenant, user)
             print(f"{user.email} objected: no notifications, mail from them is not processed")
+        elif args.sub == "restrict":
+            objections.object_to_processing(s, tenant, user, "restriction")
+            print(f"{user.email} restricted: no notifications, mail from them is not processed")
+        elif args.sub == "unrestrict":
+            objections.withdraw(s, tenant, user, "restriction")
+            print(f"the restriction for {user.email} is lifted")
         else:
             objections.withdraw(s, tenant, user)
-            print(f"{user.email} withdrew the objection: mail is processed and sent again")
+            print(f"{user.email} withdrew the objection")
     return 0
 
 
@@ -659,6 +665,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext in (
         ("object", "record a user's objection to processing (GDPR Art. 21)"),
         ("withdraw", "withdraw a user's objection"),
+        ("restrict", "restrict processing of a user's data (GDPR Art. 18)"),
+        ("unrestrict", "lift a restriction of processing"),
     ):
         p_obj = add(name, cmd_privacy, helptext, privacy)
         p_obj.add_argument("tenant")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from mailhub import directory
 from mailhub.db import unit_of_work
+from mailhub.errors import InvalidInput
 from mailhub.ingress.accept import Envelope, store_inbound
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.mailboxes import process_inbound
@@ -104,3 +105,46 @@ def test_an_objector_is_not_a_recipient_and_their_mail_is_not_processed(
 def _page_count(runtime: Runtime) -> int:
     with runtime.sessions() as s:
         return len(s.scalars(select(Page)).all())
+
+
+def test_a_restriction_stops_mail_both_ways_until_it_is_lifted(
+    runtime: Runtime, smtp: SmtpServer
+) -> None:
+    # Given processing of Bob's data is restricted (Art. 18), and he had objected before and
+    # withdrew: only the restriction is in force
+    _object(runtime, "bob@acme.example")
+    _object(runtime, "bob@acme.example", withdraw=True)
+    with unit_of_work(runtime.sessions) as s:
+        tenant = directory.get_tenant(s, "acme")
+        bob = directory.get_user(s, tenant, "bob@acme.example")
+        objections.object_to_processing(s, tenant, bob, "restriction")
+        with pytest.raises(InvalidInput, match="no objection in force"):
+            objections.withdraw(s, tenant, bob)  # withdrawing an objection lifts no restriction
+
+    # When Ann posts, Bob hears nothing; when he writes, he is told why, not processed
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], fixture("page_plain.eml"))
+    wait_until(lambda: _statuses(runtime) == {"cat@acme.example": "sent"})
+    raw = (
+        fixture("page_plain.eml")
+        .replace(b"ann@acme.example", b"bob@acme.example")
+        .replace(b"q3review-1", b"q3review-bob")
+    )
+    smtp_send(smtp.port, "bob@acme.example", ["sales@acme.example"], raw)
+    wait_until(lambda: any(to(m) == "bob@acme.example" for m in outbox(runtime)))
+    answer = next(m for m in outbox(runtime) if to(m) == "bob@acme.example")
+    assert "restrict the processing" in answer.get_body(preferencelist=("plain",)).get_content()
+    assert _page_count(runtime) == 1
+
+    # When the restriction is lifted, his mail is processed again
+    with unit_of_work(runtime.sessions) as s:
+        tenant = directory.get_tenant(s, "acme")
+        objections.withdraw(
+            s, tenant, directory.get_user(s, tenant, "bob@acme.example"), "restriction"
+        )
+    smtp_send(
+        smtp.port,
+        "bob@acme.example",
+        ["sales@acme.example"],
+        raw.replace(b"q3review-bob", b"q3review-bob2"),
+    )
+    wait_until(lambda: _page_count(runtime) == 2)

@@ -29,7 +29,7 @@ from mailhub.models import InboundMessage, InboundStatus, Tenant, User, utcnow
 from mailhub.outbound import events
 from mailhub.outbound.keys import TokenRefused
 from mailhub.preferences import PreferenceRefused
-from mailhub.privacy.objections import has_objected
+from mailhub.privacy.objections import in_force
 from mailhub.routing import Mailbox, route
 
 log = logging.getLogger(__name__)
@@ -178,11 +178,12 @@ def _handled_before(session: Session, msg: InboundMessage) -> tuple[set[str], in
 
 
 def _objection(session: Session, sender: User | None) -> Rejected | None:
-    """Art. 21: mail from someone who objected is not processed, only answered (at most once a
-    day) with how to withdraw."""
-    if sender is None or not has_objected(session, sender.id):
+    """Art. 21 and 18: mail from someone who objected to processing, or had it restricted, is
+    not processed, only answered (at most once a day) with how to withdraw or lift it."""
+    request = in_force(session, sender.id) if sender is not None else None
+    if sender is None or request is None:
         return None
-    return Rejected("objection", f"{sender.email} objected to processing; not processed")
+    return Rejected(request.kind, f"{sender.email}: {request.kind} in force; not processed")
 
 
 def _oversize(msg: InboundMessage, parsed: ParsedMail) -> Rejected | None:

@@ -73,6 +73,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "To publish by email again, withdraw your objection in your privacy settings on the "
         "intranet.",
     ),
+    "restriction": (
+        "You asked {tenant} to restrict the processing of your personal data, so your message "
+        "was not processed.",
+        "Once the restriction is lifted, send your message again; your privacy settings on the "
+        "intranet show where the request stands.",
+    ),
 }
 # Codes for mail that was used, with a problem worth telling the sender about.
 PUBLISHED_ANYWAY = frozenset({"blocked_attachment"})

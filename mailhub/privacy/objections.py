@@ -1,6 +1,7 @@
-"""Objection to processing (GDPR Art. 21): from the moment it is recorded, mailhub sends the
-person no notifications or digests and does not process mail they send in — it answers that
-mail once with the objection rejection, which says how to withdraw.
+"""Objection to processing (GDPR Art. 21) and restriction of processing (Art. 18): from the
+moment either is recorded, mailhub sends the person no notifications or digests and does not
+process mail they send in — it answers that mail once with a rejection that says why and how
+to withdraw or lift it.
 
 Checked where recipients are resolved and again right before a notification is sent, so an
 objection recorded while a notification waited in the queue still stops it.
@@ -16,8 +17,21 @@ from mailhub.models import Tenant, User, utcnow
 from mailhub.models.privacy import Objection
 
 
+KINDS = ("objection", "restriction")
+
+
 def has_objected(session: Session, user_id: int) -> bool:
+    """An objection or a restriction is in force: mailhub must leave this person alone."""
     return session.scalar(select(objected(user_id))) is True
+
+
+def in_force(session: Session, user_id: int) -> Objection | None:
+    return session.scalar(
+        select(Objection)
+        .where(Objection.user_id == user_id, Objection.withdrawn_at.is_(None))
+        .order_by(Objection.id)
+        .limit(1)
+    )
 
 
 def objected(user_id: ColumnElement[int] | InstrumentedAttribute[int] | int) -> ColumnElement[bool]:
@@ -25,28 +39,32 @@ def objected(user_id: ColumnElement[int] | InstrumentedAttribute[int] | int) -> 
     return exists().where(Objection.user_id == user_id, Objection.withdrawn_at.is_(None))
 
 
-def object_to_processing(session: Session, tenant: Tenant, user: User) -> Objection:
+def object_to_processing(
+    session: Session, tenant: Tenant, user: User, kind: str = "objection"
+) -> Objection:
     if user.tenant_id != tenant.id:
         raise InvalidInput("the user does not belong to this tenant")
-    current = _current(session, user.id)
+    current = _current(session, user.id, kind)
     if current is not None:
         return current  # objecting twice changes nothing
-    objection = Objection(tenant_id=tenant.id, user_id=user.id)
+    objection = Objection(tenant_id=tenant.id, user_id=user.id, kind=kind)
     session.add(objection)
     session.flush()
     return objection
 
 
-def withdraw(session: Session, tenant: Tenant, user: User) -> Objection:
-    current = _current(session, user.id)
+def withdraw(session: Session, tenant: Tenant, user: User, kind: str = "objection") -> Objection:
+    current = _current(session, user.id, kind)
     if current is None or user.tenant_id != tenant.id:
-        raise InvalidInput(f"{user.email} has no objection in force")
+        raise InvalidInput(f"{user.email} has no {kind} in force")
     current.withdrawn_at = utcnow()
     session.flush()
     return current
 
 
-def _current(session: Session, user_id: int) -> Objection | None:
+def _current(session: Session, user_id: int, kind: str) -> Objection | None:
     return session.scalar(
-        select(Objection).where(Objection.user_id == user_id, Objection.withdrawn_at.is_(None))
+        select(Objection).where(
+            Objection.user_id == user_id, Objection.kind == kind, Objection.withdrawn_at.is_(None)
+        )
     )
