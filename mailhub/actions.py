@@ -69,7 +69,7 @@ def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") 
         return f"You no longer get mail about {name}."
     if choice not in CHOICES:
         raise InvalidInput(f"unknown choice {choice!r}")
-    if choice == "all" or kind == SubjectKind.TENANT:
+    if choice == "all" or kind == SubjectKind.TENANT:  # a digest's link: everything it carries
         kept = preferences.mute_all(session, tenant, user)
         tail = f" Mail about {', '.join(kept)} is mandatory and continues." if kept else ""
         return f"You no longer get notifications from {tenant.name}.{tail}"

@@ -3,18 +3,28 @@ collecting twice carries nothing twice, and nobody with nothing waiting gets a m
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailhub import directory, preferences
 from mailhub.db import unit_of_work
-from mailhub.models import DigestItem, InboundMessage, Notification, SubjectKind, utcnow
+from mailhub.models import (
+    DigestItem,
+    InboundMessage,
+    Notification,
+    SubjectKind,
+    Subscription,
+    utcnow,
+)
 from mailhub.outbound.digest import Schedule
 from mailhub.tasks import Runtime
+from mailhub.web.app import create_app
 
 from conftest import relayed_runtime, wait_until
 from helpers import fixture, smtp_send
@@ -90,6 +100,17 @@ def test_a_daily_digest_groups_by_space_and_is_sent_once(tmp_path: Path) -> None
     assert "because you chose a daily digest" in text
     with rt.sessions() as s:
         assert {i.digest_id for i in s.scalars(select(DigestItem))} == set(made)
+
+    # The digest's one-click unsubscribe stops everything it carries, nothing mandatory
+    https = re.findall(r"<(https://[^>]+)>", str(digest["List-Unsubscribe"]))[0]
+    path = "/" + https.split("://", 1)[1].split("/", 1)[1]
+    web = TestClient(create_app(rt.sessions, rt.files))
+    page = web.get(path).text
+    assert 'value="all" checked' in page and 'value="daily"' not in page
+    assert web.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    with rt.sessions() as s:
+        levels = {sub.level for sub in s.scalars(select(Subscription))}
+    assert levels == {"muted"}
 
 
 def _items(rt: Runtime) -> int:

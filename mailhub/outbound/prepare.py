@@ -53,6 +53,10 @@ class Links:
     base: str
     tenant: Tenant
 
+    @property
+    def secure(self) -> bool:
+        return self.base.startswith("https://")
+
     def page(self, page_id: int) -> str:
         return f"{self.base}/t/{self.tenant.slug}/pages/{page_id}"
 
@@ -154,10 +158,9 @@ def _page_event(
     )
     unfollow_name = _("Unfollow this page")
     description = f"{actor.name} in {space.name}: {page.title}"
-    markup = [
-        actions.view_action(url, view, description, tenant.name, links.base),
-        actions.confirm_action(f"{unfollow}/gmail", unfollow_name, description),
-    ]
+    markup = [actions.view_action(url, view, description, tenant.name, links.base)]
+    if links.secure:  # Gmail calls action handlers over https only
+        markup.append(actions.confirm_action(f"{unfollow}/gmail", unfollow_name, description))
     context = {
         "subject": subject,
         "json_ld": actions.to_script(markup),
@@ -275,7 +278,11 @@ def _moderation(
     subject = _("Waiting for approval: {subject}", subject=original)
     approve_name, reject_name = _("Approve and publish"), _("Reject")
     description = _("Mail to {to} waits for a moderator", to=", ".join(inbound.rcpt_to))
-    markup = actions.confirm_action(f"{approve}/gmail", approve_name, description)
+    markup = (
+        actions.confirm_action(f"{approve}/gmail", approve_name, description)
+        if links.secure  # Gmail calls action handlers over https only
+        else actions.view_action(approve, approve_name, description, tenant.name, links.base)
+    )
     context = {
         "subject": subject,
         "json_ld": actions.to_script(markup),
