@@ -7,8 +7,9 @@ auto-responders stay quiet, and X-Auto-Response-Suppress for Exchange, which ign
 A notification's structure never changes, so it is written directly rather than through the
 stdlib's EmailMessage, whose policy machinery took about 1 ms a message (bench/rendering.py).
 Headers are RFC 2047-encoded where they are not ASCII and folded at 78 columns; lines end in
-CRLF; the quoted-printable boundary "==_…" can never occur inside a quoted-printable body
-(a literal "=" is always written "=3D"). Tests parse what this writes with the stdlib parser.
+CRLF; the boundary "==_…" can occur neither in quoted-printable (a literal "=" is always
+written "=3D") nor in base64 (where "=" is only padding at the very end, never followed by
+"_"). Tests parse what this writes with the stdlib parser.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def _qp(text: str) -> bytes:
     if not encoded.endswith(b"\n"):
         encoded += b"\n"
     return encoded.replace(b"\n", b"\r\n")
+
+
+def _base64(text: str) -> bytes:
+    """Base64 in lines of 76 (RFC 2045 §6.8): for the HTML part, ten times faster to encode
+    than quoted-printable and with nothing for DKIM's canonicalization to fold."""
+    data = binascii.b2a_base64(text.replace("\r\n", "\n").encode("utf-8"), newline=False)
+    return b"\r\n".join([data[i : i + 76] for i in range(0, len(data), 76)]) + b"\r\n"
 
 
 def compose(draft: Draft, body: Rendered, now: datetime | None = None) -> tuple[bytes, Envelope]:

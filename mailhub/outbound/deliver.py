@@ -5,9 +5,9 @@ the same notification finds it sent, or claimed within the lease, and does nothi
 and sweeper re-enqueues never send it twice. Only a worker killed between the relay's "250"
 and the commit after it can cause a repeat, and that repeat carries the same Message-ID.
 
-A job carries up to BATCH ids: one transaction claims and prepares them all, and one marks
-them sent, instead of two commits per mail (a fan-out to thousands is bound by commits, not
-by rendering). Objection and bounce suppression are checked in the claiming transaction, so an
+A job carries up to BATCH ids: one transaction claims and prepares them all (a fan-out to
+thousands was bound by commits, not by rendering); each is marked sent as soon as the relay
+took it, so a worker killed mid-batch re-sends at most the one mail in flight. Objection and bounce suppression are checked in the claiming transaction, so an
 objection recorded while a notification waited in the queue still stops it.
 """
 
@@ -78,6 +78,13 @@ def deliver_batch(
             if signer is not None:
                 data = signer.sign(data, prepared.draft.from_addr.rpartition("@")[2])
             transport.send(f"notification-{id_}", data, envelope.mail_from, envelope.rcpt_to)
+            # Marked at once, not with the batch: a worker killed now re-sends at most this one.
+            with unit_of_work(factory) as session:
+                session.execute(
+                    update(Notification)
+                    .where(Notification.id == id_)
+                    .values(status=NotificationStatus.SENT, sent_at=utcnow(), last_error="")
+                )
             sent.append(id_)
         except TransportError as exc:
             final = exc.permanent or attempts >= MAX_ATTEMPTS
@@ -86,12 +93,6 @@ def deliver_batch(
             log.exception("notification %s could not be built", id_)
             (failed if attempts >= MAX_ATTEMPTS else again)[id_] = f"{type(exc).__name__}: {exc}"
     with unit_of_work(factory) as session:
-        if sent:
-            session.execute(
-                update(Notification)
-                .where(Notification.id.in_(sent))
-                .values(status=NotificationStatus.SENT, sent_at=utcnow(), last_error="")
-            )
         for outcome, errors in (
             (NotificationStatus.FAILED, failed),
             (NotificationStatus.QUEUED, again),

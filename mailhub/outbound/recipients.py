@@ -201,7 +201,9 @@ def resolve(session: Session, event: Event) -> Iterator[Recipient]:
             )
 
 
-def preview(session: Session, tenant: Tenant, space: Space, author: User, text: str = "") -> Counter[str]:
+def preview(
+    session: Session, tenant: Tenant, space: Space, author: User, text: str = ""
+) -> Counter[str]:
     """Who a new page by `author` in `space` would reach, by frequency ("immediately",
     "daily", …), before it exists: what an author sees before publishing. Nothing is written."""
     draft = Page(id=0, tenant_id=tenant.id, space_id=space.id, author_id=author.id, title="")

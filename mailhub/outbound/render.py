@@ -27,6 +27,7 @@ _JINJA = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\}", re.DOTALL)
 # Plain ASCII: libxml2 percent-encodes anything else inside href and src.
 _PLACEHOLDER = re.compile(r"xJINJAx(\d+)xJINJAx")
 _STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
+_BETWEEN_TAGS = re.compile(r">\s+<")
 _BODY = re.compile(r"(<body[^>]*>)(.*)(</body>)", re.DOTALL | re.IGNORECASE)
 
 
@@ -48,7 +49,8 @@ class InliningLoader(jinja2.FileSystemLoader):
     ) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
         if template.endswith(".html"):
-            source = inline_template(source, self.css)
+            # Indentation between tags is only bytes on the wire, to encode, hash and sign.
+            source = _BETWEEN_TAGS.sub(">\n<", inline_template(source, self.css))
         return source, filename, uptodate
 
 

@@ -17,9 +17,6 @@ from mailhub.models import Tenant, User, utcnow
 from mailhub.models.privacy import Objection
 
 
-KINDS = ("objection", "restriction")
-
-
 def has_objected(session: Session, user_id: int) -> bool:
     """An objection or a restriction is in force: mailhub must leave this person alone."""
     return session.scalar(select(objected(user_id))) is True
