@@ -78,8 +78,16 @@ def test_a_daily_digest_groups_by_space_and_is_sent_once(tmp_path: Path) -> None
         assert sink.received == []
         assert rt.collect_digests(utcnow()) == []
 
-        # When the cut has passed, one digest is made, and collecting again makes none
+        # A member deactivated meanwhile gets no digest
+        with unit_of_work(rt.sessions) as s:
+            bob = directory.get_user(s, directory.get_tenant(s, "acme"), "bob@acme.example")
+            bob.active = False
         later = utcnow() + timedelta(days=1)
+        assert rt.collect_digests(later) == []
+        with unit_of_work(rt.sessions) as s:
+            directory.get_user(s, directory.get_tenant(s, "acme"), "bob@acme.example").active = True
+
+        # When the cut has passed, one digest is made, and collecting again makes none
         made = rt.collect_digests(later)
         assert len(made) == 1 and rt.collect_digests(later) == []
         rt.enqueue_notifications(made)

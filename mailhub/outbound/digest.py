@@ -63,6 +63,8 @@ def collect_due(factory: SessionFactory, now: datetime, schedule: Schedule) -> l
 
 def _make(session: Session, user_id: int, frequency: str, cut: datetime) -> int | None:
     user = session.get_one(User, user_id)
+    if not user.active or user.guest:
+        return None  # deactivated since: what waits is kept, not sent
     tenant = session.get_one(Tenant, user.tenant_id)
     due = (
         DigestItem.user_id == user_id,
