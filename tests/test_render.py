@@ -26,6 +26,8 @@ CONTEXT: dict[str, Any] = {
     "mandatory": True,
     "headline": "Your page “Q3 <review>” is published in Sales.",
     "audience": ["12 people were notified now.", "30 will see it in their daily digest."],
+    "preview": [("2. Which day? [Mon / Tue]", "Which day?", "single choice: Mon, Tue; required")],
+    "form_url": "https://intranet.acme.example/t/acme/forms/1",
     "facts": [("From", "Eve <eve@partner.example>"), ("Why it waits", "not a member")],
     "manage_url": "https://intranet.acme.example/t/acme/unsubscribe/tok?x=1&y=2",
     "buttons": [

@@ -22,7 +22,7 @@ from mailhub.directory import guest_author, user_by_email
 from mailhub.files import FileBatch, FileStore
 from mailhub.ingress.imap import OVERSIZE_HEADER
 from mailhub.ingress.rawstore import RawStore
-from mailhub.mailboxes import bounces, comments, pages, rejections
+from mailhub.mailboxes import bounces, comments, forms, pages, rejections
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
 from mailhub.models import InboundMessage, InboundStatus, Tenant, User, utcnow
@@ -265,6 +265,10 @@ def _route_all(mail: Mail) -> Outcome:
             page, ids = pages.create_from_mail(mail, _author(mail), r.arg)
             outcome.notification_ids += ids
             done.append(f"page {page.id} in {r.arg}")
+        elif r.mailbox is Mailbox.FORMS:
+            form, ids = forms.create_from_mail(mail, _author(mail), r.arg)
+            outcome.notification_ids += ids
+            done.append(f"form {form.id} in {r.arg}")
         elif r.mailbox is Mailbox.UNSUBSCRIBE:
             done.append(_unsubscribe(mail, r.arg))
         elif r.mailbox is Mailbox.COMMENTS:

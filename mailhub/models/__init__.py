@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mailhub.models.base import Base, utcnow
 from mailhub.models.content import Attachment, Comment, Page, Revision
+from mailhub.models.forms import Form, FormVersion
 from mailhub.models.mail import (
     ImapAccount,
     InboundMessage,
@@ -35,6 +36,8 @@ __all__ = [
     "Base",
     "Comment",
     "DigestItem",
+    "Form",
+    "FormVersion",
     "Frequency",
     "ImapAccount",
     "InboundMessage",

@@ -106,6 +106,7 @@ class NotificationKind(enum.StrEnum):
     DIGEST = "digest"
     RECEIPT = "receipt"  # to the author of a page made by mail: published, and who hears of it
     MODERATION = "moderation"  # to a tenant's administrators: mail is waiting for approval
+    FORM_CREATED = "form_created"  # to the creator: the form's link, and how each line was read
     REJECTION = "rejection"
 
 
@@ -136,6 +137,7 @@ class Notification(Base):
     # The KEY of the VERP Return-Path bounce+KEY@domain: a bounce names the notification.
     bounce_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     revision_id: Mapped[int | None] = mapped_column(ForeignKey("revisions.id"), default=None)
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id"), index=True, default=None)
     status: Mapped[str] = mapped_column(String(20), default=NotificationStatus.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")

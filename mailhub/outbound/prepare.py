@@ -22,6 +22,8 @@ from mailhub.directory import user_by_email
 from mailhub.models import (
     Comment,
     DigestItem,
+    Form,
+    FormVersion,
     InboundMessage,
     Notification,
     NotificationKind,
@@ -63,6 +65,9 @@ class Links:
     def unsubscribe(self, token: str) -> str:
         return f"{self.base}/t/{self.tenant.slug}/unsubscribe/{token}"
 
+    def form(self, form_id: int) -> str:
+        return f"{self.base}/t/{self.tenant.slug}/forms/{form_id}"
+
     def action(self, token: str) -> str:
         return f"{self.base}/t/{self.tenant.slug}/actions/{token}"
 
@@ -91,6 +96,8 @@ def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
         return _receipt(session, n, tenant, user, links, locale)
     if n.kind == NotificationKind.MODERATION:
         return _moderation(session, n, tenant, user, links, locale)
+    if n.kind == NotificationKind.FORM_CREATED:
+        return _form_created(session, n, tenant, user, links, locale)
     return _page_event(session, n, tenant, user, links, locale)
 
 
@@ -307,6 +314,69 @@ def _moderation(
         return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
     )
     return Prepared("moderation", context, draft, locale)
+
+
+def understood(_: i18n.Translator, question: dict[str, Any]) -> str:
+    """How one question was read, in words: "single choice: Mon, Tue, Wed; optional"."""
+    kinds = {
+        "short": _("short text"),
+        "long": _("long text"),
+        "number": _("number"),
+        "date": _("date"),
+        "yes_no": _("yes or no"),
+        "single": _("single choice"),
+        "multiple": _("multiple choice"),
+    }
+    words = kinds.get(str(question["kind"]), str(question["kind"]))
+    if question.get("options") and question["kind"] != "yes_no":
+        words += ": " + ", ".join(question["options"])
+    return words + "; " + (_("required") if question["required"] else _("optional"))
+
+
+def _form_created(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """To the creator: the form's link, and each line beside how it was understood."""
+    assert n.form_id is not None
+    _ = i18n.translator(locale)
+    form = session.get_one(Form, n.form_id)
+    if form.tenant_id != tenant.id:
+        raise ValueError(f"notification {n.id} crosses tenants")
+    version = session.scalars(
+        select(FormVersion).where(FormVersion.form_id == form.id, FormVersion.number == 1)
+    ).one()
+    questions = version.definition["questions"]
+    lines = n.context.get("lines") or [q["text"] for q in questions]
+    url = links.form(form.id)
+    view = _("Open the form")
+    subject = _("Your form is ready: {title}", title=form.title)
+    context = {
+        "subject": subject,
+        "json_ld": actions.to_script(
+            actions.view_action(url, view, subject, tenant.name, links.base)
+        ),
+        "headline": subject,
+        "form_url": url,
+        "preview": [
+            (line, q["text"], understood(_, q)) for line, q in zip(lines, questions, strict=False)
+        ],
+        "buttons": [(view, url, True)],
+        "reason": _("you created this form by email"),
+        "tenant_name": tenant.name,
+    }
+    draft = Draft(
+        from_name=_("{tenant} intranet", tenant=tenant.name),
+        from_addr=_sender(tenant),
+        to_name=user.name,
+        to_addr=user.email,
+        subject=subject,
+        message_id=n.message_id,
+        reason=n.reason,
+        auto_submitted="auto-replied",
+        thread_root=n.message_id,
+        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
+    )
+    return Prepared("form_created", context, draft, locale)
 
 
 def _latest(session: Session, page_id: int) -> Revision | None:

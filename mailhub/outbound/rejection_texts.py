@@ -57,6 +57,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Share those files another way (a link to a file share), or send them in a zip if "
         "your administrators allow it.",
     ),
+    "no_questions": (
+        "No line of your message reads as a question, so no form was made.",
+        "Send one question per line to {address}, numbered or with a dash, for example: "
+        "“1. Your name”, “2. Which day? [Mon / Tue / Wed]”, “3. Anything else? (long, "
+        "optional)”. The subject becomes the form's title.",
+    ),
     "unknown_token": (
         "The unsubscribe address is unknown or has expired.",
         "Use the unsubscribe link at the bottom of a newer email, or change your settings on "

@@ -17,7 +17,7 @@ from mailhub import TEMPLATES_DIR
 from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
 from mailhub.files import FileStore
-from mailhub.queries import attachment_file, list_pages, page_view
+from mailhub.queries import attachment_file, form_view, list_pages, page_view
 from mailhub.web import actions
 from mailhub.web.gmail import GoogleBearer
 
@@ -117,6 +117,13 @@ def create_app(
             raise NotFound(page_id)
         with sessions() as session:
             return html("page.html", page=page_view(session, tenant, int(page_id)))
+
+    @app.get("/t/{tenant}/forms/{form_id}", response_class=HTMLResponse)
+    def form(tenant: str, form_id: str) -> HTMLResponse:
+        if not form_id.isdigit():
+            raise NotFound(form_id)
+        with sessions() as session:
+            return html("form.html", form=form_view(session, tenant, int(form_id)))
 
     actions.register(app, sessions, html, gmail)
     return app
