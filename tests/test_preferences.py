@@ -16,6 +16,7 @@ from mailhub.errors import InvalidInput
 from mailhub.models import (
     Comment,
     DigestItem,
+    InboundMessage,
     Notification,
     Page,
     Revision,
@@ -282,3 +283,27 @@ def test_an_author_sees_who_a_page_would_reach_before_publishing(db: Session) ->
     fanout = events.page_created(db, a.t, a.page(), a.sales, ann, "cc @eve")
     assert len(fanout.ids) == before["immediately"]
     assert dict(fanout.later) == {"daily": 1, "weekly": 1}
+
+
+def test_notices_of_held_mail_stop_at_the_hourly_cap(db: Session) -> None:
+    a = Acme(db)
+    a.t.hourly_cap = 2
+    a.users["ann"].is_admin = True
+    a.users["bob"].is_admin = True
+    db.flush()
+    held = [
+        InboundMessage(
+            tenant_id=a.t.id,
+            mail_from="eve@partner.example",
+            rcpt_to=["sales@acme.example"],
+            message_id=f"<{i}@x>",
+            sha256=f"{i}",
+            raw_path=f"{i}.eml",
+            size=1,
+        )
+        for i in range(3)
+    ]
+    db.add_all(held)
+    db.flush()
+    told = [len(events.held(db, a.t, m.id, "not a member", "Offer")) for m in held]
+    assert told == [2, 2, 0]  # both admins twice, then the rest stays held quietly

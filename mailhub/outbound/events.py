@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from mailhub.models import (
@@ -176,7 +176,25 @@ def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> list[
 
 
 def held(session: Session, tenant: Tenant, inbound_id: int, why: str, subject: str) -> list[int]:
-    """Tell the tenant's administrators that mail waits for them (each once per message)."""
+    """Tell the tenant's administrators that mail waits for them (each once per message, and
+    at most the tenant's hourly cap an hour: a flood stays held, listed by `moderation list`)."""
+    since = utcnow() - timedelta(hours=1)
+    busy = (
+        set(
+            session.scalars(
+                select(Notification.user_id)
+                .where(
+                    Notification.tenant_id == tenant.id,
+                    Notification.kind == NotificationKind.MODERATION,
+                    Notification.created_at >= since,
+                )
+                .group_by(Notification.user_id)
+                .having(func.count() >= tenant.hourly_cap)
+            )
+        )
+        if tenant.hourly_cap > 0
+        else set()
+    )
     admins = session.scalars(
         select(User)
         .where(
@@ -201,6 +219,7 @@ def held(session: Session, tenant: Tenant, inbound_id: int, why: str, subject: s
             message_id=f"<{tenant.slug}/moderation/{inbound_id}/{admin.id}@{tenant.domain}>",
         )
         for admin in admins
+        if admin.id not in busy
     ]
     session.add_all(rows)
     session.flush()
