@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from mailhub.outbound.compose import Draft, compose
 from mailhub.outbound.render import Rendered
-from mailhub.outbound.signing import DkimSigner, canonical_body, canonical_body_by_the_letter
+from mailhub.outbound.signing import (
+    DkimSigner,
+    canonical_body,
+    canonical_body_by_the_letter,
+    canonical_header,
+    canonical_header_by_the_letter,
+)
 
 from helpers import dkim_test_key
 
@@ -134,3 +140,17 @@ def test_a_changed_byte_breaks_the_signature() -> None:
 def test_fast_body_canonicalization_equals_the_rfcs_wording(parts: list[bytes]) -> None:
     body = b"".join(parts)
     assert canonical_body(body) == canonical_body_by_the_letter(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b" ", b"\t", b"\r\n ", b"\r\n\t", b"a", b"=?utf-8?q?x?=", b"<b@c>"]),
+        max_size=30,
+    )
+)
+def test_fast_header_canonicalization_equals_the_rfcs_wording(parts: list[bytes]) -> None:
+    value = b"".join(parts)
+    assert canonical_header(b"Subject ", value) == canonical_header_by_the_letter(
+        b"Subject ", value
+    )

@@ -75,7 +75,14 @@ def canonical_body_by_the_letter(body: bytes) -> bytes:
 
 
 def canonical_header(name: bytes, value: bytes) -> bytes:
-    """Relaxed header canonicalization (RFC 6376 §3.4.2), without the line end."""
+    """Relaxed header canonicalization (RFC 6376 §3.4.2), without the line end: unfolded,
+    every run of whitespace one space, none at either end. bytes.split() does all three at
+    C speed for what mailhub writes (its headers hold no vertical tab or form feed)."""
+    return name.strip().lower() + b":" + b" ".join(value.split())
+
+
+def canonical_header_by_the_letter(name: bytes, value: bytes) -> bytes:
+    """The same, as RFC 6376 words it: the reference the fast version is tested against."""
     value = _WSP.sub(b" ", _FOLD.sub(b"", value)).strip(b" \t\r\n")
     return name.strip().lower() + b":" + value
 
