@@ -93,7 +93,10 @@ def test_what_is_written_is_what_a_reader_parses(from_name: str, subject: str) -
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "unsubscribe/" + "x" * 32 in str(msg["List-Unsubscribe"])
     assert msg.get_content_type() == "multipart/alternative"
-    text, html = (p.get_content() for p in msg.iter_parts())
+    plain_part, html_part = msg.iter_parts()
+    assert plain_part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert html_part["Content-Transfer-Encoding"] == "base64"
+    text, html = plain_part.get_content(), html_part.get_content()
     # (the line end before a MIME boundary belongs to the boundary, RFC 2046 §5.1.1)
     assert text.replace("\r\n", "\n").rstrip("\n") == body.text
     assert html.replace("\r\n", "\n").rstrip("\n") == body.html

@@ -1,7 +1,8 @@
 """Composing one notification's message, straight to the bytes that go on the wire.
 
 multipart/alternative with a real text/plain part first (RFC 2046 §5.1.4: last is best), both
-parts UTF-8 in quoted-printable. Auto-Submitted (RFC 3834) on everything, so well-behaved
+UTF-8: the text in quoted-printable, readable in any raw view; the HTML in base64, which is
+encoded and DKIM-canonicalized several times faster. Auto-Submitted (RFC 3834) on everything, so well-behaved
 auto-responders stay quiet, and X-Auto-Response-Suppress for Exchange, which ignores it.
 
 A notification's structure never changes, so it is written directly rather than through the
@@ -119,15 +120,15 @@ def compose(draft: Draft, body: Rendered, now: datetime | None = None) -> tuple[
     ]
     part = (
         '--{b}\r\nContent-Type: text/{kind}; charset="utf-8"\r\n'
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        "Content-Transfer-Encoding: {cte}\r\n\r\n"
     )
     data = b"".join(
         (
             "".join(head).encode("utf-8"),
-            part.format(b=boundary, kind="plain").encode(),
+            part.format(b=boundary, kind="plain", cte="quoted-printable").encode(),
             _qp(body.text),
-            part.format(b=boundary, kind="html").encode(),
-            _qp(body.html),
+            part.format(b=boundary, kind="html", cte="base64").encode(),
+            _base64(body.html),
             f"--{boundary}--\r\n".encode(),
         )
     )

@@ -46,6 +46,9 @@ SIGNED_HEADERS = (
     "mime-version",
     "content-type",
 )
+_SIGNED = tuple(h.encode() for h in SIGNED_HEADERS)  # lower-case already
+_H_TAG = ":".join(SIGNED_HEADERS)
+_PADDING, _SHA256 = padding.PKCS1v15(), hashes.SHA256()
 _WIRE = policy.SMTP.clone(max_line_length=78)
 _WSP = re.compile(rb"[ \t]+")
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
@@ -130,17 +133,17 @@ class DkimSigner:
         for field_name, value in fields:
             remaining.setdefault(field_name.strip().lower(), []).append(value)
         hashed = []
-        for signed in SIGNED_HEADERS:
-            instances = remaining.get(signed.encode())
+        for signed in _SIGNED:
+            instances = remaining.get(signed)
             if instances:
-                hashed.append(canonical_header(signed.encode(), instances.pop()) + b"\r\n")
+                hashed.append(signed + b":" + b" ".join(instances.pop().split()) + b"\r\n")
         tags = (
             f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain.lower()}; s={self.selector}; "
-            f"t={int(now if now is not None else time.time())}; h={':'.join(SIGNED_HEADERS)}; "
+            f"t={int(now if now is not None else time.time())}; h={_H_TAG}; "
             f"bh={body_hash}; b="
         )
         hashed.append(canonical_header(b"DKIM-Signature", tags.encode()))
-        signature = key.sign(b"".join(hashed), padding.PKCS1v15(), hashes.SHA256())
+        signature = key.sign(b"".join(hashed), _PADDING, _SHA256)
         b64 = base64.b64encode(signature).decode()
         folded_b = "\r\n ".join(b64[i : i + 72] for i in range(0, len(b64), 72))
         header = _fold_tags(tags) + folded_b + "\r\n"
