@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from mailhub import directory, preferences
+from mailhub.db import unit_of_work
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import Notification
+from mailhub.outbound.transport import SmtpRelayTransport
 from mailhub.tasks import Runtime
 
-from conftest import relayed_runtime, wait_until
+from conftest import free_port, relayed_runtime, wait_until
 from helpers import fixture, smtp_send
 from smtp_sink import SmtpSink
 
@@ -59,3 +62,42 @@ def test_a_permanent_refusal_is_recorded_not_retried(
 def _has(rt: Runtime) -> bool:
     with rt.sessions() as s:
         return s.scalars(select(Notification)).first() is not None
+
+
+def test_one_relay_connection_carries_a_whole_job(tmp_path: Path) -> None:
+    # Given three watchers of Sales
+    with relayed_runtime(tmp_path) as (rt, sink, server):
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            sales = directory.get_space(s, t, "sales")
+            for name in ("cat", "dan"):
+                preferences.follow(
+                    s, t, directory.add_user(s, t, f"{name}@acme.example", name), sales
+                )
+        # When a page makes one delivery job of three notifications
+        smtp_send(
+            server.port, "ann@acme.example", ["sales@acme.example"], fixture("page_plain.eml")
+        )
+        wait_until(lambda: len(sink.received) == 3)
+    # Then the relay saw them over a single connection, each mail whole and on its own
+    assert isinstance(rt.transport, SmtpRelayTransport) and rt.transport.connections == 1
+    assert sorted(r.rcpt_tos[0] for r in sink.received) == [
+        "bob@acme.example",
+        "cat@acme.example",
+        "dan@acme.example",
+    ]
+
+
+def test_a_connection_the_relay_dropped_is_opened_again(tmp_path: Path) -> None:
+    port = free_port()
+    transport = SmtpRelayTransport("127.0.0.1", port)
+    raw = fixture("page_plain.eml").replace(b"\n", b"\r\n")
+    with transport.batch():
+        with SmtpSink(port) as first:
+            transport.send("a", raw, "n@acme.example", ["bob@acme.example"])
+        # The relay restarted meanwhile, hanging up on the idle connection
+        with SmtpSink(port) as second:
+            transport.send("b", raw, "n@acme.example", ["cat@acme.example"])
+    assert [r.rcpt_tos for r in first.received] == [["bob@acme.example"]]
+    assert [r.rcpt_tos for r in second.received] == [["cat@acme.example"]]
+    assert transport.connections == 2

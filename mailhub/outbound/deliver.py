@@ -13,6 +13,7 @@ objection recorded while a notification waited in the queue still stops it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -69,6 +70,42 @@ def deliver_batch(
     sent: list[int] = []
     again: dict[int, str] = {}
     failed: dict[int, str] = {}
+    batch = getattr(transport, "batch", contextlib.nullcontext)
+    with batch():  # one relay connection for the whole job, where the transport has one
+        _send_all(factory, renderer, transport, signer, claimed, sent, again, failed)
+    with unit_of_work(factory) as session:
+        for outcome, errors in (
+            (NotificationStatus.FAILED, failed),
+            (NotificationStatus.QUEUED, again),
+        ):
+            for id_, error in errors.items():
+                session.execute(
+                    update(Notification)
+                    .where(Notification.id == id_)
+                    .values(status=outcome, last_error=error, claimed_at=None)
+                )
+    results.update(dict.fromkeys(sent, NotificationStatus.SENT))
+    results.update(dict.fromkeys(failed, NotificationStatus.FAILED))
+    for id_, error in failed.items():
+        log.warning("notification %s failed for good: %s", id_, error)
+    if again:
+        raise Retry(
+            f"{len(again)} of {len(ids)} notifications will be retried: {next(iter(again.values()))}"
+        )
+    return results
+
+
+def _send_all(
+    factory: SessionFactory,
+    renderer: Renderer,
+    transport: Transport,
+    signer: DkimSigner | None,
+    claimed: list[tuple[int, int, Prepared]],
+    sent: list[int],
+    again: dict[int, str],
+    failed: dict[int, str],
+) -> None:
+    """Render, sign and hand over each claimed mail; sort the outcomes into the three lists."""
     for id_, attempts, prepared in claimed:
         try:
             data, envelope = compose(
@@ -92,26 +129,6 @@ def deliver_batch(
         except Exception as exc:  # a template or data error: this one waits, the batch goes on
             log.exception("notification %s could not be built", id_)
             (failed if attempts >= MAX_ATTEMPTS else again)[id_] = f"{type(exc).__name__}: {exc}"
-    with unit_of_work(factory) as session:
-        for outcome, errors in (
-            (NotificationStatus.FAILED, failed),
-            (NotificationStatus.QUEUED, again),
-        ):
-            for id_, error in errors.items():
-                session.execute(
-                    update(Notification)
-                    .where(Notification.id == id_)
-                    .values(status=outcome, last_error=error, claimed_at=None)
-                )
-    results.update(dict.fromkeys(sent, NotificationStatus.SENT))
-    results.update(dict.fromkeys(failed, NotificationStatus.FAILED))
-    for id_, error in failed.items():
-        log.warning("notification %s failed for good: %s", id_, error)
-    if again:
-        raise Retry(
-            f"{len(again)} of {len(ids)} notifications will be retried: {next(iter(again.values()))}"
-        )
-    return results
 
 
 def _claim(
