@@ -105,6 +105,34 @@ def _sender(tenant: Tenant) -> str:
     return f"notifications@{tenant.domain}"
 
 
+def _return_path(n: Notification, tenant: Tenant) -> str:
+    """The notification's own VERP address: a bounce to it names this notification."""
+    return f"bounce+{n.bounce_key}@{tenant.domain}"
+
+
+def _from_intranet(
+    _: i18n.Translator,
+    n: Notification,
+    tenant: Tenant,
+    to_name: str,
+    to_addr: str,
+    subject: str,
+    **headers: Any,
+) -> Draft:
+    """A mail the intranet itself sends (a receipt, digest, notice or answer), not a person."""
+    return Draft(
+        from_name=_("{tenant} intranet", tenant=tenant.name),
+        from_addr=_sender(tenant),
+        to_name=to_name,
+        to_addr=to_addr,
+        subject=subject,
+        message_id=n.message_id,
+        reason=n.reason,
+        return_path=_return_path(n, tenant),
+        **headers,
+    )
+
+
 def _unsubscribe(
     session: Session,
     n: Notification,
@@ -193,7 +221,7 @@ def _page_event(
         reply_to=reply_to,
         thread_root=thread_id(tenant, page.id),
         list_id=f'"{space.name}" <{space.slug}.{tenant.domain}>',
-        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
+        return_path=_return_path(n, tenant),
         extra_headers=unsubscribe.headers,
     )
     return Prepared(template, context, draft, locale)
@@ -249,18 +277,16 @@ def _receipt(
         "reason": _("you published this page by email"),
         "tenant_name": tenant.name,
     }
-    draft = Draft(
-        from_name=_("{tenant} intranet", tenant=tenant.name),
-        from_addr=_sender(tenant),
-        to_name=user.name,
-        to_addr=user.email,
-        subject=subject,
-        message_id=n.message_id,
-        reason=n.reason,
+    draft = _from_intranet(
+        _,
+        n,
+        tenant,
+        user.name,
+        user.email,
+        subject,
         auto_submitted="auto-replied",
         reply_to=_reply_key(session, n, tenant, user, page),
         thread_root=thread_id(tenant, page.id),
-        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
     )
     return Prepared("receipt", context, draft, locale)
 
@@ -303,16 +329,7 @@ def _moderation(
         "reason": _("you moderate mail for {tenant}", tenant=tenant.name),
         "tenant_name": tenant.name,
     }
-    draft = Draft(
-        from_name=_("{tenant} intranet", tenant=tenant.name),
-        from_addr=_sender(tenant),
-        to_name=user.name,
-        to_addr=user.email,
-        subject=subject,
-        message_id=n.message_id,
-        reason=n.reason,
-        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
-    )
+    draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
     return Prepared("moderation", context, draft, locale)
 
 
@@ -364,17 +381,15 @@ def _form_created(
         "reason": _("you created this form by email"),
         "tenant_name": tenant.name,
     }
-    draft = Draft(
-        from_name=_("{tenant} intranet", tenant=tenant.name),
-        from_addr=_sender(tenant),
-        to_name=user.name,
-        to_addr=user.email,
-        subject=subject,
-        message_id=n.message_id,
-        reason=n.reason,
+    draft = _from_intranet(
+        _,
+        n,
+        tenant,
+        user.name,
+        user.email,
+        subject,
         auto_submitted="auto-replied",
         thread_root=n.message_id,
-        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
     )
     return Prepared("form_created", context, draft, locale)
 
@@ -452,16 +467,8 @@ def _digest(
         "mandatory": False,
         "tenant_name": tenant.name,
     } | unsubscribe.context
-    draft = Draft(
-        from_name=_("{tenant} intranet", tenant=tenant.name),
-        from_addr=_sender(tenant),
-        to_name=user.name,
-        to_addr=user.email,
-        subject=subject,
-        message_id=n.message_id,
-        reason=n.reason,
-        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
-        extra_headers=unsubscribe.headers,
+    draft = _from_intranet(
+        _, n, tenant, user.name, user.email, subject, extra_headers=unsubscribe.headers
     )
     return Prepared("digest", context, draft, locale)
 
@@ -491,16 +498,14 @@ def _rejection(session: Session, n: Notification, tenant: Tenant) -> Prepared:
         "todo": todo,
         "tenant_name": tenant.name,
     }
-    draft = Draft(
-        from_name=_("{tenant} intranet", tenant=tenant.name),
-        from_addr=_sender(tenant),
-        to_name="",
-        to_addr=n.to_addr,
-        subject=subject,
-        message_id=n.message_id,
-        reason=n.reason,
+    draft = _from_intranet(
+        _,
+        n,
+        tenant,
+        "",
+        n.to_addr,
+        subject,
         auto_submitted="auto-replied",
         thread_root=inbound.message_id,
-        return_path=f"bounce+{n.bounce_key}@{tenant.domain}",
     )
     return Prepared("rejection", context, draft, locale)
