@@ -11,9 +11,8 @@ from __future__ import annotations
 from mailhub.content.parse import ParsedMail
 from mailhub.content.questions import NoQuestions, parse
 from mailhub.content.sanitize import html_to_text
-from mailhub.directory import space_by_slug
 from mailhub.mailboxes.mail import Mail
-from mailhub.mailboxes.rejections import Rejected
+from mailhub.mailboxes.rejections import Rejected, space_named
 from mailhub.models import Form, FormVersion, Notification, NotificationKind, User
 
 
@@ -26,13 +25,7 @@ def text_of(parsed: ParsedMail) -> str:
 
 def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Form, list[int]]:
     session, tenant, parsed = mail.session, mail.tenant, mail.parsed
-    space = space_by_slug(session, tenant.id, space_slug)
-    if space is None:
-        raise Rejected(
-            "unknown_space",
-            f"there is no space {space_slug!r} in {tenant.name}",
-            space=f"{space_slug}@{tenant.domain}",
-        )
+    space = space_named(mail, space_slug)
     text = text_of(parsed)
     title = parsed.subject.strip()[:300] or "Form"
     try:

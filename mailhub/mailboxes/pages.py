@@ -9,9 +9,8 @@ from mailhub.content.attachments import link_inline_images, refusal_note, store_
 from mailhub.content.forward import forwarded_of, strip_prefix
 from mailhub.content.parse import ParsedMail
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
-from mailhub.directory import space_by_slug
 from mailhub.mailboxes.mail import Mail
-from mailhub.mailboxes.rejections import Rejected
+from mailhub.mailboxes.rejections import Rejected, space_named
 from mailhub.models import Page, Revision, User
 from mailhub.outbound import events
 
@@ -49,13 +48,7 @@ def title_of(parsed: ParsedMail, text: str) -> str:
 
 def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, list[int]]:
     session, tenant, parsed = mail.session, mail.tenant, mail.parsed
-    space = space_by_slug(session, tenant.id, space_slug)
-    if space is None:
-        raise Rejected(
-            "unknown_space",
-            f"there is no space {space_slug!r} in {tenant.name}",
-            space=f"{space_slug}@{tenant.domain}",
-        )
+    space = space_named(mail, space_slug)
     body_html, text = body_of(parsed, mail.image_hosts)
     title = title_of(parsed, text)
     forwarded = forwarded_of(parsed)

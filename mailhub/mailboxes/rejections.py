@@ -12,8 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
+from mailhub.directory import space_by_slug
 from mailhub.errors import MailhubError
-from mailhub.models import InboundMessage, Notification, NotificationKind, Tenant, utcnow
+from mailhub.mailboxes.mail import Mail
+from mailhub.models import InboundMessage, Notification, NotificationKind, Space, Tenant, utcnow
 from mailhub.outbound import events
 
 
@@ -68,3 +70,15 @@ def answer(
         parsed.subject or "(no subject)",
         params or {},
     ).id
+
+
+def space_named(mail: Mail, slug: str) -> Space:
+    """The space a mail is addressed to, or the unknown_space rejection (pages and forms)."""
+    space = space_by_slug(mail.session, mail.tenant.id, slug)
+    if space is None:
+        raise Rejected(
+            "unknown_space",
+            f"there is no space {slug!r} in {mail.tenant.name}",
+            space=f"{slug}@{mail.tenant.domain}",
+        )
+    return space

@@ -17,11 +17,6 @@ from mailhub.models import Tenant, User, utcnow
 from mailhub.models.privacy import Objection
 
 
-def has_objected(session: Session, user_id: int) -> bool:
-    """An objection or a restriction is in force: mailhub must leave this person alone."""
-    return session.scalar(select(objected(user_id))) is True
-
-
 def in_force(session: Session, user_id: int) -> Objection | None:
     return session.scalar(
         select(Objection)
