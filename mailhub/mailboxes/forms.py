@@ -13,7 +13,8 @@ from mailhub.content.questions import NoQuestions, parse
 from mailhub.content.sanitize import html_to_text
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected, space_named
-from mailhub.models import Form, FormVersion, Notification, NotificationKind, User
+from mailhub.models import Form, FormVersion, User
+from mailhub.outbound import events
 
 
 def text_of(parsed: ParsedMail) -> str:
@@ -55,17 +56,5 @@ def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Form, l
             source_inbound_id=mail.inbound.id,
         )
     )
-    confirmation = Notification(
-        tenant_id=tenant.id,
-        kind=NotificationKind.FORM_CREATED,
-        event_key=f"form:{form.id}:created:confirmation",
-        to_addr=author.email,
-        user_id=author.id,
-        form_id=form.id,
-        reason="you created this form by email",
-        context={"lines": [q.line for q in definition.questions]},
-        message_id=f"<{tenant.slug}/forms/{form.id}@{tenant.domain}>",
-    )
-    session.add(confirmation)
-    session.flush()
-    return form, [confirmation.id]
+    lines = [q.line for q in definition.questions]
+    return form, [events.form_created(session, tenant, form, author, lines)]

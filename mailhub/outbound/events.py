@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from mailhub.models import (
     Comment,
     DigestItem,
+    Form,
     Frequency,
     Notification,
     NotificationKind,
@@ -173,6 +174,26 @@ def _record(
 
 def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return list(session.scalars(insert(Notification).returning(Notification.id), rows))
+
+
+def form_created(
+    session: Session, tenant: Tenant, form: Form, author: User, lines: list[str]
+) -> int:
+    """Tell the creator of a form made by mail where it is and how each line was read."""
+    row = Notification(
+        tenant_id=tenant.id,
+        kind=NotificationKind.FORM_CREATED,
+        event_key=f"form:{form.id}:created:confirmation",
+        to_addr=author.email,
+        user_id=author.id,
+        form_id=form.id,
+        reason="you created this form by email",
+        context={"lines": lines},
+        message_id=f"<{tenant.slug}/forms/{form.id}@{tenant.domain}>",
+    )
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def held(session: Session, tenant: Tenant, inbound_id: int, why: str, subject: str) -> list[int]:
