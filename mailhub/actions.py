@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub import preferences
+from mailhub import forms, preferences
 from mailhub.errors import InvalidInput
 from mailhub.models import (
     ActionToken,
+    Form,
+    FormVersion,
     Frequency,
     InboundMessage,
     Level,
@@ -42,13 +44,20 @@ class Offer:
     subject_kind: str
     subject_name: str
     mandatory: bool
+    detail: str = ""  # a one-button answer: "Which day? Tue"
 
 
 def offer(session: Session, tenant: Tenant, token: str) -> Offer:
     row = token_for(session, tenant.id, token)
     user = _user(session, tenant, row)
     name, mandatory = _subject(session, tenant, row)
-    return Offer(tenant, user, row.action, row.subject_kind, name, mandatory)
+    detail = ""
+    if row.action == "answer" and row.argument:
+        version_id, index, option = row.argument.split(":", 2)
+        answered = session.get(FormVersion, int(version_id))
+        if answered is not None:
+            detail = f"{answered.definition['questions'][int(index)]['text']} {option}"
+    return Offer(tenant, user, row.action, row.subject_kind, name, mandatory, detail)
 
 
 def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") -> str:
@@ -61,6 +70,8 @@ def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") 
     kind = SubjectKind(row.subject_kind)
     if row.action in ("approve", "reject"):
         return _moderate(session, tenant, user, row)
+    if row.action in ("answer", "close"):
+        return _form_action(session, tenant, user, row)
     if row.action == "follow":
         _set(session, tenant, user, kind, row.subject_id, level=Level.WATCHING)
         return f"You now watch {name} and get mail about every change."
@@ -91,6 +102,27 @@ def _moderate(session: Session, tenant: Tenant, user: User, row: ActionToken) ->
         return "Approved: the message will be published in a moment."
     reject_held(session, tenant.slug, row.subject_id)
     return "Rejected: the message will not be published, and nobody is answered."
+
+
+def _form_action(session: Session, tenant: Tenant, user: User, row: ActionToken) -> str:
+    """A one-button answer ("VERSION:QUESTION:OPTION"), or its owner closing a form."""
+    form = forms.get_form(session, tenant, row.subject_id)
+    if row.action == "close":
+        if form.creator_id != user.id:
+            raise TokenRefused("Only the person who made this form can close it.")
+        if not forms.close(session, tenant, form):
+            return f"The form “{form.title}” was already closed."
+        return f"The form “{form.title}” is closed; later answers are declined politely."
+    version_id, index, option = (row.argument or "::").split(":", 2)
+    answered = session.get(FormVersion, int(version_id or 0))
+    if answered is None or answered.form_id != form.id:
+        raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+    try:
+        forms.answer(session, tenant, form, answered, user, {int(index): option}, "button")
+    except forms.AnswerRefused as exc:
+        raise TokenRefused(f"Your answer was not recorded: {exc}.") from None
+    question = answered.definition["questions"][int(index)]["text"]
+    return f"Recorded your answer to “{question}”: {option}. Thank you."
 
 
 def _set(
@@ -135,6 +167,13 @@ def _subject(session: Session, tenant: Tenant, row: ActionToken) -> tuple[str, b
         space_default, tenant_default = preferences.defaults_for(session, tenant.id, page.space_id)
         mandatory = any(d is not None and d.mandatory for d in (space_default, tenant_default))
         return f"the page “{page.title}”", mandatory
+    elif row.subject_kind == SubjectKind.FORM:
+        form = session.get(Form, row.subject_id)
+        if form is None or form.tenant_id != tenant.id:
+            raise TokenRefused("The form this link was about no longer exists.")
+        space_default, tenant_default = preferences.defaults_for(session, tenant.id, form.space_id)
+        mandatory = any(d is not None and d.mandatory for d in (space_default, tenant_default))
+        return f"the form “{form.title}”", mandatory
     elif row.subject_kind == SubjectKind.INBOUND:
         inbound = session.get(InboundMessage, row.subject_id)
         if inbound is None or inbound.tenant_id != tenant.id:

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from mailhub import config, directory, preferences
+from mailhub import config, directory, forms, preferences
 from mailhub.config import Settings
 from mailhub.db import make_engine, make_session_factory, migrate, schema_is_current, unit_of_work
 from mailhub.errors import ConfigError, InvalidInput, MailhubError
@@ -111,7 +111,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print("  stop with Ctrl-C", flush=True)
     try:
         uvicorn.run(
-            create_app(runtime.sessions, runtime.files, _gmail(settings)),
+            create_app(
+                runtime.sessions, runtime.files, _gmail(settings), runtime.enqueue_notifications
+            ),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
@@ -298,11 +300,13 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
             ),
             locale=args.locale,
             publish_receipts=None if args.receipts is None else args.receipts == "yes",
+            default_space=args.default_space,
         )
         print(
             f"tenant {t.slug}: unknown senders {t.unknown_senders}, "
             f"authenticated mail {'required' if t.require_authenticated else 'not required'}, "
-            f"language {t.locale}, receipts {'on' if t.publish_receipts else 'off'}"
+            f"language {t.locale}, receipts {'on' if t.publish_receipts else 'off'}, "
+            f"default space {t.default_space or '(none)'}"
         )
     return 0
 
@@ -378,6 +382,39 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
                 raise InvalidInput(f"cannot read {args.file}: {exc}") from None
             count = preferences.import_csv(s, tenant, text)
             print(f"imported {count} subscriptions into {tenant.slug}")
+    return 0
+
+
+def cmd_forms(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        if args.sub == "list":
+            print(f"{'id':>5} {'status':<7} {'answers':>7}  title")
+            for form, count in forms.listing(s, tenant):
+                print(f"{form.id:>5} {form.status:<7} {count:>7}  {form.title}")
+            return 0
+        form = forms.get_form(s, tenant, args.id)
+        if args.sub == "close":
+            closed = forms.close(s, tenant, form)
+            print(f"form {form.id} {'closed' if closed else 'was already closed'}")
+        elif args.sub == "set":
+            forms.set_policy(form, args.answers_from)
+            print(f"form {form.id} takes answers from {form.answers_from}")
+        else:
+            res = forms.results(s, tenant, form)
+            text = (
+                forms.to_csv(res)
+                if args.format == "csv"
+                else json.dumps(forms.to_json(s, res), ensure_ascii=False, indent=2) + "\n"
+            )
+            if not args.output:
+                sys.stdout.write(text)
+                return 0
+            try:
+                Path(args.output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise InvalidInput(f"cannot write {args.output}: {exc.strerror}") from None
+            print(f"wrote {len(res.rows)} answers to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -644,6 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("yes", "no"),
         help="confirm each page made by mail to its author, with who was notified",
     )
+    t_set.add_argument("--default-space", help="the space mail to form@DOMAIN makes forms in")
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True)
     u_add = add("add", cmd_user_add, "add a user to a tenant", user)
@@ -707,6 +745,24 @@ def build_parser() -> argparse.ArgumentParser:
     fol.add_argument("tenant")
     fol.add_argument("email")
     fol.add_argument("space")
+
+    fms = sub.add_parser("forms", help="forms made by mail").add_subparsers(
+        dest="sub", required=True
+    )
+    fl = add("list", cmd_forms, "list a tenant's forms with their answer counts", fms)
+    fl.add_argument("tenant")
+    fc = add("close", cmd_forms, "close a form: later answers are declined politely", fms)
+    fc.add_argument("tenant")
+    fc.add_argument("id", type=int)
+    fe = add("export", cmd_forms, "write a form's answers as CSV or JSON", fms)
+    fe.add_argument("tenant")
+    fe.add_argument("id", type=int)
+    fe.add_argument("--format", choices=("csv", "json"), default="csv")
+    fe.add_argument("--output", help="a file to write (default: standard output)")
+    fp = add("set", cmd_forms, "change who may answer a form", fms)
+    fp.add_argument("tenant")
+    fp.add_argument("id", type=int)
+    fp.add_argument("--answers-from", required=True, choices=("members", "anyone"))
 
     pages = sub.add_parser("pages", help="read pages").add_subparsers(dest="sub", required=True)
     pl = add("list", cmd_pages_list, "list a tenant's pages", pages)

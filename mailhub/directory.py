@@ -120,8 +120,10 @@ def set_policy(
     require_authenticated: bool | None = None,
     locale: str | None = None,
     publish_receipts: bool | None = None,
+    default_space: str | None = None,
 ) -> Tenant:
-    """Change how a tenant treats mail from strangers and unauthenticated mail, or its language."""
+    """Change how a tenant treats mail from strangers and unauthenticated mail, its language,
+    or the space form@ makes forms in."""
     if unknown_senders is not None:
         if unknown_senders not in UNKNOWN_SENDER_POLICIES:
             raise InvalidInput(
@@ -135,6 +137,8 @@ def set_policy(
         tenant.locale = locale_tag(locale)
     if publish_receipts is not None:
         tenant.publish_receipts = publish_receipts
+    if default_space is not None:
+        tenant.default_space = get_space(session, tenant, default_space).slug
     session.flush()
     return tenant
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.errors import InvalidInput, MailhubError, NotFound
 from mailhub.models import (
+    Form,
     Frequency,
     Level,
     Page,
@@ -263,6 +264,11 @@ def _space_of(session: Session, tenant: Tenant, kind: SubjectKind, subject_id: i
         if page is None or page.tenant_id != tenant.id:
             raise NotFound(f"no page {subject_id} in {tenant.slug}")
         return page.space_id
+    if kind == SubjectKind.FORM:  # its owner's answers
+        form = session.get(Form, subject_id)
+        if form is None or form.tenant_id != tenant.id:
+            raise NotFound(f"no form {subject_id} in {tenant.slug}")
+        return form.space_id
     raise InvalidInput(f"cannot subscribe to a {kind}")
 
 

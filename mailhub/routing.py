@@ -15,7 +15,7 @@ class Mailbox(enum.StrEnum):
     COMMENTS = "comments"  # reply+KEY@
     BOUNCES = "bounces"  # bounce+KEY@ (VERP)
     UNSUBSCRIBE = "unsubscribe"  # unsubscribe+TOKEN@ (the mailto: of List-Unsubscribe)
-    FORMS = "forms"  # SPACE+form@
+    FORMS = "forms"  # SPACE+form@, and form@ for the tenant's default space
     PAGES = "pages"  # SPACE@
     BACKSTOP = "backstop"  # nothing matched: the rejection mailbox answers
 
@@ -36,6 +36,7 @@ ROUTES: tuple[tuple[re.Pattern[str], Mailbox], ...] = (
     (re.compile(rf"^bounce\+(?P<arg>{_KEY})$", re.IGNORECASE), Mailbox.BOUNCES),
     (re.compile(rf"^unsubscribe\+(?P<arg>{_KEY})$", re.IGNORECASE), Mailbox.UNSUBSCRIBE),
     (re.compile(rf"^(?P<arg>{_SLUG})\+form$"), Mailbox.FORMS),
+    (re.compile(r"^form(?P<arg>)$"), Mailbox.FORMS),  # the tenant's default space
     (re.compile(rf"^(?P<arg>{_SLUG})$"), Mailbox.PAGES),
 )
 

@@ -207,3 +207,58 @@ def test_moderation_commands(tmp_path: Path) -> None:
     assert "nothing is waiting for moderation" in ok(tmp_path, "moderation", "list", "acme")
     result = run(tmp_path, "moderation", "approve", "acme", "7")
     assert result.returncode == 1 and "no inbound message 7 in acme" in result.stderr
+
+
+def test_forms_commands(tmp_path: Path) -> None:
+    """An administrator lists, exports, opens and closes a form made by mail."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from mailhub import directory, forms
+    from mailhub.content.questions import parse
+    from mailhub.models import Form, FormVersion
+
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    ok(tmp_path, "user", "add", "acme", "ann@acme.example", "--name", "Ann")
+    ok(tmp_path, "user", "add", "acme", "bob@acme.example", "--name", "Bob, Jr.")
+    ok(tmp_path, "space", "add", "acme", "sales")
+    ok(tmp_path, "space", "add", "acme", "hr")
+    assert "default space hr" in ok(tmp_path, "tenant", "set", "acme", "--default-space", "hr")
+    bad = run(tmp_path, "tenant", "set", "acme", "--default-space", "nowhere")
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'var' / 'mailhub.sqlite3'}")
+    with Session(engine) as s, s.begin():
+        t = directory.get_tenant(s, "acme")
+        ann, bob = (directory.get_user(s, t, e) for e in ("ann@acme.example", "bob@acme.example"))
+        definition = parse("Lunch", "1. Dish [Soup / Salad]\n2. Note (optional)\n")
+        form = Form(tenant_id=t.id, space_id=1, creator_id=ann.id, title="Lunch")
+        s.add(form)
+        s.flush()
+        version = FormVersion(
+            tenant_id=t.id, form_id=form.id, number=1, definition=definition.as_json()
+        )
+        s.add(version)
+        s.flush()
+        forms.answer(s, t, form, version, bob, {0: "Soup", 1: '=cmd|"/c calc"'}, "web")
+    engine.dispose()
+
+    assert "    1 open          1  Lunch" in ok(tmp_path, "forms", "list", "acme")
+    exported = ok(tmp_path, "forms", "export", "acme", "1")
+    assert exported.splitlines()[0] == "Name,Email,Answered at (UTC),Version,Via,Dish,Note"
+    assert exported.splitlines()[1].startswith('"Bob, Jr.",bob@acme.example,')
+    assert exported.splitlines()[1].endswith(',1,web,Soup,"\'=cmd|""/c calc"""')
+    out = tmp_path / "answers.json"
+    ok(tmp_path, "forms", "export", "acme", "1", "--format", "json", "--output", str(out))
+    data = json.loads(out.read_text())
+    assert data["responses"][0]["answers"] == {"Dish": "Soup", "Note": '=cmd|"/c calc"'}
+    assert "takes answers from anyone" in ok(
+        tmp_path, "forms", "set", "acme", "1", "--answers-from", "anyone"
+    )
+    assert "form 1 closed" in ok(tmp_path, "forms", "close", "acme", "1")
+    assert "already closed" in ok(tmp_path, "forms", "close", "acme", "1")
+    missing = run(tmp_path, "forms", "export", "acme", "9")
+    assert missing.returncode == 1 and "no form 9 in acme" in missing.stderr
+    unwritable = run(tmp_path, "forms", "export", "acme", "1", "--output", "/nonexistent/x.csv")
+    assert unwritable.returncode == 1 and "cannot write /nonexistent/x.csv" in unwritable.stderr

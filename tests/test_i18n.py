@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailhub import ROOT, TEMPLATES_DIR, directory, i18n
+from mailhub.content import answers
 from mailhub.db import unit_of_work
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.outbound import recipients, rejection_texts
@@ -29,6 +30,7 @@ def _msgids() -> set[str]:
     ids |= set(rejection_texts.FALLBACK)
     ids |= set(recipients.REASONS.values())  # why a mail came, translated in its footer
     ids |= {"hourly", "daily", "weekly"}  # digest frequencies, named in digest subjects
+    ids |= set(answers.MESSAGES)  # what is wrong with an answer to a form, said in a receipt
     for path in TEMPLATES_DIR.rglob("*.[ht][tx][mt]*"):
         ids |= set(_TEMPLATE_CALL.findall(path.read_text(encoding="utf-8")))
     for path in (ROOT / "mailhub").rglob("*.py"):

@@ -44,7 +44,18 @@ CONTEXT: dict[str, Any] = {
                     "new": True,
                     "edits": 2,
                     "comments": [{"author": "Ann <Author>", "excerpt": "Numbers are in."}],
-                }
+                    "form": False,
+                    "answers": 0,
+                },
+                {
+                    "title": "Offsite <poll>",
+                    "url": "https://intranet.acme.example/t/acme/forms/1",
+                    "new": True,
+                    "edits": 0,
+                    "comments": [],
+                    "form": True,
+                    "answers": 3,
+                },
             ],
         )
     ],
@@ -54,6 +65,11 @@ CONTEXT: dict[str, Any] = {
     "published": False,
     "what": "Something happened.",
     "todo": "Do something.",
+    "description": "Please answer by <Friday>.",
+    "questions": [(1, "Your name", "", False), (2, "Which day?", "choose one", ["Mon", "Tue"])],
+    "quick": [("Yes", "https://intranet.acme.example/t/acme/actions/a?x=1&y=2")],
+    "quick_question": "Coming <soon>?",
+    "problems": ["2. Which day?: “Thu” is not one of: Mon, Tue."],
 }
 TEMPLATES = sorted(p.stem for p in ROOT.glob("*.html") if p.stem != "layout")
 

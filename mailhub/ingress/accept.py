@@ -50,6 +50,7 @@ def check_recipient(session: Session, address: str) -> int:
         raise UnknownRecipient(f"no mailbox {r.local!r} at {r.domain}")
     if (
         r.mailbox in (Mailbox.PAGES, Mailbox.FORMS)
+        and r.arg  # form@: the default space, decided (and explained) when it is processed
         and space_by_slug(session, tenant.id, r.arg) is None
     ):
         raise UnknownRecipient(f"no space {r.arg!r} at {r.domain}")

@@ -25,7 +25,7 @@ from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import bounces, comments, forms, pages, rejections
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
-from mailhub.models import InboundMessage, InboundStatus, Tenant, User, utcnow
+from mailhub.models import Comment, InboundMessage, InboundStatus, Tenant, User, utcnow
 from mailhub.outbound import events
 from mailhub.outbound.keys import TokenRefused
 from mailhub.preferences import PreferenceRefused
@@ -272,9 +272,13 @@ def _route_all(mail: Mail) -> Outcome:
         elif r.mailbox is Mailbox.UNSUBSCRIBE:
             done.append(_unsubscribe(mail, r.arg))
         elif r.mailbox is Mailbox.COMMENTS:
-            comment, ids = comments.add_from_reply(mail, r.arg)
+            made, ids = comments.add_from_reply(mail, r.arg)
             outcome.notification_ids += ids
-            done.append(f"comment {comment.id} on page {comment.page_id}")
+            done.append(
+                f"comment {made.id} on page {made.page_id}"
+                if isinstance(made, Comment)
+                else f"reply to form {made.id}"
+            )
         else:
             raise Rejected(
                 "not_supported",

@@ -1,4 +1,5 @@
-"""reply+KEY@domain: a reply to a notification becomes a comment on its page.
+"""reply+KEY@domain: a reply to a notification becomes a comment on its page (or, for a form's
+mail, an answer or a corrected list of questions: mailboxes/forms.py).
 
 The key is bound to the person it was sent to: the same key from any other sender is refused,
 so a forwarded notification does not let someone else post in the recipient's name.
@@ -8,14 +9,16 @@ from __future__ import annotations
 
 from mailhub.content.attachments import link_inline_images, refusal_note, store_files
 from mailhub.content.reply import reply_content
+from mailhub.mailboxes import forms
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
-from mailhub.models import Comment, Page, Space, User
+from mailhub.models import Comment, Form, Page, Space, User
 from mailhub.outbound import events
 from mailhub.outbound.keys import reply_key_for
 
 
-def add_from_reply(mail: Mail, key: str) -> tuple[Comment, list[int]]:
+def add_from_reply(mail: Mail, key: str) -> tuple[Comment | Form, list[int]]:
+    """A reply: a comment on its page, or an answer to (or a correction of) its form."""
     session, tenant, parsed, inbound_id = mail.session, mail.tenant, mail.parsed, mail.inbound.id
     reply_key = reply_key_for(session, tenant.id, key)
     if reply_key is None:
@@ -23,6 +26,10 @@ def add_from_reply(mail: Mail, key: str) -> tuple[Comment, list[int]]:
     user = session.get(User, reply_key.user_id)
     if user is None or user.tenant_id != tenant.id or not user.active:
         raise Rejected("unknown_key", "this reply address is unknown or has expired")
+    if reply_key.purpose == "answer":
+        return forms.answer_from_reply(mail, reply_key, user)
+    if reply_key.purpose == "revise":
+        return forms.revise_from_reply(mail, reply_key, user)
     if parsed.from_addr != user.email:
         raise Rejected(
             "not_your_key",

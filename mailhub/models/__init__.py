@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mailhub.models.base import Base, utcnow
 from mailhub.models.content import Attachment, Comment, Page, Revision
-from mailhub.models.forms import Form, FormVersion
+from mailhub.models.forms import Form, FormResponse, FormVersion
 from mailhub.models.mail import (
     ImapAccount,
     InboundMessage,
@@ -37,6 +37,7 @@ __all__ = [
     "Comment",
     "DigestItem",
     "Form",
+    "FormResponse",
     "FormVersion",
     "Frequency",
     "ImapAccount",

@@ -85,7 +85,13 @@ class ReplyKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    # What a reply does: "comment" on a page, "answer" a form version, "revise" a form (its
+    # creator mails a corrected list of questions).
+    purpose: Mapped[str] = mapped_column(String(10), default="comment")
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True, default=None)
+    form_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("form_versions.id"), index=True, default=None
+    )
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -107,6 +113,9 @@ class NotificationKind(enum.StrEnum):
     RECEIPT = "receipt"  # to the author of a page made by mail: published, and who hears of it
     MODERATION = "moderation"  # to a tenant's administrators: mail is waiting for approval
     FORM_CREATED = "form_created"  # to the creator: the form's link, and how each line was read
+    FORM_INVITATION = "form_invitation"  # to the space's watchers: the questions, reply-able
+    FORM_ANSWERED = "form_answered"  # to the form's owner: someone answered
+    FORM_RECEIPT = "form_receipt"  # to whoever answered by mail: what was recorded, or why not
     REJECTION = "rejection"
 
 

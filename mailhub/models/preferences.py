@@ -91,7 +91,9 @@ class DigestItem(Base):
     event_key: Mapped[str] = mapped_column(String(200), unique=True)  # as a notification's
     kind: Mapped[str] = mapped_column(String(30))
     space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id"), index=True)
-    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    # A page event's page, or a form event's form (an invitation, or an answer for its owner).
+    page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True, default=None)
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id"), index=True, default=None)
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), default=None)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
@@ -113,6 +115,8 @@ class ActionToken(Base):
     action: Mapped[str] = mapped_column(String(20))
     subject_kind: Mapped[str] = mapped_column(String(10))
     subject_id: Mapped[int] = mapped_column(Integer)
+    # What exactly, where the subject is not enough: a one-button answer's "VERSION:QUESTION:OPTION".
+    argument: Mapped[str | None] = mapped_column(String(300), default=None)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     single_use: Mapped[bool] = mapped_column(Boolean, default=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -29,6 +29,8 @@ class Tenant(Base):
     hourly_cap: Mapped[int] = mapped_column(Integer, default=20)
     # Tell whoever publishes by mail that it worked, and who hears of it now and in digests.
     publish_receipts: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The space mail to form@domain makes its forms in (a slug); None: the only space, if one.
+    default_space: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -21,18 +21,24 @@ from mailhub.models import (
     Comment,
     DigestItem,
     Form,
+    FormResponse,
     Frequency,
+    Level,
     Notification,
     NotificationKind,
     Page,
     Revision,
     Space,
+    SubjectKind,
+    Subscription,
     Tenant,
     User,
     utcnow,
 )
 from mailhub.outbound import recipients
 from mailhub.outbound.recipients import Event
+from mailhub.preferences import Choice, defaults_for
+from mailhub.preferences import resolve as resolve_preference
 from mailhub.privacy.objections import objected
 
 BATCH = 1000
@@ -119,8 +125,10 @@ def _record(
     message_id: str,
     comment_id: int | None = None,
     revision_id: int | None = None,
+    form_id: int | None = None,
 ) -> Fanout:
-    """Write what each recipient is owed: notifications to send now, digest items for later."""
+    """Write what each recipient is owed: notifications to send now, digest items for later.
+    A form's event is about the form, not a page: its page settings become the form's."""
     tenant = event.tenant
     capped = recipients.over_hourly_cap(
         session, tenant.id, tenant.hourly_cap, utcnow() - timedelta(hours=1)
@@ -137,7 +145,8 @@ def _record(
             "event_key": f"{key}:user:{r.user_id}",
             "kind": event.kind.value,
             "user_id": r.user_id,
-            "page_id": event.page.id,
+            "page_id": None if form_id else event.page.id,
+            "form_id": form_id,
             "comment_id": comment_id,
             "reason": r.reason,
         }
@@ -151,7 +160,9 @@ def _record(
                     "context": {
                         "reason_code": r.reason_code,
                         "params": r.params,
-                        "setting": list(r.setting),
+                        "setting": [SubjectKind.FORM.value, form_id]
+                        if form_id and r.setting[0] == SubjectKind.PAGE
+                        else list(r.setting),
                         "mandatory": r.mandatory,
                     },
                 }
@@ -176,20 +187,154 @@ def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> list[
     return list(session.scalars(insert(Notification).returning(Notification.id), rows))
 
 
+def form_thread(tenant: Tenant, form_id: int) -> str:
+    """The Message-ID every mail about a form refers to."""
+    return f"<{tenant.slug}/forms/{form_id}@{tenant.domain}>"
+
+
 def form_created(
-    session: Session, tenant: Tenant, form: Form, author: User, lines: list[str]
+    session: Session, tenant: Tenant, form: Form, author: User, lines: list[str], number: int = 1
 ) -> int:
-    """Tell the creator of a form made by mail where it is and how each line was read."""
+    """Tell the creator of a form made by mail (or of its corrected version) where it is and
+    how each line was read."""
     row = Notification(
         tenant_id=tenant.id,
         kind=NotificationKind.FORM_CREATED,
-        event_key=f"form:{form.id}:created:confirmation",
+        event_key=f"form:{form.id}:created:confirmation"
+        if number == 1
+        else f"form:{form.id}:version:{number}:confirmation",
         to_addr=author.email,
         user_id=author.id,
         form_id=form.id,
         reason="you created this form by email",
-        context={"lines": lines},
-        message_id=f"<{tenant.slug}/forms/{form.id}@{tenant.domain}>",
+        context={"lines": lines, "version": number},
+        message_id=form_thread(tenant, form.id)
+        if number == 1
+        else f"<{tenant.slug}/forms/{form.id}/versions/{number}@{tenant.domain}>",
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def form_invitation(
+    session: Session, tenant: Tenant, form: Form, space: Space, creator: User, text: str
+) -> Fanout:
+    """Invite whoever hears of new things in the form's space to answer it, as a new page would
+    reach them: now, or in their digest."""
+    draft = Page(id=0, tenant_id=tenant.id, space_id=space.id, author_id=creator.id, title="")
+    event = Event(
+        NotificationKind.FORM_INVITATION, tenant, space, draft, creator.id, creator.name, text
+    )
+    message_id = f"<{tenant.slug}/forms/{form.id}/invitation@{tenant.domain}>"
+    return _record(session, event, f"form:{form.id}:invited", message_id, form_id=form.id)
+
+
+def form_answered(
+    session: Session, tenant: Tenant, form: Form, response: FormResponse, respondent: User
+) -> list[int]:
+    """Tell the form's owner of an answer, as their preference for the form (or its space)
+    says: now, in a digest, or not at all."""
+    owner = session.get(User, form.creator_id)
+    if owner is None or owner.id == respondent.id or not owner.active or owner.guest:
+        return []
+    if session.scalar(select(User.id).where(User.id == owner.id, ~objected(User.id))) is None:
+        return []
+    own = {
+        s.subject_kind: Choice(s.level, s.frequency)
+        for s in session.scalars(
+            select(Subscription).where(
+                Subscription.user_id == owner.id,
+                (
+                    (Subscription.subject_kind == SubjectKind.FORM)
+                    & (Subscription.subject_id == form.id)
+                )
+                | (
+                    (Subscription.subject_kind == SubjectKind.SPACE)
+                    & (Subscription.subject_id == form.space_id)
+                ),
+            )
+        )
+    }
+    eff = resolve_preference(
+        own.get(SubjectKind.FORM),
+        own.get(SubjectKind.SPACE),
+        *defaults_for(session, tenant.id, form.space_id),
+    )
+    if eff.level == Level.MUTED or eff.frequency == Frequency.NEVER:
+        return []
+    frequency = eff.frequency
+    capped = recipients.over_hourly_cap(
+        session, tenant.id, tenant.hourly_cap, utcnow() - timedelta(hours=1)
+    )
+    if frequency == Frequency.IMMEDIATELY and owner.id in capped:
+        frequency = Frequency.HOURLY
+    stamp = f"{response.id}:{response.updated_at:%Y%m%d%H%M%S%f}"
+    key = f"form:{form.id}:response:{stamp}"
+    reason = "you created this form"
+    if frequency != Frequency.IMMEDIATELY:
+        session.add(
+            DigestItem(
+                tenant_id=tenant.id,
+                user_id=owner.id,
+                frequency=frequency.value,
+                event_key=key,
+                kind=NotificationKind.FORM_ANSWERED,
+                space_id=form.space_id,
+                form_id=form.id,
+                reason=reason,
+            )
+        )
+        session.flush()
+        return []
+    row = Notification(
+        tenant_id=tenant.id,
+        kind=NotificationKind.FORM_ANSWERED,
+        event_key=key,
+        to_addr=owner.email,
+        user_id=owner.id,
+        form_id=form.id,
+        reason=reason,
+        context={
+            "response_id": response.id,
+            "setting": [SubjectKind.FORM.value, form.id],
+            "mandatory": eff.mandatory,
+        },
+        message_id=f"<{tenant.slug}/forms/{form.id}/responses/{stamp.replace(':', '.')}"
+        f"@{tenant.domain}>",
+    )
+    session.add(row)
+    session.flush()
+    return [row.id]
+
+
+def form_receipt(
+    session: Session,
+    tenant: Tenant,
+    form: Form,
+    version_id: int,
+    user: User,
+    inbound_id: int,
+    recorded: list[list[str]],
+    problems: list[list[Any]],  # [label, catalog key, values]: translated when the mail is made
+    replaced: bool = False,
+) -> int:
+    """Answer whoever answered by mail: what was recorded, or what could not be understood."""
+    row = Notification(
+        tenant_id=tenant.id,
+        kind=NotificationKind.FORM_RECEIPT,
+        event_key=f"inbound:{inbound_id}:form:{form.id}:receipt",
+        to_addr=user.email,
+        user_id=user.id,
+        form_id=form.id,
+        reason="you answered this form by email",
+        context={
+            "version_id": version_id,
+            "recorded": recorded,
+            "problems": problems,
+            "replaced": replaced,
+        },
+        message_id=f"<{tenant.slug}/forms/{form.id}/receipts/{inbound_id}@{tenant.domain}>",
     )
     session.add(row)
     session.flush()

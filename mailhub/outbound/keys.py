@@ -27,8 +27,12 @@ LIFETIMES = {
     "unfollow": timedelta(days=30),
     "approve": timedelta(days=14),
     "reject": timedelta(days=14),
+    "answer": timedelta(days=30),  # a one-button answer to a form
+    "answer_web": timedelta(days=30),  # a person's own link to answer a form on the web
+    "results": timedelta(days=90),  # a form owner's link to its answers
+    "close": timedelta(days=30),
 }
-REUSABLE = frozenset({"unsubscribe"})
+REUSABLE = frozenset({"unsubscribe", "answer_web", "results"})
 
 
 class TokenRefused(MailhubError):
@@ -52,7 +56,13 @@ def reply_key_for(session: Session, tenant_id: int, key: str) -> ReplyKey | None
 
 
 def mint_token(
-    session: Session, tenant_id: int, user_id: int, action: str, subject_kind: str, subject_id: int
+    session: Session,
+    tenant_id: int,
+    user_id: int,
+    action: str,
+    subject_kind: str,
+    subject_id: int,
+    argument: str | None = None,
 ) -> str:
     token = new_key()
     session.add(
@@ -62,6 +72,7 @@ def mint_token(
             action=action,
             subject_kind=subject_kind,
             subject_id=subject_id,
+            argument=argument,
             token_hash=hash_key(token),
             single_use=action not in REUSABLE,
             expires_at=utcnow() + LIFETIMES[action],

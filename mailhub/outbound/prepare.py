@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from mailhub import i18n
 from mailhub.directory import user_by_email
+from mailhub.forms import shown
 from mailhub.models import (
     Comment,
     DigestItem,
     Form,
+    FormResponse,
     FormVersion,
     InboundMessage,
     Notification,
@@ -37,6 +39,7 @@ from mailhub.models import (
 )
 from mailhub.outbound import actions, rejection_texts
 from mailhub.outbound.compose import Draft
+from mailhub.outbound.events import form_thread as thread_of_form
 from mailhub.outbound.events import thread_id
 from mailhub.outbound.keys import hash_key, mint_token, new_key
 from mailhub.outbound.recipients import REASONS
@@ -68,6 +71,12 @@ class Links:
     def form(self, form_id: int) -> str:
         return f"{self.base}/t/{self.tenant.slug}/forms/{form_id}"
 
+    def answer(self, form_id: int, token: str) -> str:
+        return f"{self.form(form_id)}/answer/{token}"
+
+    def results(self, form_id: int, token: str) -> str:
+        return f"{self.form(form_id)}/results/{token}"
+
     def action(self, token: str) -> str:
         return f"{self.base}/t/{self.tenant.slug}/actions/{token}"
 
@@ -98,6 +107,12 @@ def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
         return _moderation(session, n, tenant, user, links, locale)
     if n.kind == NotificationKind.FORM_CREATED:
         return _form_created(session, n, tenant, user, links, locale)
+    if n.kind == NotificationKind.FORM_INVITATION:
+        return _form_invitation(session, n, tenant, user, links, locale)
+    if n.kind == NotificationKind.FORM_ANSWERED:
+        return _form_answered(session, n, tenant, user, links, locale)
+    if n.kind == NotificationKind.FORM_RECEIPT:
+        return _form_receipt(session, n, tenant, user, links, locale)
     return _page_event(session, n, tenant, user, links, locale)
 
 
@@ -353,20 +368,20 @@ def understood(_: i18n.Translator, question: dict[str, Any]) -> str:
 def _form_created(
     session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
 ) -> Prepared:
-    """To the creator: the form's link, and each line beside how it was understood."""
-    assert n.form_id is not None
-    _ = i18n.translator(locale)
-    form = session.get_one(Form, n.form_id)
-    if form.tenant_id != tenant.id:
-        raise ValueError(f"notification {n.id} crosses tenants")
-    version = session.scalars(
-        select(FormVersion).where(FormVersion.form_id == form.id, FormVersion.number == 1)
-    ).one()
+    """To the creator: the form's link, each line beside how it was understood, and how to
+    correct it (a reply with the corrected list makes the next version)."""
+    form, _ = _form(session, n, tenant), i18n.translator(locale)
+    number = int(n.context.get("version", 1))
+    version = _version(session, form.id, number)
     questions = version.definition["questions"]
     lines = n.context.get("lines") or [q["text"] for q in questions]
     url = links.form(form.id)
     view = _("Open the form")
-    subject = _("Your form is ready: {title}", title=form.title)
+    subject = (
+        _("Your form is ready: {title}", title=form.title)
+        if number == 1
+        else _("Your form is corrected: {title}", title=form.title)
+    )
     context = {
         "subject": subject,
         "json_ld": actions.to_script(
@@ -377,10 +392,11 @@ def _form_created(
         "preview": [
             (line, q["text"], understood(_, q)) for line, q in zip(lines, questions, strict=False)
         ],
-        "buttons": [(view, url, True)],
+        "buttons": [(view, url, True), *_owner_buttons(session, _, tenant, user, form, links)],
         "reason": _("you created this form by email"),
         "tenant_name": tenant.name,
     }
+    key = _form_reply_key(session, n, tenant, user, version.id, "revise")
     draft = _from_intranet(
         _,
         n,
@@ -389,9 +405,251 @@ def _form_created(
         user.email,
         subject,
         auto_submitted="auto-replied",
-        thread_root=n.message_id,
+        reply_to=key,
+        thread_root=thread_of_form(tenant, form.id),
     )
     return Prepared("form_created", context, draft, locale)
+
+
+def _form(session: Session, n: Notification, tenant: Tenant) -> Form:
+    assert n.form_id is not None
+    form = session.get_one(Form, n.form_id)
+    if form.tenant_id != tenant.id:
+        raise ValueError(f"notification {n.id} crosses tenants")
+    return form
+
+
+def _version(session: Session, form_id: int, number: int) -> FormVersion:
+    return session.scalars(
+        select(FormVersion).where(FormVersion.form_id == form_id, FormVersion.number == number)
+    ).one()
+
+
+def _owner_buttons(
+    session: Session, _: i18n.Translator, tenant: Tenant, user: User, form: Form, links: Links
+) -> list[tuple[str, str, bool]]:
+    """What a form's owner can do from a mail about it: see the answers, close it."""
+    results = mint_token(session, tenant.id, user.id, "results", SubjectKind.FORM, form.id)
+    buttons = [(_("See the answers"), links.results(form.id, results), False)]
+    if form.status == "open":
+        close = mint_token(session, tenant.id, user.id, "close", SubjectKind.FORM, form.id)
+        buttons.append((_("Close the form"), links.action(close), False))
+    return buttons
+
+
+def _form_reply_key(
+    session: Session, n: Notification, tenant: Tenant, user: User, version_id: int, purpose: str
+) -> str:
+    """A reply+KEY address that answers (or, for its creator, corrects) one form version."""
+    key = new_key()
+    row = ReplyKey(
+        tenant_id=tenant.id,
+        user_id=user.id,
+        purpose=purpose,
+        form_version_id=version_id,
+        key_hash=hash_key(key),
+    )
+    session.add(row)
+    n.reply_key = row
+    return f"reply+{key}@{tenant.domain}"
+
+
+def quick_question(questions: list[dict[str, Any]]) -> int | None:
+    """The question a single button can answer: a yes/no or a choice of up to 4, when it is
+    the form's only question or its only required one (so one click completes an answer)."""
+    required = [i for i, q in enumerate(questions) if q["required"]]
+    index = 0 if len(questions) == 1 else required[0] if len(required) == 1 else None
+    if index is None:
+        return None
+    q = questions[index]
+    fits = q["kind"] == "yes_no" or (q["kind"] == "single" and len(q["options"]) <= 4)
+    return index if fits else None
+
+
+def _form_invitation(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """To a watcher of the space: the questions, answerable by reply, on the web, or (for a
+    yes/no or a short choice) with one button."""
+    form, _ = _form(session, n, tenant), i18n.translator(locale)
+    version = _version(session, form.id, form.current_version)
+    space = session.get_one(Space, form.space_id)
+    creator = session.get_one(User, form.creator_id)
+    questions = version.definition["questions"]
+    web = links.answer(
+        form.id, mint_token(session, tenant.id, user.id, "answer_web", SubjectKind.FORM, form.id)
+    )
+    answer = _("Answer on the web")
+    subject = f"[{space.name}] {form.title}"
+    description = _("{name} asks you to answer “{title}”.", name=creator.name, title=form.title)
+    quick: list[tuple[str, str]] = []
+    index = quick_question(questions) if form.status == "open" else None
+    if index is not None:
+        for option in questions[index]["options"]:
+            token = mint_token(
+                session,
+                tenant.id,
+                user.id,
+                "answer",
+                SubjectKind.FORM,
+                form.id,
+                argument=f"{version.id}:{index}:{option}",
+            )
+            quick.append((option, links.action(token)))
+    markup = [actions.view_action(web, answer, description, tenant.name, links.base)]
+    single_yes_no = len(questions) == 1 and questions[0]["kind"] == "yes_no"
+    if quick and single_yes_no and links.secure:
+        markup.append(actions.confirm_action(f"{quick[0][1]}/gmail", _("Yes"), description))
+    ctx = n.context or {}
+    code = ctx.get("reason_code")
+    reason = _(REASONS[code], **ctx.get("params", {})) if code in REASONS else n.reason
+    setting_kind, setting_id = ctx.get("setting") or (SubjectKind.SPACE, space.id)
+    unsubscribe = _unsubscribe(session, n, tenant, user, links, (setting_kind, setting_id))
+    context = {
+        "subject": subject,
+        "json_ld": actions.to_script(markup),
+        "headline": description,
+        "description": version.definition.get("description", ""),
+        "questions": [
+            (i + 1, q["text"], _hint(_, q), q["kind"] in ("single", "multiple") and q["options"])
+            for i, q in enumerate(questions)
+        ],
+        "quick": quick,
+        "quick_question": questions[index]["text"] if index is not None else "",
+        "buttons": [(answer, web, True)],
+        "reason": reason,
+        "mandatory": bool(ctx.get("mandatory")),
+        "tenant_name": tenant.name,
+    } | unsubscribe.context
+    draft = Draft(
+        from_name=f"{creator.name} ({tenant.name})",
+        from_addr=_sender(tenant),
+        to_name=user.name,
+        to_addr=user.email,
+        subject=subject,
+        message_id=n.message_id,
+        reason=n.reason,
+        reply_to=_form_reply_key(session, n, tenant, user, version.id, "answer"),
+        thread_root=thread_of_form(tenant, form.id),
+        list_id=f'"{space.name}" <{space.slug}.{tenant.domain}>',
+        return_path=_return_path(n, tenant),
+        extra_headers=unsubscribe.headers,
+    )
+    return Prepared("form_invitation", context, draft, locale)
+
+
+def _hint(_: i18n.Translator, question: dict[str, Any]) -> str:
+    """What kind of answer a question wants, said where a person types it."""
+    kind = question["kind"]
+    hints = {
+        "short": "",
+        "long": _("as long as you like"),
+        "number": _("a number"),
+        "date": _("a date, like 2027-03-12"),
+        "yes_no": _("yes or no"),
+        "single": _("choose one"),
+        "multiple": _("choose any, separated by commas"),
+    }
+    words = [hints.get(kind, "")] + ([] if question["required"] else [_("optional")])
+    return "; ".join(w for w in words if w)
+
+
+def _form_answered(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """To a form's owner: who answered what, with the way to all answers and to closing it."""
+    form, _ = _form(session, n, tenant), i18n.translator(locale)
+    response = session.get(FormResponse, n.context.get("response_id"))
+    facts: list[tuple[str, str]] = []
+    name = _("Someone")
+    if response is not None and response.form_id == form.id:
+        respondent = session.get_one(User, response.respondent_id)
+        name = respondent.name
+        asked = session.get_one(FormVersion, response.version_id).definition["questions"]
+        facts = [
+            (asked[int(i)]["text"], shown(asked[int(i)], value))
+            for i, value in response.answers.items()
+            if int(i) < len(asked)
+        ]
+    subject = _("{name} answered “{title}”", name=name, title=form.title)
+    buttons = _owner_buttons(session, _, tenant, user, form, links)
+    buttons[0] = (buttons[0][0], buttons[0][1], True)
+    unsubscribe = _unsubscribe(session, n, tenant, user, links, (SubjectKind.FORM, form.id))
+    context = {
+        "subject": subject,
+        "json_ld": actions.to_script(
+            actions.view_action(buttons[0][1], buttons[0][0], subject, tenant.name, links.base)
+        ),
+        "headline": subject,
+        "facts": facts,
+        "buttons": buttons,
+        "reason": _("you created this form"),
+        "mandatory": bool(n.context.get("mandatory")),
+        "tenant_name": tenant.name,
+    } | unsubscribe.context
+    draft = _from_intranet(
+        _,
+        n,
+        tenant,
+        user.name,
+        user.email,
+        subject,
+        thread_root=thread_of_form(tenant, form.id),
+        extra_headers=unsubscribe.headers,
+    )
+    return Prepared("form_answered", context, draft, locale)
+
+
+def _form_receipt(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """To whoever answered by mail: what was recorded, or each answer that needs fixing.
+    Replying again (with corrected answers) answers again."""
+    form, _ = _form(session, n, tenant), i18n.translator(locale)
+    problems = [
+        f"{label}: {_(template, **params)}" if label else _(template, **params)
+        for label, template, params in n.context.get("problems", [])
+    ]
+    recorded: list[list[str]] = n.context.get("recorded", [])
+    if problems:
+        subject = _("Not recorded yet: your answers to “{title}”", title=form.title)
+        headline = _("Some answers could not be understood, so nothing was recorded yet.")
+    else:
+        subject = _("Recorded: your answers to “{title}”", title=form.title)
+        headline = (
+            _("Your answers replace the ones you gave before.")
+            if n.context.get("replaced")
+            else _("Thank you. These answers were recorded.")
+        )
+    web = links.answer(
+        form.id, mint_token(session, tenant.id, user.id, "answer_web", SubjectKind.FORM, form.id)
+    )
+    answer = _("Answer on the web")
+    context = {
+        "subject": subject,
+        "json_ld": actions.to_script(
+            actions.view_action(web, answer, subject, tenant.name, links.base)
+        ),
+        "headline": headline,
+        "problems": problems,
+        "facts": [(q, a) for q, a in recorded],
+        "buttons": [(answer, web, bool(problems))],
+        "reason": _("you answered this form by email"),
+        "tenant_name": tenant.name,
+    }
+    version_id = int(n.context["version_id"])
+    draft = _from_intranet(
+        _,
+        n,
+        tenant,
+        user.name,
+        user.email,
+        subject,
+        auto_submitted="auto-replied",
+        reply_to=_form_reply_key(session, n, tenant, user, version_id, "answer"),
+        thread_root=thread_of_form(tenant, form.id),
+    )
+    return Prepared("form_receipt", context, draft, locale)
 
 
 def _latest(session: Session, page_id: int) -> Revision | None:
@@ -414,22 +672,40 @@ def _digest(
     """One mail for everything a person's digest collected, grouped by space, then by page."""
     _ = i18n.translator(locale)
     rows = session.execute(
-        select(DigestItem, Page, Space)
-        .join(Page, Page.id == DigestItem.page_id)
+        select(DigestItem, Space)
         .join(Space, Space.id == DigestItem.space_id)
         .where(DigestItem.digest_id == n.id, DigestItem.tenant_id == tenant.id)
-        .order_by(Space.name, Page.id, DigestItem.id)
+        .order_by(Space.name, DigestItem.page_id, DigestItem.form_id, DigestItem.id)
     ).all()
-    spaces: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
-    for item, page, space in rows:
+    spaces: dict[str, dict[tuple[str, int], dict[str, Any]]] = defaultdict(dict)
+    for item, space in rows:
+        if item.form_id is not None:  # an invitation to a form, or answers to the reader's own
+            form = session.get(Form, item.form_id)
+            if form is None or form.tenant_id != tenant.id:
+                continue
+            entry = spaces[space.name].setdefault(
+                ("form", form.id),
+                {"title": form.title, "url": links.form(form.id), "new": False, "edits": 0}
+                | {"comments": [], "form": True, "answers": 0},
+            )
+            if item.kind == NotificationKind.FORM_ANSWERED:
+                entry["answers"] += 1
+            else:
+                entry["new"] = True
+            continue
+        page = session.get(Page, item.page_id)
+        if page is None or page.tenant_id != tenant.id:
+            continue
         entry = spaces[space.name].setdefault(
-            page.id,
+            ("page", page.id),
             {
                 "title": page.title,
                 "url": links.page(page.id),
                 "new": False,
                 "edits": 0,
                 "comments": [],
+                "form": False,
+                "answers": 0,
             },
         )
         if item.kind == NotificationKind.PAGE_CREATED:

@@ -40,6 +40,8 @@ from mailhub.preferences import resolve as resolve_preference
 from mailhub.privacy.objections import objected
 
 BATCH = 2000
+# Events about something new: nobody took part in it yet.
+_NEW = frozenset({NotificationKind.PAGE_CREATED, NotificationKind.FORM_INVITATION})
 
 # Why a person gets a mail, by code: the English text is the catalog key (templates/locales).
 REASONS = {
@@ -65,7 +67,7 @@ _ADDRESS = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Event:
-    kind: NotificationKind  # page_created, page_edited or comment_added
+    kind: NotificationKind  # page_created, page_edited, comment_added or form_invitation
     tenant: Tenant
     space: Space
     page: Page
@@ -110,7 +112,7 @@ def resolve(session: Session, event: Event) -> Iterator[Recipient]:
     tenant, space, page = event.tenant, event.space, event.page
     space_default, tenant_default = defaults_for(session, tenant.id, space.id)
     mentioned = mentioned_ids(session, tenant.id, event.text)
-    involved = involved_ids(session, page) if event.kind != NotificationKind.PAGE_CREATED else set()
+    involved = involved_ids(session, page) if event.kind not in _NEW else set()
     own_page, own_space = aliased(Subscription), aliased(Subscription)
     query = (
         select(
@@ -176,7 +178,7 @@ def resolve(session: Session, event: Event) -> Iterator[Recipient]:
                 continue
             if user_id in mentioned:
                 code = "mention"
-            elif event.kind != NotificationKind.PAGE_CREATED and user_id == page.author_id:
+            elif event.kind not in _NEW and user_id == page.author_id:
                 code = "author"
             elif user_id in involved:
                 code = "participant"
@@ -226,6 +228,8 @@ def over_hourly_cap(session: Session, tenant_id: int, cap: int, since: object) -
                         NotificationKind.PAGE_CREATED,
                         NotificationKind.PAGE_EDITED,
                         NotificationKind.COMMENT_ADDED,
+                        NotificationKind.FORM_INVITATION,
+                        NotificationKind.FORM_ANSWERED,
                     ]
                 ),
             )

@@ -63,6 +63,24 @@ TEXTS: dict[str, tuple[str, str]] = {
         "“1. Your name”, “2. Which day? [Mon / Tue / Wed]”, “3. Anything else? (long, "
         "optional)”. The subject becomes the form's title.",
     ),
+    "no_default_space": (
+        "{tenant} has no default space for {address}, so no form was made.",
+        "Send the questions to the space they belong to, as SPACE+form@ (for example "
+        "sales+form@), or ask an administrator to choose a default space.",
+    ),
+    "form_closed": (
+        "The form “{form}” is closed, so your answers were not recorded.",
+        "If they still matter, send them to the person who made the form.",
+    ),
+    "form_internal": (
+        "The form “{form}” takes answers from members of {tenant} only, so yours were not "
+        "recorded.",
+        "If you should be able to answer, ask the person who made the form.",
+    ),
+    "form_gone": (
+        "The form this reply belongs to no longer exists.",
+        "If your answers still matter, send them to the person who made the form.",
+    ),
     "unknown_token": (
         "The unsubscribe address is unknown or has expired.",
         "Use the unsubscribe link at the bottom of a newer email, or change your settings on "

@@ -17,12 +17,13 @@ from mailhub import actions
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.directory import get_tenant
 from mailhub.web.gmail import BearerRefused, GoogleBearer
+from mailhub.web.notify import Notify, made_by
 
 Html = Callable[..., HTMLResponse]
 
 
 def register(
-    app: FastAPI, sessions: SessionFactory, html: Html, gmail: GoogleBearer | None
+    app: FastAPI, sessions: SessionFactory, html: Html, gmail: GoogleBearer | None, notify: Notify
 ) -> None:
     @app.get("/t/{tenant}/unsubscribe/{token}", response_class=HTMLResponse)
     def unsubscribe_page(tenant: str, token: str) -> HTMLResponse:
@@ -52,6 +53,7 @@ def register(
     def act(tenant: str, token: str) -> HTMLResponse:
         with unit_of_work(sessions) as session:
             done = actions.perform(session, get_tenant(session, tenant), token)
+        notify(made_by(session))
         return html("done.html", message=done)
 
     @app.post("/t/{tenant}/actions/{token}/gmail")
@@ -65,6 +67,7 @@ def register(
                 except BearerRefused as exc:
                     return PlainTextResponse(f"unauthorized: {exc}", status_code=401)
             done = actions.perform(session, t, token)
+        notify(made_by(session))
         return PlainTextResponse(done)
 
     @app.get("/t/{tenant}/actions/{token}/gmail", response_class=HTMLResponse)

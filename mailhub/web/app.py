@@ -18,8 +18,9 @@ from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
 from mailhub.files import FileStore
 from mailhub.queries import attachment_file, form_view, list_pages, page_view
-from mailhub.web import actions
+from mailhub.web import actions, forms
 from mailhub.web.gmail import GoogleBearer
+from mailhub.web.notify import Notify, due_for_next_sweep
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,15 @@ SECURITY_HEADERS = {
 
 
 def create_app(
-    sessions: SessionFactory, files: FileStore, gmail: GoogleBearer | None = None
+    sessions: SessionFactory,
+    files: FileStore,
+    gmail: GoogleBearer | None = None,
+    notify: Notify | None = None,
 ) -> FastAPI:
-    """The web application; `gmail` verifies Google's bearer on ConfirmAction handlers."""
+    """The web application; `gmail` verifies Google's bearer on ConfirmAction handlers;
+    `notify` enqueues notifications a request made (without it, the next sweep sends them)."""
     app = FastAPI(title="mailhub", docs_url=None, redoc_url=None, openapi_url=None)
+    notify = notify or due_for_next_sweep(sessions)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "web"),
         autoescape=True,
@@ -125,5 +131,6 @@ def create_app(
         with sessions() as session:
             return html("form.html", form=form_view(session, tenant, int(form_id)))
 
-    actions.register(app, sessions, html, gmail)
+    actions.register(app, sessions, html, gmail, notify)
+    forms.register(app, sessions, html, notify)
     return app
