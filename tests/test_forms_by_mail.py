@@ -121,6 +121,7 @@ def test_a_form_is_made_confirmed_answered_by_reply_and_corrected(tmp_path: Path
         assert "4. Anything else? — long text; optional" in text
         assert "(3. Vegetarian? (yes/no))" in text  # the line as she typed it
         assert f"{BASE}/t/acme/forms/{form.id}" in text
+        assert "1 person was notified now." in text  # Bob, invited below
         assert _reply_to(confirmation).startswith("reply+")
 
         # And Bob, who watches sales, is invited: the questions, reply-able, and a web link

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mailhub import SCHEMA_DIR
 from mailhub.content.questions import NoQuestions, parse
+from mailhub.content.sanitize import html_to_text
 
 SCHEMA = json.loads((SCHEMA_DIR / "form.schema.json").read_text())
 
@@ -105,6 +106,47 @@ def test_the_syntax_of_the_issue() -> None:
         (
             "1. Topics (choose any) [AI / Cloud / Security]\n",
             [("Topics", "multiple", True, ["AI", "Cloud", "Security"])],
+        ),
+        # Pasted from a document: "Q1:" numbering, blank lines between, lettered options
+        (
+            "Q1: Which project are you on?\n   a) Apollo\n   b) Gemini\n\n"
+            "Q2. Start date (date)\n\nQuestion 3: Hours per week (number)\n",
+            [
+                ("Which project are you on?", "single", True, ["Apollo", "Gemini"]),
+                ("Start date", "date", True, []),
+                ("Hours per week", "number", True, []),
+            ],
+        ),
+        # An HTML mail's lists, made plain (Outlook and Gmail send lists as <ol>/<ul>)
+        (
+            html_to_text(
+                "<p>Hi all,</p><ol><li>Your name</li><li>Which day? [Mon / Tue]</li></ol>"
+                "<ul><li>Dietary needs (optional)</li></ul><p>Thanks</p>"
+            ),
+            [
+                ("Your name", "short", True, []),
+                ("Which day?", "single", True, ["Mon", "Tue"]),
+                ("Dietary needs", "short", False, []),
+            ],
+        ),
+        # A phone's signature and a sign-off after the list are not questions
+        (
+            "Quick poll:\n- Pizza or pasta? [Pizza / Pasta]\n\nThanks,\nAnn\n\nSent from my iPhone\n",
+            [("Pizza or pasta?", "single", True, ["Pizza", "Pasta"])],
+        ),
+        # Outlook's unquoted history below: only the new list counts
+        (
+            "1. Budget owner\n2. Deadline (date)\n\n-----Original Message-----\n"
+            "From: Bob <bob@acme.example>\n1. Old question\n",
+            [("Budget owner", "short", True, []), ("Deadline", "date", True, [])],
+        ),
+        # Checkboxes typed with brackets as options, and "choose one" said out loud
+        (
+            "1. Lunch (choose one)\n   ( ) Soup\n   ( ) Salad\n2. Notes (long, optional)\n",
+            [
+                ("Lunch", "single", True, ["Soup", "Salad"]),
+                ("Notes", "long", False, []),
+            ],
         ),
     ],
 )

@@ -1,7 +1,8 @@
 """Reading a list of questions the way people type them into an email (issue 5's syntax).
 
     Please fill this in by Friday.          ← free text before the first question: description
-    1. Your name                            ← numbered or bulleted ("-", "*", "•"): short text
+    1. Your name                            ← numbered ("1.", "1)", "Q1:") or bulleted ("-", "*",
+                                              "•"): short text
     2. Which day? [Mon / Tue / Wed]         ← inline options: single choice
     3. Snacks (choose any)                  ← "(choose any)", or "[ ] option" lines: multiple
        - Fruit
@@ -23,10 +24,18 @@ from mailhub.errors import InvalidInput
 FORMAT_VERSION = 1
 KINDS = ("short", "long", "number", "date", "yes_no", "single", "multiple")
 
-_QUESTION = re.compile(r"^[ \t]{0,3}(?:\d{1,2}[.)]|[-*•])[ \t]+(?P<text>\S.*)$")
+_QUESTION = re.compile(
+    r"^[ \t]{0,3}(?:\d{1,2}[.)]|(?:Q|Question) ?\d{1,2}[.):]|[-*•])[ \t]+(?P<text>\S.*)$", re.I
+)
 _OPTION = re.compile(r"^[ \t]+(?:[-*•]|[a-z\d][.)]|\[[ xX]?\]|\([ xX]?\))[ \t]+(?P<text>\S.*)$")
 _BOX = re.compile(r"^[ \t]*(?:\[[ xX]?\]|\([ xX]?\))[ \t]+(?P<text>\S.*)$")
 _INLINE = re.compile(r"\[(?P<options>[^\[\]]*[/,|][^\[\]]*)\]\s*$")
+# Where Outlook starts the history it does not quote with ">".
+_HISTORY = re.compile(
+    r"^(?:-{2,} ?(?:original message|ursprüngliche nachricht|message d'origine) ?-{2,}"
+    r"|_{10,}|\*?(?:from|von|de) ?:\*? .*@.*)$",
+    re.I,
+)
 _HINTS = re.compile(r"\((?P<hints>[^()]*)\)\s*$")
 _HINT_WORDS = {
     "optional": "optional",
@@ -51,6 +60,7 @@ class Question:
     required: bool = True
     options: list[str] = field(default_factory=list)
     line: str = ""  # as the creator typed it
+    chosen: bool = False  # a hint said single or multiple choice; option boxes do not change it
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text, "kind": self.kind, "required": self.required}
@@ -84,10 +94,9 @@ def parse(title: str, body: str) -> Definition:
         option = _OPTION.match(line)
         box = _BOX.match(line)
         if questions and option and depth > indent:
-            marker = line.strip()[:1]
-            _add_option(questions[-1], option.group("text"), boxed=marker in "[(")
+            _add_option(questions[-1], option.group("text"), box=line.strip()[:1])
         elif questions and box:
-            _add_option(questions[-1], box.group("text"), boxed=True)
+            _add_option(questions[-1], box.group("text"), box=line.strip()[:1])
         elif (bulleted := _QUESTION.match(line)) or _INLINE.search(line):
             text = bulleted.group("text") if bulleted else line.strip()
             questions.append(_question(text, line))
@@ -106,7 +115,7 @@ def _content_lines(body: str) -> list[str]:
     """The lines up to a signature ("-- ") or a quoted history (">")."""
     lines = []
     for line in body.replace("\r\n", "\n").split("\n"):
-        if line in ("-- ", "--") or line.startswith(">"):
+        if line in ("-- ", "--") or line.startswith(">") or _HISTORY.match(line.strip()):
             break
         lines.append(line.replace("\u00a0", " ").rstrip())
     return lines
@@ -145,14 +154,20 @@ def _apply_hints(q: Question, hints: str) -> bool:
         meaning = _HINT_WORDS[w]
         if meaning == "optional":
             q.required = False
-        elif meaning in ("multiple", "single") or q.kind in ("short", "single"):
+        elif meaning in ("multiple", "single"):
+            q.kind, q.chosen = meaning, True
+        elif q.kind in ("short", "single"):
             q.kind = meaning
     return True
 
 
-def _add_option(q: Question, text: str, boxed: bool) -> None:
+def _add_option(q: Question, text: str, box: str) -> None:
+    """Add an option; "[ ]" boxes make a question multiple choice, "( )" ones single, unless
+    its hint ("choose one", "choose any") already said which."""
     q.options.append(text.strip())
-    if boxed and q.kind in ("short", "single"):
+    if q.chosen:
+        return
+    if box == "[":
         q.kind = "multiple"
     elif q.kind == "short":
         q.kind = "single"

@@ -58,9 +58,11 @@ def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Form, l
         )
     )
     lines = [q.line for q in definition.questions]
-    ids = [events.form_created(session, tenant, form, author, lines)]
-    ids += events.form_invitation(session, tenant, form, space, author, text).ids
-    return form, ids
+    invited = events.form_invitation(session, tenant, form, space, author, text)
+    return form, [
+        events.form_created(session, tenant, form, author, lines, 1, invited),
+        *invited.ids,
+    ]
 
 
 def _default_space(mail: Mail) -> Space:

@@ -193,7 +193,13 @@ def form_thread(tenant: Tenant, form_id: int) -> str:
 
 
 def form_created(
-    session: Session, tenant: Tenant, form: Form, author: User, lines: list[str], number: int = 1
+    session: Session,
+    tenant: Tenant,
+    form: Form,
+    author: User,
+    lines: list[str],
+    number: int = 1,
+    invited: Fanout | None = None,
 ) -> int:
     """Tell the creator of a form made by mail (or of its corrected version) where it is and
     how each line was read."""
@@ -207,7 +213,8 @@ def form_created(
         user_id=author.id,
         form_id=form.id,
         reason="you created this form by email",
-        context={"lines": lines, "version": number},
+        context={"lines": lines, "version": number}
+        | ({"invited": {"now": len(invited.ids), "later": dict(invited.later)}} if invited else {}),
         message_id=form_thread(tenant, form.id)
         if number == 1
         else f"<{tenant.slug}/forms/{form.id}/versions/{number}@{tenant.domain}>",

@@ -251,18 +251,10 @@ def _reply_key(session: Session, n: Notification, tenant: Tenant, user: User, pa
     return f"reply+{key}@{tenant.domain}"
 
 
-def _receipt(
-    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
-) -> Prepared:
-    """To the author of a page made by mail: it is published, and who hears of it when."""
-    assert n.page_id is not None
-    _ = i18n.translator(locale)
-    page = session.get_one(Page, n.page_id)
-    space = session.get_one(Space, page.space_id)
-    if page.tenant_id != tenant.id:
-        raise ValueError(f"notification {n.id} crosses tenants")
-    now = int(n.context.get("now", 0))
-    later = {str(k): int(v) for k, v in n.context.get("later", {}).items()}
+def _audience(_: i18n.Translator, context: dict[str, Any]) -> list[str]:
+    """Who heard of something now, and who will in which digest (events.Fanout's counts)."""
+    now = int(context.get("now", 0))
+    later = {str(k): int(v) for k, v in context.get("later", {}).items()}
     lines = [
         _("Nobody was notified now.")
         if now == 0
@@ -275,7 +267,20 @@ def _receipt(
         ("daily", _("{count} will see it in their daily digest.", count=later.get("daily", 0))),
         ("weekly", _("{count} will see it in their weekly digest.", count=later.get("weekly", 0))),
     )
-    lines += [line for frequency, line in digests if later.get(frequency)]
+    return lines + [line for frequency, line in digests if later.get(frequency)]
+
+
+def _receipt(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """To the author of a page made by mail: it is published, and who hears of it when."""
+    assert n.page_id is not None
+    _ = i18n.translator(locale)
+    page = session.get_one(Page, n.page_id)
+    space = session.get_one(Space, page.space_id)
+    if page.tenant_id != tenant.id:
+        raise ValueError(f"notification {n.id} crosses tenants")
+    lines = _audience(_, n.context)
     url = links.page(page.id)
     view = _("View page")
     subject = _("Published: {title}", title=page.title)
@@ -388,6 +393,8 @@ def _form_created(
             actions.view_action(url, view, subject, tenant.name, links.base)
         ),
         "headline": subject,
+        # Who was invited to answer (the first version's mail only: corrections invite nobody).
+        "audience": _audience(_, n.context["invited"]) if "invited" in n.context else [],
         "form_url": url,
         "preview": [
             (line, q["text"], understood(_, q)) for line, q in zip(lines, questions, strict=False)
