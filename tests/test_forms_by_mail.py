@@ -205,6 +205,14 @@ def test_a_form_is_made_confirmed_answered_by_reply_and_corrected(tmp_path: Path
             _to(sink.received[6:], "bob@acme.example", "Recorded")
         )
 
+        # A corrected list from anyone but the creator (a forwarded confirmation) changes nothing
+        forged = reply_like_gmail(confirmation.message, "bob@acme.example", "1. Anything?")
+        _send(server.port, "bob@acme.example", _reply_to(confirmation), forged)
+        wait_until(lambda: len(sink.received) == 9)
+        assert "could not be used" in str(sink.received[8].message["Subject"])
+        with rt.sessions() as s:
+            assert s.get_one(Form, form.id).current_version == 2
+
 
 def _statuses(rt: object) -> list[str]:
     with rt.sessions() as s:  # type: ignore[attr-defined]

@@ -93,8 +93,12 @@ def revise_from_reply(mail: Mail, key: ReplyKey, user: User) -> tuple[Form, list
     """The creator's reply to a confirmation, with a corrected list: the form's next version."""
     session, tenant = mail.session, mail.tenant
     form = _form_of(mail, key)
-    if form.creator_id != user.id:
-        raise Rejected("not_your_key", "only the form's creator can correct its questions")
+    if form.creator_id != user.id or mail.parsed.from_addr != user.email:
+        raise Rejected(
+            "not_your_key",
+            f"only the form's creator can correct its questions, not {mail.parsed.from_addr}",
+            sender=mail.parsed.from_addr,
+        )
     text = reply_content(mail.parsed, mail.image_hosts).body_text
     space = session.get_one(Space, form.space_id)
     definition = _questions(mail, form.title, text, f"{space.slug}+form@{tenant.domain}")

@@ -469,7 +469,11 @@ def quick_question(questions: list[dict[str, Any]]) -> int | None:
     if index is None:
         return None
     q = questions[index]
-    fits = q["kind"] == "yes_no" or (q["kind"] == "single" and len(q["options"]) <= 4)
+    fits = q["kind"] == "yes_no" or (
+        q["kind"] == "single"
+        and len(q["options"]) <= 4
+        and all(len(o) <= 200 for o in q["options"])  # each button's token names its option
+    )
     return index if fits else None
 
 
