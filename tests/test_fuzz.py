@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mailhub.ingress.accept import Envelope, store_inbound
@@ -96,6 +96,11 @@ def mutated(draw: st.DrawFn) -> bytes:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(raw=st.one_of(mime, mutated()))
+# Found by this test: a charset label with a NUL in it made decoding raise.
+@example(
+    raw=b"From: Ann <ann@acme.example>\nTo: sales@acme.example\nSubject: x\n"
+    b'Content-Type: text/plain; charset=\x00UTF-8"\n\nhello\n'
+)
 def test_any_mail_ends_in_a_final_status(runtime: Runtime, raw: bytes) -> None:
     accepted = store_inbound(
         runtime.sessions,

@@ -164,7 +164,7 @@ def decode_text(part: Message) -> str:
         try:
             text = payload.decode(candidate)
             break
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # unknown, undecodable, or a label with a NUL in it
             continue
     if (
         part.get_content_type() == "text/plain"
