@@ -112,7 +112,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         uvicorn.run(
             create_app(
-                runtime.sessions, runtime.files, _gmail(settings), runtime.enqueue_notifications
+                runtime.sessions,
+                runtime.files,
+                _gmail(settings),
+                runtime.enqueue_notifications,
+                settings.base_url,
             ),
             host=settings.http_host,
             port=settings.http_port,
@@ -272,7 +276,12 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 
     from mailhub.web.app import create_app
 
-    app = create_app(_sessions(settings), FileStore(settings.files_dir), _gmail(settings))
+    app = create_app(
+        _sessions(settings),
+        FileStore(settings.files_dir),
+        _gmail(settings),
+        base_url=settings.base_url,
+    )
     uvicorn.run(
         app, host=settings.http_host, port=settings.http_port, log_level="info", proxy_headers=True
     )
@@ -438,6 +447,16 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
         if args.locale:
             u.locale = directory.locale_tag(args.locale)
         print(f"user {u.email} added to {tenant.slug}" + (" as admin" if u.is_admin else ""))
+    return 0
+
+
+def cmd_user_signin_link(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub import signin
+
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        print(signin.link_for(s, tenant, args.email, settings.base_url))
+        print("It works once, within 15 minutes: open it and press Sign in.", file=sys.stderr)
     return 0
 
 
@@ -690,6 +709,12 @@ def build_parser() -> argparse.ArgumentParser:
     u_add.add_argument("--name", required=True)
     u_add.add_argument("--admin", action="store_true")
     u_add.add_argument("--locale", help="language of the mail this user gets (en, de, fr, …)")
+
+    u_link = add(
+        "signin-link", cmd_user_signin_link, "print a one-time sign-in link for a user", user
+    )
+    u_link.add_argument("tenant")
+    u_link.add_argument("email")
 
     space = sub.add_parser("space", help="manage spaces").add_subparsers(dest="sub", required=True)
     s_add = add("add", cmd_space_add, "add a space to a tenant", space)

@@ -48,8 +48,10 @@ def create_demo(
             "With `mailhub serve` running in another terminal, send a first email:",
             f"  {send}",
             "",
-            f"Then see the page at {settings.base_url}/t/{tenant.slug}/pages, and in",
-            f"{settings.outbox_dir}/ bob's notification and ann's receipt (who was notified).",
+            f"Then see the page at {settings.base_url}/t/{tenant.slug}/pages: sign in there with",
+            f"ann@{domain} (the link arrives in {settings.outbox_dir}/), or open the link",
+            f"  {command} user signin-link {tenant.slug} ann@{domain}",
+            f"prints. In {settings.outbox_dir}/ are also bob's notification and ann's receipt.",
             "Reply to bob's notification as bob, which adds a comment:",
             f"  {reply}",
         ]

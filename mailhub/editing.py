@@ -1,7 +1,8 @@
-"""Editing a page: every edit is a new revision, so no edit can destroy what was there.
+"""Writing on the web: new pages, edits, restores and comments.
 
-Used by the web editor and anything else that changes a page; the edit's notifications are
-written in the same transaction, exactly as for a page that arrived by mail.
+Every edit is a new revision, so no edit can destroy what was there: restoring an old
+revision is one more revision with its content. Notifications are written in the same
+transaction, exactly as for a page or comment that arrived by mail.
 """
 
 from __future__ import annotations
@@ -9,10 +10,82 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailhub.content.sanitize import clean_html, html_to_text
+from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
 from mailhub.errors import InvalidInput, NotFound
-from mailhub.models import Page, Revision, Space, Tenant, User, utcnow
+from mailhub.models import Comment, Page, Revision, Space, Tenant, User, utcnow
 from mailhub.outbound import events
+
+TITLE_MAX = 300
+
+
+def _member(tenant: Tenant, user: User) -> None:
+    if user.tenant_id != tenant.id or not user.active or user.guest:
+        raise NotFound("only members of the tenant can write here")
+
+
+def create(
+    session: Session, tenant: Tenant, space: Space, author: User, title: str, text: str
+) -> tuple[Page, list[int]]:
+    """A new page written in the browser: as a page made by mail, without the mail."""
+    _member(tenant, author)
+    if space.tenant_id != tenant.id:
+        raise NotFound(f"no space {space.slug} in {tenant.slug}")
+    title, text = title.strip()[:TITLE_MAX], text.replace("\r\n", "\n").strip()
+    if not title:
+        raise InvalidInput("A page needs a title.")
+    page = Page(tenant_id=tenant.id, space_id=space.id, author_id=author.id, title=title)
+    session.add(page)
+    session.flush()
+    session.add(
+        Revision(
+            tenant_id=tenant.id,
+            page_id=page.id,
+            author_id=author.id,
+            number=1,
+            body_html=text_to_html(text),
+            body_text=text,
+        )
+    )
+    return page, events.page_created(session, tenant, page, space, author, text).ids
+
+
+def comment(
+    session: Session, tenant: Tenant, page_id: int, author: User, text: str
+) -> tuple[Comment, list[int]]:
+    """A comment written in the browser, notified as a reply by mail would be."""
+    _member(tenant, author)
+    page = session.get(Page, page_id)
+    if page is None or page.tenant_id != tenant.id:
+        raise NotFound(f"no page {page_id} in {tenant.slug}")
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise InvalidInput("A comment needs some text.")
+    row = Comment(
+        tenant_id=tenant.id,
+        page_id=page.id,
+        author_id=author.id,
+        body_html=text_to_html(text),
+        body_text=text,
+        quoted_text="",
+    )
+    session.add(row)
+    session.flush()
+    space = session.get_one(Space, page.space_id)
+    return row, events.comment_added(session, tenant, page, space, row, author).ids
+
+
+def restore(
+    session: Session, tenant: Tenant, page_id: int, editor: User, number: int
+) -> tuple[Revision, list[int]]:
+    """Bring back revision `number` as the newest one; the revisions between stay."""
+    old = session.scalar(
+        select(Revision).where(
+            Revision.page_id == page_id, Revision.tenant_id == tenant.id, Revision.number == number
+        )
+    )
+    if old is None:
+        raise NotFound(f"no revision {number} of page {page_id}")
+    return revise(session, tenant, page_id, editor, old.body_html)
 
 
 def revise(
@@ -22,12 +95,11 @@ def revise(
     page = session.get(Page, page_id, with_for_update=True)
     if page is None or page.tenant_id != tenant.id:
         raise NotFound(f"no page {page_id} in {tenant.slug}")
-    if editor.tenant_id != tenant.id or not editor.active or editor.guest:
-        raise NotFound("only members of the tenant can edit its pages")
+    _member(tenant, editor)
     clean = clean_html(body_html)
     text = html_to_text(clean)
     if not text.strip() and not title.strip():
-        raise InvalidInput("an edit needs a title or some text")
+        raise InvalidInput("An edit needs a title or some text.")
     number = (
         session.scalar(select(func.max(Revision.number)).where(Revision.page_id == page.id)) or 0
     ) + 1

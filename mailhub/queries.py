@@ -15,8 +15,6 @@ from mailhub.models import (
     Attachment,
     Comment,
     DigestItem,
-    Form,
-    FormVersion,
     Notification,
     NotificationKind,
     Page,
@@ -201,41 +199,3 @@ def attachment_file(
             raise NotFound(f"no {thumbnail} px thumbnail of attachment {attachment_id}")
         return a, path
     return a, a.path
-
-
-@dataclass(frozen=True)
-class FormView:
-    id: int
-    tenant: str
-    space_name: str
-    title: str
-    description: str
-    creator: str
-    status: str
-    version: int
-    questions: list[dict[str, Any]]
-    created_at: datetime
-
-
-def form_view(session: Session, tenant_slug: str, form_id: int) -> FormView:
-    tenant = get_tenant(session, tenant_slug)
-    form = session.scalar(select(Form).where(Form.id == form_id, Form.tenant_id == tenant.id))
-    if form is None:
-        raise NotFound(f"no form {form_id} in {tenant.slug}")
-    version = session.scalars(
-        select(FormVersion).where(
-            FormVersion.form_id == form.id, FormVersion.number == form.current_version
-        )
-    ).one()
-    return FormView(
-        id=form.id,
-        tenant=tenant.slug,
-        space_name=session.get_one(Space, form.space_id).name,
-        title=form.title,
-        description=str(version.definition.get("description", "")),
-        creator=session.get_one(User, form.creator_id).name,
-        status=form.status,
-        version=version.number,
-        questions=list(version.definition["questions"]),
-        created_at=form.created_at,
-    )

@@ -9,6 +9,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -100,3 +101,26 @@ def dkim_test_key(selector: str, domain: str = "acme.example") -> DkimTestKey:
     )
     name = f"{selector}._domainkey.{domain}.".encode()
     return DkimTestKey(pem, {name: b"v=DKIM1; k=rsa; p=" + public})
+
+
+def sign_in(client: Any, sessions: Any, tenant_slug: str, email: str) -> str:
+    """Sign `email` in on a TestClient the way a magic link does (a minted token consumed by
+    mailhub.signin), skipping only the mail; return the session's CSRF token."""
+    from mailhub import directory, signin
+    from mailhub.db import unit_of_work
+    from mailhub.models import SubjectKind, WebSession
+    from mailhub.outbound.keys import hash_key, mint_token
+    from mailhub.web.auth import COOKIE
+
+    with unit_of_work(sessions) as s:
+        tenant = directory.get_tenant(s, tenant_slug)
+        user = directory.get_user(s, tenant, email)
+        token = mint_token(s, tenant.id, user.id, "signin", SubjectKind.TENANT, tenant.id)
+        s.flush()
+        opened = signin.sign_in(s, tenant, token)
+        s.flush()
+        csrf = s.scalars(
+            select(WebSession.csrf).where(WebSession.token_hash == hash_key(opened.cookie))
+        ).one()
+    client.cookies.set(COOKIE, opened.cookie)
+    return str(csrf)

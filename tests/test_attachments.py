@@ -21,7 +21,7 @@ from mailhub.tasks import Runtime
 from mailhub.web.app import create_app
 
 from conftest import wait_until
-from helpers import final_count, outbox, reply_like_gmail, smtp_send, to
+from helpers import final_count, outbox, reply_like_gmail, sign_in, smtp_send, to
 
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.usefixtures("acme")]
 
@@ -71,6 +71,7 @@ def test_attachments_are_stored_with_thumbnails_and_served(
         assert thumb.size == (320, 213)
 
     client = TestClient(create_app(runtime.sessions, runtime.files))
+    sign_in(client, runtime.sessions, "acme", "bob@acme.example")
     html = client.get(f"/t/acme/pages/{page.id}").text
     assert "Präsentation Q3.pdf" in html and f"/t/acme/attachments/{photo.id}/thumb/320" in html
     got = client.get(f"/t/acme/attachments/{pdf.id}")

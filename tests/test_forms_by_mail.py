@@ -32,7 +32,7 @@ from mailhub.models import (
 from mailhub.web.app import create_app
 
 from conftest import relayed_runtime, wait_until
-from helpers import reply_like_gmail, smtp_send
+from helpers import reply_like_gmail, sign_in, smtp_send
 from smtp_sink import Received
 
 SCHEMA = json.loads((SCHEMA_DIR / "form.schema.json").read_text())
@@ -134,6 +134,7 @@ def test_a_form_is_made_confirmed_answered_by_reply_and_corrected(tmp_path: Path
         assert invitation.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert "one click" not in itext  # two required questions: no one-button answers
         web = TestClient(create_app(rt.sessions, rt.files, notify=rt.enqueue_notifications))
+        sign_in(web, rt.sessions, "acme", "bob@acme.example")
         assert "Which day?" in web.get(f"/t/acme/forms/{form.id}").text
         assert web.get("/t/globex/forms/1").status_code == 404
 

@@ -6,14 +6,16 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from mailhub.db import make_engine, migrate, schema_is_current
+from mailhub.db import in_metadata, make_engine, migrate, schema_is_current
 from mailhub.models import Base
 
 
 def _diff(url: str) -> list[object]:
     engine = make_engine(url)
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": in_metadata}
+        )
         return list(compare_metadata(ctx, Base.metadata))
 
 

@@ -15,7 +15,7 @@ from mailhub.models import InboundMessage, Notification, SubjectKind
 from mailhub.web.app import create_app
 
 from conftest import relayed_runtime, wait_until
-from helpers import fixture, smtp_send
+from helpers import fixture, sign_in, smtp_send
 
 
 def test_the_receipt_counts_who_hears_now_and_in_which_digest(tmp_path: Path) -> None:
@@ -56,7 +56,9 @@ def test_the_receipt_counts_who_hears_now_and_in_which_digest(tmp_path: Path) ->
 
         # And the page on the web says the same, in counts only
         page_path = "/" + text.split("https://", 1)[1].split("/", 1)[1].split()[0]
-        shown = TestClient(create_app(rt.sessions, rt.files)).get(page_path).text
+        web = TestClient(create_app(rt.sessions, rt.files))
+        sign_in(web, rt.sessions, "acme", "bob@acme.example")
+        shown = web.get(page_path).text
         assert (
             "When published: 1 person notified at once, 1 in their daily digest, "
             "1 in their weekly digest." in shown

@@ -70,6 +70,7 @@ CONTEXT: dict[str, Any] = {
     "quick": [("Yes", "https://intranet.acme.example/t/acme/actions/a?x=1&y=2")],
     "quick_question": "Coming <soon>?",
     "problems": ["2. Which day?: “Thu” is not one of: Mon, Tue."],
+    "lines": ["Someone, probably you, asked to sign in to <Acme>."],
 }
 TEMPLATES = sorted(p.stem for p in ROOT.glob("*.html") if p.stem != "layout")
 

@@ -54,6 +54,14 @@ def test_demo_serve_send_reply(tmp_path: Path) -> None:
         outbox = tmp_path / "var" / "outbox"
         # Bob's notification, and Ann's receipt for the page she wrote
         wait_until(lambda: len(list(outbox.glob("*.eml"))) == 2, timeout=30)
+        # Signing in with the link the demo's instructions print
+        link_line = next(line.strip() for line in demo.stdout.splitlines() if "signin-link" in line)
+        link = subprocess.run(
+            link_line, shell=True, capture_output=True, text=True, env=shell_env, timeout=60
+        )
+        assert link.returncode == 0, link.stderr
+        signed = http.post(link.stdout.strip())
+        assert signed.status_code == 303 and signed.headers["location"] == "/t/acme/pages"
         listing = http.get("/t/acme/pages")
         assert "Q3 pipeline review" in listing.text
         page_url = re.search(r'href="(/t/acme/pages/\d+)"', listing.text)

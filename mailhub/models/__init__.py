@@ -28,7 +28,8 @@ from mailhub.models.preferences import (
     Suppression,
 )
 from mailhub.models.privacy import Objection
-from mailhub.models.tenancy import Space, Tenant, User
+from mailhub.models.search import SearchEntry
+from mailhub.models.tenancy import Space, Tenant, User, WebSession
 
 __all__ = [
     "ActionToken",
@@ -51,6 +52,7 @@ __all__ = [
     "Page",
     "ReplyKey",
     "Revision",
+    "SearchEntry",
     "Space",
     "SubjectKind",
     "Subscription",
@@ -58,5 +60,6 @@ __all__ = [
     "Suppression",
     "Tenant",
     "User",
+    "WebSession",
     "utcnow",
 ]

@@ -116,6 +116,7 @@ class NotificationKind(enum.StrEnum):
     FORM_INVITATION = "form_invitation"  # to the space's watchers: the questions, reply-able
     FORM_ANSWERED = "form_answered"  # to the form's owner: someone answered
     FORM_RECEIPT = "form_receipt"  # to whoever answered by mail: what was recorded, or why not
+    SIGN_IN = "sign_in"  # a magic link the person asked for on the sign-in page
     REJECTION = "rejection"
 
 

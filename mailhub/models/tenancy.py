@@ -60,3 +60,23 @@ class Space(Base):
     slug: Mapped[str] = mapped_column(String(64))  # the local part people mail: sales@…
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random secret, this row only its SHA-256.
+
+    Made by a magic link (mailhub/signin.py); ends on sign-out, after SESSION_DAYS of not
+    being used, or when the user is deactivated. `csrf` is the token every form of this
+    session must send back.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

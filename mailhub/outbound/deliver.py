@@ -21,7 +21,13 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.models import Notification, NotificationStatus, Suppression, utcnow
+from mailhub.models import (
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    Suppression,
+    utcnow,
+)
 from mailhub.models.privacy import Objection
 from mailhub.outbound.compose import compose
 from mailhub.outbound.prepare import Prepared, prepare
@@ -169,7 +175,8 @@ def _claim(
         for n in rows:
             if n.status in _DONE:
                 results[n.id] = n.status
-            elif n.user_id in objectors:
+            elif n.user_id in objectors and n.kind != NotificationKind.SIGN_IN:
+                # (A sign-in link the person just asked for is theirs, objection or not.)
                 # Objected after this was queued: the objection wins, right up to the send.
                 n.status, n.last_error = NotificationStatus.SUPPRESSED, "recipient objected"
                 results[n.id] = n.status

@@ -31,6 +31,7 @@ LIFETIMES = {
     "answer_web": timedelta(days=30),  # a person's own link to answer a form on the web
     "results": timedelta(days=90),  # a form owner's link to its answers
     "close": timedelta(days=30),
+    "signin": timedelta(minutes=15),
 }
 REUSABLE = frozenset({"unsubscribe", "answer_web", "results"})
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -113,6 +114,8 @@ def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
         return _form_answered(session, n, tenant, user, links, locale)
     if n.kind == NotificationKind.FORM_RECEIPT:
         return _form_receipt(session, n, tenant, user, links, locale)
+    if n.kind == NotificationKind.SIGN_IN:
+        return _sign_in(session, n, tenant, user, links, locale)
     return _page_event(session, n, tenant, user, links, locale)
 
 
@@ -661,6 +664,42 @@ def _form_receipt(
         thread_root=thread_of_form(tenant, form.id),
     )
     return Prepared("form_receipt", context, draft, locale)
+
+
+def _sign_in(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """The magic link someone asked for: minted here, so the secret exists only in the mail.
+    The link opens a page whose button signs in (a scanner's GET does nothing)."""
+    _ = i18n.translator(locale)
+    token = mint_token(session, tenant.id, user.id, "signin", SubjectKind.TENANT, tenant.id)
+    url = f"{links.base}/t/{tenant.slug}/signin/{token}"
+    next_path = str(n.context.get("next") or "")
+    if next_path:
+        url += "?" + urlencode({"next": next_path})
+    subject = _("Sign in to {tenant}", tenant=tenant.name)
+    label = _("Sign in")
+    context = {
+        "subject": subject,
+        "json_ld": "",
+        "headline": subject,
+        "facts": [],
+        "lines": [
+            _(
+                "Someone, probably you, asked to sign in to {tenant} as {email}.",
+                tenant=tenant.name,
+                email=user.email,
+            ),
+            _(
+                "The link works once, for 15 minutes. If you did not ask for it, ignore this mail: nobody can sign in without it."
+            ),
+        ],
+        "buttons": [(label, url, True)],
+        "reason": _("you asked to sign in"),
+        "tenant_name": tenant.name,
+    }
+    draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
+    return Prepared("sign_in", context, draft, locale)
 
 
 def _latest(session: Session, page_id: int) -> Revision | None:

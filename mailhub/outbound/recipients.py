@@ -213,6 +213,14 @@ def preview(
     return Counter(str(r.frequency) for r in resolve(session, event))
 
 
+def preview_edit(
+    session: Session, tenant: Tenant, space: Space, page: Page, editor: User, text: str = ""
+) -> Counter[str]:
+    """Who an edit of `page` by `editor` would reach, by frequency, before it is saved."""
+    event = Event(NotificationKind.PAGE_EDITED, tenant, space, page, editor.id, editor.name, text)
+    return Counter(str(r.frequency) for r in resolve(session, event))
+
+
 def over_hourly_cap(session: Session, tenant_id: int, cap: int, since: object) -> set[int]:
     """Users who got `cap` or more immediate mails since `since`: the rest waits for a digest."""
     if cap <= 0:

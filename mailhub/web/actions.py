@@ -30,7 +30,10 @@ def register(
         with sessions() as session:
             offer = actions.offer(session, get_tenant(session, tenant), token)
             return html(
-                "unsubscribe.html", offer=offer, action_url=f"/t/{tenant}/unsubscribe/{token}"
+                "unsubscribe.html",
+                offer=offer,
+                action_url=f"/t/{tenant}/unsubscribe/{token}",
+                token=token,
             )
 
     @app.post("/t/{tenant}/unsubscribe/{token}", response_class=HTMLResponse)

@@ -10,22 +10,25 @@ import logging
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailhub import TEMPLATES_DIR
 from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
 from mailhub.files import FileStore
-from mailhub.queries import attachment_file, form_view, list_pages, page_view
-from mailhub.web import actions, forms
+from mailhub.ingress.ratelimit import SenderRateLimiter
+from mailhub.web import actions, auth, forms, pages, preferences, search
+from mailhub.web.auth import Forbidden, SignInRequired, to_signin
 from mailhub.web.gmail import GoogleBearer
 from mailhub.web.notify import Notify, due_for_next_sweep
 
 log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
+    # Scripts only from mailhub's own files (find-as-you-type): never inline, never from mail.
     "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -38,9 +41,14 @@ def create_app(
     files: FileStore,
     gmail: GoogleBearer | None = None,
     notify: Notify | None = None,
+    base_url: str = "",
+    limiter: SenderRateLimiter | None = None,
 ) -> FastAPI:
     """The web application; `gmail` verifies Google's bearer on ConfirmAction handlers;
-    `notify` enqueues notifications a request made (without it, the next sweep sends them)."""
+    `notify` enqueues notifications a request made (without it, the next sweep sends them);
+    cookies are Secure when `base_url` is https; `limiter` counts sign-in requests per client
+    address (10 per 15 minutes by default)."""
+    limiter = limiter or SenderRateLimiter(limit=10, window=900)
     app = FastAPI(title="mailhub", docs_url=None, redoc_url=None, openapi_url=None)
     notify = notify or due_for_next_sweep(sessions)
     env = jinja2.Environment(
@@ -50,6 +58,7 @@ def create_app(
     )
 
     def html(template: str, code: int = 200, **context: object) -> HTMLResponse:
+        context.setdefault("viewer", None)  # base.html shows who is signed in
         return HTMLResponse(env.get_template(template).render(**context), status_code=code)
 
     def error(code: int, heading: str, message: str) -> HTMLResponse:
@@ -61,6 +70,14 @@ def create_app(
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
+        return to_signin(exc, request.method)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_request: Request, exc: Forbidden) -> HTMLResponse:
+        return error(403, "Not allowed", str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> HTMLResponse:
@@ -89,48 +106,10 @@ def create_app(
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    @app.get("/t/{tenant}/pages", response_class=HTMLResponse)
-    def pages(tenant: str) -> HTMLResponse:
-        with sessions() as session:
-            return html("pages.html", tenant=tenant, pages=list_pages(session, tenant))
-
-    # Raster images are shown inline; everything else (SVG and HTML included, which could
-    # carry script) is only ever a download, sandboxed by CSP either way.
-    inline_types = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-
-    @app.get("/t/{tenant}/attachments/{attachment_id}")
-    @app.get("/t/{tenant}/attachments/{attachment_id}/thumb/{width}")
-    def attachment(tenant: str, attachment_id: str, width: str = "") -> Response:
-        if not attachment_id.isdigit():
-            raise NotFound(attachment_id)
-        with sessions() as session:
-            a, rel = attachment_file(session, tenant, int(attachment_id), width)
-        if width:
-            media = "image/png" if rel.endswith(".png") else "image/jpeg"
-            return FileResponse(files.path(rel), media_type=media)
-        shown_inline = a.content_type in inline_types
-        return FileResponse(
-            files.path(rel),
-            media_type=a.content_type if shown_inline else "application/octet-stream",
-            filename=a.filename,
-            content_disposition_type="inline" if shown_inline else "attachment",
-            headers={"Content-Security-Policy": "default-src 'none'; sandbox"},
-        )
-
-    @app.get("/t/{tenant}/pages/{page_id}", response_class=HTMLResponse)
-    def page(tenant: str, page_id: str) -> HTMLResponse:
-        if not page_id.isdigit():
-            raise NotFound(page_id)
-        with sessions() as session:
-            return html("page.html", page=page_view(session, tenant, int(page_id)))
-
-    @app.get("/t/{tenant}/forms/{form_id}", response_class=HTMLResponse)
-    def form(tenant: str, form_id: str) -> HTMLResponse:
-        if not form_id.isdigit():
-            raise NotFound(form_id)
-        with sessions() as session:
-            return html("form.html", form=form_view(session, tenant, int(form_id)))
-
+    auth.register(app, sessions, html, notify, base_url.startswith("https://"), limiter)
+    pages.register(app, sessions, files, html, notify)
     actions.register(app, sessions, html, gmail, notify)
     forms.register(app, sessions, html, notify)
+    preferences.register(app, sessions, html)
+    search.register(app, sessions, html)
     return app

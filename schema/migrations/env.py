@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from mailhub.db import in_metadata
 from mailhub.models import Base
 
 config = context.config
@@ -21,6 +22,7 @@ def run_migrations() -> None:
             target_metadata=target_metadata,
             render_as_batch=url.startswith("sqlite"),
             compare_type=True,
+            include_object=in_metadata,
         )
         with context.begin_transaction():
             context.run_migrations()

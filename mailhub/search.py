@@ -1,0 +1,236 @@
+"""Full-text search over a tenant's pages, comments, forms and attachment names.
+
+Indexing: every flush that adds or changes a page, revision, comment, form, form version or
+attachment writes its search entry in the same transaction (an ORM `after_flush` hook, so no
+code path that writes content can forget it); deleting the content deletes the entry by
+ON DELETE CASCADE. The database's own engine does the rest: FTS5 with bm25 ranking on
+SQLite, a GIN-indexed tsvector with ts_rank on PostgreSQL.
+
+Queries are words, each matched as a prefix ("pipel rev" finds "Pipeline review"), so the
+page can search as the person types.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, UOWTransaction
+
+from mailhub.models import (
+    Attachment,
+    Comment,
+    Form,
+    FormVersion,
+    Page,
+    Revision,
+    SearchEntry,
+    Tenant,
+    utcnow,
+)
+
+LIMIT = 20
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    title: str
+    snippet: str
+    url: str
+
+
+def words(query: str) -> list[str]:
+    """The words of a query, at most 8, each at most 40 characters (longer is not a word)."""
+    return [w[:40] for w in _WORD.findall(query.lower())][:8]
+
+
+def find(session: Session, tenant: Tenant, query: str, limit: int = LIMIT) -> list[Hit]:
+    terms = words(query)
+    if not terms:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        match = " ".join('"' + t.replace('"', "") + '"*' for t in terms)
+        rows = session.execute(
+            text(
+                "SELECT e.kind, e.label, e.page_id, e.comment_id, e.form_id, e.attachment_id, "
+                "snippet(search_fts, 1, '[', ']', '…', 12) "
+                "FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid "
+                "WHERE search_fts MATCH :match AND e.tenant_id = :tenant "
+                "ORDER BY bm25(search_fts, 5.0, 1.0) LIMIT :limit"
+            ),
+            {"match": match, "tenant": tenant.id, "limit": limit},
+        ).all()
+    else:
+        tsquery = " & ".join(re.sub(r"[^\w]", "", t) + ":*" for t in terms)
+        rows = session.execute(
+            text(
+                "SELECT kind, label, page_id, comment_id, form_id, attachment_id, "
+                "ts_headline('simple', body, to_tsquery('simple', :q), "
+                "'StartSel=[, StopSel=], MaxWords=14, MinWords=6, MaxFragments=1') "
+                "FROM search_entries "
+                "WHERE tenant_id = :tenant "
+                "AND to_tsvector('simple', title || ' ' || body) @@ to_tsquery('simple', :q) "
+                "ORDER BY ts_rank(to_tsvector('simple', title || ' ' || body), "
+                "to_tsquery('simple', :q)) DESC, id DESC LIMIT :limit"
+            ),
+            {"q": tsquery, "tenant": tenant.id, "limit": limit},
+        ).all()
+    base = f"/t/{tenant.slug}"
+    hits = []
+    for kind, title, page_id, comment_id, form_id, attachment_id, snippet in rows:
+        if kind == "form":
+            url = f"{base}/forms/{form_id}"
+        elif kind == "comment":
+            url = f"{base}/pages/{page_id}#comment-{comment_id}"
+        elif kind == "attachment":
+            url = f"{base}/attachments/{attachment_id}"
+        else:
+            url = f"{base}/pages/{page_id}"
+        hits.append(Hit(kind, title, snippet or "", url))
+    return hits
+
+
+# Indexing -------------------------------------------------------------------------------------
+
+
+def _put(conn: Connection, key: str, values: dict[str, Any]) -> None:
+    conn.execute(delete(SearchEntry).where(SearchEntry.item_key == key))
+    conn.execute(insert(SearchEntry).values(item_key=key, updated_at=utcnow(), **values))
+
+
+def _page(conn: Connection, page_id: int) -> None:
+    page = conn.execute(
+        select(Page.tenant_id, Page.space_id, Page.title).where(Page.id == page_id)
+    ).first()
+    if page is None:
+        return
+    body = conn.scalar(
+        select(Revision.body_text)
+        .where(Revision.page_id == page_id)
+        .order_by(Revision.number.desc())
+        .limit(1)
+    )
+    _put(
+        conn,
+        f"page:{page_id}",
+        {
+            "tenant_id": page.tenant_id,
+            "space_id": page.space_id,
+            "kind": "page",
+            "page_id": page_id,
+            "title": page.title[:300],
+            "label": page.title[:300],
+            "body": body or "",
+        },
+    )
+
+
+def _form(conn: Connection, form_id: int) -> None:
+    form = conn.execute(
+        select(Form.tenant_id, Form.space_id, Form.title, Form.current_version).where(
+            Form.id == form_id
+        )
+    ).first()
+    if form is None:
+        return
+    definition = conn.scalar(
+        select(FormVersion.definition).where(
+            FormVersion.form_id == form_id, FormVersion.number == form.current_version
+        )
+    )
+    questions = (definition or {}).get("questions", [])
+    body = "\n".join([(definition or {}).get("description", "")] + [q["text"] for q in questions])
+    _put(
+        conn,
+        f"form:{form_id}",
+        {
+            "tenant_id": form.tenant_id,
+            "space_id": form.space_id,
+            "kind": "form",
+            "form_id": form_id,
+            "title": form.title[:300],
+            "label": form.title[:300],
+            "body": body,
+        },
+    )
+
+
+def _comment(conn: Connection, c: Comment) -> None:
+    page = conn.execute(select(Page.space_id, Page.title).where(Page.id == c.page_id)).first()
+    if page is None:
+        return
+    _put(
+        conn,
+        f"comment:{c.id}",
+        {
+            "tenant_id": c.tenant_id,
+            "space_id": page.space_id,
+            "kind": "comment",
+            "page_id": c.page_id,
+            "comment_id": c.id,
+            "title": "",
+            "label": page.title[:300],
+            "body": c.body_text,
+        },
+    )
+
+
+def _attachment(conn: Connection, a: Attachment) -> None:
+    if a.inline:
+        return  # an image inside the text, not a file people look for by name
+    space_id = conn.scalar(select(Page.space_id).where(Page.id == a.page_id))
+    if space_id is None:
+        return
+    _put(
+        conn,
+        f"attachment:{a.id}",
+        {
+            "tenant_id": a.tenant_id,
+            "space_id": space_id,
+            "kind": "attachment",
+            "page_id": a.page_id,
+            "attachment_id": a.id,
+            "title": a.filename[:300],
+            "label": a.filename[:300],
+            "body": "",
+        },
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _index(session: Session, _flush: UOWTransaction) -> None:
+    changed = [o for o in (*session.new, *session.dirty) if not _deleted(session, o)]
+    if not any(isinstance(o, _INDEXED) for o in changed):
+        return
+    conn = session.connection()
+    pages: set[int] = set()
+    forms: set[int] = set()
+    for obj in changed:
+        if isinstance(obj, Page):
+            pages.add(obj.id)
+        elif isinstance(obj, Revision):
+            pages.add(obj.page_id)
+        elif isinstance(obj, Form):
+            forms.add(obj.id)
+        elif isinstance(obj, FormVersion):
+            forms.add(obj.form_id)
+        elif isinstance(obj, Comment):
+            _comment(conn, obj)
+        elif isinstance(obj, Attachment):
+            _attachment(conn, obj)
+    for page_id in pages:
+        _page(conn, page_id)
+    for form_id in forms:
+        _form(conn, form_id)
+
+
+_INDEXED = (Page, Revision, Form, FormVersion, Comment, Attachment)
+
+
+def _deleted(session: Session, obj: object) -> bool:
+    return obj in session.deleted

@@ -1,0 +1,152 @@
+"""Signing in on the web: the magic-link pages, the session cookie, and CSRF.
+
+Every page of a tenant's content needs a signed-in member of that tenant (`require`); a
+member of another tenant is told the page does not exist, the same as for a page that does
+not. Links in mail that carry their own token (unsubscribe, actions, a person's form link)
+need no session: the token is the credential.
+
+Every form a signed-in person posts carries the session's CSRF token, compared in constant
+time; the sign-in form, which has no session yet, uses a double-submit cookie. Cookies are
+HttpOnly and SameSite=Lax, and Secure when mailhub is served over https.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from mailhub import signin
+from mailhub.db import SessionFactory, unit_of_work
+from mailhub.directory import get_tenant
+from mailhub.errors import MailhubError, NotFound
+from mailhub.ingress.ratelimit import SenderRateLimiter
+from mailhub.models import Tenant
+from mailhub.signin import Viewer
+from mailhub.web.notify import Notify
+
+COOKIE = "mailhub_session"
+CSRF_COOKIE = "mailhub_csrf"  # the sign-in form's double-submit token, before any session
+Html = Callable[..., HTMLResponse]
+
+
+class SignInRequired(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """The page needs a signed-in member: GET goes to the sign-in page, and comes back."""
+
+    def __init__(self, tenant: str, next_path: str) -> None:
+        super().__init__(tenant)
+        self.tenant = tenant
+        self.next_path = next_path
+
+
+class Forbidden(MailhubError):
+    """A form without its CSRF token, or an action this person may not take."""
+
+
+def require(request: Request, session: Session, tenant_slug: str) -> tuple[Tenant, Viewer]:
+    """The tenant and the signed-in member looking at it, or SignInRequired."""
+    tenant = get_tenant(session, tenant_slug)
+    seen = signin.viewer(session, tenant, request.cookies.get(COOKIE))
+    if seen is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(tenant.slug, path)
+    return tenant, seen
+
+
+def require_admin(request: Request, session: Session, tenant_slug: str) -> tuple[Tenant, Viewer]:
+    tenant, seen = require(request, session, tenant_slug)
+    if not seen.user.is_admin:
+        raise NotFound("not an administrator")  # as if the page did not exist
+    return tenant, seen
+
+
+def check_csrf(seen: Viewer, form: Mapping[str, object]) -> None:
+    sent = str(form.get("csrf") or "")
+    if not sent or not hmac.compare_digest(sent, seen.csrf):
+        raise Forbidden("This form has expired. Go back, reload the page and try again.")
+
+
+def register(
+    app: FastAPI,
+    sessions: SessionFactory,
+    html: Html,
+    notify: Notify,
+    secure: bool,
+    limiter: SenderRateLimiter,
+) -> None:
+    def cookie(response: Response, name: str, value: str, max_age: int | None) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/"
+        )
+
+    @app.get("/t/{tenant}/signin", response_class=HTMLResponse)
+    def signin_page(request: Request, tenant: str, next: str = "") -> HTMLResponse:
+        with sessions() as session:
+            t = get_tenant(session, tenant)
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        page = html("signin.html", tenant=t, next=next, csrf=token, sent=False)
+        cookie(page, CSRF_COOKIE, token, 3600)
+        return page
+
+    @app.post("/t/{tenant}/signin", response_class=HTMLResponse)
+    async def ask_for_link(request: Request, tenant: str) -> HTMLResponse:
+        form = await request.form()
+        sent, kept = str(form.get("csrf") or ""), request.cookies.get(CSRF_COOKIE) or ""
+        if not sent or not hmac.compare_digest(sent, kept):
+            raise Forbidden("This form has expired. Go back, reload the page and try again.")
+        email, next_path = str(form.get("email") or "").strip(), str(form.get("next") or "")
+        client = request.client.host if request.client else "?"
+        with unit_of_work(sessions) as session:
+            t = get_tenant(session, tenant)
+            if not limiter.allow(t.id, client):
+                return html(
+                    "error.html",
+                    429,
+                    status=429,
+                    heading="Too many requests",
+                    message="Too many sign-in links were asked for from here. "
+                    "Wait a few minutes, then try again.",
+                )
+            made = signin.request_link(session, t, email, next_path) if "@" in email else None
+        notify([made] if made is not None else [])
+        # The same answer for members and strangers: nobody learns who has an account.
+        return html("signin.html", tenant=t, next=next_path, csrf=sent, sent=True, email=email)
+
+    @app.get("/t/{tenant}/signin/{token}", response_class=HTMLResponse)
+    def signin_confirm(tenant: str, token: str, next: str = "") -> HTMLResponse:
+        with sessions() as session:
+            t = get_tenant(session, tenant)
+        query = f"?{urlencode({'next': next})}" if next else ""
+        return html("signin_confirm.html", tenant=t, action=f"/t/{t.slug}/signin/{token}{query}")
+
+    @app.post("/t/{tenant}/signin/{token}")
+    def signin_post(tenant: str, token: str, next: str = "") -> Response:
+        with unit_of_work(sessions) as session:
+            t = get_tenant(session, tenant)
+            opened = signin.sign_in(session, t, token, next)
+        response = RedirectResponse(opened.next_path, status_code=303)
+        cookie(response, COOKIE, opened.cookie, signin.SESSION_DAYS * 86400)
+        return response
+
+    @app.post("/t/{tenant}/signout")
+    async def signout(request: Request, tenant: str) -> Response:
+        form = await request.form()
+        with unit_of_work(sessions) as session:
+            _, seen = require(request, session, tenant)
+            check_csrf(seen, form)
+            signin.sign_out(session, request.cookies.get(COOKIE))
+        response = RedirectResponse(f"/t/{tenant}/signin", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+
+def to_signin(exc: SignInRequired, method: str) -> Response:
+    if method in ("GET", "HEAD"):
+        query = urlencode({"next": exc.next_path})
+        return RedirectResponse(f"/t/{exc.tenant}/signin?{query}", status_code=303)
+    return HTMLResponse("Sign in first.", status_code=403)

@@ -1,0 +1,252 @@
+"""A tenant's content on the web, for its signed-in members: pages with their history, diffs
+and restores, comments, attachments, writing and editing (with who will be notified, before
+saving), and forms.
+
+Every route starts from `require`, which answers 404 to a member of another tenant exactly as
+for a page that does not exist; every POST checks the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from mailhub import editing
+from mailhub.content.sanitize import text_to_html
+from mailhub.db import SessionFactory, unit_of_work
+from mailhub.directory import space_by_slug
+from mailhub.errors import InvalidInput, NotFound
+from mailhub.files import FileStore
+from mailhub.models import Page, Revision, Space, User
+from mailhub.outbound import recipients
+from mailhub.queries import attachment_file, list_pages, page_view
+from mailhub.web.auth import check_csrf, require
+from mailhub.web.notify import Notify
+
+Html = Callable[..., HTMLResponse]
+
+# Raster images are shown inline; everything else (SVG and HTML included, which could carry
+# script) is only ever a download, sandboxed by CSP either way.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+def audience(counts: Counter[str]) -> str:
+    """ "3 people now, 2 in their daily digest": who hears of it, in words."""
+    now = counts.get("immediately", 0)
+    parts = [f"{now} {'person' if now == 1 else 'people'} at once"]
+    parts += [
+        f"{counts[f]} in their {f} digest" for f in ("hourly", "daily", "weekly") if counts.get(f)
+    ]
+    return ", ".join(parts)
+
+
+def number(value: str) -> int:
+    if not value.isdigit():
+        raise NotFound(value)
+    return int(value)
+
+
+def register(
+    app: FastAPI, sessions: SessionFactory, files: FileStore, html: Html, notify: Notify
+) -> None:
+    @app.get("/t/{tenant}/pages", response_class=HTMLResponse)
+    def pages(request: Request, tenant: str) -> HTMLResponse:
+        with sessions() as session:
+            t, seen = require(request, session, tenant)
+            spaces = session.scalars(
+                select(Space).where(Space.tenant_id == t.id).order_by(Space.name)
+            ).all()
+            return html(
+                "pages.html",
+                tenant=t.slug,
+                viewer=seen,
+                pages=list_pages(session, t.slug),
+                spaces=spaces,
+            )
+
+    @app.get("/t/{tenant}/pages/new", response_class=HTMLResponse)
+    def new_page(request: Request, tenant: str, space: str = "") -> HTMLResponse:
+        with sessions() as session:
+            t, seen = require(request, session, tenant)
+            spaces = session.scalars(
+                select(Space).where(Space.tenant_id == t.id).order_by(Space.name)
+            ).all()
+            if not spaces:
+                raise NotFound("no spaces")
+            chosen = next((s for s in spaces if s.slug == space), spaces[0])
+            counts = recipients.preview(session, t, chosen, seen.user)
+            return html(
+                "page_edit.html",
+                tenant=t.slug,
+                viewer=seen,
+                spaces=spaces,
+                chosen=chosen,
+                page=None,
+                title="",
+                text="",
+                audience=audience(counts),
+                error="",
+            )
+
+    @app.post("/t/{tenant}/pages/new")
+    async def create_page(request: Request, tenant: str) -> Response:
+        form = await request.form()
+        with unit_of_work(sessions) as session:
+            t, seen = require(request, session, tenant)
+            check_csrf(seen, form)
+            space = space_by_slug(session, t.id, str(form.get("space") or ""))
+            if space is None:
+                raise NotFound("no such space")
+            title, text = str(form.get("title") or ""), str(form.get("text") or "")
+            try:
+                page, ids = editing.create(session, t, space, seen.user, title, text)
+            except InvalidInput as exc:
+                spaces = session.scalars(
+                    select(Space).where(Space.tenant_id == t.id).order_by(Space.name)
+                ).all()
+                return html(
+                    "page_edit.html",
+                    422,
+                    tenant=t.slug,
+                    viewer=seen,
+                    spaces=spaces,
+                    chosen=space,
+                    page=None,
+                    title=title,
+                    text=text,
+                    audience=audience(recipients.preview(session, t, space, seen.user)),
+                    error=str(exc),
+                )
+            target = f"/t/{t.slug}/pages/{page.id}"
+        notify(ids)
+        return RedirectResponse(target, status_code=303)
+
+    @app.get("/t/{tenant}/pages/{page_id}", response_class=HTMLResponse)
+    def page(request: Request, tenant: str, page_id: str) -> HTMLResponse:
+        with sessions() as session:
+            t, seen = require(request, session, tenant)
+            return html("page.html", viewer=seen, page=page_view(session, t.slug, number(page_id)))
+
+    @app.post("/t/{tenant}/pages/{page_id}/comments")
+    async def add_comment(request: Request, tenant: str, page_id: str) -> Response:
+        form = await request.form()
+        with unit_of_work(sessions) as session:
+            t, seen = require(request, session, tenant)
+            check_csrf(seen, form)
+            made, ids = editing.comment(
+                session, t, number(page_id), seen.user, str(form.get("text") or "")
+            )
+            target = f"/t/{t.slug}/pages/{made.page_id}#comment-{made.id}"
+        notify(ids)
+        return RedirectResponse(target, status_code=303)
+
+    @app.get("/t/{tenant}/pages/{page_id}/edit", response_class=HTMLResponse)
+    def edit_page(request: Request, tenant: str, page_id: str) -> HTMLResponse:
+        with sessions() as session:
+            t, seen = require(request, session, tenant)
+            view = page_view(session, t.slug, number(page_id))
+            p = session.get_one(Page, view.id)
+            space = session.get_one(Space, p.space_id)
+            counts = recipients.preview_edit(session, t, space, p, seen.user)
+            return html(
+                "page_edit.html",
+                tenant=t.slug,
+                viewer=seen,
+                spaces=[space],
+                chosen=space,
+                page=view,
+                title=view.title,
+                text=view.body_text,
+                audience=audience(counts),
+                error="",
+            )
+
+    @app.post("/t/{tenant}/pages/{page_id}/edit")
+    async def save_page(request: Request, tenant: str, page_id: str) -> Response:
+        form = await request.form()
+        with unit_of_work(sessions) as session:
+            t, seen = require(request, session, tenant)
+            check_csrf(seen, form)
+            text = str(form.get("text") or "").replace("\r\n", "\n")
+            _, ids = editing.revise(
+                session,
+                t,
+                number(page_id),
+                seen.user,
+                text_to_html(text),
+                str(form.get("title") or ""),
+            )
+        notify(ids)
+        return RedirectResponse(f"/t/{tenant}/pages/{number(page_id)}", status_code=303)
+
+    @app.get("/t/{tenant}/pages/{page_id}/history", response_class=HTMLResponse)
+    def history(request: Request, tenant: str, page_id: str) -> HTMLResponse:
+        with sessions() as session:
+            t, seen = require(request, session, tenant)
+            view = page_view(session, t.slug, number(page_id))
+            rows = session.execute(
+                select(Revision, User.name)
+                .join(User, User.id == Revision.author_id)
+                .where(Revision.page_id == view.id, Revision.tenant_id == t.id)
+                .order_by(Revision.number.desc())
+            ).all()
+            return html("history.html", viewer=seen, page=view, revisions=rows)
+
+    @app.get("/t/{tenant}/pages/{page_id}/diff", response_class=HTMLResponse)
+    def diff(request: Request, tenant: str, page_id: str, a: int = 0, b: int = 0) -> HTMLResponse:
+        with sessions() as session:
+            t, seen = require(request, session, tenant)
+            view = page_view(session, t.slug, number(page_id))
+            texts = {
+                r.number: r.body_text
+                for r in session.scalars(
+                    select(Revision).where(
+                        Revision.page_id == view.id,
+                        Revision.tenant_id == t.id,
+                        Revision.number.in_([a, b]),
+                    )
+                )
+            }
+            if a not in texts or b not in texts:
+                raise NotFound("no such revisions")
+            lines = [
+                (line[:1], line[1:])
+                for line in difflib.unified_diff(
+                    texts[a].splitlines(), texts[b].splitlines(), lineterm="", n=3
+                )
+                if not line.startswith(("---", "+++"))
+            ]
+            return html("diff.html", viewer=seen, page=view, a=a, b=b, lines=lines)
+
+    @app.post("/t/{tenant}/pages/{page_id}/restore/{revision}")
+    async def restore(request: Request, tenant: str, page_id: str, revision: str) -> Response:
+        form = await request.form()
+        with unit_of_work(sessions) as session:
+            t, seen = require(request, session, tenant)
+            check_csrf(seen, form)
+            _, ids = editing.restore(session, t, number(page_id), seen.user, number(revision))
+        notify(ids)
+        return RedirectResponse(f"/t/{tenant}/pages/{number(page_id)}", status_code=303)
+
+    @app.get("/t/{tenant}/attachments/{attachment_id}")
+    @app.get("/t/{tenant}/attachments/{attachment_id}/thumb/{width}")
+    def attachment(request: Request, tenant: str, attachment_id: str, width: str = "") -> Response:
+        with sessions() as session:
+            t, _ = require(request, session, tenant)
+            a, rel = attachment_file(session, t.slug, number(attachment_id), width)
+        if width:
+            media = "image/png" if rel.endswith(".png") else "image/jpeg"
+            return FileResponse(files.path(rel), media_type=media)
+        shown_inline = a.content_type in INLINE_TYPES
+        return FileResponse(
+            files.path(rel),
+            media_type=a.content_type if shown_inline else "application/octet-stream",
+            filename=a.filename,
+            content_disposition_type="inline" if shown_inline else "attachment",
+            headers={"Content-Security-Policy": "default-src 'none'; sandbox"},
+        )

@@ -1,0 +1,243 @@
+"""Each person's mail settings on the web: every space with its level and frequency and why,
+the pages and forms they set apart, mute everything that is not mandatory, and objecting to
+processing (GDPR Art. 21) with what it stops, said plainly.
+
+Reachable signed in, or signed out from the manage link in any mail (/preferences/TOKEN: the
+mail's unsubscribe token, bound to one person, is the credential, as on the unsubscribe page).
+Signed in, every POST carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailhub import preferences
+from mailhub.db import SessionFactory, unit_of_work
+from mailhub.directory import get_tenant, space_by_slug
+from mailhub.errors import NotFound
+from mailhub.models import Form, Page, SubjectKind, Subscription, Tenant, User
+from mailhub.outbound.keys import TokenRefused, token_for
+from mailhub.preferences import PreferenceRefused
+from mailhub.privacy import objections
+from mailhub.signin import Viewer
+from mailhub.web.auth import check_csrf, require
+
+Html = Callable[..., HTMLResponse]
+
+LEVELS = ("watching", "normal", "muted")
+FREQUENCIES = ("immediately", "hourly", "daily", "weekly", "never")
+SOURCES = {
+    "page": "your choice",
+    "space": "your choice",
+    "space-default": "an administrator's default for this space",
+    "tenant-default": "an administrator's default for every space",
+    "system": "mailhub's default",
+}
+
+
+def why(level: str, frequency: str) -> str:
+    """What a level and frequency mean for a person's inbox, in one sentence."""
+    if level == "muted" or frequency == "never":
+        return "You get no mail about it."
+    what = {
+        "watching": "every new page, edit and comment",
+        "normal": "pages you wrote, threads you took part in, and mentions of you",
+    }[level]
+    when = "as it happens" if frequency == "immediately" else f"in a {frequency} digest"
+    return f"You get mail about {what}, {when}."
+
+
+@dataclass(frozen=True)
+class SpaceRow:
+    slug: str
+    name: str
+    own_level: str  # "" when inherited
+    own_frequency: str
+    level: str
+    frequency: str
+    source: str
+    mandatory: bool
+    why: str
+
+
+@dataclass(frozen=True)
+class SubjectRow:
+    kind: str
+    id: int
+    name: str
+    url: str
+    level: str
+    frequency: str
+
+
+@dataclass(frozen=True)
+class Who:
+    tenant: Tenant
+    user: User
+    base: str  # where this page's forms post
+    viewer: Viewer | None
+
+
+def settings_of(
+    session: Session, tenant: Tenant, user: User
+) -> tuple[list[SpaceRow], list[SubjectRow]]:
+    from mailhub.models import Space
+
+    own = {
+        (s.subject_kind, s.subject_id): s
+        for s in session.scalars(select(Subscription).where(Subscription.user_id == user.id))
+    }
+    spaces = []
+    for space in session.scalars(
+        select(Space).where(Space.tenant_id == tenant.id).order_by(Space.name)
+    ):
+        eff = preferences.effective_for(session, user, space)
+        mine = own.get((SubjectKind.SPACE.value, space.id))
+        spaces.append(
+            SpaceRow(
+                space.slug,
+                space.name,
+                (mine.level or "") if mine else "",
+                (mine.frequency or "") if mine else "",
+                eff.level.value,
+                eff.frequency.value,
+                SOURCES.get(eff.source, eff.source),
+                eff.mandatory,
+                why(eff.level.value, eff.frequency.value),
+            )
+        )
+    subjects = []
+    for (kind, subject_id), sub in sorted(own.items()):
+        if kind == SubjectKind.PAGE:
+            page = session.get(Page, subject_id)
+            if page is not None and page.tenant_id == tenant.id:
+                subjects.append(
+                    SubjectRow(
+                        kind,
+                        page.id,
+                        page.title,
+                        f"/t/{tenant.slug}/pages/{page.id}",
+                        sub.level or "inherited",
+                        sub.frequency or "inherited",
+                    )
+                )
+        elif kind == SubjectKind.FORM:
+            form = session.get(Form, subject_id)
+            if form is not None and form.tenant_id == tenant.id:
+                subjects.append(
+                    SubjectRow(
+                        kind,
+                        form.id,
+                        f"answers to “{form.title}”",
+                        f"/t/{tenant.slug}/forms/{form.id}",
+                        sub.level or "inherited",
+                        sub.frequency or "inherited",
+                    )
+                )
+    return spaces, subjects
+
+
+def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
+    def who(request: Request, session: Session, tenant: str, token: str) -> Who:
+        if not token:
+            t, seen = require(request, session, tenant)
+            return Who(t, seen.user, f"/t/{t.slug}/preferences", seen)
+        t = get_tenant(session, tenant)
+        row = token_for(session, t.id, token)
+        user = session.get(User, row.user_id)
+        if row.action != "unsubscribe" or user is None or user.tenant_id != t.id:
+            raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+        return Who(t, user, f"/t/{t.slug}/preferences/{token}", None)
+
+    def page(session: Session, w: Who, message: str = "", code: int = 200) -> HTMLResponse:
+        spaces, subjects = settings_of(session, w.tenant, w.user)
+        return html(
+            "preferences.html",
+            code,
+            viewer=w.viewer,
+            who=w,
+            spaces=spaces,
+            subjects=subjects,
+            levels=LEVELS,
+            frequencies=FREQUENCIES,
+            objection=objections.in_force(session, w.user.id),
+            message=message,
+        )
+
+    async def change(request: Request, tenant: str, token: str) -> Response:
+        form: Mapping[str, object] = await request.form()
+        what, arg = str(form.get("do") or ""), str(form.get("arg") or "")
+        with unit_of_work(sessions) as session:
+            w = who(request, session, tenant, token)
+            if w.viewer is not None:
+                check_csrf(w.viewer, form)
+            try:
+                message = act(session, w, what, arg, form)
+            except PreferenceRefused as exc:
+                return page(session, w, f"Not changed: {exc}.", 409)
+        return RedirectResponse(f"{w.base}?done={message}", status_code=303)
+
+    def act(session: Session, w: Who, what: str, arg: str, form: Mapping[str, object]) -> str:
+        t, user = w.tenant, w.user
+        if what == "space":
+            space = space_by_slug(session, t.id, arg)
+            if space is None:
+                raise NotFound(arg)
+            preferences.subscribe(
+                session,
+                t,
+                user,
+                SubjectKind.SPACE,
+                space.id,
+                preferences.parse_level(str(form.get("level") or "")),
+                preferences.parse_frequency(str(form.get("frequency") or "")),
+            )
+            return "saved"
+        if what == "forget":  # a page or form back to what its space says
+            kind, _, subject_id = arg.partition("-")
+            if kind not in (SubjectKind.PAGE, SubjectKind.FORM) or not subject_id.isdigit():
+                raise NotFound(arg)
+            sub = session.scalar(
+                select(Subscription).where(
+                    Subscription.user_id == user.id,
+                    Subscription.subject_kind == kind,
+                    Subscription.subject_id == int(subject_id),
+                )
+            )
+            if sub is not None:
+                session.delete(sub)
+            return "saved"
+        if what == "mute-all":
+            preferences.mute_all(session, t, user)
+            return "muted"
+        if what == "object":
+            objections.object_to_processing(session, t, user)
+            return "objected"
+        if what == "withdraw":
+            objections.withdraw(session, t, user)
+            return "withdrawn"
+        raise NotFound(what)
+
+    @app.get("/t/{tenant}/preferences", response_class=HTMLResponse)
+    def mine(request: Request, tenant: str, done: str = "") -> HTMLResponse:
+        with unit_of_work(sessions) as session:
+            return page(session, who(request, session, tenant, ""), done)
+
+    @app.get("/t/{tenant}/preferences/{token}", response_class=HTMLResponse)
+    def by_link(request: Request, tenant: str, token: str, done: str = "") -> HTMLResponse:
+        with unit_of_work(sessions) as session:
+            return page(session, who(request, session, tenant, token), done)
+
+    @app.post("/t/{tenant}/preferences")
+    async def change_mine(request: Request, tenant: str) -> Response:
+        return await change(request, tenant, "")
+
+    @app.post("/t/{tenant}/preferences/{token}")
+    async def change_by_link(request: Request, tenant: str, token: str) -> Response:
+        return await change(request, tenant, token)

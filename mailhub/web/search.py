@@ -1,0 +1,36 @@
+"""Search on the web: a page that works without JavaScript, and the JSON it fetches to find as
+the person types. Only the signed-in member's tenant is searched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
+from mailhub import TEMPLATES_DIR, search
+from mailhub.db import SessionFactory
+from mailhub.web.auth import require
+
+Html = Callable[..., HTMLResponse]
+STATIC = TEMPLATES_DIR / "web" / "static"
+
+
+def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
+    @app.get("/t/{tenant}/search", response_class=HTMLResponse)
+    def page(request: Request, tenant: str, q: str = "") -> HTMLResponse:
+        with sessions() as session:
+            t, seen = require(request, session, tenant)
+            return html("search.html", viewer=seen, q=q, hits=search.find(session, t, q))
+
+    @app.get("/t/{tenant}/search.json")
+    def as_you_type(request: Request, tenant: str, q: str = "") -> JSONResponse:
+        with sessions() as session:
+            t, _ = require(request, session, tenant)
+            hits = [asdict(h) for h in search.find(session, t, q)]
+        return JSONResponse({"q": q, "hits": hits}, headers={"Cache-Control": "no-store"})
+
+    @app.get("/static/search.js")
+    def script() -> FileResponse:
+        return FileResponse(STATIC / "search.js", media_type="text/javascript")

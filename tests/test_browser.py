@@ -1,0 +1,208 @@
+"""The web side in a real browser: Playwright for Python driving Debian's Chromium against
+mailhub served by uvicorn, with mail going over real SMTP to a local sink.
+
+A person signs in with a magic link, reads a page that arrived by email, comments, answers a
+form, changes their mail settings, uses the one-click unsubscribe page (GET shows, POST acts),
+and content full of script from inbound mail runs nothing. A screenshot of each main page is
+saved under tests/output/screenshots for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from mailhub.models import FormResponse, Objection, Subscription
+from mailhub.web.app import create_app
+
+from conftest import free_port, relayed_runtime, wait_until
+from helpers import smtp_send
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).parent / "output" / "screenshots"
+MAIL_BASE = "https://intranet.acme.example"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+# What an attacker might mail in, hoping a page runs it.
+XSS = [
+    "<script>window.__xss = 1</script>",
+    '<img src=x onerror="window.__xss = 2">',
+    '<svg onload="window.__xss = 3"></svg>',
+    '<a href="javascript:window.__xss = 4">click</a>',
+    '<iframe srcdoc="<script>parent.__xss = 5</script>"></iframe>',
+    '<div style="background:url(javascript:window.__xss=6)">x</div>',
+    '<math><mtext><table><mglyph><style><img src=x onerror="window.__xss=7">',
+    '<form action="javascript:window.__xss=8"><button>go</button></form>',
+    '"><script>window.__xss = 9</script>',
+    '<object data="javascript:window.__xss=10"></object>',
+]
+
+
+def _mail(subject: str, to: str, text: str, html: str = "", n: int = 0) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Ann <ann@acme.example>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<browser-{n}@acme.example>"
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg.as_bytes()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[object, object, object, str]]:
+    with relayed_runtime(tmp_path) as (rt, sink, smtp):
+        port = free_port()
+        app = create_app(rt.sessions, rt.files, notify=rt.enqueue_notifications)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            yield rt, sink, smtp, f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking"],
+        )
+        context = browser.new_context(viewport={"width": 420, "height": 900})  # a phone
+        yield context.new_page()
+        browser.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _link(sink: object, index: int, pattern: str, base: str) -> str:
+    received = sink.received  # type: ignore[attr-defined]
+    body = received[index].message.get_body(preferencelist=("plain",)).get_content()
+    m = re.search(re.escape(MAIL_BASE) + pattern, body)
+    assert m, body
+    return base + m.group(0)[len(MAIL_BASE) :]
+
+
+def test_a_member_reads_comments_answers_and_chooses_their_mail(site: tuple, page: Page) -> None:  # type: ignore[type-arg]
+    rt, sink, smtp, base = site
+    # Ann mails a page (with an attacker's markup in it) and a form to Sales
+    html = "<p>Numbers are in.</p>" + "".join(XSS)
+    smtp_send(
+        smtp.port,
+        "ann@acme.example",
+        ["sales@acme.example"],
+        _mail("Q3 review", "sales@acme.example", "Numbers are in.", html, 1),
+    )
+    smtp_send(
+        smtp.port,
+        "ann@acme.example",
+        ["sales+form@acme.example"],
+        _mail(
+            "Offsite", "sales+form@acme.example", "1. Your name\n2. Which day? [Mon / Tue]\n", n=2
+        ),
+    )
+    wait_until(
+        lambda: len(sink.received) == 3
+    )  # Bob's page mail, his invitation, Ann's confirmation
+
+    # Bob opens the intranet: it asks him to sign in, and mails him a link
+    page.goto(f"{base}/t/acme/pages")
+    expect(page.get_by_role("heading", name="Sign in to Acme")).to_be_visible()
+    _shot(page, "signin")
+    page.get_by_label("Your email address").fill("bob@acme.example")
+    page.get_by_role("button", name="Mail me a sign-in link").click()
+    expect(page.get_by_role("status")).to_contain_text("a sign-in link is on its way")
+    wait_until(lambda: len(sink.received) == 4)
+    page.goto(_link(sink, 3, r"/t/acme/signin/\S+", base))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Pages")).to_be_visible()
+    _shot(page, "pages")
+
+    # He finds the page as he types: the hits come without pressing Enter
+    page.get_by_role("link", name="Search").click()
+    page.get_by_label("Pages, comments, forms and file names").press_sequentially("revi", delay=40)
+    expect(page.locator("#hits").get_by_role("link", name="Q3 review")).to_be_visible()
+    assert "q=" not in page.url  # found by find-as-you-type, not a submitted form
+    _shot(page, "search")
+    page.get_by_role("link", name="Pages").first.click()
+
+    # He reads the page that came by email: its text, and none of the script ran
+    page.on(
+        "dialog", lambda d: (_ for _ in ()).throw(AssertionError(f"a dialog opened: {d.message}"))
+    )
+    page.get_by_role("link", name="Q3 review").click()
+    expect(page.get_by_text("Numbers are in.")).to_be_visible()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("document.querySelectorAll('script, iframe, object, svg').length") == 0
+    _shot(page, "page")
+
+    # He comments
+    page.get_by_label("Add a comment").fill("Looks good to me")
+    page.get_by_role("button", name="Comment").click()
+    expect(page.locator(".comment")).to_contain_text("Looks good to me")
+
+    # He answers the form: a wrong submit shows the problem beside the question
+    page.goto(f"{base}/t/acme/forms/1")
+    page.get_by_label("1. Your name").fill("Bob")
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_role("alert")).to_contain_text("No answer was found; this one is required.")
+    _shot(page, "form-problem")
+    page.get_by_label("Tue").check()
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    with rt.sessions() as s:
+        assert s.scalars(select(FormResponse)).one().answers == {"0": "Bob", "1": "Tue"}
+
+    # He moves Sales to a daily digest
+    page.get_by_role("link", name="My mail").click()
+    row = page.locator("#space-sales")
+    row.get_by_label("How often").select_option("daily")
+    row.get_by_role("button", name="Save").click()
+    expect(page.locator("#space-sales")).to_contain_text("in a daily digest")
+    _shot(page, "preferences")
+    with rt.sessions() as s:
+        assert s.scalars(select(Subscription.frequency)).one() == "daily"
+
+    # Signed out, the unsubscribe link of his first mail shows the choices, and only the
+    # button acts
+    page.get_by_role("button", name="Sign out").click()
+    unsubscribe = _link(sink, 0, r"/t/acme/unsubscribe/\S+", base)
+    page.goto(unsubscribe)
+    expect(page.get_by_role("heading", name="Mail from Acme")).to_be_visible()
+    _shot(page, "unsubscribe")
+    with rt.sessions() as s:
+        assert s.scalars(select(Subscription.level)).one() == "watching"
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", name="Done")).to_be_visible()
+    with rt.sessions() as s:
+        assert s.scalars(select(Subscription.level)).one() == "muted"
+        assert s.scalars(select(Objection)).all() == []
