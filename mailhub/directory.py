@@ -143,6 +143,31 @@ def set_policy(
     return tenant
 
 
+def set_user(
+    session: Session,
+    tenant: Tenant,
+    email: str,
+    *,
+    active: bool | None = None,
+    admin: bool | None = None,
+) -> User:
+    """Deactivate or reactivate a member, or make them an administrator or not. Deactivation
+    signs them out everywhere at once; they get no mail from then on."""
+    from mailhub.signin import end_sessions_of
+
+    user = get_user(session, tenant, email)
+    if user.guest:
+        raise InvalidInput(f"{user.email} is a guest author, not a member; add them as a user")
+    if active is not None:
+        user.active = active
+        if not active:
+            end_sessions_of(session, user.id)
+    if admin is not None:
+        user.is_admin = admin
+    session.flush()
+    return user
+
+
 def locale_tag(value: str) -> str:
     if not i18n.is_locale_tag(value):
         raise InvalidInput(f"{value!r} is not a language tag (such as en, de or fr-CH)")

@@ -206,3 +206,29 @@ def test_a_member_reads_comments_answers_and_chooses_their_mail(site: tuple, pag
     with rt.sessions() as s:
         assert s.scalars(select(Subscription.level)).one() == "muted"
         assert s.scalars(select(Objection)).all() == []
+
+
+def test_an_administrator_makes_a_space_mandatory(site: tuple, page: Page) -> None:  # type: ignore[type-arg]
+    rt, sink, _, base = site
+    from mailhub import directory
+    from mailhub.db import unit_of_work
+    from mailhub.models import SubscriptionDefault
+
+    with unit_of_work(rt.sessions) as s:
+        directory.get_user(s, directory.get_tenant(s, "acme"), "ann@acme.example").is_admin = True
+    page.goto(f"{base}/t/acme/admin")
+    page.get_by_label("Your email address").fill("ann@acme.example")
+    page.get_by_role("button", name="Mail me a sign-in link").click()
+    wait_until(lambda: len(sink.received) == 1)
+    page.goto(_link(sink, 0, r"/t/acme/signin/\S+", base))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Administer Acme")).to_be_visible()
+    row = page.locator("#default-sales")
+    row.get_by_label("Level").select_option("watching")
+    row.get_by_label("mandatory").check()
+    row.get_by_role("button", name="Save default").click()
+    expect(page.get_by_role("status")).to_contain_text("Default for Sales saved.")
+    _shot(page, "admin")
+    with rt.sessions() as s:
+        d = s.scalars(select(SubscriptionDefault)).one()
+        assert (d.level, d.mandatory) == ("watching", True)

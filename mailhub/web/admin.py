@@ -1,0 +1,168 @@
+"""Administering a tenant on the web: its mail policy, users, spaces and their default
+subscriptions (mandatory or not), the moderation queue, the inbound log with retry, and the
+record of objections and restrictions. For the tenant's administrators only; everyone else
+is answered as if the pages did not exist. Every change is a POST with the session's CSRF
+token, done by the same functions as the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailhub import directory, inbound_log, preferences
+from mailhub.db import SessionFactory, unit_of_work
+from mailhub.errors import InvalidInput, MailhubError, NotFound
+from mailhub.models import (
+    InboundStatus,
+    Objection,
+    Space,
+    SubjectKind,
+    SubscriptionDefault,
+    Tenant,
+    User,
+)
+from mailhub.signin import Viewer
+from mailhub.web.auth import Forbidden, check_csrf, require_admin
+
+Html = Callable[..., HTMLResponse]
+STATUSES = [s.value for s in InboundStatus]
+
+
+def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
+    def overview(
+        session: Session, t: Tenant, seen: Viewer, status: str, message: str, code: int = 200
+    ) -> HTMLResponse:
+        defaults = {
+            (d.subject_kind, d.subject_id): d
+            for d in session.scalars(
+                select(SubscriptionDefault).where(SubscriptionDefault.tenant_id == t.id)
+            )
+        }
+        spaces = session.scalars(
+            select(Space).where(Space.tenant_id == t.id).order_by(Space.name)
+        ).all()
+        users = session.scalars(
+            select(User).where(User.tenant_id == t.id).order_by(User.guest, User.email)
+        ).all()
+        privacy = session.execute(
+            select(Objection, User.email)
+            .join(User, User.id == Objection.user_id)
+            .where(Objection.tenant_id == t.id)
+            .order_by(Objection.id.desc())
+            .limit(100)
+        ).all()
+        return html(
+            "admin.html",
+            code,
+            viewer=seen,
+            tenant=t,
+            spaces=[(s, defaults.get((SubjectKind.SPACE.value, s.id))) for s in spaces],
+            everywhere=defaults.get((SubjectKind.TENANT.value, t.id)),
+            users=users,
+            held=inbound_log.list_inbound(session, t.slug, InboundStatus.HELD, 50),
+            inbound=inbound_log.list_inbound(session, t.slug, status or None, 100),
+            status=status,
+            statuses=STATUSES,
+            privacy=privacy,
+            message=message,
+            levels=("watching", "normal", "muted"),
+            frequencies=("immediately", "hourly", "daily", "weekly", "never"),
+        )
+
+    @app.get("/t/{tenant}/admin", response_class=HTMLResponse)
+    def admin(request: Request, tenant: str, status: str = "", done: str = "") -> HTMLResponse:
+        if status and status not in STATUSES:
+            raise NotFound(status)
+        with sessions() as session:
+            t, seen = require_admin(request, session, tenant)
+            return overview(session, t, seen, status, done)
+
+    @app.post("/t/{tenant}/admin")
+    async def change(request: Request, tenant: str) -> Response:
+        form: Mapping[str, object] = await request.form()
+        try:
+            with unit_of_work(sessions) as session:
+                t, seen = require_admin(request, session, tenant)
+                check_csrf(seen, form)
+                said = act(session, t, seen, form)
+        except (NotFound, Forbidden):
+            raise
+        except MailhubError as exc:  # a bad value: nothing changed, and the page says why
+            with sessions() as session:
+                t, seen = require_admin(request, session, tenant)
+                return overview(session, t, seen, "", f"Not changed: {exc}", 422)
+        return RedirectResponse(f"/t/{tenant}/admin?done={quote(said)}", status_code=303)
+
+    def act(session: Session, t: Tenant, seen: Viewer, form: Mapping[str, object]) -> str:
+        do = str(form.get("do") or "")
+
+        def value(name: str) -> str:
+            return str(form.get(name) or "").strip()
+
+        if do == "tenant":
+            directory.set_policy(
+                session,
+                t,
+                unknown_senders=value("unknown_senders") or None,
+                require_authenticated=value("require_authenticated") == "yes",
+                locale=value("locale") or None,
+                publish_receipts=value("receipts") == "yes",
+                default_space=value("default_space") or None,
+            )
+            cap = value("hourly_cap")
+            if cap:
+                if not cap.isdigit():
+                    raise InvalidInput(f"the hourly cap must be a number, not {cap!r}")
+                t.hourly_cap = int(cap)
+            return "Settings saved."
+        if do == "add_user":
+            user = directory.add_user(
+                session, t, value("email"), value("name"), admin=value("admin") == "yes"
+            )
+            return f"{user.email} added."
+        if do == "user":
+            email = value("email")
+            if email == seen.user.email and value("active") == "no":
+                raise InvalidInput("you cannot deactivate yourself")
+            user = directory.set_user(
+                session,
+                t,
+                email,
+                active=None if not value("active") else value("active") == "yes",
+                admin=None if not value("admin") else value("admin") == "yes",
+            )
+            state = "active" if user.active else "deactivated"
+            return f"{user.email}: {state}{', administrator' if user.is_admin else ''}."
+        if do == "add_space":
+            added = directory.add_space(session, t, value("slug"), value("name"))
+            return f"Space {added.name} added: mail {added.slug}@{t.domain}."
+        if do == "default":
+            slug = value("space")
+            space = directory.get_space(session, t, slug) if slug else None
+            preferences.set_default(
+                session,
+                t,
+                space,
+                preferences.parse_level(value("level")),
+                preferences.parse_frequency(value("frequency")),
+                mandatory=value("mandatory") == "yes",
+            )
+            return f"Default for {space.name if space else 'every space'} saved."
+        if do in ("approve", "reject", "retry"):
+            inbound_id = value("inbound")
+            if not inbound_id.isdigit():
+                raise NotFound(inbound_id)
+            if do == "approve":
+                inbound_log.approve(session, t.slug, int(inbound_id))
+                return f"Message {inbound_id} approved: it is published in a moment."
+            if do == "reject":
+                inbound_log.reject_held(session, t.slug, int(inbound_id))
+                return f"Message {inbound_id} rejected."
+            inbound_log.retry_inbound(session, t.slug, int(inbound_id))
+            return f"Message {inbound_id} is queued again."
+        raise NotFound(do)
