@@ -73,7 +73,9 @@ def in_metadata(
     tables on SQLite, a GIN index on PostgreSQL) is not in the models, and that is right."""
     if type_ == "table" and name is not None and name.startswith("search_fts"):
         return False
-    return not (type_ == "index" and name == "ix_search_entries_fts")
+    if type_ == "column" and name == "search_vector":
+        return False
+    return not (type_ == "index" and name is not None and name.startswith("ix_search_entries_fts"))
 
 
 def alembic_config(url: str) -> Config:

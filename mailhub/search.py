@@ -34,6 +34,7 @@ from mailhub.models import (
 
 LIMIT = 20
 _WORD = re.compile(r"\w+", re.UNICODE)
+_MARK = re.compile(r"^(\W*)(\w+)")  # a word without the punctuation around it
 
 
 @dataclass(frozen=True)
@@ -50,49 +51,78 @@ def words(query: str) -> list[str]:
 
 
 def find(session: Session, tenant: Tenant, query: str, limit: int = LIMIT) -> list[Hit]:
+    """The entries of `tenant` whose text has every word of `query` as a prefix: those whose
+    title does first, then the rest, newest first within each. Ordering by id lets both
+    engines stop after `limit` matches instead of ranking every match of a common prefix,
+    which keeps find-as-you-type fast at any size (bench/search.py)."""
     terms = words(query)
     if not terms:
         return []
     if session.get_bind().dialect.name == "sqlite":
-        match = " ".join('"' + t.replace('"', "") + '"*' for t in terms)
-        rows = session.execute(
-            text(
-                "SELECT e.kind, e.label, e.page_id, e.comment_id, e.form_id, e.attachment_id, "
-                "snippet(search_fts, 1, '[', ']', '…', 12) "
-                "FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid "
-                "WHERE search_fts MATCH :match AND e.tenant_id = :tenant "
-                "ORDER BY bm25(search_fts, 5.0, 1.0) LIMIT :limit"
-            ),
-            {"match": match, "tenant": tenant.id, "limit": limit},
+        phrase = " ".join('"' + t + '"*' for t in terms)
+        sql = (
+            "SELECT rowid FROM search_fts WHERE search_fts MATCH :match "
+            "ORDER BY rowid DESC LIMIT :limit"
+        )
+        tenant_filter = f'tenant_id : "{tenant.id}" AND '
+        titled = session.scalars(
+            text(sql), {"match": f"{tenant_filter}title : ({phrase})", "limit": limit}
+        ).all()
+        rest = session.scalars(
+            text(sql), {"match": f"{tenant_filter}({phrase})", "limit": limit}
         ).all()
     else:
-        tsquery = " & ".join(re.sub(r"[^\w]", "", t) + ":*" for t in terms)
-        rows = session.execute(
-            text(
-                "SELECT kind, label, page_id, comment_id, form_id, attachment_id, "
-                "ts_headline('simple', body, to_tsquery('simple', :q), "
-                "'StartSel=[, StopSel=], MaxWords=14, MinWords=6, MaxFragments=1') "
-                "FROM search_entries "
-                "WHERE tenant_id = :tenant "
-                "AND to_tsvector('simple', title || ' ' || body) @@ to_tsquery('simple', :q) "
-                "ORDER BY ts_rank(to_tsvector('simple', title || ' ' || body), "
-                "to_tsquery('simple', :q)) DESC, id DESC LIMIT :limit"
-            ),
-            {"q": tsquery, "tenant": tenant.id, "limit": limit},
-        ).all()
+        tsquery = " & ".join(t + ":*" for t in terms)
+        sql = (
+            "SELECT id FROM search_entries WHERE tenant_id = :tenant AND {} "
+            "@@ to_tsquery('simple', :q) ORDER BY id DESC LIMIT :limit"
+        )
+        params = {"tenant": tenant.id, "q": tsquery, "limit": limit}
+        titled = session.scalars(text(sql.format("to_tsvector('simple', title)")), params).all()
+        rest = session.scalars(text(sql.format("search_vector")), params).all()
+    ids = list(dict.fromkeys([*titled, *rest]))[:limit]
+    if not ids:
+        return []
+    rows = {
+        e.id: e
+        for e in session.scalars(
+            select(SearchEntry).where(SearchEntry.id.in_(ids), SearchEntry.tenant_id == tenant.id)
+        )
+    }
     base = f"/t/{tenant.slug}"
     hits = []
-    for kind, title, page_id, comment_id, form_id, attachment_id, snippet in rows:
-        if kind == "form":
-            url = f"{base}/forms/{form_id}"
-        elif kind == "comment":
-            url = f"{base}/pages/{page_id}#comment-{comment_id}"
-        elif kind == "attachment":
-            url = f"{base}/attachments/{attachment_id}"
+    for entry_id in ids:
+        e = rows.get(entry_id)
+        if e is None:
+            continue
+        if e.kind == "form":
+            url = f"{base}/forms/{e.form_id}"
+        elif e.kind == "comment":
+            url = f"{base}/pages/{e.page_id}#comment-{e.comment_id}"
+        elif e.kind == "attachment":
+            url = f"{base}/attachments/{e.attachment_id}"
         else:
-            url = f"{base}/pages/{page_id}"
-        hits.append(Hit(kind, title, snippet or "", url))
+            url = f"{base}/pages/{e.page_id}"
+        hits.append(Hit(e.kind, e.label or e.title, snippet(e.body, terms), url))
     return hits
+
+
+def snippet(body: str, terms: list[str], width: int = 12) -> str:
+    """About `width` words of `body` around the first word a term begins, matches in [ ]."""
+    found = body.split()
+    if not found:
+        return ""
+
+    def hit(word: str) -> bool:
+        low = "".join(_WORD.findall(word.lower()))
+        return any(low.startswith(t) for t in terms)
+
+    first = next((i for i, w in enumerate(found) if hit(w)), 0)
+    start = max(0, first - width // 3)
+    shown = [
+        _MARK.sub(r"\1[\2]", w, count=1) if hit(w) else w for w in found[start : start + width]
+    ]
+    return ("… " if start else "") + " ".join(shown) + (" …" if start + width < len(found) else "")
 
 
 # Indexing -------------------------------------------------------------------------------------
