@@ -450,6 +450,27 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_space_set(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        sp = directory.set_space(s, tenant, args.space, restricted=args.restricted == "yes")
+        who = "its members and administrators only" if sp.restricted else "every member"
+        print(f"space {sp.slug} is open to {who}")
+    return 0
+
+
+def cmd_space_member(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        if args.action == "add":
+            directory.add_member(s, tenant, args.space, args.email)
+            print(f"{args.email.lower()} is a member of {args.space}")
+        else:
+            directory.remove_member(s, tenant, args.space, args.email)
+            print(f"{args.email.lower()} is no longer a member of {args.space}")
+    return 0
+
+
 def cmd_user_signin_link(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub import signin
 
@@ -721,6 +742,15 @@ def build_parser() -> argparse.ArgumentParser:
     s_add.add_argument("tenant")
     s_add.add_argument("space")
     s_add.add_argument("--name")
+    s_set = add("set", cmd_space_set, "open a space to every member, or restrict it", space)
+    s_set.add_argument("tenant")
+    s_set.add_argument("space")
+    s_set.add_argument("--restricted", choices=("yes", "no"), required=True)
+    s_mem = add("member", cmd_space_member, "add or remove a member of a restricted space", space)
+    s_mem.add_argument("action", choices=("add", "remove"))
+    s_mem.add_argument("tenant")
+    s_mem.add_argument("space")
+    s_mem.add_argument("email")
 
     privacy = sub.add_parser("privacy", help="people's rights over their data").add_subparsers(
         dest="sub", required=True

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mailhub import i18n
 from mailhub.errors import AlreadyExists, InvalidInput, NotFound
-from mailhub.models import Space, Tenant, User
+from mailhub.models import Space, SpaceMember, Tenant, User
 from mailhub.routing import split_address
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -204,3 +204,76 @@ def get_space(session: Session, tenant: Tenant, slug: str) -> Space:
     if space is None:
         raise NotFound(f"no space {slug!r} in {tenant.slug}")
     return space
+
+
+# Who may see a space -------------------------------------------------------------------------
+
+
+def can_see(session: Session, user: User, space: Space) -> bool:
+    """Everyone of the tenant sees an open space; a restricted one, its members and the
+    tenant's administrators only."""
+    if space.tenant_id != user.tenant_id or not user.active:
+        return False
+    if not space.restricted or user.is_admin:
+        return True
+    return (
+        session.scalar(
+            select(SpaceMember.id).where(
+                SpaceMember.space_id == space.id, SpaceMember.user_id == user.id
+            )
+        )
+        is not None
+    )
+
+
+def visible_space_ids(session: Session, tenant: Tenant, user: User) -> set[int]:
+    spaces = session.scalars(select(Space).where(Space.tenant_id == tenant.id)).all()
+    mine = set(session.scalars(select(SpaceMember.space_id).where(SpaceMember.user_id == user.id)))
+    return {
+        s.id
+        for s in spaces
+        if user.tenant_id == tenant.id
+        and user.active
+        and (not s.restricted or user.is_admin or s.id in mine)
+    }
+
+
+def may_see(
+    space_id: ColumnElement[int] | InstrumentedAttribute[int],
+    user_id: ColumnElement[int] | InstrumentedAttribute[int],
+) -> ColumnElement[bool]:
+    """SQL: the user may see the space (for filtering recipients in one query)."""
+    return or_(
+        ~exists().where(Space.id == space_id, Space.restricted),
+        exists().where(User.id == user_id, User.is_admin),
+        exists().where(SpaceMember.space_id == space_id, SpaceMember.user_id == user_id),
+    )
+
+
+def set_space(
+    session: Session, tenant: Tenant, slug: str, *, restricted: bool | None = None
+) -> Space:
+    space = get_space(session, tenant, slug)
+    if restricted is not None:
+        space.restricted = restricted
+    session.flush()
+    return space
+
+
+def add_member(session: Session, tenant: Tenant, slug: str, email: str) -> SpaceMember:
+    space, user = get_space(session, tenant, slug), get_user(session, tenant, email)
+    row = session.scalar(
+        select(SpaceMember).where(SpaceMember.space_id == space.id, SpaceMember.user_id == user.id)
+    )
+    if row is None:
+        row = SpaceMember(tenant_id=tenant.id, space_id=space.id, user_id=user.id)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def remove_member(session: Session, tenant: Tenant, slug: str, email: str) -> None:
+    space, user = get_space(session, tenant, slug), get_user(session, tenant, email)
+    session.execute(
+        delete(SpaceMember).where(SpaceMember.space_id == space.id, SpaceMember.user_id == user.id)
+    )

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
+from mailhub.directory import can_see
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Comment, Page, Revision, Space, Tenant, User, utcnow
 from mailhub.outbound import events
@@ -18,18 +19,24 @@ from mailhub.outbound import events
 TITLE_MAX = 300
 
 
-def _member(tenant: Tenant, user: User) -> None:
+def _member(tenant: Tenant, user: User, session: Session | None = None, space_id: int = 0) -> None:
+    """Only active members write, and in a restricted space only its members: to anyone
+    else the page does not exist."""
     if user.tenant_id != tenant.id or not user.active or user.guest:
         raise NotFound("only members of the tenant can write here")
+    if session is not None:
+        space = session.get(Space, space_id)
+        if space is None or not can_see(session, user, space):
+            raise NotFound("not a member of this space")
 
 
 def create(
     session: Session, tenant: Tenant, space: Space, author: User, title: str, text: str
 ) -> tuple[Page, list[int]]:
     """A new page written in the browser: as a page made by mail, without the mail."""
-    _member(tenant, author)
     if space.tenant_id != tenant.id:
         raise NotFound(f"no space {space.slug} in {tenant.slug}")
+    _member(tenant, author, session, space.id)
     title, text = title.strip()[:TITLE_MAX], text.replace("\r\n", "\n").strip()
     if not title:
         raise InvalidInput("A page needs a title.")
@@ -53,10 +60,10 @@ def comment(
     session: Session, tenant: Tenant, page_id: int, author: User, text: str
 ) -> tuple[Comment, list[int]]:
     """A comment written in the browser, notified as a reply by mail would be."""
-    _member(tenant, author)
     page = session.get(Page, page_id)
     if page is None or page.tenant_id != tenant.id:
         raise NotFound(f"no page {page_id} in {tenant.slug}")
+    _member(tenant, author, session, page.space_id)
     text = text.replace("\r\n", "\n").strip()
     if not text:
         raise InvalidInput("A comment needs some text.")
@@ -95,7 +102,7 @@ def revise(
     page = session.get(Page, page_id, with_for_update=True)
     if page is None or page.tenant_id != tenant.id:
         raise NotFound(f"no page {page_id} in {tenant.slug}")
-    _member(tenant, editor)
+    _member(tenant, editor, session, page.space_id)
     clean = clean_html(body_html)
     text = html_to_text(clean)
     if not text.strip() and not title.strip():

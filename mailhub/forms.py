@@ -66,6 +66,11 @@ def by_link(
         raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
     if action == "results" and form.creator_id != user.id:
         raise TokenRefused("Only the person who made this form can see its answers.")
+    from mailhub.directory import can_see
+    from mailhub.models import Space
+
+    if not can_see(session, user, session.get_one(Space, form.space_id)):
+        raise TokenRefused("This form is in a space you are no longer a member of.")
     return form, user
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailhub.directory import get_tenant
+from mailhub.directory import can_see, get_tenant, visible_space_ids
 from mailhub.errors import NotFound
 from mailhub.models import (
     Attachment,
@@ -87,16 +87,21 @@ class PageSummary:
         return data
 
 
-def list_pages(session: Session, tenant_slug: str, limit: int = 200) -> list[PageSummary]:
+def list_pages(
+    session: Session, tenant_slug: str, limit: int = 200, viewer: User | None = None
+) -> list[PageSummary]:
+    """A tenant's newest pages; with a viewer, only those in spaces they may see (the CLI, an
+    administrator's tool, passes none)."""
     tenant = get_tenant(session, tenant_slug)
-    rows = session.execute(
+    query = (
         select(Page, Space.slug, User.name)
         .join(Space, Space.id == Page.space_id)
         .join(User, User.id == Page.author_id)
         .where(Page.tenant_id == tenant.id)
-        .order_by(Page.id.desc())
-        .limit(limit)
-    ).all()
+    )
+    if viewer is not None:
+        query = query.where(Page.space_id.in_(visible_space_ids(session, tenant, viewer)))
+    rows = session.execute(query.order_by(Page.id.desc()).limit(limit)).all()
     tally: dict[int, int] = {
         page_id: count
         for page_id, count in session.execute(
@@ -111,12 +116,16 @@ def list_pages(session: Session, tenant_slug: str, limit: int = 200) -> list[Pag
     ]
 
 
-def page_view(session: Session, tenant_slug: str, page_id: int) -> PageView:
+def page_view(
+    session: Session, tenant_slug: str, page_id: int, viewer: User | None = None
+) -> PageView:
     tenant = get_tenant(session, tenant_slug)
     page = session.scalar(select(Page).where(Page.id == page_id, Page.tenant_id == tenant.id))
     if page is None:
         raise NotFound(f"no page {page_id} in {tenant.slug}")
     space = session.get_one(Space, page.space_id)
+    if viewer is not None and not can_see(session, viewer, space):
+        raise NotFound(f"no page {page_id} in {tenant.slug} for {viewer.email}")
     author = session.get_one(User, page.author_id)
     rev = session.scalar(
         select(Revision)
@@ -184,7 +193,11 @@ def _audience(session: Session, tenant_id: int, page_id: int) -> dict[str, Any]:
 
 
 def attachment_file(
-    session: Session, tenant_slug: str, attachment_id: int, thumbnail: str = ""
+    session: Session,
+    tenant_slug: str,
+    attachment_id: int,
+    thumbnail: str = "",
+    viewer: User | None = None,
 ) -> tuple[Attachment, str]:
     """The attachment and the store path of its file (or of one of its thumbnails)."""
     tenant = get_tenant(session, tenant_slug)
@@ -193,6 +206,10 @@ def attachment_file(
     )
     if a is None:
         raise NotFound(f"no attachment {attachment_id} in {tenant.slug}")
+    if viewer is not None:
+        page = session.get_one(Page, a.page_id)
+        if not can_see(session, viewer, session.get_one(Space, page.space_id)):
+            raise NotFound(f"no attachment {attachment_id} in {tenant.slug} for {viewer.email}")
     if thumbnail:
         path = a.thumbnails.get(thumbnail)
         if path is None:

@@ -20,6 +20,7 @@ from sqlalchemy import delete, event, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 
+from mailhub.directory import visible_space_ids
 from mailhub.models import (
     Attachment,
     Comment,
@@ -28,7 +29,9 @@ from mailhub.models import (
     Page,
     Revision,
     SearchEntry,
+    Space,
     Tenant,
+    User,
     utcnow,
 )
 
@@ -50,7 +53,9 @@ def words(query: str) -> list[str]:
     return [w[:40] for w in _WORD.findall(query.lower())][:8]
 
 
-def find(session: Session, tenant: Tenant, query: str, limit: int = LIMIT) -> list[Hit]:
+def find(
+    session: Session, tenant: Tenant, query: str, limit: int = LIMIT, viewer: User | None = None
+) -> list[Hit]:
     """The entries of `tenant` whose text has every word of `query` as a prefix: those whose
     title does first, then the rest, newest first within each. Ordering by id lets both
     engines stop after `limit` matches instead of ranking every match of a common prefix,
@@ -58,6 +63,15 @@ def find(session: Session, tenant: Tenant, query: str, limit: int = LIMIT) -> li
     terms = words(query)
     if not terms:
         return []
+    # Restricted spaces the viewer is not a member of are left out (fetch more to fill up).
+    allowed = visible_space_ids(session, tenant, viewer) if viewer is not None else None
+    wanted = limit
+    if allowed is not None:
+        every = set(session.scalars(select(Space.id).where(Space.tenant_id == tenant.id)))
+        if allowed >= every:
+            allowed = None
+        else:
+            limit = limit * 5
     if session.get_bind().dialect.name == "sqlite":
         phrase = " ".join('"' + t + '"*' for t in terms)
         sql = (
@@ -80,7 +94,7 @@ def find(session: Session, tenant: Tenant, query: str, limit: int = LIMIT) -> li
         params = {"tenant": tenant.id, "q": tsquery, "limit": limit}
         titled = session.scalars(text(sql.format("to_tsvector('simple', title)")), params).all()
         rest = session.scalars(text(sql.format("search_vector")), params).all()
-    ids = list(dict.fromkeys([*titled, *rest]))[:limit]
+    ids = list(dict.fromkeys([*titled, *rest]))
     if not ids:
         return []
     rows = {
@@ -90,11 +104,13 @@ def find(session: Session, tenant: Tenant, query: str, limit: int = LIMIT) -> li
         )
     }
     base = f"/t/{tenant.slug}"
-    hits = []
+    hits: list[Hit] = []
     for entry_id in ids:
         e = rows.get(entry_id)
-        if e is None:
+        if e is None or (allowed is not None and e.space_id not in allowed):
             continue
+        if len(hits) == wanted:
+            break
         if e.kind == "form":
             url = f"{base}/forms/{e.form_id}"
         elif e.kind == "comment":

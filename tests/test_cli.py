@@ -262,3 +262,24 @@ def test_forms_commands(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no form 9 in acme" in missing.stderr
     unwritable = run(tmp_path, "forms", "export", "acme", "1", "--output", "/nonexistent/x.csv")
     assert unwritable.returncode == 1 and "cannot write /nonexistent/x.csv" in unwritable.stderr
+
+
+def test_restricting_a_space_and_choosing_its_members(tmp_path: Path) -> None:
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    ok(tmp_path, "user", "add", "acme", "dan@acme.example", "--name", "Dan")
+    ok(tmp_path, "space", "add", "acme", "board")
+    assert "space board is open to its members and administrators only" in ok(
+        tmp_path, "space", "set", "acme", "board", "--restricted", "yes"
+    )
+    assert "dan@acme.example is a member of board" in ok(
+        tmp_path, "space", "member", "add", "acme", "board", "Dan@acme.example"
+    )
+    assert "is no longer a member" in ok(
+        tmp_path, "space", "member", "remove", "acme", "board", "dan@acme.example"
+    )
+    missing = run(tmp_path, "space", "member", "add", "acme", "board", "eve@acme.example")
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+    assert "open to every member" in ok(
+        tmp_path, "space", "set", "acme", "board", "--restricted", "no"
+    )

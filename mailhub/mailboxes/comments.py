@@ -11,7 +11,7 @@ from mailhub.content.attachments import link_inline_images, refusal_note, store_
 from mailhub.content.reply import reply_content
 from mailhub.mailboxes import forms
 from mailhub.mailboxes.mail import Mail
-from mailhub.mailboxes.rejections import Rejected
+from mailhub.mailboxes.rejections import Rejected, may_write
 from mailhub.models import Comment, Form, Page, Space, User
 from mailhub.outbound import events
 from mailhub.outbound.keys import reply_key_for
@@ -39,6 +39,8 @@ def add_from_reply(mail: Mail, key: str) -> tuple[Comment | Form, list[int]]:
     page = session.get(Page, reply_key.page_id)
     if page is None or page.tenant_id != tenant.id:
         raise Rejected("page_gone", "the page this reply belongs to no longer exists")
+    space = session.get_one(Space, page.space_id)
+    may_write(mail, user, space)
     reply = reply_content(parsed, mail.image_hosts)
     if not reply.body_text.strip() and not parsed.files:
         raise Rejected("empty_reply", "the reply has no text")
@@ -70,5 +72,4 @@ def add_from_reply(mail: Mail, key: str) -> tuple[Comment | Form, list[int]]:
         link_inline_images(comment.body_html, tenant, stored.attachments) + note_html
     )
     comment.body_text = "\n\n".join(t for t in (comment.body_text, note_text) if t)
-    space = session.get_one(Space, page.space_id)
     return comment, events.comment_added(session, tenant, page, space, comment, user).ids

@@ -20,7 +20,7 @@ from mailhub.content.reply import reply_content
 from mailhub.content.sanitize import html_to_text
 from mailhub.directory import guest_author, user_by_email
 from mailhub.mailboxes.mail import Mail
-from mailhub.mailboxes.rejections import Rejected, space_named
+from mailhub.mailboxes.rejections import Rejected, may_write, space_named
 from mailhub.models import Form, FormVersion, ReplyKey, Space, User
 from mailhub.outbound import events
 
@@ -35,6 +35,7 @@ def text_of(parsed: ParsedMail) -> str:
 def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Form, list[int]]:
     session, tenant, parsed = mail.session, mail.tenant, mail.parsed
     space = space_named(mail, space_slug) if space_slug else _default_space(mail)
+    may_write(mail, author, space)
     text = text_of(parsed)
     title = parsed.subject.strip()[:300] or "Form"
     definition = _questions(mail, title, text, f"{space.slug}+form@{tenant.domain}")
@@ -129,6 +130,7 @@ def answer_from_reply(mail: Mail, key: ReplyKey, user: User) -> tuple[Form, list
                 f"{parsed.from_addr} is not a member; the form takes answers from members only",
                 form=form.title,
             )
+    may_write(mail, respondent, session.get_one(Space, form.space_id))
     try:
         forms.may_answer(form, respondent)
     except forms.AnswerRefused as exc:

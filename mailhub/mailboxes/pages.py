@@ -10,7 +10,7 @@ from mailhub.content.forward import forwarded_of, strip_prefix
 from mailhub.content.parse import ParsedMail
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
 from mailhub.mailboxes.mail import Mail
-from mailhub.mailboxes.rejections import Rejected, space_named
+from mailhub.mailboxes.rejections import Rejected, may_write, space_named
 from mailhub.models import Page, Revision, User
 from mailhub.outbound import events
 
@@ -49,6 +49,7 @@ def title_of(parsed: ParsedMail, text: str) -> str:
 def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, list[int]]:
     session, tenant, parsed = mail.session, mail.tenant, mail.parsed
     space = space_named(mail, space_slug)
+    may_write(mail, author, space)
     body_html, text = body_of(parsed, mail.image_hosts)
     title = title_of(parsed, text)
     forwarded = forwarded_of(parsed)

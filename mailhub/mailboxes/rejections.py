@@ -12,10 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
-from mailhub.directory import space_by_slug
+from mailhub.directory import can_see, space_by_slug
 from mailhub.errors import MailhubError
 from mailhub.mailboxes.mail import Mail
-from mailhub.models import InboundMessage, Notification, NotificationKind, Space, Tenant, utcnow
+from mailhub.models import (
+    InboundMessage,
+    Notification,
+    NotificationKind,
+    Space,
+    Tenant,
+    User,
+    utcnow,
+)
 from mailhub.outbound import events
 
 
@@ -70,6 +78,18 @@ def answer(
         parsed.subject or "(no subject)",
         params or {},
     ).id
+
+
+def may_write(mail: Mail, user: User, space: Space) -> None:
+    """A restricted space takes mail from its members (and the administrators) only."""
+    if user.guest or can_see(mail.session, user, space):
+        return
+    raise Rejected(
+        "restricted_space",
+        f"{user.email} is not a member of the restricted space {space.slug}",
+        space=space.name,
+        sender=user.email,
+    )
 
 
 def space_named(mail: Mail, slug: str) -> Space:

@@ -29,7 +29,7 @@ from mailhub.models.preferences import (
 )
 from mailhub.models.privacy import Objection
 from mailhub.models.search import SearchEntry
-from mailhub.models.tenancy import Space, Tenant, User, WebSession
+from mailhub.models.tenancy import Space, SpaceMember, Tenant, User, WebSession
 
 __all__ = [
     "ActionToken",
@@ -54,6 +54,7 @@ __all__ = [
     "Revision",
     "SearchEntry",
     "Space",
+    "SpaceMember",
     "SubjectKind",
     "Subscription",
     "SubscriptionDefault",

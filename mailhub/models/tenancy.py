@@ -59,6 +59,22 @@ class Space(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     slug: Mapped[str] = mapped_column(String(64))  # the local part people mail: sales@…
     name: Mapped[str] = mapped_column(String(200))
+    # Restricted: only its members (and the tenant's administrators) read, write and hear of
+    # it; otherwise every member of the tenant does.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SpaceMember(Base):
+    """A member of a restricted space."""
+
+    __tablename__ = "space_members"
+    __table_args__ = (UniqueConstraint("space_id", "user_id", name="uq_space_members_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -29,6 +29,7 @@ from mailhub.models import (
     NotificationKind,
     Page,
     Space,
+    SpaceMember,
     SubjectKind,
     Subscription,
     Suppression,
@@ -152,6 +153,13 @@ def resolve(session: Session, event: Event) -> Iterator[Recipient]:
             ),
         )
     )
+    if space.restricted:  # only its members and the administrators hear of it
+        query = query.where(
+            or_(
+                User.is_admin,
+                exists().where(SpaceMember.space_id == space.id, SpaceMember.user_id == User.id),
+            )
+        )
     broad = any(
         d is not None and d.level == Level.WATCHING for d in (space_default, tenant_default)
     )

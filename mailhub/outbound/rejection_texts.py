@@ -63,6 +63,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "“1. Your name”, “2. Which day? [Mon / Tue / Wed]”, “3. Anything else? (long, "
         "optional)”. The subject becomes the form's title.",
     ),
+    "restricted_space": (
+        "Only members of the {space} space can write to it, and {sender} is not one of them.",
+        "Ask an administrator of {tenant} to add you to the space.",
+    ),
     "no_default_space": (
         "{tenant} has no default space for {address}, so no form was made.",
         "Send the questions to the space they belong to, as SPACE+form@ (for example "

@@ -21,6 +21,7 @@ from mailhub.models import (
     InboundStatus,
     Objection,
     Space,
+    SpaceMember,
     SubjectKind,
     SubscriptionDefault,
     Tenant,
@@ -46,6 +47,14 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
         spaces = session.scalars(
             select(Space).where(Space.tenant_id == t.id).order_by(Space.name)
         ).all()
+        members: dict[int, list[str]] = {}
+        for space_id, email in session.execute(
+            select(SpaceMember.space_id, User.email)
+            .join(User, User.id == SpaceMember.user_id)
+            .where(SpaceMember.tenant_id == t.id)
+            .order_by(User.email)
+        ):
+            members.setdefault(space_id, []).append(email)
         users = session.scalars(
             select(User).where(User.tenant_id == t.id).order_by(User.guest, User.email)
         ).all()
@@ -63,6 +72,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
             tenant=t,
             spaces=[(s, defaults.get((SubjectKind.SPACE.value, s.id))) for s in spaces],
             everywhere=defaults.get((SubjectKind.TENANT.value, t.id)),
+            members=members,
             users=users,
             held=inbound_log.list_inbound(session, t.slug, InboundStatus.HELD, 50),
             inbound=inbound_log.list_inbound(session, t.slug, status or None, 100),
@@ -141,6 +151,17 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
         if do == "add_space":
             added = directory.add_space(session, t, value("slug"), value("name"))
             return f"Space {added.name} added: mail {added.slug}@{t.domain}."
+        if do == "space":
+            restricted = value("restricted") == "yes"
+            changed = directory.set_space(session, t, value("space"), restricted=restricted)
+            access = "its members and administrators only" if restricted else "every member"
+            return f"{changed.name}: open to {access}."
+        if do == "add_member":
+            directory.add_member(session, t, value("space"), value("email"))
+            return f"{value('email').lower()} is a member of {value('space')}."
+        if do == "remove_member":
+            directory.remove_member(session, t, value("space"), value("email"))
+            return f"{value('email').lower()} is no longer a member of {value('space')}."
         if do == "default":
             slug = value("space")
             space = directory.get_space(session, t, slug) if slug else None

@@ -20,13 +20,21 @@ from sqlalchemy.orm import Session
 from mailhub import forms
 from mailhub.content.answers import check
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import get_tenant
+from mailhub.directory import can_see, get_tenant
 from mailhub.errors import NotFound
-from mailhub.models import Form, Tenant, User
+from mailhub.models import Form, Space, Tenant, User
 from mailhub.web.auth import Forbidden, check_csrf, require
 from mailhub.web.notify import Notify, made_by
 
 Html = Callable[..., HTMLResponse]
+
+
+def visible_form(session: Session, t: Tenant, form_id: int, user: User) -> Form:
+    """A form in a space the member may see; to anyone else it does not exist."""
+    form = forms.get_form(session, t, form_id)
+    if not can_see(session, user, session.get_one(Space, form.space_id)):
+        raise NotFound(f"no form {form_id} for {user.email}")
+    return form
 
 
 def _number(value: str) -> int:
@@ -138,7 +146,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
     def form_page(request: Request, tenant: str, form_id: str) -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            form = forms.get_form(session, t, _number(form_id))
+            form = visible_form(session, t, _number(form_id), seen.user)
             owner = f"/t/{t.slug}/forms/{form.id}" if owns(form, seen.user) else ""
             return answer_page(session, form, seen.user, seen.csrf, owner, viewer=seen)
 
@@ -148,7 +156,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
         with unit_of_work(sessions) as session:
             t, seen = require(request, session, tenant)
             check_csrf(seen, data)
-            form = forms.get_form(session, t, _number(form_id))
+            form = visible_form(session, t, _number(form_id), seen.user)
             page = record(session, t, form, seen.user, data, seen.csrf, viewer=seen)
         notify(made_by(session))
         return page
@@ -157,7 +165,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
     def results_signed_in(request: Request, tenant: str, form_id: str) -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            form = forms.get_form(session, t, _number(form_id))
+            form = visible_form(session, t, _number(form_id), seen.user)
             if not owns(form, seen.user):
                 raise NotFound("not the form's owner")
             base = f"/t/{t.slug}/forms/{form.id}"
@@ -169,7 +177,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
     def export_signed_in(request: Request, tenant: str, form_id: str, fmt: str) -> Response:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            form = forms.get_form(session, t, _number(form_id))
+            form = visible_form(session, t, _number(form_id), seen.user)
             if not owns(form, seen.user):
                 raise NotFound("not the form's owner")
             return export(session, t, form, fmt)
@@ -180,7 +188,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
         with unit_of_work(sessions) as session:
             t, seen = require(request, session, tenant)
             check_csrf(seen, data)
-            form = forms.get_form(session, t, _number(form_id))
+            form = visible_form(session, t, _number(form_id), seen.user)
             if not owns(form, seen.user):
                 raise Forbidden("Only the person who made this form can close it.")
             forms.close(session, t, form)

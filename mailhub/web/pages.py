@@ -15,14 +15,15 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailhub import editing
 from mailhub.content.sanitize import text_to_html
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import space_by_slug
+from mailhub.directory import space_by_slug, visible_space_ids
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.files import FileStore
-from mailhub.models import Page, Revision, Space, User
+from mailhub.models import Page, Revision, Space, Tenant, User
 from mailhub.outbound import recipients
 from mailhub.queries import attachment_file, list_pages, page_view
 from mailhub.web.auth import check_csrf, require
@@ -45,6 +46,18 @@ def audience(counts: Counter[str]) -> str:
     return ", ".join(parts)
 
 
+def writable(session: Session, tenant: Tenant, user: User) -> list[Space]:
+    """The spaces a member may read and write in, by name."""
+    visible = visible_space_ids(session, tenant, user)
+    return list(
+        session.scalars(
+            select(Space)
+            .where(Space.tenant_id == tenant.id, Space.id.in_(visible))
+            .order_by(Space.name)
+        )
+    )
+
+
 def number(value: str) -> int:
     if not value.isdigit():
         raise NotFound(value)
@@ -58,14 +71,12 @@ def register(
     def pages(request: Request, tenant: str) -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            spaces = session.scalars(
-                select(Space).where(Space.tenant_id == t.id).order_by(Space.name)
-            ).all()
+            spaces = writable(session, t, seen.user)
             return html(
                 "pages.html",
                 tenant=t.slug,
                 viewer=seen,
-                pages=list_pages(session, t.slug),
+                pages=list_pages(session, t.slug, viewer=seen.user),
                 spaces=spaces,
             )
 
@@ -73,9 +84,7 @@ def register(
     def new_page(request: Request, tenant: str, space: str = "") -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            spaces = session.scalars(
-                select(Space).where(Space.tenant_id == t.id).order_by(Space.name)
-            ).all()
+            spaces = writable(session, t, seen.user)
             if not spaces:
                 raise NotFound("no spaces")
             chosen = next((s for s in spaces if s.slug == space), spaces[0])
@@ -106,9 +115,7 @@ def register(
             try:
                 page, ids = editing.create(session, t, space, seen.user, title, text)
             except InvalidInput as exc:
-                spaces = session.scalars(
-                    select(Space).where(Space.tenant_id == t.id).order_by(Space.name)
-                ).all()
+                spaces = writable(session, t, seen.user)
                 return html(
                     "page_edit.html",
                     422,
@@ -130,7 +137,8 @@ def register(
     def page(request: Request, tenant: str, page_id: str) -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            return html("page.html", viewer=seen, page=page_view(session, t.slug, number(page_id)))
+            view = page_view(session, t.slug, number(page_id), seen.user)
+            return html("page.html", viewer=seen, page=view)
 
     @app.post("/t/{tenant}/pages/{page_id}/comments")
     async def add_comment(request: Request, tenant: str, page_id: str) -> Response:
@@ -149,7 +157,7 @@ def register(
     def edit_page(request: Request, tenant: str, page_id: str) -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            view = page_view(session, t.slug, number(page_id))
+            view = page_view(session, t.slug, number(page_id), seen.user)
             p = session.get_one(Page, view.id)
             space = session.get_one(Space, p.space_id)
             counts = recipients.preview_edit(session, t, space, p, seen.user)
@@ -188,7 +196,7 @@ def register(
     def history(request: Request, tenant: str, page_id: str) -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            view = page_view(session, t.slug, number(page_id))
+            view = page_view(session, t.slug, number(page_id), seen.user)
             rows = session.execute(
                 select(Revision, User.name)
                 .join(User, User.id == Revision.author_id)
@@ -201,7 +209,7 @@ def register(
     def diff(request: Request, tenant: str, page_id: str, a: int = 0, b: int = 0) -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            view = page_view(session, t.slug, number(page_id))
+            view = page_view(session, t.slug, number(page_id), seen.user)
             texts = {
                 r.number: r.body_text
                 for r in session.scalars(
@@ -237,8 +245,8 @@ def register(
     @app.get("/t/{tenant}/attachments/{attachment_id}/thumb/{width}")
     def attachment(request: Request, tenant: str, attachment_id: str, width: str = "") -> Response:
         with sessions() as session:
-            t, _ = require(request, session, tenant)
-            a, rel = attachment_file(session, t.slug, number(attachment_id), width)
+            t, seen = require(request, session, tenant)
+            a, rel = attachment_file(session, t.slug, number(attachment_id), width, seen.user)
         if width:
             media = "image/png" if rel.endswith(".png") else "image/jpeg"
             return FileResponse(files.path(rel), media_type=media)

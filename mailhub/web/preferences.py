@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from mailhub import preferences
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import get_tenant, space_by_slug
+from mailhub.directory import can_see, get_tenant, space_by_slug, visible_space_ids
 from mailhub.errors import NotFound
-from mailhub.models import Form, Page, SubjectKind, Subscription, Tenant, User
+from mailhub.models import Form, Page, Space, SubjectKind, Subscription, Tenant, User
 from mailhub.outbound.keys import TokenRefused, token_for
 from mailhub.preferences import PreferenceRefused
 from mailhub.privacy import objections
@@ -87,15 +87,16 @@ class Who:
 def settings_of(
     session: Session, tenant: Tenant, user: User
 ) -> tuple[list[SpaceRow], list[SubjectRow]]:
-    from mailhub.models import Space
-
     own = {
         (s.subject_kind, s.subject_id): s
         for s in session.scalars(select(Subscription).where(Subscription.user_id == user.id))
     }
     spaces = []
+    visible = visible_space_ids(session, tenant, user)  # a restricted space: members only
     for space in session.scalars(
-        select(Space).where(Space.tenant_id == tenant.id).order_by(Space.name)
+        select(Space)
+        .where(Space.tenant_id == tenant.id, Space.id.in_(visible))
+        .order_by(Space.name)
     ):
         eff = preferences.effective_for(session, user, space)
         mine = own.get((SubjectKind.SPACE.value, space.id))
@@ -187,7 +188,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
         t, user = w.tenant, w.user
         if what == "space":
             space = space_by_slug(session, t.id, arg)
-            if space is None:
+            if space is None or not can_see(session, user, space):
                 raise NotFound(arg)
             preferences.subscribe(
                 session,

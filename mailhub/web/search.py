@@ -22,13 +22,14 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
     def page(request: Request, tenant: str, q: str = "") -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
-            return html("search.html", viewer=seen, q=q, hits=search.find(session, t, q))
+            hits = search.find(session, t, q, viewer=seen.user)
+            return html("search.html", viewer=seen, q=q, hits=hits)
 
     @app.get("/t/{tenant}/search.json")
     def as_you_type(request: Request, tenant: str, q: str = "") -> JSONResponse:
         with sessions() as session:
-            t, _ = require(request, session, tenant)
-            hits = [asdict(h) for h in search.find(session, t, q)]
+            t, seen = require(request, session, tenant)
+            hits = [asdict(h) for h in search.find(session, t, q, viewer=seen.user)]
         return JSONResponse({"q": q, "hits": hits}, headers={"Cache-Control": "no-store"})
 
     @app.get("/static/search.js")
