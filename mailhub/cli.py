@@ -274,17 +274,31 @@ def _gmail(settings: Settings) -> GoogleBearer | None:
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from mailhub.tasks import Runtime
     from mailhub.web.app import create_app
 
+    _sessions(settings)  # fails clearly when the schema is not current
+    # With a broker, mail a request causes (a sign-in link, an answer's notice to its owner)
+    # is queued at once; without one (no worker shares this process's in-memory queue) it is
+    # marked due and the worker's next sweep sends it.
+    runtime = Runtime(settings)
     app = create_app(
-        _sessions(settings),
+        runtime.sessions,
         FileStore(settings.files_dir),
         _gmail(settings),
-        base_url=settings.base_url,
+        runtime.enqueue_notifications if settings.broker_url else None,
+        settings.base_url,
     )
-    uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_level="info", proxy_headers=True
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="info",
+            proxy_headers=True,
+        )
+    finally:
+        runtime.close()
     return 0
 
 

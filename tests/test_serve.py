@@ -105,3 +105,37 @@ def _up(http: httpx.Client) -> bool:
         return http.get("/healthz").status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_web_alone_marks_the_mail_it_causes_due_for_the_workers_sweep(tmp_path: Path) -> None:
+    """`mailhub web` without a broker: a sign-in link asked for on its page is not lost in an
+    in-memory queue nobody reads; it is marked due for the worker's next sweep."""
+    from sqlalchemy import create_engine, text
+
+    http_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
+    env.update({"MAILHUB_DATA_DIR": str(tmp_path / "var"), "MAILHUB_HTTP_PORT": str(http_port)})
+    subprocess.run([MAILHUB, "demo"], capture_output=True, env=env, timeout=60, check=True)
+    web = subprocess.Popen(
+        [MAILHUB, "web"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        http = httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10)
+        wait_until(lambda: _up(http), timeout=30)
+        form = http.get("/t/acme/signin").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf
+        asked = http.post(
+            "/t/acme/signin", data={"csrf": csrf.group(1), "email": "bob@acme.example"}
+        )
+        assert "a sign-in link is on its way" in asked.text
+        engine = create_engine(f"sqlite:///{tmp_path / 'var' / 'mailhub.sqlite3'}")
+        with engine.connect() as conn:
+            kind, status, due = conn.execute(
+                text("SELECT kind, status, enqueued_at FROM notifications")
+            ).one()
+        engine.dispose()
+        assert (kind, status, str(due)[:4]) == ("sign_in", "queued", "1970")
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
