@@ -334,6 +334,65 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_privacy_requests(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.privacy import requests
+    from mailhub.tasks import Runtime
+
+    mails: list[int] = []
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        if args.sub == "request":
+            req, mail = requests.request(s, tenant, args.email, args.kind)
+            mails = [mail] if mail else []
+            print(
+                f"request {req.id} ({req.kind}) is {req.state}, due {req.due_at:%Y-%m-%d}; "
+                + ("a confirmation link was mailed" if mail else "nothing was mailed")
+            )
+        elif args.sub == "cancel":
+            req = requests.cancel(s, tenant, args.id)
+            print(f"request {req.id} cancelled")
+        else:
+            rows = requests.listing(s, tenant)
+            if args.json:
+                print(
+                    json.dumps(
+                        [
+                            {
+                                "id": r.id,
+                                "kind": r.kind,
+                                "state": r.state,
+                                "subject_hash": r.subject_hash,
+                                "received_at": r.received_at.isoformat() + "Z",
+                                "due_at": r.due_at.isoformat() + "Z",
+                                "finished_at": r.finished_at.isoformat() + "Z"
+                                if r.finished_at
+                                else None,
+                            }
+                            for r in rows
+                        ],
+                        indent=2,
+                    )
+                )
+                return 0
+            print(f"{'id':>4} {'kind':<9} {'state':<10} {'received':<10} {'due':<10} subject")
+            for r in rows:
+                print(
+                    f"{r.id:>4} {r.kind:<9} {r.state:<10} {r.received_at:%Y-%m-%d} "
+                    f"{r.due_at:%Y-%m-%d} {r.subject_hash[:12]}"
+                )
+    if mails and settings.broker_url:
+        runtime = Runtime(settings)
+        try:
+            runtime.enqueue_notifications(mails)
+        finally:
+            runtime.close()
+    elif mails:  # no broker: the worker's next sweep sends it
+        from mailhub.web.notify import due_for_next_sweep
+
+        due_for_next_sweep(_sessions(settings))(mails)
+    return 0
+
+
 def cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(_sessions(settings)) as s:
         tenant = directory.get_tenant(s, args.tenant)
@@ -778,6 +837,21 @@ def build_parser() -> argparse.ArgumentParser:
         p_obj = add(name, cmd_privacy, helptext, privacy)
         p_obj.add_argument("tenant")
         p_obj.add_argument("email")
+
+    p_req = add(
+        "request", cmd_privacy_requests, "record a request and mail its confirmation link", privacy
+    )
+    p_req.add_argument("kind", choices=("access", "object", "restrict"))
+    p_req.add_argument("tenant")
+    p_req.add_argument("email")
+    p_list = add(
+        "list", cmd_privacy_requests, "a tenant's privacy requests and their states", privacy
+    )
+    p_list.add_argument("tenant")
+    p_list.add_argument("--json", action="store_true")
+    p_cancel = add("cancel", cmd_privacy_requests, "cancel a request not yet running", privacy)
+    p_cancel.add_argument("tenant")
+    p_cancel.add_argument("id", type=int)
 
     subs = sub.add_parser(
         "subscriptions", help="who hears about what, and how often"

@@ -203,6 +203,16 @@ class Runtime:
         if stray:
             log.info("sweeper removed %d files left by failed transactions", len(stray))
         self.run_retention()
+        self.warn_due_requests()
+
+    def warn_due_requests(self) -> list[int]:
+        """Tell administrators about privacy requests due within a week (once each)."""
+        from mailhub.privacy.requests import warn_due
+
+        with unit_of_work(self.sessions) as session:
+            ids = warn_due(session)
+        self.enqueue_notifications(ids)
+        return ids
 
     def run_retention(self) -> Incinerated:
         done = incinerate_due(

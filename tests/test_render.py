@@ -71,6 +71,17 @@ CONTEXT: dict[str, Any] = {
     "quick_question": "Coming <soon>?",
     "problems": ["2. Which day?: “Thu” is not one of: Mon, Tue."],
     "lines": ["Someone, probably you, asked to sign in to <Acme>."],
+    "report": {
+        "categories": [
+            {
+                "table": "pages",
+                "purpose": "what <you> wrote",
+                "retention": "while kept",
+                "count": 1,
+                "entries": [{"title": "Q3 <review>"}],
+            }
+        ]
+    },
 }
 TEMPLATES = sorted(p.stem for p in ROOT.glob("*.html") if p.stem != "layout")
 

@@ -27,7 +27,7 @@ from mailhub.models.preferences import (
     SubscriptionDefault,
     Suppression,
 )
-from mailhub.models.privacy import Objection
+from mailhub.models.privacy import Objection, PrivacyEvent, PrivacyRequest
 from mailhub.models.search import SearchEntry
 from mailhub.models.tenancy import Space, SpaceMember, Tenant, User, WebSession
 
@@ -49,6 +49,8 @@ __all__ = [
     "NotificationKind",
     "NotificationStatus",
     "Objection",
+    "PrivacyEvent",
+    "PrivacyRequest",
     "Page",
     "ReplyKey",
     "Revision",

@@ -8,8 +8,9 @@ when it held is on record. For mail, both mean the same: nothing sent, nothing p
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailhub.models.base import Base, utcnow
@@ -24,3 +25,44 @@ class Objection(Base):
     kind: Mapped[str] = mapped_column(String(12), default="objection")  # or "restriction"
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+
+class PrivacyRequest(Base):
+    """A person's request under the GDPR (access, objection, restriction; export and erasure
+    come with their runners), as a record: received, verified by an emailed link, running,
+    done, failed or cancelled, due a month after it was received.
+
+    `subject_hash` is a SHA-256 of the address with this row's own salt: the audit trail can be
+    matched to a person who gives their address again, but names nobody by itself.
+    """
+
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, default=None)
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(12))  # access, object, restrict (export, erase)
+    state: Mapped[str] = mapped_column(String(12), default="received", index=True)
+    via: Mapped[str] = mapped_column(String(10), default="cli")  # cli or web
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    warned_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class PrivacyEvent(Base):
+    """The audit log of privacy requests: what happened when, which stores were touched and how
+    many items. Never an address, a name or content."""
+
+    __tablename__ = "privacy_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("privacy_requests.id"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BATCH = 20  # ids per job: fewer commits, and a short resend window if a worker dies
 _DONE = (NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.SUPPRESSED)
+# Mail an objection does not stop: what the person asked for themselves (a sign-in link, the
+# confirmation and outcome of their own privacy request), as Art. 21 allows.
+_ASKED_FOR = frozenset(
+    {NotificationKind.SIGN_IN, NotificationKind.PRIVACY_VERIFY, NotificationKind.PRIVACY_REPORT}
+)
 
 
 class Retry(TransportError):
@@ -175,8 +180,8 @@ def _claim(
         for n in rows:
             if n.status in _DONE:
                 results[n.id] = n.status
-            elif n.user_id in objectors and n.kind != NotificationKind.SIGN_IN:
-                # (A sign-in link the person just asked for is theirs, objection or not.)
+            elif n.user_id in objectors and n.kind not in _ASKED_FOR:
+                # (What the person asked for themselves is theirs, objection or not.)
                 # Objected after this was queued: the objection wins, right up to the send.
                 n.status, n.last_error = NotificationStatus.SUPPRESSED, "recipient objected"
                 results[n.id] = n.status

@@ -32,6 +32,7 @@ LIFETIMES = {
     "results": timedelta(days=90),  # a form owner's link to its answers
     "close": timedelta(days=30),
     "signin": timedelta(minutes=15),
+    "verify": timedelta(days=7),  # confirming a privacy request made in one's name
 }
 REUSABLE = frozenset({"unsubscribe", "answer_web", "results"})
 

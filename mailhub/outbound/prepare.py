@@ -31,12 +31,14 @@ from mailhub.models import (
     Notification,
     NotificationKind,
     Page,
+    PrivacyRequest,
     ReplyKey,
     Revision,
     Space,
     SubjectKind,
     Tenant,
     User,
+    utcnow,
 )
 from mailhub.outbound import actions, rejection_texts
 from mailhub.outbound.compose import Draft
@@ -116,6 +118,12 @@ def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
         return _form_receipt(session, n, tenant, user, links, locale)
     if n.kind == NotificationKind.SIGN_IN:
         return _sign_in(session, n, tenant, user, links, locale)
+    if n.kind in (
+        NotificationKind.PRIVACY_VERIFY,
+        NotificationKind.PRIVACY_REPORT,
+        NotificationKind.PRIVACY_DUE,
+    ):
+        return _privacy(session, n, tenant, user, links, locale)
     return _page_event(session, n, tenant, user, links, locale)
 
 
@@ -700,6 +708,93 @@ def _sign_in(
     }
     draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
     return Prepared("sign_in", context, draft, locale)
+
+
+def _privacy(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """A privacy request's mails: the link that confirms it, its outcome (the access report
+    itself, or what was recorded), and the administrators' notice that one is due soon."""
+    from mailhub.privacy.report import access_report
+
+    _ = i18n.translator(locale)
+    req = session.get_one(PrivacyRequest, n.context["request_id"])
+    if req.tenant_id != tenant.id:
+        raise ValueError(f"notification {n.id} crosses tenants")
+    what = {
+        "access": _("a report of the data {tenant} holds about you", tenant=tenant.name),
+        "object": _("an objection to processing of your data"),
+        "restrict": _("a restriction of processing of your data"),
+    }.get(req.kind, req.kind)
+    buttons: list[tuple[str, str, bool]] = []
+    report = None
+    lines: list[str] = []
+    if n.kind == NotificationKind.PRIVACY_VERIFY:
+        token = mint_token(session, tenant.id, user.id, "verify", "privacy", req.id)
+        subject = _("Please confirm your request to {tenant}", tenant=tenant.name)
+        lines = [
+            _(
+                "A request for {what} was made in your name on {date}.",
+                what=what,
+                date=f"{req.received_at:%Y-%m-%d}",
+            ),
+            _("Nothing happens until you confirm it. If it was not you, ignore this mail."),
+        ]
+        buttons = [
+            (_("Confirm the request"), f"{links.base}/t/{tenant.slug}/privacy/{token}", True)
+        ]
+    elif n.kind == NotificationKind.PRIVACY_DUE:
+        subject = _("A privacy request is due on {date}", date=f"{req.due_at:%Y-%m-%d}")
+        lines = [
+            _(
+                "Request {id} ({kind}) was received on {received} and must be answered by {due}.",
+                id=str(req.id),
+                kind=req.kind,
+                received=f"{req.received_at:%Y-%m-%d}",
+                due=f"{req.due_at:%Y-%m-%d}",
+            ),
+            _("Its state is {state}.", state=req.state),
+        ]
+    elif req.kind == "access":
+        subject = _("The data {tenant} holds about you", tenant=tenant.name)
+        report = access_report(session, tenant, user)
+        lines = [
+            _(
+                "This is everything {tenant} holds about you, as of {date}: each kind of data with why it is kept, for how long, how many items there are, and the most recent of them.",
+                tenant=tenant.name,
+                date=f"{utcnow():%Y-%m-%d}",
+            ),
+            _(
+                "Members of {tenant} see the pages, comments and forms you write; administrators also see the log of mail you sent in. Nobody outside {tenant} receives your data.",
+                tenant=tenant.name,
+            ),
+        ]
+    else:
+        subject = _("Your request to {tenant} is done", tenant=tenant.name)
+        lines = [
+            _(
+                "Recorded: {what}. From now on {tenant} sends you no notifications and does not process mail you send in.",
+                what=what,
+                tenant=tenant.name,
+            ),
+            _("You can withdraw it at any time from your mail settings."),
+        ]
+    context = {
+        "subject": subject,
+        "json_ld": "",
+        "headline": subject,
+        "lines": lines,
+        "report": report,
+        "buttons": buttons,
+        "reason": _("a request about your data was made in your name")
+        if n.kind == NotificationKind.PRIVACY_VERIFY
+        else _("you administer privacy requests")
+        if n.kind == NotificationKind.PRIVACY_DUE
+        else _("you made a request about your data"),
+        "tenant_name": tenant.name,
+    }
+    draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
+    return Prepared("privacy", context, draft, locale)
 
 
 def _latest(session: Session, page_id: int) -> Revision | None:

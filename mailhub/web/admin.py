@@ -27,6 +27,7 @@ from mailhub.models import (
     Tenant,
     User,
 )
+from mailhub.privacy import requests
 from mailhub.signin import Viewer
 from mailhub.web.auth import Forbidden, check_csrf, require_admin
 
@@ -79,6 +80,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
             status=status,
             statuses=STATUSES,
             privacy=privacy,
+            requests=requests.listing(session, t)[:100],
             message=message,
             levels=("watching", "normal", "muted"),
             frequencies=("immediately", "hourly", "daily", "weekly", "never"),

@@ -18,7 +18,7 @@ from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
 from mailhub.files import FileStore
 from mailhub.ingress.ratelimit import SenderRateLimiter
-from mailhub.web import actions, admin, auth, forms, pages, preferences, search
+from mailhub.web import actions, admin, auth, forms, pages, preferences, privacy, search
 from mailhub.web.auth import Forbidden, SignInRequired, to_signin
 from mailhub.web.gmail import GoogleBearer
 from mailhub.web.notify import Notify, due_for_next_sweep
@@ -110,7 +110,8 @@ def create_app(
     pages.register(app, sessions, files, html, notify)
     actions.register(app, sessions, html, gmail, notify)
     forms.register(app, sessions, html, notify)
-    preferences.register(app, sessions, html)
+    preferences.register(app, sessions, html, notify)
     search.register(app, sessions, html)
     admin.register(app, sessions, html)
+    privacy.register(app, sessions, html, notify)
     return app

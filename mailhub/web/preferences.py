@@ -21,12 +21,14 @@ from mailhub import preferences
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.directory import can_see, get_tenant, space_by_slug, visible_space_ids
 from mailhub.errors import NotFound
+from mailhub.forms import NEW_NOTIFICATIONS
 from mailhub.models import Form, Page, Space, SubjectKind, Subscription, Tenant, User
 from mailhub.outbound.keys import TokenRefused, token_for
 from mailhub.preferences import PreferenceRefused
-from mailhub.privacy import objections
+from mailhub.privacy import objections, requests
 from mailhub.signin import Viewer
 from mailhub.web.auth import check_csrf, require
+from mailhub.web.notify import Notify, made_by
 
 Html = Callable[..., HTMLResponse]
 
@@ -144,7 +146,7 @@ def settings_of(
     return spaces, subjects
 
 
-def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
+def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify) -> None:
     def who(request: Request, session: Session, tenant: str, token: str) -> Who:
         if not token:
             t, seen = require(request, session, tenant)
@@ -182,6 +184,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
                 message = act(session, w, what, arg, form)
             except PreferenceRefused as exc:
                 return page(session, w, f"Not changed: {exc}.", 409)
+        notify(made_by(session))
         return RedirectResponse(f"{w.base}?done={message}", status_code=303)
 
     def act(session: Session, w: Who, what: str, arg: str, form: Mapping[str, object]) -> str:
@@ -214,6 +217,10 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
             if sub is not None:
                 session.delete(sub)
             return "saved"
+        if what == "report":  # Art. 15, confirmed by mail like any request in one's name
+            _, mail = requests.request(session, t, user.email, "access", via="web")
+            session.info.setdefault(NEW_NOTIFICATIONS, []).append(mail)
+            return "report"
         if what == "mute-all":
             preferences.mute_all(session, t, user)
             return "muted"

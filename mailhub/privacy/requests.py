@@ -1,0 +1,234 @@
+"""Privacy requests as records (GDPR Art. 12: within one month, identity verified).
+
+`request` records what a person asked for and mails them a link; nothing runs until that link
+is confirmed by a POST from the page it opens (`verify`), and asking again while a request is
+open only mails the link again, so no duplicate skips the check. A verified request runs at
+once: an objection or restriction is recorded; an access report is mailed. Each step is a line
+in the audit log (PrivacyEvent) that names no one: the subject is a salted hash, the detail
+says which stores were read and how many items.
+
+Due dates are a month after receipt; a week before, the tenant's administrators are told
+(`warn_due`, from the sweeper and `mailhub privacy list`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from calendar import monthrange
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailhub.directory import get_user
+from mailhub.errors import InvalidInput, NotFound
+from mailhub.models import (
+    Notification,
+    NotificationKind,
+    PrivacyEvent,
+    PrivacyRequest,
+    Tenant,
+    User,
+    utcnow,
+)
+from mailhub.outbound.keys import TokenRefused, token_for, use_token
+from mailhub.privacy import objections
+
+KINDS = ("access", "object", "restrict")  # export and erasure come with their runners
+OPEN = ("received", "verified", "running")
+
+
+def one_month_after(moment: datetime) -> datetime:
+    """The same day next month, or its last day (31 January → 28 or 29 February)."""
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
+
+
+def subject_hash(salt: str, email: str) -> str:
+    return hashlib.sha256(f"{salt}:{email.strip().lower()}".encode()).hexdigest()
+
+
+def log(session: Session, req: PrivacyRequest, event: str, **detail: Any) -> None:
+    session.add(
+        PrivacyEvent(tenant_id=req.tenant_id, request_id=req.id, event=event, detail=detail)
+    )
+
+
+def request(
+    session: Session, tenant: Tenant, email: str, kind: str, via: str = "cli"
+) -> tuple[PrivacyRequest, int]:
+    """Record a request and queue the mail that verifies it; (the request, the mail's id).
+    An open request of the same kind is not duplicated: its link is mailed again."""
+    if kind not in KINDS:
+        raise InvalidInput(f"a request is one of {', '.join(KINDS)}, not {kind!r}")
+    user = get_user(session, tenant, email)
+    if user.guest or not user.active:
+        raise InvalidInput(f"{user.email} has no active account to make requests for")
+    req = session.scalar(
+        select(PrivacyRequest).where(
+            PrivacyRequest.user_id == user.id,
+            PrivacyRequest.kind == kind,
+            PrivacyRequest.state.in_(OPEN),
+        )
+    )
+    if req is None:
+        salt = secrets.token_hex(16)
+        now = utcnow()
+        req = PrivacyRequest(
+            tenant_id=tenant.id,
+            user_id=user.id,
+            subject_hash=subject_hash(salt, user.email),
+            salt=salt,
+            kind=kind,
+            via=via,
+            received_at=now,
+            due_at=one_month_after(now),
+        )
+        session.add(req)
+        session.flush()
+        log(session, req, "received", via=via)
+    else:
+        log(session, req, "link sent again", via=via)
+    if req.state != "received":
+        return req, 0
+    stamp = secrets.token_hex(6)
+    mail = Notification(
+        tenant_id=tenant.id,
+        kind=NotificationKind.PRIVACY_VERIFY,
+        event_key=f"privacy:{req.id}:verify:{stamp}",
+        to_addr=user.email,
+        user_id=user.id,
+        reason="a request about your data was made in your name",
+        context={"request_id": req.id},
+        message_id=f"<{tenant.slug}/privacy/{req.id}/{stamp}@{tenant.domain}>",
+    )
+    session.add(mail)
+    session.flush()
+    return req, mail.id
+
+
+def of_token(session: Session, tenant: Tenant, token: str) -> PrivacyRequest:
+    row = token_for(session, tenant.id, token)
+    req = session.get(PrivacyRequest, row.subject_id)
+    if row.action != "verify" or req is None or req.tenant_id != tenant.id:
+        raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+    return req
+
+
+def verify(session: Session, tenant: Tenant, token: str) -> tuple[PrivacyRequest, list[int]]:
+    """Confirm a request from its link, and run it; (the request, mails to send now)."""
+    row = token_for(session, tenant.id, token)
+    req = of_token(session, tenant, token)
+    if req.state != "received":
+        raise TokenRefused(f"This request is already {req.state}.")
+    use_token(session, row)
+    req.state, req.verified_at = "verified", utcnow()
+    log(session, req, "verified")
+    return req, run(session, tenant, req)
+
+
+def run(session: Session, tenant: Tenant, req: PrivacyRequest) -> list[int]:
+    user = session.get(User, req.user_id) if req.user_id else None
+    if user is None:
+        return _finish(session, req, "failed", "the account no longer exists")
+    req.state = "running"
+    log(session, req, "running")
+    if req.kind in ("object", "restrict"):
+        kind = "objection" if req.kind == "object" else "restriction"
+        objections.object_to_processing(session, tenant, user, kind)
+        _finish(session, req, "done", stores=["objections"], items=1)
+        return [_outcome(session, tenant, req, user)]
+    from mailhub.privacy.report import access_report
+
+    report = access_report(session, tenant, user)
+    _finish(
+        session,
+        req,
+        "done",
+        stores=[c.table for c in report.categories if c.count],
+        items=sum(c.count for c in report.categories),
+    )
+    return [_outcome(session, tenant, req, user)]
+
+
+def _finish(
+    session: Session, req: PrivacyRequest, state: str, error: str = "", **detail: Any
+) -> list[int]:
+    req.state, req.finished_at, req.error = state, utcnow(), error
+    log(session, req, state, **detail)
+    return []
+
+
+def _outcome(session: Session, tenant: Tenant, req: PrivacyRequest, user: User) -> int:
+    """The mail that ends a request: the access report itself, or what was recorded."""
+    mail = Notification(
+        tenant_id=tenant.id,
+        kind=NotificationKind.PRIVACY_REPORT,
+        event_key=f"privacy:{req.id}:outcome",
+        to_addr=user.email,
+        user_id=user.id,
+        reason="you made a request about your data",
+        context={"request_id": req.id},
+        message_id=f"<{tenant.slug}/privacy/{req.id}/outcome@{tenant.domain}>",
+    )
+    session.add(mail)
+    session.flush()
+    return mail.id
+
+
+def cancel(session: Session, tenant: Tenant, request_id: int) -> PrivacyRequest:
+    req = session.get(PrivacyRequest, request_id)
+    if req is None or req.tenant_id != tenant.id:
+        raise NotFound(f"no privacy request {request_id} in {tenant.slug}")
+    if req.state not in ("received", "verified"):
+        raise InvalidInput(f"request {request_id} is {req.state}; it can no longer be cancelled")
+    req.state, req.finished_at = "cancelled", utcnow()
+    log(session, req, "cancelled")
+    return req
+
+
+def listing(session: Session, tenant: Tenant) -> list[PrivacyRequest]:
+    return list(
+        session.scalars(
+            select(PrivacyRequest)
+            .where(PrivacyRequest.tenant_id == tenant.id)
+            .order_by(PrivacyRequest.id.desc())
+        )
+    )
+
+
+def warn_due(session: Session, now: datetime | None = None) -> list[int]:
+    """Tell each tenant's administrators once about open requests due within a week."""
+    now = now or utcnow()
+    ids: list[int] = []
+    for req in session.scalars(
+        select(PrivacyRequest).where(
+            PrivacyRequest.state.in_(OPEN),
+            PrivacyRequest.warned_at.is_(None),
+            PrivacyRequest.due_at <= now + timedelta(days=7),
+        )
+    ):
+        req.warned_at = now
+        log(session, req, "due soon", due=req.due_at.isoformat())
+        admins = session.scalars(
+            select(User).where(
+                User.tenant_id == req.tenant_id, User.is_admin, User.active, ~User.guest
+            )
+        )
+        for admin in admins:
+            row = Notification(
+                tenant_id=req.tenant_id,
+                kind=NotificationKind.PRIVACY_DUE,
+                event_key=f"privacy:{req.id}:due:{admin.id}",
+                to_addr=admin.email,
+                user_id=admin.id,
+                reason="you administer privacy requests",
+                context={"request_id": req.id},
+                message_id=f"<privacy/{req.id}/due/{admin.id}@mailhub.invalid>",
+            )
+            session.add(row)
+            session.flush()
+            ids.append(row.id)
+    return ids

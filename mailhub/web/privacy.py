@@ -1,0 +1,43 @@
+"""The link that confirms a privacy request made in someone's name: GET shows what was asked
+and a button, only the POST confirms it (and the request then runs), so a mail scanner that
+fetches the link confirms nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from mailhub.db import SessionFactory, unit_of_work
+from mailhub.directory import get_tenant
+from mailhub.privacy import requests
+from mailhub.web.notify import Notify
+
+Html = Callable[..., HTMLResponse]
+
+
+def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify) -> None:
+    @app.get("/t/{tenant}/privacy/{token}", response_class=HTMLResponse)
+    def confirm_page(tenant: str, token: str) -> HTMLResponse:
+        with sessions() as session:
+            t = get_tenant(session, tenant)
+            req = requests.of_token(session, t, token)
+            return html(
+                "privacy_confirm.html", tenant=t, req=req, action=f"/t/{t.slug}/privacy/{token}"
+            )
+
+    @app.post("/t/{tenant}/privacy/{token}", response_class=HTMLResponse)
+    def confirm(tenant: str, token: str) -> HTMLResponse:
+        with unit_of_work(sessions) as session:
+            t = get_tenant(session, tenant)
+            req, mails = requests.verify(session, t, token)
+            kind = req.kind
+        notify(mails)
+        said = {
+            "access": "Confirmed. The report of your data is on its way to your inbox.",
+            "object": "Confirmed. Your objection is recorded: no more notifications, and mail "
+            "you send in is not processed.",
+            "restrict": "Confirmed. The restriction is recorded.",
+        }
+        return html("done.html", message=said.get(kind, "Confirmed."))

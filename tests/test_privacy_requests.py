@@ -1,0 +1,172 @@
+"""Privacy requests as records, over real SMTP: identity verified by an emailed link (a
+duplicate cannot skip it, a scanner's GET confirms nothing), states and due dates, an audit
+log that names nobody, the access report (Art. 15) driven by the data map, objection by
+request, and the administrators' warning a week before a request is due."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from mailhub import directory
+from mailhub.db import unit_of_work
+from mailhub.models import Objection, PrivacyEvent, PrivacyRequest, utcnow
+from mailhub.privacy import requests
+from mailhub.web.app import create_app
+
+from conftest import relayed_runtime, wait_until
+from helpers import final_count, sign_in, smtp_send
+from smtp_sink import Received
+
+
+def _text(r: Received) -> str:
+    body = r.message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content()).replace("\r\n", "\n")
+
+
+def _confirm_link(r: Received) -> str:
+    m = re.search(r"https://intranet\.acme\.example(/t/acme/privacy/\S+)", _text(r))
+    assert m, _text(r)
+    return m.group(1)
+
+
+def test_one_month_is_a_calendar_month() -> None:
+    assert requests.one_month_after(datetime(2027, 1, 31, 9)) == datetime(2027, 2, 28, 9)
+    assert requests.one_month_after(datetime(2027, 12, 15)) == datetime(2028, 1, 15)
+
+
+def test_an_access_request_is_verified_then_answered_with_the_report(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, sink, server):
+        # Bob has something to report: a page he wrote and a subscription
+        smtp_send(
+            server.port,
+            "bob@acme.example",
+            ["sales@acme.example"],
+            b"From: Bob <bob@acme.example>\r\nTo: sales@acme.example\r\nSubject: Bob's notes\r\nMessage-ID: <b1@acme.example>\r\n\r\nHello\r\n",
+        )
+        wait_until(lambda: final_count(rt) == 1)
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            directory.get_user(s, t, "ann@acme.example").is_admin = True
+            first, mail = requests.request(s, t, "bob@acme.example", "access")
+        rt.enqueue_notifications([mail])
+        wait_until(
+            lambda: any("Please confirm" in str(r.message["Subject"]) for r in sink.received)
+        )
+        # Asking again while it is open makes no second request; the link is mailed again
+        with unit_of_work(rt.sessions) as s:
+            again, mail2 = requests.request(
+                s, directory.get_tenant(s, "acme"), "bob@acme.example", "access"
+            )
+        assert again.id == first.id and mail2
+        rt.enqueue_notifications([mail2])
+        wait_until(
+            lambda: sum("Please confirm" in str(r.message["Subject"]) for r in sink.received) == 2
+        )
+        verify = next(r for r in sink.received if "Please confirm" in str(r.message["Subject"]))
+        assert verify.rcpt_tos == ["bob@acme.example"]
+        assert "Nothing happens until you confirm it." in _text(verify)
+        link = _confirm_link(verify)
+
+        web = TestClient(create_app(rt.sessions, rt.files, notify=rt.enqueue_notifications))
+        # A scanner's GET shows the page and confirms nothing
+        page = web.get(link)
+        assert page.status_code == 200 and "Confirm the request" in page.text
+        with rt.sessions() as s:
+            assert s.get_one(PrivacyRequest, first.id).state == "received"
+        assert "report of your data is on its way" in web.post(link).text
+        assert "already" in web.post(link).text  # the link works once
+        wait_until(
+            lambda: any("holds about you" in str(r.message["Subject"]) for r in sink.received)
+        )
+        report = next(r for r in sink.received if "holds about you" in str(r.message["Subject"]))
+        text = _text(report)
+        # Every category the data map names a subject for, with purpose, retention and items
+        assert "users: 1" in text and "bob@acme.example" in text
+        assert "pages: 1" in text and "Bob's notes" in text
+        assert "subscriptions: 1" in text and "Why: " in text and "How long: " in text
+        assert "ann@acme.example" not in text  # nobody else's data
+        with rt.sessions() as s:
+            req = s.get_one(PrivacyRequest, first.id)
+            events = s.scalars(select(PrivacyEvent).order_by(PrivacyEvent.id)).all()
+        assert (
+            req.state == "done"
+            and req.due_at.date() == requests.one_month_after(req.received_at).date()
+        )
+        assert [e.event for e in events] == [
+            "received",
+            "link sent again",
+            "verified",
+            "running",
+            "done",
+        ]
+        log = json.dumps([[e.event, e.detail] for e in events]) + req.subject_hash
+        assert "bob" not in log.lower() and "acme.example" not in log  # the audit names nobody
+        assert req.subject_hash == requests.subject_hash(req.salt, "Bob@acme.example")
+        assert "pages" in events[-1].detail["stores"] and events[-1].detail["items"] >= 3
+
+
+def test_objection_by_request_web_entry_point_cancel_and_due_warning(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, sink, _):
+        with unit_of_work(rt.sessions) as s:
+            directory.get_user(
+                s, directory.get_tenant(s, "acme"), "ann@acme.example"
+            ).is_admin = True
+        web = TestClient(create_app(rt.sessions, rt.files, notify=rt.enqueue_notifications))
+        csrf = sign_in(web, rt.sessions, "acme", "bob@acme.example")
+        # From the mail settings page, Bob asks for the report: confirmed by mail first
+        done = web.post("/t/acme/preferences", data={"csrf": csrf, "do": "report", "arg": ""})
+        assert "Confirm it with the link we just mailed you" in done.text
+        wait_until(lambda: len(sink.received) == 1)
+        with rt.sessions() as s:
+            req = s.scalars(select(PrivacyRequest)).one()
+        assert (req.kind, req.via, req.state) == ("access", "web", "received")
+
+        # An objection by request: once confirmed it is recorded, and its outcome still
+        # reaches Bob (what he asked for himself), though nothing else will
+        with unit_of_work(rt.sessions) as s:
+            obj, mail = requests.request(
+                s, directory.get_tenant(s, "acme"), "bob@acme.example", "object"
+            )
+        rt.enqueue_notifications([mail])
+        wait_until(lambda: len(sink.received) == 2)
+        web.post(_confirm_link(sink.received[1]))
+        wait_until(lambda: len(sink.received) == 3)
+        assert "From now on Acme sends you no notifications" in _text(sink.received[2])
+        with rt.sessions() as s:
+            assert s.scalars(select(Objection)).one().kind == "objection"
+
+        # The open access request can be cancelled; a finished one cannot
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            warned = requests.warn_due(s)  # nothing due within a week yet
+            s.execute(
+                update(PrivacyRequest)
+                .where(PrivacyRequest.id == req.id)
+                .values(due_at=utcnow() + timedelta(days=6))
+            )
+        assert warned == []
+        ids = rt.warn_due_requests()
+        assert len(ids) == 1 and rt.warn_due_requests() == []  # once
+        wait_until(lambda: len(sink.received) == 4)
+        due = sink.received[3]
+        assert due.rcpt_tos == ["ann@acme.example"] and "is due on" in str(due.message["Subject"])
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            assert requests.cancel(s, t, req.id).state == "cancelled"
+            assert [r.state for r in requests.listing(s, t)] == ["done", "cancelled"]
+        # Administrators see the requests on their page, by hash, not by name
+        admin = TestClient(create_app(rt.sessions, rt.files))
+        sign_in(admin, rt.sessions, "acme", "ann@acme.example")
+        listed = admin.get("/t/acme/admin").text.split('id="privacy"')[1].split("<h3>")[0]
+        assert (
+            "<td>access</td><td>cancelled</td>" in listed
+            and "<td>object</td><td>done</td>" in listed
+        )
+        assert "bob" not in listed
