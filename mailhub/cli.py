@@ -117,6 +117,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 _gmail(settings),
                 runtime.enqueue_notifications,
                 settings.base_url,
+                exports=settings.exports_dir,
             ),
             host=settings.http_host,
             port=settings.http_port,
@@ -288,6 +289,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         _gmail(settings),
         runtime.enqueue_notifications if settings.broker_url else None,
         settings.base_url,
+        exports=settings.exports_dir,
     )
     try:
         uvicorn.run(
@@ -841,7 +843,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_req = add(
         "request", cmd_privacy_requests, "record a request and mail its confirmation link", privacy
     )
-    p_req.add_argument("kind", choices=("access", "object", "restrict"))
+    p_req.add_argument("kind", choices=("access", "export", "object", "restrict"))
     p_req.add_argument("tenant")
     p_req.add_argument("email")
     p_list = add(

@@ -63,11 +63,13 @@ class Settings:
     raw_dir: Path = field(init=False)
     files_dir: Path = field(init=False)
     outbox_dir: Path = field(init=False)
+    exports_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "raw_dir", self.data_dir / "raw")
         object.__setattr__(self, "files_dir", self.data_dir / "files")
         object.__setattr__(self, "outbox_dir", self.data_dir / "outbox")
+        object.__setattr__(self, "exports_dir", self.data_dir / "exports")
 
     @property
     def effective_database_url(self) -> str:

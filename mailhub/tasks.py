@@ -179,6 +179,7 @@ class Runtime:
         self.enqueue_inbound(inbound)
         self.enqueue_notifications(outbound)
         self.enqueue_notifications(self.collect_digests())
+        self.enqueue_notifications(self.run_exports())
         if time.monotonic() - self._housekeeping_ran >= HOUSEKEEPING_EVERY:
             self.housekeeping()
         if inbound or outbound:
@@ -204,6 +205,29 @@ class Runtime:
             log.info("sweeper removed %d files left by failed transactions", len(stray))
         self.run_retention()
         self.warn_due_requests()
+        self.expire_exports()
+
+    def run_exports(self) -> list[int]:
+        """Build the archives of confirmed export requests (and resume any a crash left)."""
+        from mailhub.privacy import requests
+
+        with self.sessions() as session:
+            pending = requests.pending_exports(session)
+        mails: list[int] = []
+        for request_id in pending:
+            try:
+                mails += requests.run_export(
+                    self.sessions, request_id, self.files, self.settings.exports_dir
+                )
+            except Exception:
+                log.exception("export %s failed; the next sweep tries again", request_id)
+        return mails
+
+    def expire_exports(self) -> int:
+        from mailhub.privacy import requests
+
+        with unit_of_work(self.sessions) as session:
+            return requests.expire_archives(session, self.settings.exports_dir)
 
     def warn_due_requests(self) -> list[int]:
         """Tell administrators about privacy requests due within a week (once each)."""

@@ -170,3 +170,87 @@ def test_objection_by_request_web_entry_point_cancel_and_due_warning(tmp_path: P
             and "<td>object</td><td>done</td>" in listed
         )
         assert "bob" not in listed
+
+
+def test_an_export_is_a_zip_of_valid_documents_that_deletes_itself(tmp_path: Path) -> None:
+    import io
+    import zipfile
+    from email.message import EmailMessage
+
+    import jsonschema
+    from referencing import Registry, Resource
+
+    from mailhub import SCHEMA_DIR
+
+    schema = json.loads((SCHEMA_DIR / "export.schema.json").read_text())
+    form_schema = json.loads((SCHEMA_DIR / "form.schema.json").read_text())
+    registry = Registry().with_resources(
+        [
+            (
+                "https://mailhub.invalid/schema/form.schema.json",
+                Resource.from_contents(form_schema),
+            ),
+            ("https://mailhub.invalid/schema/export.schema.json", Resource.from_contents(schema)),
+        ]
+    )
+    with relayed_runtime(tmp_path) as (rt, sink, server):
+        msg = EmailMessage()
+        msg["From"] = "Bob <bob@acme.example>"
+        msg["To"] = "sales@acme.example"
+        msg["Subject"] = "Bob's plan"
+        msg["Message-ID"] = "<export-1@acme.example>"
+        msg.set_content("Plan attached.")
+        msg.add_attachment(
+            b"%PDF-1.4 plan", maintype="application", subtype="pdf", filename="plan.pdf"
+        )
+        smtp_send(server.port, "bob@acme.example", ["sales@acme.example"], msg.as_bytes())
+        wait_until(lambda: final_count(rt) == 1)
+        web = TestClient(
+            create_app(
+                rt.sessions,
+                rt.files,
+                notify=rt.enqueue_notifications,
+                exports=rt.settings.exports_dir,
+            )
+        )
+        csrf = sign_in(web, rt.sessions, "acme", "bob@acme.example")
+        assert (
+            "the download link follows by mail"
+            in web.post("/t/acme/preferences", data={"csrf": csrf, "do": "export", "arg": ""}).text
+        )
+        wait_until(lambda: len(sink.received) == 1)
+        assert "being packed" in web.post(_confirm_link(sink.received[0])).text
+        with unit_of_work(rt.sessions) as s:  # as if a worker died while packing: it resumes
+            s.execute(update(PrivacyRequest).values(state="running"))
+        rt.enqueue_notifications(rt.run_exports())
+        wait_until(lambda: len(sink.received) == 2)
+        ready = _text(sink.received[1])
+        assert "is ready" in str(sink.received[1].message["Subject"])
+        link = re.search(r"https://intranet\.acme\.example(/t/acme/exports/\S+)", ready)
+        assert link
+        got = web.get(link.group(1))
+        assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(got.content)) as z:
+            names = set(z.namelist())
+            manifest = json.loads(z.read("manifest.json"))
+            for name in [*manifest["documents"], "manifest.json"]:
+                ref = {"$ref": f"https://mailhub.invalid/schema/export.schema.json#/$defs/{name}"}
+                jsonschema.Draft202012Validator(ref, registry=registry).validate(
+                    json.loads(z.read(name))
+                )
+            profile = json.loads(z.read("profile.json"))
+            pages = json.loads(z.read("pages.json"))
+            pdf = [n for n in names if n.startswith("attachments/")]
+            assert [z.read(n) for n in pdf] == [b"%PDF-1.4 plan"]
+        assert profile["email"] == "bob@acme.example" and pages[0]["title"] == "Bob's plan"
+        assert manifest["counts"]["attachments"] == 1
+        # When the link expires, the archive deletes itself, and the link says so
+        with unit_of_work(rt.sessions) as s:
+            req = s.scalars(select(PrivacyRequest)).one()
+            path = rt.settings.exports_dir / str(req.archive)
+            s.execute(
+                update(PrivacyRequest).values(archive_expires_at=utcnow() - timedelta(seconds=1))
+            )
+        assert path.exists() and rt.expire_exports() == 1 and not path.exists()
+        late = web.get(link.group(1))
+        assert late.status_code == 400 and "expired" in late.text

@@ -52,6 +52,9 @@ class PrivacyRequest(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     warned_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     error: Mapped[str] = mapped_column(Text, default="")
+    # An export's ZIP, relative to the exports store, until it expires and deletes itself.
+    archive: Mapped[str | None] = mapped_column(String(200), default=None)
+    archive_expires_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
 
 
 class PrivacyEvent(Base):

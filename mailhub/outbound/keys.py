@@ -33,8 +33,9 @@ LIFETIMES = {
     "close": timedelta(days=30),
     "signin": timedelta(minutes=15),
     "verify": timedelta(days=7),  # confirming a privacy request made in one's name
+    "download": timedelta(days=7),  # an export's archive, deleted when this expires
 }
-REUSABLE = frozenset({"unsubscribe", "answer_web", "results"})
+REUSABLE = frozenset({"unsubscribe", "answer_web", "results", "download"})
 
 
 class TokenRefused(MailhubError):

@@ -723,6 +723,7 @@ def _privacy(
         raise ValueError(f"notification {n.id} crosses tenants")
     what = {
         "access": _("a report of the data {tenant} holds about you", tenant=tenant.name),
+        "export": _("a copy of your data to take elsewhere"),
         "object": _("an objection to processing of your data"),
         "restrict": _("a restriction of processing of your data"),
     }.get(req.kind, req.kind)
@@ -769,6 +770,20 @@ def _privacy(
                 tenant=tenant.name,
             ),
         ]
+    elif req.kind == "export":
+        subject = _("Your data from {tenant} is ready", tenant=tenant.name)
+        token = mint_token(session, tenant.id, user.id, "download", "privacy", req.id)
+        expires = req.archive_expires_at or utcnow()
+        lines = [
+            _(
+                "A ZIP of your profile, settings, pages, comments, forms, answers, the log of your mail and your files is ready."
+            ),
+            _(
+                "The link works until {date}; then the archive is deleted.",
+                date=f"{expires:%Y-%m-%d %H:%M} UTC",
+            ),
+        ]
+        buttons = [(_("Download my data"), f"{links.base}/t/{tenant.slug}/exports/{token}", True)]
     else:
         subject = _("Your request to {tenant} is done", tenant=tenant.name)
         lines = [

@@ -17,13 +17,16 @@ import hashlib
 import secrets
 from calendar import monthrange
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailhub.db import SessionFactory, unit_of_work
 from mailhub.directory import get_user
 from mailhub.errors import InvalidInput, NotFound
+from mailhub.files import FileStore
 from mailhub.models import (
     Notification,
     NotificationKind,
@@ -36,7 +39,8 @@ from mailhub.models import (
 from mailhub.outbound.keys import TokenRefused, token_for, use_token
 from mailhub.privacy import objections
 
-KINDS = ("access", "object", "restrict")  # export and erasure come with their runners
+KINDS = ("access", "export", "object", "restrict")  # erasure comes with its runner
+ARCHIVE_DAYS = 7  # how long an export can be downloaded before it deletes itself
 OPEN = ("received", "verified", "running")
 
 
@@ -126,6 +130,8 @@ def verify(session: Session, tenant: Tenant, token: str) -> tuple[PrivacyRequest
     use_token(session, row)
     req.state, req.verified_at = "verified", utcnow()
     log(session, req, "verified")
+    if req.kind == "export":
+        return req, []  # built by the worker's sweeper (run_export), which can resume it
     return req, run(session, tenant, req)
 
 
@@ -232,3 +238,67 @@ def warn_due(session: Session, now: datetime | None = None) -> list[int]:
             session.flush()
             ids.append(row.id)
     return ids
+
+
+def pending_exports(session: Session) -> list[int]:
+    """Verified exports, and any a killed worker left running: the sweeper builds them."""
+    return list(
+        session.scalars(
+            select(PrivacyRequest.id).where(
+                PrivacyRequest.kind == "export", PrivacyRequest.state.in_(("verified", "running"))
+            )
+        )
+    )
+
+
+def run_export(
+    factory: SessionFactory, request_id: int, files: FileStore, exports: Path
+) -> list[int]:
+    """Build one export's archive and mail its link; [] if another run got there first."""
+    from mailhub.privacy.export import build
+
+    with unit_of_work(factory) as session:
+        req = session.get(PrivacyRequest, request_id)
+        if req is None or req.kind != "export" or req.state not in ("verified", "running"):
+            return []
+        if req.state == "verified":
+            req.state = "running"
+            log(session, req, "running")
+    with unit_of_work(factory) as session:
+        req = session.get_one(PrivacyRequest, request_id)
+        tenant = session.get_one(Tenant, req.tenant_id)
+        user = session.get(User, req.user_id) if req.user_id else None
+        if user is None:
+            return _finish(session, req, "failed", "the account no longer exists")
+        rel, counts = build(session, tenant, user, files, exports)
+        req.archive, req.archive_expires_at = rel, utcnow() + timedelta(days=ARCHIVE_DAYS)
+        _finish(session, req, "done", stores=sorted(counts), items=sum(counts.values()))
+        return [_outcome(session, tenant, req, user)]
+
+
+def expire_archives(session: Session, exports: Path, now: datetime | None = None) -> int:
+    """Delete export archives whose link has expired (files before rows)."""
+    now = now or utcnow()
+    count = 0
+    for req in session.scalars(
+        select(PrivacyRequest).where(
+            PrivacyRequest.archive.is_not(None), PrivacyRequest.archive_expires_at <= now
+        )
+    ):
+        assert req.archive is not None
+        (exports / req.archive).unlink(missing_ok=True)
+        req.archive = None
+        log(session, req, "archive deleted")
+        count += 1
+    return count
+
+
+def archive_of(session: Session, tenant: Tenant, token: str) -> tuple[PrivacyRequest, str]:
+    """The export a download link is for, while it lasts."""
+    row = token_for(session, tenant.id, token)
+    req = session.get(PrivacyRequest, row.subject_id)
+    if row.action != "download" or req is None or req.tenant_id != tenant.id:
+        raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+    if req.archive is None or (req.archive_expires_at and req.archive_expires_at <= utcnow()):
+        raise TokenRefused("This export has expired and was deleted. Ask for a new one.")
+    return req, req.archive

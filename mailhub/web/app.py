@@ -7,6 +7,7 @@ no route ever shows a traceback.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -43,6 +44,7 @@ def create_app(
     notify: Notify | None = None,
     base_url: str = "",
     limiter: SenderRateLimiter | None = None,
+    exports: Path | None = None,
 ) -> FastAPI:
     """The web application; `gmail` verifies Google's bearer on ConfirmAction handlers;
     `notify` enqueues notifications a request made (without it, the next sweep sends them);
@@ -113,5 +115,5 @@ def create_app(
     preferences.register(app, sessions, html, notify)
     search.register(app, sessions, html)
     admin.register(app, sessions, html)
-    privacy.register(app, sessions, html, notify)
+    privacy.register(app, sessions, html, notify, exports)
     return app

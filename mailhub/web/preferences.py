@@ -217,10 +217,12 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             if sub is not None:
                 session.delete(sub)
             return "saved"
-        if what == "report":  # Art. 15, confirmed by mail like any request in one's name
-            _, mail = requests.request(session, t, user.email, "access", via="web")
-            session.info.setdefault(NEW_NOTIFICATIONS, []).append(mail)
-            return "report"
+        if what in ("report", "export"):  # Art. 15 and 20, confirmed by mail like any request
+            kind = "access" if what == "report" else "export"
+            _, mail = requests.request(session, t, user.email, kind, via="web")
+            if mail:
+                session.info.setdefault(NEW_NOTIFICATIONS, []).append(mail)
+            return what
         if what == "mute-all":
             preferences.mute_all(session, t, user)
             return "muted"

@@ -5,19 +5,37 @@ fetches the link confirms nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.directory import get_tenant
+from mailhub.errors import NotFound
 from mailhub.privacy import requests
 from mailhub.web.notify import Notify
 
 Html = Callable[..., HTMLResponse]
 
 
-def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify) -> None:
+def register(
+    app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify, exports: Path | None
+) -> None:
+    @app.get("/t/{tenant}/exports/{token}")
+    def download(tenant: str, token: str) -> Response:
+        if exports is None:
+            raise NotFound("exports are served by `mailhub serve` and `mailhub web`")
+        with sessions() as session:
+            t = get_tenant(session, tenant)
+            req, rel = requests.archive_of(session, t, token)
+        return FileResponse(
+            exports / rel,
+            media_type="application/zip",
+            filename=f"{t.slug}-my-data-{req.id}.zip",
+            headers={"Cache-Control": "no-store"},
+        )
+
     @app.get("/t/{tenant}/privacy/{token}", response_class=HTMLResponse)
     def confirm_page(tenant: str, token: str) -> HTMLResponse:
         with sessions() as session:
@@ -39,5 +57,6 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             "object": "Confirmed. Your objection is recorded: no more notifications, and mail "
             "you send in is not processed.",
             "restrict": "Confirmed. The restriction is recorded.",
+            "export": "Confirmed. Your data is being packed; a download link follows by mail.",
         }
         return html("done.html", message=said.get(kind, "Confirmed."))
