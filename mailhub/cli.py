@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from mailhub import config, directory, forms, preferences
+from mailhub import config, directory, forms, logredact, preferences
 from mailhub.config import Settings
 from mailhub.db import make_engine, make_session_factory, migrate, schema_is_current, unit_of_work
 from mailhub.errors import ConfigError, InvalidInput, MailhubError
@@ -979,6 +979,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = config.load()
+        logredact.install()  # no addresses, IPs or link secrets in any log line
         logging.basicConfig(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",

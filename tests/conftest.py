@@ -8,7 +8,9 @@ gets its own PostgreSQL database and its own queue prefix, so tests never see ea
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -18,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mailhub import config, directory, preferences
+from mailhub import config, directory, logredact, preferences
 from mailhub.config import Settings
 from mailhub.db import migrate, unit_of_work
 from mailhub.ingress.smtp import MailhubHandler, SmtpServer
@@ -32,6 +34,37 @@ AMQP_URL = os.environ.get("MAILHUB_TEST_AMQP", "amqp://guest:guest@127.0.0.1:567
 ROOT = Path(__file__).resolve().parent.parent
 # Real reply bodies from ../shared/corpus, used in place (CI lays shared/ beside the clone).
 CORPUS = Path(os.environ.get("MAILHUB_CORPUS", ROOT.parent / "shared" / "corpus"))
+
+# Every log line of the test run, as production writes them (redacted when each record is
+# made): at the end of the run, no test user's address and no client IP may be in it.
+RUN_LOG = ROOT / "tests" / "output" / "test-run.log"
+_ADDRESS = re.compile(rb"[A-Za-z0-9._%+-]+@(?:acme|globex|partner|elsewhere|mail\.gmail)\.example")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logredact.install()
+    RUN_LOG.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(RUN_LOG, mode="w", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The log of the whole run holds no test user's address and no IP address."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    if not RUN_LOG.exists():
+        return
+    text = RUN_LOG.read_bytes()
+    found = sorted({m.decode() for m in _ADDRESS.findall(text)})
+    ips = re.findall(rb"(?<![\d.])127\.0\.0\.1(?![\d.])", text)
+    if found or ips:
+        print(f"\nLOG LEAK: {RUN_LOG} holds {found[:5]} and {len(ips)} IP addresses")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def free_port() -> int:
