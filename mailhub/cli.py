@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from mailhub.config import Settings
 from mailhub.db import make_engine, make_session_factory, migrate, schema_is_current, unit_of_work
 from mailhub.errors import ConfigError, InvalidInput, MailhubError
 from mailhub.files import FileStore
-from mailhub.models import SubjectKind
+from mailhub.models import Breach, SubjectKind
 from mailhub.privacy import objections
 from mailhub.queries import list_pages, page_view
 from mailhub.web.gmail import GoogleBearer
@@ -338,7 +339,6 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_privacy_requests(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.privacy import requests
-    from mailhub.tasks import Runtime
 
     mails: list[int] = []
     with unit_of_work(_sessions(settings)) as s:
@@ -382,17 +382,71 @@ def cmd_privacy_requests(args: argparse.Namespace, settings: Settings) -> int:
                     f"{r.id:>4} {r.kind:<9} {r.state:<10} {r.received_at:%Y-%m-%d} "
                     f"{r.due_at:%Y-%m-%d} {r.subject_hash[:12]}"
                 )
-    if mails and settings.broker_url:
+    _send_now(settings, mails)
+    return 0
+
+
+def _when(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not a time; write it as 2026-11-27T09:30Z") from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def cmd_breach(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.privacy import breaches
+
+    mails: list[int] = []
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        if args.sub == "record":
+            b = breaches.record(
+                s,
+                tenant,
+                _when(args.aware),
+                _when(args.window_from),
+                _when(args.window_to),
+                args.category,
+                args.description,
+            )
+            print(
+                f"breach {b.id} recorded; tell the supervisory authority by "
+                f"{b.deadline_at:%Y-%m-%d %H:%M} UTC (72 hours after {b.aware_at:%Y-%m-%d %H:%M})"
+            )
+        elif args.sub == "notify":
+            mails = breaches.notify(s, tenant, args.id)
+            b = s.get_one(Breach, args.id)
+            print(f"breach {b.id}: {b.affected} people affected, {len(mails)} notices queued now")
+        else:
+            for b in breaches.listing(s, tenant):
+                told = (
+                    f"{b.affected} told {b.notified_at:%Y-%m-%d}" if b.notified_at else "not told"
+                )
+                print(
+                    f"{b.id:>4} aware {b.aware_at:%Y-%m-%d %H:%M} deadline "
+                    f"{b.deadline_at:%Y-%m-%d %H:%M} {','.join(b.categories)} · {told}"
+                )
+    _send_now(settings, mails)
+    return 0
+
+
+def _send_now(settings: Settings, mails: list[int]) -> None:
+    """Queue mail the CLI caused: on the broker, or (without one) for the worker's sweep."""
+    if not mails:
+        return
+    if settings.broker_url:
+        from mailhub.tasks import Runtime
+
         runtime = Runtime(settings)
         try:
             runtime.enqueue_notifications(mails)
         finally:
             runtime.close()
-    elif mails:  # no broker: the worker's next sweep sends it
-        from mailhub.web.notify import due_for_next_sweep
+        return
+    from mailhub.web.notify import due_for_next_sweep
 
-        due_for_next_sweep(_sessions(settings))(mails)
-    return 0
+    due_for_next_sweep(_sessions(settings))(mails)
 
 
 def cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
@@ -854,6 +908,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_cancel = add("cancel", cmd_privacy_requests, "cancel a request not yet running", privacy)
     p_cancel.add_argument("tenant")
     p_cancel.add_argument("id", type=int)
+
+    breach = sub.add_parser("breach", help="the register of data breaches").add_subparsers(
+        dest="sub", required=True
+    )
+    b_rec = add("record", cmd_breach, "record a breach (Art. 33): its 72-hour deadline", breach)
+    b_rec.add_argument("tenant")
+    b_rec.add_argument("--aware", required=True, help="when the tenant learned of it, ISO 8601 UTC")
+    b_rec.add_argument("--from", dest="window_from", required=True, help="start of the window")
+    b_rec.add_argument("--to", dest="window_to", required=True, help="end of the window")
+    b_rec.add_argument(
+        "--category", action="append", required=True, help="a data category of the data map"
+    )
+    b_rec.add_argument("--description", required=True, help="what happened, for the notice")
+    b_not = add("notify", cmd_breach, "mail every person affected (Art. 34), once each", breach)
+    b_not.add_argument("tenant")
+    b_not.add_argument("id", type=int)
+    b_list = add("list", cmd_breach, "the tenant's breaches and their deadlines", breach)
+    b_list.add_argument("tenant")
 
     subs = sub.add_parser(
         "subscriptions", help="who hears about what, and how often"

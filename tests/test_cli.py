@@ -283,3 +283,69 @@ def test_restricting_a_space_and_choosing_its_members(tmp_path: Path) -> None:
     assert "open to every member" in ok(
         tmp_path, "space", "set", "acme", "board", "--restricted", "no"
     )
+
+
+def test_breach_register_commands(tmp_path: Path) -> None:
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    ok(tmp_path, "user", "add", "acme", "ann@acme.example", "--name", "Ann")
+    out = ok(
+        tmp_path,
+        "breach",
+        "record",
+        "acme",
+        "--aware",
+        "2026-11-27T09:00Z",
+        "--from",
+        "2026-11-20T00:00Z",
+        "--to",
+        "2030-01-01T00:00Z",
+        "--category",
+        "account",
+        "--description",
+        "A laptop with an export was stolen.",
+    )
+    assert "breach 1 recorded; tell the supervisory authority by 2026-11-30 09:00 UTC" in out
+    assert "breach 1: 1 people affected, 1 notices queued now" in ok(
+        tmp_path, "breach", "notify", "acme", "1"
+    )
+    assert "0 notices queued now" in ok(tmp_path, "breach", "notify", "acme", "1")
+    assert "deadline 2026-11-30 09:00 account · 1 told" in ok(tmp_path, "breach", "list", "acme")
+    bad = run(
+        tmp_path,
+        "breach",
+        "record",
+        "acme",
+        "--aware",
+        "yesterday",
+        "--from",
+        "x",
+        "--to",
+        "y",
+        "--category",
+        "account",
+        "--description",
+        "d",
+    )
+    assert (
+        bad.returncode == 1
+        and "is not a time" in bad.stderr
+        and len(bad.stderr.strip().splitlines()) == 1
+    )
+    wrong = run(
+        tmp_path,
+        "breach",
+        "record",
+        "acme",
+        "--aware",
+        "2026-11-27T09:00Z",
+        "--from",
+        "2026-11-20T00:00Z",
+        "--to",
+        "2026-11-21T00:00Z",
+        "--category",
+        "passwords",
+        "--description",
+        "d",
+    )
+    assert wrong.returncode == 1 and "categories must be among" in wrong.stderr

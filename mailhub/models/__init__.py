@@ -27,13 +27,14 @@ from mailhub.models.preferences import (
     SubscriptionDefault,
     Suppression,
 )
-from mailhub.models.privacy import Objection, PrivacyEvent, PrivacyRequest
+from mailhub.models.privacy import Breach, Objection, PrivacyEvent, PrivacyRequest
 from mailhub.models.search import SearchEntry
 from mailhub.models.tenancy import Space, SpaceMember, Tenant, User, WebSession
 
 __all__ = [
     "ActionToken",
     "Attachment",
+    "Breach",
     "Base",
     "Comment",
     "DigestItem",

@@ -120,6 +120,7 @@ class NotificationKind(enum.StrEnum):
     PRIVACY_VERIFY = "privacy_verify"  # "was it you?": the link that confirms a privacy request
     PRIVACY_REPORT = "privacy_report"  # the access report (Art. 15), or a request's outcome
     PRIVACY_DUE = "privacy_due"  # to administrators: a request is due within a week
+    BREACH_NOTICE = "breach_notice"  # Art. 34: sent despite preferences, never to bounces
     REJECTION = "rejection"
 
 

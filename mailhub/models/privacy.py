@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailhub.models.base import Base, utcnow
@@ -69,3 +69,24 @@ class PrivacyEvent(Base):
     event: Mapped[str] = mapped_column(String(20))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Breach(Base):
+    """A personal data breach in the register (GDPR Art. 33): when the tenant became aware of
+    it, the 72-hour deadline for telling the authority, what happened, which categories of
+    data and which time window it touched, and when the people affected were told (Art. 34).
+    The description is written for the people affected and names nobody."""
+
+    __tablename__ = "breaches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    aware_at: Mapped[datetime] = mapped_column(DateTime)
+    deadline_at: Mapped[datetime] = mapped_column(DateTime)
+    window_from: Mapped[datetime] = mapped_column(DateTime)
+    window_to: Mapped[datetime] = mapped_column(DateTime)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    affected: Mapped[int] = mapped_column(Integer, default=0)

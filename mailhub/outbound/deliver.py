@@ -41,9 +41,15 @@ MAX_ATTEMPTS = 8
 BATCH = 20  # ids per job: fewer commits, and a short resend window if a worker dies
 _DONE = (NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.SUPPRESSED)
 # Mail an objection does not stop: what the person asked for themselves (a sign-in link, the
-# confirmation and outcome of their own privacy request), as Art. 21 allows.
+# confirmation and outcome of their own privacy request), as Art. 21 allows, and the breach
+# notices the law requires (Art. 34). A hard-bouncing address still gets nothing.
 _ASKED_FOR = frozenset(
-    {NotificationKind.SIGN_IN, NotificationKind.PRIVACY_VERIFY, NotificationKind.PRIVACY_REPORT}
+    {
+        NotificationKind.SIGN_IN,
+        NotificationKind.PRIVACY_VERIFY,
+        NotificationKind.PRIVACY_REPORT,
+        NotificationKind.BREACH_NOTICE,
+    }
 )
 
 

@@ -22,6 +22,7 @@ from mailhub import i18n
 from mailhub.directory import user_by_email
 from mailhub.forms import shown
 from mailhub.models import (
+    Breach,
     Comment,
     DigestItem,
     Form,
@@ -118,6 +119,8 @@ def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
         return _form_receipt(session, n, tenant, user, links, locale)
     if n.kind == NotificationKind.SIGN_IN:
         return _sign_in(session, n, tenant, user, links, locale)
+    if n.kind == NotificationKind.BREACH_NOTICE:
+        return _breach(session, n, tenant, user, locale)
     if n.kind in (
         NotificationKind.PRIVACY_VERIFY,
         NotificationKind.PRIVACY_REPORT,
@@ -708,6 +711,41 @@ def _sign_in(
     }
     draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
     return Prepared("sign_in", context, draft, locale)
+
+
+def _breach(session: Session, n: Notification, tenant: Tenant, user: User, locale: str) -> Prepared:
+    """Art. 34: what happened, to which data, when, and what the person can do."""
+    _ = i18n.translator(locale)
+    breach = session.get_one(Breach, n.context["breach_id"])
+    if breach.tenant_id != tenant.id:
+        raise ValueError(f"notification {n.id} crosses tenants")
+    subject = _("Important: a security incident affected your data at {tenant}", tenant=tenant.name)
+    context = {
+        "subject": subject,
+        "json_ld": "",
+        "headline": subject,
+        "lines": [
+            breach.description,
+            _("The data concerned: {categories}.", categories=", ".join(breach.categories)),
+            _(
+                "When: from {start} to {end} (UTC). {tenant} learned of it on {aware}.",
+                start=f"{breach.window_from:%Y-%m-%d %H:%M}",
+                end=f"{breach.window_to:%Y-%m-%d %H:%M}",
+                tenant=tenant.name,
+                aware=f"{breach.aware_at:%Y-%m-%d}",
+            ),
+            _(
+                "You get this notice whatever your mail settings say, because the law requires it. Questions go to the administrators of {tenant}.",
+                tenant=tenant.name,
+            ),
+        ],
+        "report": None,
+        "buttons": [],
+        "reason": _("the law requires telling you about a breach that affected your data"),
+        "tenant_name": tenant.name,
+    }
+    draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
+    return Prepared("privacy", context, draft, locale)
 
 
 def _privacy(

@@ -39,7 +39,7 @@ class Report:
     categories: list[Category]
 
 
-def _subject_column(table: Table, subject: str | None) -> tuple[str, str] | None:
+def subject_column(table: Table, subject: str | None) -> tuple[str, str] | None:
     """(column, "id" or "email"): how this table names its subject, if directly."""
     if not subject or subject not in table.c:
         return None
@@ -63,7 +63,7 @@ def access_report(session: Session, tenant: Tenant, user: User) -> Report:
     categories = []
     for name, entry in sorted(declared.items()):
         table = Base.metadata.tables.get(name)
-        how = _subject_column(table, entry.get("subject")) if table is not None else None
+        how = subject_column(table, entry.get("subject")) if table is not None else None
         if table is None or how is None:
             continue
         column, by = how
