@@ -214,8 +214,7 @@ def _page_event(
         view = _("View page")
     ctx = n.context or {}
     setting_kind, setting_id = ctx.get("setting") or (SubjectKind.PAGE, page.id)
-    code = ctx.get("reason_code")
-    reason = _(REASONS[code], **ctx.get("params", {})) if code in REASONS else n.reason
+    reason = _reason(_, n)
     unsubscribe = _unsubscribe(session, n, tenant, user, links, (setting_kind, setting_id))
     unfollow = links.action(
         mint_token(session, tenant.id, user.id, "unfollow", SubjectKind.PAGE, page.id)
@@ -239,8 +238,35 @@ def _page_event(
         "mandatory": bool(ctx.get("mandatory")),
         "tenant_name": tenant.name,
     } | unsubscribe.context
-    draft = Draft(
-        from_name=f"{actor.name} ({tenant.name})",
+    draft = _from_member(
+        n,
+        tenant,
+        actor.name,
+        user,
+        space,
+        subject,
+        reply_to,
+        thread_id(tenant, page.id),
+        unsubscribe,
+    )
+    return Prepared(template, context, draft, locale)
+
+
+def _from_member(
+    n: Notification,
+    tenant: Tenant,
+    actor_name: str,
+    user: User,
+    space: Space,
+    subject: str,
+    reply_to: str,
+    thread_root: str,
+    unsubscribe: Extras,
+) -> Draft:
+    """A mail about what a member did in a space (a page, a comment, a form to answer): in
+    their name, reply-able, threaded, listed under the space, unsubscribable."""
+    return Draft(
+        from_name=f"{actor_name} ({tenant.name})",
         from_addr=_sender(tenant),
         to_name=user.name,
         to_addr=user.email,
@@ -248,12 +274,18 @@ def _page_event(
         message_id=n.message_id,
         reason=n.reason,
         reply_to=reply_to,
-        thread_root=thread_id(tenant, page.id),
+        thread_root=thread_root,
         list_id=f'"{space.name}" <{space.slug}.{tenant.domain}>',
         return_path=_return_path(n, tenant),
         extra_headers=unsubscribe.headers,
     )
-    return Prepared(template, context, draft, locale)
+
+
+def _reason(_: i18n.Translator, n: Notification) -> str:
+    """Why the person got it, in their language (the resolver's rule and its values)."""
+    ctx = n.context or {}
+    code = ctx.get("reason_code")
+    return _(REASONS[code], **ctx.get("params", {})) if code in REASONS else n.reason
 
 
 def _reply_key(session: Session, n: Notification, tenant: Tenant, user: User, page: Page) -> str:
@@ -526,8 +558,7 @@ def _form_invitation(
     if quick and single_yes_no and links.secure:
         markup.append(actions.confirm_action(f"{quick[0][1]}/gmail", _("Yes"), description))
     ctx = n.context or {}
-    code = ctx.get("reason_code")
-    reason = _(REASONS[code], **ctx.get("params", {})) if code in REASONS else n.reason
+    reason = _reason(_, n)
     setting_kind, setting_id = ctx.get("setting") or (SubjectKind.SPACE, space.id)
     unsubscribe = _unsubscribe(session, n, tenant, user, links, (setting_kind, setting_id))
     context = {
@@ -546,19 +577,17 @@ def _form_invitation(
         "mandatory": bool(ctx.get("mandatory")),
         "tenant_name": tenant.name,
     } | unsubscribe.context
-    draft = Draft(
-        from_name=f"{creator.name} ({tenant.name})",
-        from_addr=_sender(tenant),
-        to_name=user.name,
-        to_addr=user.email,
-        subject=subject,
-        message_id=n.message_id,
-        reason=n.reason,
-        reply_to=_form_reply_key(session, n, tenant, user, version.id, "answer"),
-        thread_root=thread_of_form(tenant, form.id),
-        list_id=f'"{space.name}" <{space.slug}.{tenant.domain}>',
-        return_path=_return_path(n, tenant),
-        extra_headers=unsubscribe.headers,
+    reply_to = _form_reply_key(session, n, tenant, user, version.id, "answer")
+    draft = _from_member(
+        n,
+        tenant,
+        creator.name,
+        user,
+        space,
+        subject,
+        reply_to,
+        thread_of_form(tenant, form.id),
+        unsubscribe,
     )
     return Prepared("form_invitation", context, draft, locale)
 

@@ -97,20 +97,17 @@ def request(
         log(session, req, "link sent again", via=via)
     if req.state != "received":
         return req, 0
-    stamp = secrets.token_hex(6)
-    mail = Notification(
-        tenant_id=tenant.id,
-        kind=NotificationKind.PRIVACY_VERIFY,
-        event_key=f"privacy:{req.id}:verify:{stamp}",
-        to_addr=user.email,
-        user_id=user.id,
-        reason="a request about your data was made in your name",
-        context={"request_id": req.id},
-        message_id=f"<{tenant.slug}/privacy/{req.id}/{stamp}@{tenant.domain}>",
+    stamp = secrets.token_hex(6)  # each resend is its own mail
+    mail = _mail(
+        session,
+        tenant,
+        req,
+        user,
+        NotificationKind.PRIVACY_VERIFY,
+        f"verify:{stamp}",
+        "a request about your data was made in your name",
     )
-    session.add(mail)
-    session.flush()
-    return req, mail.id
+    return req, mail
 
 
 def of_token(session: Session, tenant: Tenant, token: str) -> PrivacyRequest:
@@ -169,15 +166,35 @@ def _finish(
 
 def _outcome(session: Session, tenant: Tenant, req: PrivacyRequest, user: User) -> int:
     """The mail that ends a request: the access report itself, or what was recorded."""
+    return _mail(
+        session,
+        tenant,
+        req,
+        user,
+        NotificationKind.PRIVACY_REPORT,
+        "outcome",
+        "you made a request about your data",
+    )
+
+
+def _mail(
+    session: Session,
+    tenant: Tenant,
+    req: PrivacyRequest,
+    user: User,
+    kind: NotificationKind,
+    step: str,
+    reason: str,
+) -> int:
     mail = Notification(
         tenant_id=tenant.id,
-        kind=NotificationKind.PRIVACY_REPORT,
-        event_key=f"privacy:{req.id}:outcome",
+        kind=kind,
+        event_key=f"privacy:{req.id}:{step}",
         to_addr=user.email,
         user_id=user.id,
-        reason="you made a request about your data",
+        reason=reason,
         context={"request_id": req.id},
-        message_id=f"<{tenant.slug}/privacy/{req.id}/outcome@{tenant.domain}>",
+        message_id=f"<{tenant.slug}/privacy/{req.id}/{step.replace(':', '.')}@{tenant.domain}>",
     )
     session.add(mail)
     session.flush()
