@@ -82,3 +82,23 @@ def _strip(msg: InboundMessage) -> None:
     )
     msg.reason = msg.reason.split(":", 1)[0].split(";", 1)[0][:100]  # the code, not the detail
     msg.raw_path = ""
+
+
+def forget_expired_secrets(factory: SessionFactory, keep_days: int = 30) -> int:
+    """Delete action tokens that expired more than `keep_days` ago (until then a late click is
+    told "expired" rather than "not valid") and web sessions past their expiry."""
+    from sqlalchemy import delete
+
+    from mailhub.db import rowcount
+    from mailhub.models import ActionToken
+    from mailhub.signin import purge_expired
+
+    with unit_of_work(factory) as session:
+        tokens = rowcount(
+            session.execute(
+                delete(ActionToken).where(
+                    ActionToken.expires_at < utcnow() - timedelta(days=keep_days)
+                )
+            )
+        )
+        return tokens + purge_expired(session)

@@ -31,7 +31,7 @@ from mailhub.outbound.digest import Schedule, collect_due
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
-from mailhub.retention import Incinerated, incinerate_due
+from mailhub.retention import Incinerated, forget_expired_secrets, incinerate_due
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,9 @@ class Runtime:
         )
         if done.count:
             log.info("retention incinerated %d raw messages (%d bytes)", done.count, done.bytes)
+        forgotten = forget_expired_secrets(self.sessions)
+        if forgotten:
+            log.info("retention deleted %d expired link tokens and sessions", forgotten)
         return done
 
     def _claim_stale(self, model: Any, condition: Any, cutoff: Any) -> list[int]:

@@ -78,3 +78,44 @@ def test_raw_mail_is_incinerated_after_its_retention(runtime: Runtime, smtp: Smt
         incinerate_due(runtime.sessions, runtime.raw_store, keep_days=30, keep_unused_days=7).count
         == 0
     )
+
+
+def test_expired_link_tokens_and_sessions_are_forgotten(runtime: Runtime) -> None:
+    from mailhub import directory, signin
+    from mailhub.db import unit_of_work
+    from mailhub.models import ActionToken, SubjectKind, WebSession
+    from mailhub.outbound.keys import mint_token, token_for
+    from mailhub.retention import forget_expired_secrets
+
+    with unit_of_work(runtime.sessions) as s:
+        t = directory.get_tenant(s, "acme")
+        bob = directory.get_user(s, t, "bob@acme.example")
+        fresh = mint_token(s, t.id, bob.id, "unsubscribe", SubjectKind.TENANT, t.id)
+        recent = mint_token(s, t.id, bob.id, "follow", SubjectKind.TENANT, t.id)
+        old = mint_token(s, t.id, bob.id, "follow", SubjectKind.TENANT, t.id)
+        s.flush()
+        signin_token = mint_token(s, t.id, bob.id, "signin", SubjectKind.TENANT, t.id)
+        s.flush()
+        signin.sign_in(s, t, signin_token)
+        s.flush()
+        hashes = {
+            name: token_for(s, t.id, tok).id for name, tok in (("recent", recent), ("old", old))
+        }
+        s.execute(
+            update(ActionToken)
+            .where(ActionToken.id == hashes["recent"])
+            .values(expires_at=utcnow() - timedelta(days=2))
+        )
+        s.execute(
+            update(ActionToken)
+            .where(ActionToken.id == hashes["old"])
+            .values(expires_at=utcnow() - timedelta(days=31))
+        )
+        s.execute(update(WebSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert forget_expired_secrets(runtime.sessions) == 2  # the old token and the session
+    with runtime.sessions() as s:
+        left = {tok.id for tok in s.scalars(select(ActionToken))}
+        assert hashes["recent"] in left and hashes["old"] not in left
+        assert s.scalars(select(WebSession)).all() == []
+        t = directory.get_tenant(s, "acme")
+        assert token_for(s, t.id, fresh).action == "unsubscribe"
