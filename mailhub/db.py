@@ -63,6 +63,7 @@ def make_session_factory(engine: Engine) -> SessionFactory:
 def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
     """One transaction per use case: commit on success, roll back on any error."""
     with factory() as session, session.begin():
+        session.info["unit_of_work"] = True  # whoever reads this knows a commit will come
         yield session
 
 

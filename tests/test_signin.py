@@ -70,6 +70,18 @@ def test_a_member_signs_in_with_a_mailed_link_and_out_again(tmp_path: Path) -> N
             row = s.scalars(select(WebSession)).one()
             assert row.token_hash != web.cookies.get(COOKIE)  # only a hash is stored
 
+        # Using the session keeps it alive: its expiry moves with its last use, even on a GET
+        with unit_of_work(rt.sessions) as s:
+            s.execute(
+                update(WebSession).values(
+                    last_seen_at=utcnow() - timedelta(minutes=10),
+                    expires_at=utcnow() + timedelta(hours=1),
+                )
+            )
+        assert web.get("/t/acme/pages").status_code == 200
+        with rt.sessions() as s:
+            assert s.scalars(select(WebSession)).one().expires_at > utcnow() + timedelta(days=29)
+
         # The link works once
         again = TestClient(create_app(rt.sessions, rt.files)).post(link, follow_redirects=False)
         assert again.status_code == 400 and "already used" in again.text

@@ -52,6 +52,8 @@ def require(request: Request, session: Session, tenant_slug: str) -> tuple[Tenan
     """The tenant and the signed-in member looking at it, or SignInRequired."""
     tenant = get_tenant(session, tenant_slug)
     seen = signin.viewer(session, tenant, request.cookies.get(COOKIE))
+    if seen is not None and session.dirty and not session.info.get("unit_of_work"):
+        session.commit()  # a read-only page still keeps the session alive (last use)
     if seen is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(tenant.slug, path)
