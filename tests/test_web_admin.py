@@ -127,6 +127,19 @@ def test_an_administrator_runs_the_tenant_from_the_browser(tmp_path: Path) -> No
         smtp_send(server.port, "eve@partner.example", ["sales@acme.example"], _stranger_mail(1))
         smtp_send(server.port, "eve@partner.example", ["sales@acme.example"], _stranger_mail(2))
         wait_until(lambda: _statuses(rt) == ["held", "held"])
+        # Each notice to the administrators says how many more are waiting
+        wait_until(
+            lambda: (
+                sum("Wartet auf Freigabe" in str(r.message["Subject"]) for r in sink.received) >= 4
+            )
+        )
+        # (in German: the tenant's language, set above, for people who chose none)
+        notices = [r for r in sink.received if "Wartet auf Freigabe" in str(r.message["Subject"])]
+        assert any(
+            "Ebenfalls wartend: 1 weitere Nachricht"
+            in r.message.get_body(preferencelist=("plain",)).get_content()
+            for r in notices
+        )
         shown = web.get("/t/acme/admin").text
         assert "Moderation (2)" in shown and "eve@partner.example" in shown
         with rt.sessions() as s:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailhub import i18n
@@ -29,6 +29,7 @@ from mailhub.models import (
     FormResponse,
     FormVersion,
     InboundMessage,
+    InboundStatus,
     Notification,
     NotificationKind,
     Page,
@@ -382,6 +383,26 @@ def _moderation(
         if links.secure  # Gmail calls action handlers over https only
         else actions.view_action(approve, approve_name, description, tenant.name, links.base)
     )
+    # Notices are capped per hour, so a flood is summed up in the ones that do go out.
+    others = session.scalar(
+        select(func.count())
+        .select_from(InboundMessage)
+        .where(
+            InboundMessage.tenant_id == tenant.id,
+            InboundMessage.status == InboundStatus.HELD,
+            InboundMessage.id != inbound.id,
+        )
+    )
+    waiting = (
+        [
+            (
+                _("Also waiting"),
+                _("{count} other messages", count=others) if others != 1 else _("1 other message"),
+            )
+        ]
+        if others
+        else []
+    )
     context = {
         "subject": subject,
         "json_ld": actions.to_script(markup),
@@ -390,6 +411,7 @@ def _moderation(
             (_("From"), inbound.mail_from or "<>"),
             (_("Subject"), original),
             (_("Why it waits"), str(n.context.get("why", ""))),
+            *waiting,
         ],
         "buttons": [(approve_name, approve, True), (reject_name, reject, False)],
         "reason": _("you moderate mail for {tenant}", tenant=tenant.name),
