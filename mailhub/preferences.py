@@ -136,12 +136,13 @@ def _choice(sub: Subscription | None) -> Choice | None:
 
 
 def effective_for(
-    session: Session, user: User, space: Space, page: Page | None = None
+    session: Session, user: User, space: Space, subject: tuple[SubjectKind, int] | None = None
 ) -> Effective:
+    """A user's setting for a space, or for one page or form in it (`subject`)."""
     space_default, tenant_default = defaults_for(session, user.tenant_id, space.id)
-    page_choice = _choice(_own(session, user.id, SubjectKind.PAGE, page.id)) if page else None
+    own = _choice(_own(session, user.id, *subject)) if subject else None
     return resolve(
-        page_choice,
+        own,
         _choice(_own(session, user.id, SubjectKind.SPACE, space.id)),
         space_default,
         tenant_default,

@@ -30,15 +30,13 @@ from mailhub.models import (
     Revision,
     Space,
     SubjectKind,
-    Subscription,
     Tenant,
     User,
     utcnow,
 )
 from mailhub.outbound import recipients
 from mailhub.outbound.recipients import Event
-from mailhub.preferences import Choice, defaults_for
-from mailhub.preferences import resolve as resolve_preference
+from mailhub.preferences import effective_for
 from mailhub.privacy.objections import objected
 
 BATCH = 1000
@@ -247,27 +245,8 @@ def form_answered(
         return []
     if session.scalar(select(User.id).where(User.id == owner.id, ~objected(User.id))) is None:
         return []
-    own = {
-        s.subject_kind: Choice(s.level, s.frequency)
-        for s in session.scalars(
-            select(Subscription).where(
-                Subscription.user_id == owner.id,
-                (
-                    (Subscription.subject_kind == SubjectKind.FORM)
-                    & (Subscription.subject_id == form.id)
-                )
-                | (
-                    (Subscription.subject_kind == SubjectKind.SPACE)
-                    & (Subscription.subject_id == form.space_id)
-                ),
-            )
-        )
-    }
-    eff = resolve_preference(
-        own.get(SubjectKind.FORM),
-        own.get(SubjectKind.SPACE),
-        *defaults_for(session, tenant.id, form.space_id),
-    )
+    space = session.get_one(Space, form.space_id)
+    eff = effective_for(session, owner, space, (SubjectKind.FORM, form.id))
     if eff.level == Level.MUTED or eff.frequency == Frequency.NEVER:
         return []
     frequency = eff.frequency
