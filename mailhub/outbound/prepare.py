@@ -11,6 +11,7 @@ require of bulk senders since 2024.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -104,31 +105,9 @@ def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
     if user.tenant_id != tenant.id:
         raise ValueError(f"notification {n.id} crosses tenants")  # never mix tenants' data
     locale = i18n.negotiate(user.locale, tenant.locale)
-    if n.kind == NotificationKind.DIGEST:
-        return _digest(session, n, tenant, user, links, locale)
-    if n.kind == NotificationKind.RECEIPT:
-        return _receipt(session, n, tenant, user, links, locale)
-    if n.kind == NotificationKind.MODERATION:
-        return _moderation(session, n, tenant, user, links, locale)
-    if n.kind == NotificationKind.FORM_CREATED:
-        return _form_created(session, n, tenant, user, links, locale)
-    if n.kind == NotificationKind.FORM_INVITATION:
-        return _form_invitation(session, n, tenant, user, links, locale)
-    if n.kind == NotificationKind.FORM_ANSWERED:
-        return _form_answered(session, n, tenant, user, links, locale)
-    if n.kind == NotificationKind.FORM_RECEIPT:
-        return _form_receipt(session, n, tenant, user, links, locale)
-    if n.kind == NotificationKind.SIGN_IN:
-        return _sign_in(session, n, tenant, user, links, locale)
-    if n.kind == NotificationKind.BREACH_NOTICE:
-        return _breach(session, n, tenant, user, locale)
-    if n.kind in (
-        NotificationKind.PRIVACY_VERIFY,
-        NotificationKind.PRIVACY_REPORT,
-        NotificationKind.PRIVACY_DUE,
-    ):
-        return _privacy(session, n, tenant, user, links, locale)
-    return _page_event(session, n, tenant, user, links, locale)
+    # Page events (created, edited, comment) are the rest.
+    make = _BY_KIND.get(NotificationKind(n.kind), _page_event)
+    return make(session, n, tenant, user, links, locale)
 
 
 def _sender(tenant: Tenant) -> str:
@@ -764,7 +743,9 @@ def _sign_in(
     return Prepared("sign_in", context, draft, locale)
 
 
-def _breach(session: Session, n: Notification, tenant: Tenant, user: User, locale: str) -> Prepared:
+def _breach(
+    session: Session, n: Notification, tenant: Tenant, user: User, _links: Links, locale: str
+) -> Prepared:
     """Art. 34: what happened, to which data, when, and what the person can do."""
     _ = i18n.translator(locale)
     breach = session.get_one(Breach, n.context["breach_id"])
@@ -1034,3 +1015,20 @@ def _rejection(session: Session, n: Notification, tenant: Tenant) -> Prepared:
         thread_root=inbound.message_id,
     )
     return Prepared("rejection", context, draft, locale)
+
+
+Maker = Callable[[Session, Notification, Tenant, User, Links, str], Prepared]
+_BY_KIND: dict[NotificationKind, Maker] = {
+    NotificationKind.DIGEST: _digest,
+    NotificationKind.RECEIPT: _receipt,
+    NotificationKind.MODERATION: _moderation,
+    NotificationKind.FORM_CREATED: _form_created,
+    NotificationKind.FORM_INVITATION: _form_invitation,
+    NotificationKind.FORM_ANSWERED: _form_answered,
+    NotificationKind.FORM_RECEIPT: _form_receipt,
+    NotificationKind.SIGN_IN: _sign_in,
+    NotificationKind.BREACH_NOTICE: _breach,
+    NotificationKind.PRIVACY_VERIFY: _privacy,
+    NotificationKind.PRIVACY_REPORT: _privacy,
+    NotificationKind.PRIVACY_DUE: _privacy,
+}
