@@ -19,8 +19,18 @@ from sqlalchemy.orm import Session
 
 from mailhub.content.answers import Value
 from mailhub.content.questions import Definition
+from mailhub.directory import can_see
 from mailhub.errors import MailhubError, NotFound
-from mailhub.models import Form, FormResponse, FormVersion, SubjectKind, Tenant, User, utcnow
+from mailhub.models import (
+    Form,
+    FormResponse,
+    FormVersion,
+    Space,
+    SubjectKind,
+    Tenant,
+    User,
+    utcnow,
+)
 from mailhub.outbound import events
 from mailhub.outbound.keys import TokenRefused, token_for
 
@@ -66,9 +76,6 @@ def by_link(
         raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
     if action == "results" and form.creator_id != user.id:
         raise TokenRefused("Only the person who made this form can see its answers.")
-    from mailhub.directory import can_see
-    from mailhub.models import Space
-
     if not can_see(session, user, session.get_one(Space, form.space_id)):
         raise TokenRefused("This form is in a space you are no longer a member of.")
     return form, user
@@ -185,7 +192,7 @@ def set_policy(form: Form, answers_from: str) -> None:
     form.answers_from = answers_from
 
 
-def shown(question: dict[str, Any], value: Any) -> str:
+def shown(value: Any) -> str:
     """An answer as text: options joined, numbers as written."""
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
@@ -264,7 +271,7 @@ def to_csv(res: Results) -> str:
                 row.answered_at.strftime("%Y-%m-%d %H:%M:%S"),
                 row.version,
                 row.via,
-                *(_cell(shown({}, row.answers.get(q))) for q in res.questions),
+                *(_cell(shown(row.answers.get(q))) for q in res.questions),
             ]
         )
     return out.getvalue()

@@ -155,7 +155,7 @@ def answer_from_reply(mail: Mail, key: ReplyKey, user: User) -> tuple[Form, list
         session, tenant, form, answered, respondent, reading.values, "mail", mail.inbound.id
     )
     recorded = [
-        [q["text"], forms.shown(q, reading.values[i])]
+        [q["text"], forms.shown(reading.values[i])]
         for i, q in enumerate(questions)
         if i in reading.values
     ]

@@ -622,7 +622,7 @@ def _form_answered(
         name = respondent.name
         asked = session.get_one(FormVersion, response.version_id).definition["questions"]
         facts = [
-            (asked[int(i)]["text"], shown(asked[int(i)], value))
+            (asked[int(i)]["text"], shown(value))
             for i, value in response.answers.items()
             if int(i) < len(asked)
         ]

@@ -104,7 +104,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             )
         forms.answer(session, t, form, version, user, reading.values, "web")
         recorded = [
-            (q["text"], forms.shown(q, reading.values[i]))
+            (q["text"], forms.shown(reading.values[i]))
             for i, q in enumerate(questions)
             if i in reading.values
         ]
