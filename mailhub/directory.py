@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, delete, exists, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from mailhub import i18n
 from mailhub.errors import AlreadyExists, InvalidInput, NotFound
@@ -226,28 +226,21 @@ def can_see(session: Session, user: User, space: Space) -> bool:
     )
 
 
-def visible_space_ids(session: Session, tenant: Tenant, user: User) -> set[int]:
+def hidden_space_ids(session: Session, tenant: Tenant, user: User) -> set[int]:
+    """The tenant's spaces this user may not see: restricted ones they are no member of
+    (all of them for someone who is not an active member of the tenant)."""
     spaces = session.scalars(select(Space).where(Space.tenant_id == tenant.id)).all()
+    if user.tenant_id != tenant.id or not user.active:
+        return {s.id for s in spaces}
+    if user.is_admin:
+        return set()
     mine = set(session.scalars(select(SpaceMember.space_id).where(SpaceMember.user_id == user.id)))
-    return {
-        s.id
-        for s in spaces
-        if user.tenant_id == tenant.id
-        and user.active
-        and (not s.restricted or user.is_admin or s.id in mine)
-    }
+    return {s.id for s in spaces if s.restricted and s.id not in mine}
 
 
-def may_see(
-    space_id: ColumnElement[int] | InstrumentedAttribute[int],
-    user_id: ColumnElement[int] | InstrumentedAttribute[int],
-) -> ColumnElement[bool]:
-    """SQL: the user may see the space (for filtering recipients in one query)."""
-    return or_(
-        ~exists().where(Space.id == space_id, Space.restricted),
-        exists().where(User.id == user_id, User.is_admin),
-        exists().where(SpaceMember.space_id == space_id, SpaceMember.user_id == user_id),
-    )
+def visible_space_ids(session: Session, tenant: Tenant, user: User) -> set[int]:
+    every = set(session.scalars(select(Space.id).where(Space.tenant_id == tenant.id)))
+    return every - hidden_space_ids(session, tenant, user)
 
 
 def set_space(

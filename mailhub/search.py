@@ -20,7 +20,7 @@ from sqlalchemy import delete, event, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 
-from mailhub.directory import visible_space_ids
+from mailhub.directory import hidden_space_ids
 from mailhub.models import (
     Attachment,
     Comment,
@@ -29,7 +29,6 @@ from mailhub.models import (
     Page,
     Revision,
     SearchEntry,
-    Space,
     Tenant,
     User,
     utcnow,
@@ -64,14 +63,10 @@ def find(
     if not terms:
         return []
     # Restricted spaces the viewer is not a member of are left out (fetch more to fill up).
-    allowed = visible_space_ids(session, tenant, viewer) if viewer is not None else None
+    hidden = hidden_space_ids(session, tenant, viewer) if viewer is not None else set()
     wanted = limit
-    if allowed is not None:
-        every = set(session.scalars(select(Space.id).where(Space.tenant_id == tenant.id)))
-        if allowed >= every:
-            allowed = None
-        else:
-            limit = limit * 5
+    if hidden:
+        limit = limit * 5
     if session.get_bind().dialect.name == "sqlite":
         phrase = " ".join('"' + t + '"*' for t in terms)
         sql = (
@@ -107,7 +102,7 @@ def find(
     hits: list[Hit] = []
     for entry_id in ids:
         e = rows.get(entry_id)
-        if e is None or (allowed is not None and e.space_id not in allowed):
+        if e is None or e.space_id in hidden:
             continue
         if len(hits) == wanted:
             break
