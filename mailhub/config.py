@@ -58,18 +58,32 @@ class Settings:
     hourly_digest_minute: int = 0  # digests are cut at this minute of the hour…
     daily_digest_hour: int = 7  # …daily ones at this hour (UTC), weekly ones on Monday then
     log_level: str = "INFO"
+    # A file to log to, rotated at midnight and deleted after log_retention_days; empty: stderr
+    # (rotate that with logrotate, README).
+    log_file: str = ""
+    log_retention_days: int = 14
+    # Backups: how many to keep per tenant (strict: `backup create` prunes the rest), and where
+    # the keys that open them live; empty: data_dir/keys. Never inside the backups directory.
+    backup_keep: int = 14
+    key_dir: str = ""
 
     # Derived, never read from the environment.
     raw_dir: Path = field(init=False)
     files_dir: Path = field(init=False)
     outbox_dir: Path = field(init=False)
     exports_dir: Path = field(init=False)
+    backups_dir: Path = field(init=False)
+    keys_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "raw_dir", self.data_dir / "raw")
         object.__setattr__(self, "files_dir", self.data_dir / "files")
         object.__setattr__(self, "outbox_dir", self.data_dir / "outbox")
         object.__setattr__(self, "exports_dir", self.data_dir / "exports")
+        object.__setattr__(self, "backups_dir", self.data_dir / "backups")
+        object.__setattr__(
+            self, "keys_dir", Path(self.key_dir) if self.key_dir else self.data_dir / "keys"
+        )
 
     @property
     def effective_database_url(self) -> str:
@@ -186,5 +200,9 @@ def _validate(s: Settings) -> None:
         )
     if s.worker_threads < 1:
         raise ConfigError("MAILHUB_WORKER_THREADS must be at least 1")
+    if s.log_retention_days < 1 or s.backup_keep < 1:
+        raise ConfigError("MAILHUB_LOG_RETENTION_DAYS and MAILHUB_BACKUP_KEEP must be at least 1")
+    if s.keys_dir.resolve().is_relative_to(s.backups_dir.resolve()):
+        raise ConfigError("MAILHUB_KEY_DIR must not be inside the backups directory")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("MAILHUB_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")

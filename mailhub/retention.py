@@ -63,7 +63,7 @@ def incinerate_due(
             )
             for msg in due:
                 raw.delete(msg.raw_path)  # files before rows
-                _strip(msg)
+                strip_inbound(msg)
                 msg.incinerated_at = now
                 count += 1
                 size += msg.size
@@ -71,7 +71,7 @@ def incinerate_due(
             return Incinerated(count, size)
 
 
-def _strip(msg: InboundMessage) -> None:
+def strip_inbound(msg: InboundMessage) -> None:
     """Keep what says what happened; drop everything that says who or what was written."""
     msg.mail_from = ""
     msg.rcpt_to = []

@@ -275,3 +275,23 @@ _INDEXED = (Page, Revision, Form, FormVersion, Comment, Attachment)
 
 def _deleted(session: Session, obj: object) -> bool:
     return obj in session.deleted
+
+
+def reindex_tenant(session: Session, tenant_id: int) -> int:
+    """Rebuild a tenant's search entries from its items (after a backup is restored)."""
+    conn = session.connection()
+    conn.execute(delete(SearchEntry).where(SearchEntry.tenant_id == tenant_id))
+    count = 0
+    for page_id in session.scalars(select(Page.id).where(Page.tenant_id == tenant_id)):
+        _page(conn, page_id)
+        count += 1
+    for form_id in session.scalars(select(Form.id).where(Form.tenant_id == tenant_id)):
+        _form(conn, form_id)
+        count += 1
+    for comment in session.scalars(select(Comment).where(Comment.tenant_id == tenant_id)):
+        _comment(conn, comment)
+        count += 1
+    for attachment in session.scalars(select(Attachment).where(Attachment.tenant_id == tenant_id)):
+        _attachment(conn, attachment)
+        count += 1
+    return count

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from mailhub.outbound.digest import Schedule, collect_due
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
+from mailhub.privacy.erasure import Outcome
+from mailhub.privacy.proof import Places
 from mailhub.retention import Incinerated, forget_expired_secrets, incinerate_due
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,7 @@ class Runtime:
         self.sessions = make_session_factory(self.engine)
         self.raw_store = RawStore(settings.raw_dir)
         self.files = FileStore(settings.files_dir)
+        self.places = Places.of(settings)
         self.stores = Stores(
             self.raw_store,
             self.files,
@@ -180,6 +184,7 @@ class Runtime:
         self.enqueue_notifications(outbound)
         self.enqueue_notifications(self.collect_digests())
         self.enqueue_notifications(self.run_exports())
+        self.run_erasures()
         if time.monotonic() - self._housekeeping_ran >= HOUSEKEEPING_EVERY:
             self.housekeeping()
         if inbound or outbound:
@@ -222,6 +227,35 @@ class Runtime:
             except Exception:
                 log.exception("export %s failed; the next sweep tries again", request_id)
         return mails
+
+    def run_erasures(self) -> list[Outcome]:
+        """Carry out confirmed erasures (and resume any a crash left running)."""
+        from mailhub.privacy import erasure
+
+        with self.sessions() as session:
+            pending = erasure.pending(session)
+        done: list[Outcome] = []
+        for request_id in pending:
+            try:
+                outcome = erasure.run(self.sessions, self.places, request_id)
+            except Exception:
+                log.exception("erasure %s failed; the next sweep tries again", request_id)
+                continue
+            if outcome is None:
+                continue
+            done.append(outcome)
+            if outcome.notice is not None:
+                self._send_notice(outcome.notice, f"erased-{request_id}")
+        return done
+
+    def _send_notice(self, msg: EmailMessage, name: str) -> None:
+        """A mail that is not kept as a row (the last one to an erased person): one try."""
+        try:
+            self.transport.send(
+                name, bytes(msg), str(msg["From"].addresses[0].addr_spec), [str(msg["To"])]
+            )
+        except Exception:
+            log.warning("could not send %s", name, exc_info=True)
 
     def expire_exports(self) -> int:
         from mailhub.privacy import requests

@@ -101,7 +101,7 @@ def test_an_access_request_is_verified_then_answered_with_the_report(tmp_path: P
         )
         assert [e.event for e in events] == [
             "received",
-            "link sent again",
+            "asked again",
             "verified",
             "running",
             "done",

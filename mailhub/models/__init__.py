@@ -27,7 +27,7 @@ from mailhub.models.preferences import (
     SubscriptionDefault,
     Suppression,
 )
-from mailhub.models.privacy import Breach, Objection, PrivacyEvent, PrivacyRequest
+from mailhub.models.privacy import Breach, Erasure, Objection, PrivacyEvent, PrivacyRequest
 from mailhub.models.search import SearchEntry
 from mailhub.models.tenancy import Space, SpaceMember, Tenant, User, WebSession
 
@@ -38,6 +38,7 @@ __all__ = [
     "Base",
     "Comment",
     "DigestItem",
+    "Erasure",
     "Form",
     "FormResponse",
     "FormVersion",

@@ -90,3 +90,19 @@ class Breach(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     affected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Erasure(Base):
+    """The erasure ledger: which accounts were erased, so a restored backup cannot bring
+    one back. Only the account's number and a salted hash of its address (to tell a later
+    account that got the same number apart) — nothing that names anyone."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("privacy_requests.id"), default=None)
+    erased_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

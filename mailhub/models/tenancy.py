@@ -31,6 +31,11 @@ class Tenant(Base):
     publish_receipts: Mapped[bool] = mapped_column(Boolean, default=True)
     # The space mail to form@domain makes its forms in (a slug); None: the only space, if one.
     default_space: Mapped[str | None] = mapped_column(String(64), default=None)
+    # When a person's account is erased, keep the pages, comments and forms they shared,
+    # anonymized (their name gone from them), rather than deleting them.
+    keep_shared_content: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Accounts unused this many days are deleted after warnings; None: never.
+    inactive_days: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -49,6 +54,10 @@ class User(Base):
     guest: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Signing in or mailing in; what retention of inactive accounts measures from.
+    last_active_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # Days before deletion of the last inactivity warning sent (30, 7, 1); None: none pending.
+    inactivity_warned: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Space(Base):

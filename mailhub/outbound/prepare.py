@@ -794,6 +794,7 @@ def _privacy(
     what = {
         "access": _("a report of the data {tenant} holds about you", tenant=tenant.name),
         "export": _("a copy of your data to take elsewhere"),
+        "erase": _("the erasure of your account and everything it holds"),
         "object": _("an objection to processing of your data"),
         "restrict": _("a restriction of processing of your data"),
     }.get(req.kind, req.kind)

@@ -39,7 +39,7 @@ from mailhub.models import (
 from mailhub.outbound.keys import TokenRefused, token_for, use_token
 from mailhub.privacy import objections
 
-KINDS = ("access", "export", "object", "restrict")  # erasure comes with its runner
+KINDS = ("access", "export", "erase", "object", "restrict")
 ARCHIVE_DAYS = 7  # how long an export can be downloaded before it deletes itself
 OPEN = ("received", "verified", "running")
 
@@ -65,10 +65,33 @@ def request(
 ) -> tuple[PrivacyRequest, int]:
     """Record a request and queue the mail that verifies it; (the request, the mail's id).
     An open request of the same kind is not duplicated: its link is mailed again."""
+    req = open_request(session, tenant, email, kind, via)
+    if req.state != "received":
+        return req, 0
+    stamp = secrets.token_hex(6)  # each resend is its own mail
+    user = session.get_one(User, req.user_id)
+    mail = _mail(
+        session,
+        tenant,
+        req,
+        user,
+        NotificationKind.PRIVACY_VERIFY,
+        f"verify:{stamp}",
+        "a request about your data was made in your name",
+    )
+    return req, mail
+
+
+def open_request(
+    session: Session, tenant: Tenant, email: str, kind: str, via: str
+) -> PrivacyRequest:
+    """The person's open request of this kind, or a new one, received now."""
     if kind not in KINDS:
         raise InvalidInput(f"a request is one of {', '.join(KINDS)}, not {kind!r}")
     user = get_user(session, tenant, email)
-    if user.guest or not user.active:
+    if user.guest:
+        raise InvalidInput(f"{user.email} has no account to make requests for")
+    if not user.active and kind != "erase":
         raise InvalidInput(f"{user.email} has no active account to make requests for")
     req = session.scalar(
         select(PrivacyRequest).where(
@@ -94,20 +117,8 @@ def request(
         session.flush()
         log(session, req, "received", via=via)
     else:
-        log(session, req, "link sent again", via=via)
-    if req.state != "received":
-        return req, 0
-    stamp = secrets.token_hex(6)  # each resend is its own mail
-    mail = _mail(
-        session,
-        tenant,
-        req,
-        user,
-        NotificationKind.PRIVACY_VERIFY,
-        f"verify:{stamp}",
-        "a request about your data was made in your name",
-    )
-    return req, mail
+        log(session, req, "asked again", via=via)
+    return req
 
 
 def of_token(session: Session, tenant: Tenant, token: str) -> PrivacyRequest:
@@ -127,8 +138,8 @@ def verify(session: Session, tenant: Tenant, token: str) -> tuple[PrivacyRequest
     use_token(session, row)
     req.state, req.verified_at = "verified", utcnow()
     log(session, req, "verified")
-    if req.kind == "export":
-        return req, []  # built by the worker's sweeper (run_export), which can resume it
+    if req.kind in ("export", "erase"):
+        return req, []  # run by the worker's sweeper, which can resume them
     return req, run(session, tenant, req)
 
 

@@ -217,8 +217,8 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             if sub is not None:
                 session.delete(sub)
             return "saved"
-        if what in ("report", "export"):  # Art. 15 and 20, confirmed by mail like any request
-            kind = "access" if what == "report" else "export"
+        if what in ("report", "export", "erase"):  # Art. 15, 20 and 17, confirmed by mail
+            kind = {"report": "access", "export": "export", "erase": "erase"}[what]
             _, mail = requests.request(session, t, user.email, kind, via="web")
             if mail:
                 session.info.setdefault(NEW_NOTIFICATIONS, []).append(mail)

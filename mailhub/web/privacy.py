@@ -58,5 +58,7 @@ def register(
             "you send in is not processed.",
             "restrict": "Confirmed. The restriction is recorded.",
             "export": "Confirmed. Your data is being packed; a download link follows by mail.",
+            "erase": "Confirmed. Your account is being erased now; you will get one last mail "
+            "when it is done, and nothing after it.",
         }
         return html("done.html", message=said.get(kind, "Confirmed."))

@@ -1,0 +1,279 @@
+"""The proof that an erasure (or a tenant's closure) left nothing behind.
+
+Driven by schema/datamap.json: every store the map lists — each table, file store, queue, log
+and backup — has a check here, and a store with no check makes the proof itself fail, so a new
+place for personal data cannot be added without being covered. A check counts what is left:
+
+- a table: rows whose subject column is the person (their id, or their address), and rows
+  whose text or JSON mentions their address or full name anywhere in the tenant;
+- the full-text index (SQLite FTS5): documents the index itself still matches for them;
+- a file store: files of the tenant whose bytes mention them (ZIP archives are opened);
+- a queue: mail still queued for them, or from them;
+- the log file and its rotated copies: lines that mention them;
+- backups: the tenant's backups that hold data sealed for them while their key still exists
+  (any such backup could reveal them), backup files that mention them in the clear, and
+  their key itself in the key store.
+
+The person's identifiers are held in memory only while the proof runs.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, MetaData, String, Table, Text, cast, func, or_, select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from mailhub import backups, datamap
+from mailhub.config import Settings
+from mailhub.files import FileStore
+from mailhub.ingress.rawstore import RawStore
+from mailhub.keystore import KeyStore
+from mailhub.models import Base, InboundMessage, InboundStatus, Notification, NotificationStatus
+from mailhub.privacy.report import subject_column
+
+MIN_NAME = 5  # a shorter name ("Ann") matches too many words to be searched for on its own
+ERASED = "[erased]"
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where mailhub keeps files, built from settings: what erasure empties and proof reads."""
+
+    files: FileStore
+    raw: RawStore
+    exports: Path
+    outbox: Path
+    backups: Path
+    keys: KeyStore
+    log_file: Path | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Places:
+        return cls(
+            FileStore(settings.files_dir),
+            RawStore(settings.raw_dir),
+            settings.exports_dir,
+            settings.outbox_dir,
+            settings.backups_dir,
+            KeyStore(settings.keys_dir, settings.secret_key),
+            Path(settings.log_file) if settings.log_file else None,
+        )
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person being erased, as the stores may name them."""
+
+    tenant_id: int
+    user_id: int
+    email: str
+    name: str
+
+    def needles(self) -> list[str]:
+        """Lower-case strings whose presence anywhere means the person is still named."""
+        found = [self.email.strip().lower()]
+        name = " ".join(self.name.split()).lower()
+        if len(name) >= MIN_NAME and name not in found:
+            found.append(name)
+        return found
+
+
+def scrub(value: Any, needles: list[str]) -> Any:
+    """`value` (text, or JSON made of dicts, lists and text) with every needle replaced."""
+    if isinstance(value, str):
+        for needle in needles:
+            value = re.sub(re.escape(needle), ERASED, value, flags=re.IGNORECASE)
+        return value
+    if isinstance(value, dict):
+        return {scrub(k, needles): scrub(v, needles) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, needles) for v in value]
+    return value
+
+
+def text_columns(table: Table) -> list[Any]:
+    return [c for c in table.c if isinstance(c.type, String | Text | JSON)]
+
+
+def mentions(table: Table, needles: list[str]) -> ColumnElement[bool] | None:
+    """A condition: some text or JSON column of the row contains a needle (any case)."""
+    conditions = []
+    for column in text_columns(table):
+        value = cast(column, Text) if isinstance(column.type, JSON) else column
+        for needle in needles:
+            conditions.append(func.lower(value).contains(needle, autoescape=True))
+    return or_(*conditions) if conditions else None
+
+
+def prove(session: Session, places: Places, subject: Subject) -> dict[str, int]:
+    """What is left of the person in every store of the data map: {store: hits}."""
+    dm = datamap.load()
+    needles = subject.needles()
+    hits: dict[str, int] = {}
+    dialect = session.get_bind().dialect.name
+    fts = None
+    for name, entry in sorted(dm["tables"].items()):
+        if entry.get("only_on", dialect) != dialect:
+            continue
+        if name.startswith("search_fts"):  # FTS5 and its shadow tables: ask the index
+            fts = _fts_hits(session, subject.tenant_id, needles) if fts is None else fts
+            hits[f"table {name}"] = fts
+            continue
+        hits[f"table {name}"] = _table_hits(session, name, entry, subject, needles)
+    checks: dict[str, Callable[[Places, Subject, list[str]], int]] = {
+        "raw_dir": lambda p, s, n: _files_hits(_under(p.raw.root, s.tenant_id, "incoming"), n),
+        "files_dir": lambda p, s, n: _files_hits(_under(p.files.root, s.tenant_id), n),
+        "outbox_dir": lambda p, s, n: _files_hits(_under(p.outbox, None), n),
+        "exports_dir": lambda p, s, n: _files_hits(_under(p.exports, s.tenant_id), n),
+        # Backups are encrypted: a mention in the clear would be a broken backup.
+        "backups_dir": lambda p, s, n: _files_hits(_under(p.backups, s.tenant_id), n),
+        "keys_dir": lambda p, s, n: int(p.keys.has_user_key(s.tenant_id, s.user_id)),
+    }
+    for name in sorted(dm["file_stores"]):
+        hits[f"file store {name}"] = _check(checks, name)(places, subject, needles)
+    for name in sorted(dm["queues"]):
+        hits[f"queue {name}"] = _queued(session, name, subject)
+    for name in sorted(dm["logs"]):
+        if name != "application":
+            raise ValueError(f"the data map lists log {name!r}, which the proof cannot check")
+        hits[f"log {name}"] = _files_hits(_logs(places.log_file), needles)
+    for name in sorted(dm["backups"]):
+        if name != "tenant":
+            raise ValueError(f"the data map lists backup {name!r}, which the proof cannot check")
+        hits[f"backup {name}"] = backups.readable_for(
+            places.keys, places.backups, subject.tenant_id, subject.user_id
+        )
+    return hits
+
+
+def _check(
+    checks: dict[str, Callable[[Places, Subject, list[str]], int]], name: str
+) -> Callable[[Places, Subject, list[str]], int]:
+    if name not in checks:
+        raise ValueError(f"the data map lists file store {name!r}, which the proof cannot check")
+    return checks[name]
+
+
+def _table_hits(
+    session: Session, name: str, entry: dict[str, Any], subject: Subject, needles: list[str]
+) -> int:
+    table = Base.metadata.tables.get(name)
+    if table is None:  # alembic's own table: read it as it is
+        table = Table(name, MetaData(), autoload_with=session.connection())
+    conditions: list[ColumnElement[bool]] = []
+    how = subject_column(table, entry.get("subject"))
+    if how is not None:
+        column, by = how
+        value = subject.user_id if by == "id" else subject.email
+        conditions.append(table.c[column] == value)
+    said = mentions(table, needles)
+    if said is not None:
+        conditions.append(said)
+    if not conditions:
+        return 0
+    query = select(func.count()).select_from(table).where(or_(*conditions))
+    if "tenant_id" in table.c:
+        query = query.where(table.c.tenant_id == subject.tenant_id)
+    elif name == "tenants":
+        query = query.where(table.c.id == subject.tenant_id)
+    return int(session.scalar(query) or 0)
+
+
+def _fts_hits(session: Session, tenant_id: int, needles: list[str]) -> int:
+    """Documents of the tenant the FTS5 index matches for any needle, read from the index
+    itself (rowids only), so an entry deleted from search_entries but left in the index counts."""
+    total = 0
+    for needle in needles:
+        words = re.findall(r"\w+", needle)
+        if not words:
+            continue
+        query = f'tenant_id : "{tenant_id}" AND "{" ".join(words)}"'
+        total += int(
+            session.scalar(
+                text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :q"), {"q": query}
+            )
+            or 0
+        )
+    return total
+
+
+def _queued(session: Session, name: str, subject: Subject) -> int:
+    if name == "outbound":
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(
+                    Notification.tenant_id == subject.tenant_id,
+                    Notification.status.in_(
+                        [NotificationStatus.QUEUED, NotificationStatus.SENDING]
+                    ),
+                    or_(
+                        Notification.user_id == subject.user_id,
+                        func.lower(Notification.to_addr) == subject.email.lower(),
+                    ),
+                )
+            )
+            or 0
+        )
+    if name == "inbound":
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(InboundMessage)
+                .where(
+                    InboundMessage.tenant_id == subject.tenant_id,
+                    InboundMessage.status.in_([InboundStatus.PENDING, InboundStatus.PROCESSING]),
+                    func.lower(InboundMessage.mail_from) == subject.email.lower(),
+                )
+            )
+            or 0
+        )
+    raise ValueError(f"the data map lists queue {name!r}, which the proof cannot check")
+
+
+def _under(root: Path, tenant_id: int | None, *extra: str) -> Iterator[Path]:
+    """Every file of one tenant in a store (or of the whole store), and of extra folders."""
+    for folder in [root if tenant_id is None else root / str(tenant_id)] + [
+        root / e for e in extra
+    ]:
+        if folder.is_dir():
+            yield from (p for p in folder.rglob("*") if p.is_file())
+
+
+def _logs(log_file: Path | None) -> Iterator[Path]:
+    if log_file is None or not log_file.parent.is_dir():
+        return
+    yield from (p for p in log_file.parent.glob(log_file.name + "*") if p.is_file())
+
+
+def _files_hits(paths: Iterator[Path], needles: list[str]) -> int:
+    wanted = [n.encode() for n in needles]
+    count = 0
+    for path in paths:
+        try:
+            if count_in_file(path, wanted):
+                count += 1
+        except FileNotFoundError:  # removed while we looked: nothing left there
+            continue
+    return count
+
+
+def count_in_file(path: Path, wanted: list[bytes]) -> bool:
+    """Whether the file (or, for a ZIP, any member) mentions a needle."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return any(_contains(archive.read(m), wanted) for m in archive.namelist())
+    return _contains(path.read_bytes(), wanted)
+
+
+def _contains(data: bytes, wanted: list[bytes]) -> bool:
+    lowered = data.lower()
+    return any(w in lowered for w in wanted)
