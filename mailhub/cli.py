@@ -328,13 +328,123 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
             publish_receipts=None if args.receipts is None else args.receipts == "yes",
             default_space=args.default_space,
         )
+        if args.keep_shared_content is not None:
+            t.keep_shared_content = args.keep_shared_content == "yes"
+        if args.inactive_days is not None:
+            if args.inactive_days < 0:
+                raise InvalidInput("--inactive-days must be 0 (never) or more")
+            t.inactive_days = args.inactive_days or None
         print(
             f"tenant {t.slug}: unknown senders {t.unknown_senders}, "
             f"authenticated mail {'required' if t.require_authenticated else 'not required'}, "
             f"language {t.locale}, receipts {'on' if t.publish_receipts else 'off'}, "
-            f"default space {t.default_space or '(none)'}"
+            f"default space {t.default_space or '(none)'}, "
+            f"erased people's shared content {'kept' if t.keep_shared_content else 'deleted'}, "
+            + (
+                f"unused accounts deleted after {t.inactive_days} days"
+                if t.inactive_days
+                else "unused accounts kept"
+            )
         )
     return 0
+
+
+def cmd_tenant_close(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.privacy.closure import close
+    from mailhub.privacy.proof import Places
+
+    if not args.yes:
+        raise InvalidInput(
+            f"closing {args.slug} destroys all of its rows, files, raw mail, search entries, "
+            "exports, backups and keys, for good; run again with --yes"
+        )
+    closed = close(
+        _sessions(settings), Places.of(settings), args.slug, settings.data_dir / "closures"
+    )
+    removed = sum(closed.counts.values())
+    print(f"tenant {closed.slug} closed: {removed} rows and files removed")
+    print(
+        f"proof: {len(closed.proof)} stores checked, "
+        f"{sum(closed.proof.values())} hits left"
+        + (f" ({', '.join(sorted(closed.left))})" if closed.left else "")
+        + f"; recorded in {closed.record}"
+    )
+    return 1 if closed.left else 0
+
+
+def cmd_tenant_export(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.privacy.export import build_tenant
+
+    target = Path(args.to)
+    if target.exists():
+        raise InvalidInput(f"{target} exists already; choose a new file")
+    with _sessions(settings)() as s:
+        tenant = directory.get_tenant(s, args.slug)
+        counts = build_tenant(s, tenant, FileStore(settings.files_dir), target)
+    print(f"exported {sum(counts.values())} rows of {tenant.slug} and its files to {target}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub import backups
+    from mailhub.keystore import KeyStore
+
+    keys = KeyStore(settings.keys_dir, settings.secret_key)
+    root = settings.backups_dir
+    with unit_of_work(_sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        tenant_id = tenant.id
+        if args.sub == "create":
+            made = backups.create(s, keys, root, settings.files_dir, tenant, settings.backup_keep)
+            print(
+                f"backup {made.path.name}: {made.rows} rows, {made.files} files, "
+                f"{made.size} bytes (keeping the newest {settings.backup_keep})"
+            )
+            return 0
+    if args.sub == "list":
+        found = backups.listing(root, tenant_id)
+        for b in found:
+            print(f"{b.path.name}  {b.created_at}  {b.rows} rows  {b.files} files  {b.size} bytes")
+        if not found:
+            print(f"no backups of {args.tenant}")
+    elif args.sub == "prune":
+        gone = backups.prune(root, tenant_id, args.keep or settings.backup_keep)
+        print(f"deleted {len(gone)} old backups of {args.tenant}")
+    else:
+        if not args.yes:
+            raise InvalidInput(
+                f"restoring replaces every row and file of {args.tenant} with the backup's; "
+                "run again with --yes"
+            )
+        path = backups.find(root, tenant_id, args.name)
+        done = backups.restore(_sessions(settings), keys, settings.files_dir, tenant_id, path)
+        skipped = ", ".join(f"{n} {t}" for t, n in sorted(done.skipped.items()))
+        print(
+            f"restored {done.rows} rows and {done.files} files of {args.tenant} from {path.name}"
+            + (f"; not restored (erased, keys destroyed): {skipped}" if skipped else "")
+        )
+    return 0
+
+
+def cmd_privacy_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.privacy.erasure import erase_user
+    from mailhub.privacy.proof import Places
+
+    if not args.yes:
+        raise InvalidInput(
+            f"erasing {args.email} cannot be undone; without --yes, use "
+            f"`mailhub privacy request erase {args.tenant} {args.email}` to have them confirm it"
+        )
+    with _sessions(settings)() as s:
+        tenant = directory.get_tenant(s, args.tenant)
+    outcome = erase_user(_sessions(settings), Places.of(settings), tenant, args.email)
+    print(
+        f"request {outcome.request_id} {outcome.state}: "
+        f"{sum(outcome.counts.values())} items removed or anonymized; proof: "
+        f"{len(outcome.proof)} stores checked, {sum(outcome.proof.values())} hits left"
+        + (f" ({', '.join(sorted(outcome.left))})" if outcome.left else "")
+    )
+    return 0 if outcome.state == "done" else 1
 
 
 def cmd_privacy_requests(args: argparse.Namespace, settings: Settings) -> int:
@@ -721,16 +831,35 @@ def cmd_files_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub.ingress.rawstore import RawStore
-    from mailhub.retention import incinerate_due
+    from mailhub.privacy import requests
+    from mailhub.privacy.proof import Places
+    from mailhub.retention import (
+        delete_old_logs,
+        expire_inactive,
+        forget_expired_secrets,
+        incinerate_due,
+    )
 
+    places = Places.of(settings)
+    sessions = _sessions(settings)
     done = incinerate_due(
-        _sessions(settings),
-        RawStore(settings.raw_dir),
-        settings.raw_retention_days,
-        settings.rejected_retention_days,
+        sessions, places.raw, settings.raw_retention_days, settings.rejected_retention_days
     )
     print(f"incinerated {done.count} raw messages ({done.bytes} bytes)")
+    with unit_of_work(sessions) as s:
+        archives = requests.expire_archives(s, places.exports)
+    print(f"deleted {archives} expired export archives")
+    print(f"deleted {forget_expired_secrets(sessions)} expired link tokens and sessions")
+    logs = delete_old_logs(places.log_file, settings.log_retention_days)
+    print(f"deleted {logs} log files older than {settings.log_retention_days} days")
+    warnings, erased = expire_inactive(sessions, places)
+    _send_now(settings, warnings)
+    print(f"warned {len(warnings)} unused accounts, erased {len(erased)}")
+    for outcome in erased:
+        print(
+            f"  request {outcome.request_id} {outcome.state}: proof over "
+            f"{len(outcome.proof)} stores, {sum(outcome.proof.values())} hits left"
+        )
     return 0
 
 
@@ -851,6 +980,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="confirm each page made by mail to its author, with who was notified",
     )
     t_set.add_argument("--default-space", help="the space mail to form@DOMAIN makes forms in")
+    t_set.add_argument(
+        "--keep-shared-content",
+        choices=("yes", "no"),
+        help="when someone is erased, keep their pages, comments and forms anonymized (yes), "
+        "or delete them (no)",
+    )
+    t_set.add_argument(
+        "--inactive-days",
+        type=int,
+        help="delete accounts unused this many days, after warnings (0: never)",
+    )
+    t_close = add(
+        "close", cmd_tenant_close, "incinerate everything of a tenant, with a proof", tenant
+    )
+    t_close.add_argument("slug")
+    t_close.add_argument("--yes", action="store_true", help="yes, destroy it all")
+    t_exp = add("export", cmd_tenant_export, "the tenant's own copy of everything (ZIP)", tenant)
+    t_exp.add_argument("slug")
+    t_exp.add_argument("--to", required=True, help="the ZIP file to write")
+
+    backup = sub.add_parser("backup", help="encrypted per-tenant backups").add_subparsers(
+        dest="sub", required=True
+    )
+    bk_create = add("create", cmd_backup, "back up a tenant, then prune to the rotation", backup)
+    bk_create.add_argument("tenant")
+    bk_list = add("list", cmd_backup, "a tenant's backups, newest first", backup)
+    bk_list.add_argument("tenant")
+    bk_prune = add("prune", cmd_backup, "delete all but the newest backups", backup)
+    bk_prune.add_argument("tenant")
+    bk_prune.add_argument("--keep", type=int, help="how many to keep (MAILHUB_BACKUP_KEEP)")
+    bk_restore = add(
+        "restore",
+        cmd_backup,
+        "replace a tenant's data with a backup's (erased stay erased)",
+        backup,
+    )
+    bk_restore.add_argument("tenant")
+    bk_restore.add_argument("name", help="the backup's file name, from `mailhub backup list`")
+    bk_restore.add_argument("--yes", action="store_true", help="yes, replace the current data")
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="sub", required=True)
     u_add = add("add", cmd_user_add, "add a user to a tenant", user)
@@ -897,9 +1065,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_req = add(
         "request", cmd_privacy_requests, "record a request and mail its confirmation link", privacy
     )
-    p_req.add_argument("kind", choices=("access", "export", "object", "restrict"))
+    p_req.add_argument("kind", choices=("access", "export", "erase", "object", "restrict"))
     p_req.add_argument("tenant")
     p_req.add_argument("email")
+    p_erase = add(
+        "erase",
+        cmd_privacy_erase,
+        "erase a user now, with a proof (for a request confirmed some other way)",
+        privacy,
+    )
+    p_erase.add_argument("tenant")
+    p_erase.add_argument("email")
+    p_erase.add_argument("--yes", action="store_true", help="yes, erase them for good")
     p_list = add(
         "list", cmd_privacy_requests, "a tenant's privacy requests and their states", privacy
     )
@@ -1032,7 +1209,13 @@ def build_parser() -> argparse.ArgumentParser:
     retention = sub.add_parser("retention", help="data retention").add_subparsers(
         dest="sub", required=True
     )
-    add("run", cmd_retention_run, "incinerate raw mail that is past its retention", retention)
+    add(
+        "run",
+        cmd_retention_run,
+        "incinerate raw mail, delete expired exports, tokens and logs, warn and erase unused "
+        "accounts",
+        retention,
+    )
 
     send = add("send", cmd_send, "send a mail to mailhub's SMTP port (for trying it out)")
     send.add_argument("--from", dest="sender", required=True)
@@ -1056,6 +1239,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
+        if settings.log_file:  # rotated at midnight (UTC), kept log_retention_days days
+            from logging.handlers import TimedRotatingFileHandler
+
+            rotating = TimedRotatingFileHandler(
+                settings.log_file,
+                when="midnight",
+                backupCount=settings.log_retention_days,
+                utc=True,
+                encoding="utf-8",
+            )
+            rotating.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+            )
+            logging.getLogger().addHandler(rotating)
         for noisy in ("alembic", "mail.log"):  # both log every step, addresses included
             logging.getLogger(noisy).setLevel(logging.WARNING)
         handler: Handler = args.handler

@@ -1,4 +1,5 @@
-"""Retention: raw mail is incinerated once it has served its purpose.
+"""Retention: raw mail is incinerated once it has served its purpose; unused accounts are
+deleted after warnings where the tenant says so; rotated logs expire.
 
 A message's raw file is destroyed a set number of days after it reached a final status
 (MAILHUB_RAW_RETENTION_DAYS, 30) — sooner for mail that was never used (rejected, bounced,
@@ -10,14 +11,30 @@ status, reason code, size, dates), as Rails Action Mailbox's incineration does.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.ingress.rawstore import RawStore
-from mailhub.models import InboundMessage, InboundStatus, utcnow
+from mailhub.models import (
+    InboundMessage,
+    InboundStatus,
+    Notification,
+    NotificationKind,
+    Tenant,
+    User,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from mailhub.privacy.erasure import Outcome
+    from mailhub.privacy.proof import Places
 
 UNUSED = (InboundStatus.REJECTED, InboundStatus.BOUNCED, InboundStatus.IGNORED)
 BATCH = 500
@@ -102,3 +119,84 @@ def forget_expired_secrets(factory: SessionFactory, keep_days: int = 30) -> int:
             )
         )
         return tokens + purge_expired(session)
+
+
+WARNINGS = (30, 7, 1)  # days before an unused account's deletion, each a mail naming the day
+
+
+def mark_active(user: User) -> None:
+    """The person signed in or mailed in: their account is in use, any deletion is off."""
+    user.last_active_at = utcnow()
+    user.deletion_due_at = user.inactivity_warned = None
+
+
+def expire_inactive(
+    factory: SessionFactory, places: Places, now: datetime | None = None
+) -> tuple[list[int], list[Outcome]]:
+    """Accounts unused for their tenant's `inactive_days`: warned 30, 7 and 1 days before
+    the day, which the first warning fixes (at least 30 days after it, so every warning
+    holds), then erased with a proof. Returns (warnings to send, erasures done)."""
+    from mailhub.privacy.erasure import FORMER_MEMBER, erase_user
+
+    now = now or utcnow()
+    mails: list[int] = []
+    due: list[tuple[Tenant, str]] = []
+    with unit_of_work(factory) as session:
+        for tenant in session.scalars(select(Tenant).where(Tenant.inactive_days.is_not(None))):
+            assert tenant.inactive_days is not None
+            soon = now + timedelta(days=WARNINGS[0]) - timedelta(days=tenant.inactive_days)
+            for user in session.scalars(
+                select(User).where(
+                    User.tenant_id == tenant.id,
+                    User.active,
+                    ~User.guest,
+                    User.email != FORMER_MEMBER,
+                    User.last_active_at <= soon,
+                )
+            ):
+                if user.deletion_due_at is None:
+                    natural = user.last_active_at + timedelta(days=tenant.inactive_days)
+                    user.deletion_due_at = max(natural, now + timedelta(days=WARNINGS[0]))
+                left = user.deletion_due_at - now
+                if left <= timedelta(0) and user.inactivity_warned == WARNINGS[-1]:
+                    due.append((tenant, user.email))
+                    continue
+                owed = [w for w in WARNINGS if left <= timedelta(days=w)]
+                warn = min(owed) if owed else None
+                if warn is not None and (user.inactivity_warned or 10**6) > warn:
+                    user.inactivity_warned = warn
+                    mails.append(_expiry_mail(session, tenant, user, warn))
+    erased = [erase_user(factory, places, tenant, email, via="retention") for tenant, email in due]
+    return mails, erased
+
+
+def _expiry_mail(session: Session, tenant: Tenant, user: User, warn: int) -> int:
+    assert user.deletion_due_at is not None
+    day = f"{user.deletion_due_at:%Y-%m-%d}"
+    row = Notification(
+        tenant_id=tenant.id,
+        kind=NotificationKind.ACCOUNT_EXPIRY,
+        event_key=f"expiry:{user.id}:{day}:{warn}",
+        to_addr=user.email,
+        user_id=user.id,
+        reason="your account is about to be deleted for not being used",
+        context={"due": day, "days": warn},
+        message_id=f"<{tenant.slug}/expiry/{user.id}/{day}/{warn}@{tenant.domain}>",
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def delete_old_logs(log_file: Path | None, keep_days: int, now: float | None = None) -> int:
+    """Rotated copies of the log file older than `keep_days` (the handler deletes them at
+    each rotation too; this covers a process that was not running at midnight)."""
+    if log_file is None or not log_file.parent.is_dir():
+        return 0
+    cutoff = (now or time.time()) - keep_days * 86400
+    count = 0
+    for path in log_file.parent.glob(log_file.name + ".*"):
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            count += 1
+    return count

@@ -30,6 +30,7 @@ from mailhub.models import (
     utcnow,
 )
 from mailhub.outbound.keys import TokenRefused, hash_key, new_key, token_for, use_token
+from mailhub.retention import mark_active
 
 LINKS_PER_HOUR = 5
 SESSION_DAYS = 30
@@ -108,6 +109,7 @@ def sign_in(session: Session, tenant: Tenant, token: str, next_path: str = "") -
     if user is None or user.tenant_id != tenant.id or not user.active or user.guest:
         raise TokenRefused("This account cannot sign in. Ask an administrator.")
     use_token(session, row)
+    mark_active(user)
     secret = new_key()
     session.add(
         WebSession(

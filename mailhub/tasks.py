@@ -34,7 +34,13 @@ from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
 from mailhub.privacy.erasure import Outcome
 from mailhub.privacy.proof import Places
-from mailhub.retention import Incinerated, forget_expired_secrets, incinerate_due
+from mailhub.retention import (
+    Incinerated,
+    delete_old_logs,
+    expire_inactive,
+    forget_expired_secrets,
+    incinerate_due,
+)
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +290,22 @@ class Runtime:
         forgotten = forget_expired_secrets(self.sessions)
         if forgotten:
             log.info("retention deleted %d expired link tokens and sessions", forgotten)
+        self.expire_inactive()
+        logs = delete_old_logs(self.places.log_file, self.settings.log_retention_days)
+        if logs:
+            log.info("retention deleted %d old log files", logs)
         return done
+
+    def expire_inactive(self) -> list[Outcome]:
+        """Warn, then erase, accounts unused for their tenant's period (hourly)."""
+        warnings, erased = expire_inactive(self.sessions, self.places)
+        self.enqueue_notifications(warnings)
+        for outcome in erased:
+            if outcome.notice is not None:
+                self._send_notice(outcome.notice, f"erased-{outcome.request_id}")
+        if warnings or erased:
+            log.info("retention warned %d unused accounts, erased %d", len(warnings), len(erased))
+        return erased
 
     def _claim_stale(self, model: Any, condition: Any, cutoff: Any) -> list[int]:
         """Ids whose enqueued_at this sweeper moved forward: concurrent sweepers split the work."""

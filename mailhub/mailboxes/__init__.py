@@ -30,6 +30,7 @@ from mailhub.outbound import events
 from mailhub.outbound.keys import TokenRefused
 from mailhub.preferences import PreferenceRefused
 from mailhub.privacy.objections import in_force
+from mailhub.retention import mark_active
 from mailhub.routing import Mailbox, route
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,8 @@ def _dispatch(
     if not todo:
         return Outcome(InboundStatus.IGNORED, f"duplicate of inbound {earlier} (same Message-ID)")
     sender = user_by_email(session, tenant.id, parsed.from_addr) if parsed.from_addr else None
+    if sender is not None and msg.mail_from.lower() == sender.email:
+        mark_active(sender)  # their account is in use: no deletion for inactivity
     refused = _objection(session, sender) or _oversize(msg, parsed)
     if refused is not None:
         return _reject(Mail(session, batch, 0, tenant, msg, parsed, todo), refused)

@@ -121,6 +121,7 @@ class NotificationKind(enum.StrEnum):
     PRIVACY_REPORT = "privacy_report"  # the access report (Art. 15), or a request's outcome
     PRIVACY_DUE = "privacy_due"  # to administrators: a request is due within a week
     BREACH_NOTICE = "breach_notice"  # Art. 34: sent despite preferences, never to bounces
+    ACCOUNT_EXPIRY = "account_expiry"  # an unused account is deleted on a date: 30, 7, 1 days
     REJECTION = "rejection"
 
 

@@ -56,7 +56,10 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Signing in or mailing in; what retention of inactive accounts measures from.
     last_active_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    # Days before deletion of the last inactivity warning sent (30, 7, 1); None: none pending.
+    # Retention of inactive accounts: the date the first warning named for deletion (kept, so
+    # every warning names the same day), and the days-before of the last warning sent
+    # (30, 7, 1). Both None while the account is in use.
+    deletion_due_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     inactivity_warned: Mapped[int | None] = mapped_column(Integer, default=None)
 
 

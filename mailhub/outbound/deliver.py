@@ -49,6 +49,7 @@ _ASKED_FOR = frozenset(
         NotificationKind.PRIVACY_VERIFY,
         NotificationKind.PRIVACY_REPORT,
         NotificationKind.BREACH_NOTICE,
+        NotificationKind.ACCOUNT_EXPIRY,
     }
 )
 

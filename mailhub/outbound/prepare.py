@@ -743,6 +743,39 @@ def _sign_in(
     return Prepared("sign_in", context, draft, locale)
 
 
+def _expiry(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """Retention of unused accounts: the exact day this one is deleted, and how to keep it."""
+    _ = i18n.translator(locale)
+    due = str(n.context["due"])
+    subject = _("Your account at {tenant} will be deleted on {date}", tenant=tenant.name, date=due)
+    context = {
+        "subject": subject,
+        "json_ld": "",
+        "headline": subject,
+        "lines": [
+            _(
+                "Nobody has signed in or sent mail with your account at {tenant} since {date}. Its rules delete accounts that are not used for {days} days.",
+                tenant=tenant.name,
+                date=f"{user.last_active_at:%Y-%m-%d}",
+                days=str(tenant.inactive_days or 0),
+            ),
+            _(
+                "On {date} your account will be erased, with your settings and the data only you had; you get one last mail when it is done.",
+                date=due,
+            ),
+            _("To keep it, sign in or send any mail to the intranet before then."),
+        ],
+        "report": None,
+        "buttons": [(_("Keep my account"), f"{links.base}/t/{tenant.slug}/signin", True)],
+        "reason": _("your account is about to be deleted for not being used"),
+        "tenant_name": tenant.name,
+    }
+    draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
+    return Prepared("privacy", context, draft, locale)
+
+
 def _breach(
     session: Session, n: Notification, tenant: Tenant, user: User, _links: Links, locale: str
 ) -> Prepared:
@@ -1029,6 +1062,7 @@ _BY_KIND: dict[NotificationKind, Maker] = {
     NotificationKind.FORM_RECEIPT: _form_receipt,
     NotificationKind.SIGN_IN: _sign_in,
     NotificationKind.BREACH_NOTICE: _breach,
+    NotificationKind.ACCOUNT_EXPIRY: _expiry,
     NotificationKind.PRIVACY_VERIFY: _privacy,
     NotificationKind.PRIVACY_REPORT: _privacy,
     NotificationKind.PRIVACY_DUE: _privacy,

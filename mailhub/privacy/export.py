@@ -219,3 +219,59 @@ def build(
         os.fsync(fh.fileno())
     partial.rename(target)
     return rel, counts
+
+
+def build_tenant(
+    session: Session, tenant: Tenant, files: FileStore, target: Path
+) -> dict[str, int]:
+    """The customer's own copy of everything: every row of every table of the tenant as
+    JSON (tables/NAME.json), and every file of its store (files/…), in one ZIP at `target`.
+    Returns the rows per table."""
+    from sqlalchemy import DateTime
+
+    from mailhub.models import Base
+
+    counts: dict[str, int] = {}
+    partial = target.with_name(target.name + ".part")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for table in Base.metadata.sorted_tables:
+            if table.name == "tenants":
+                where = table.c.id == tenant.id
+            elif "tenant_id" in table.c:
+                where = table.c.tenant_id == tenant.id
+            else:
+                continue
+            dated = [c.name for c in table.c if isinstance(c.type, DateTime)]
+            rows = []
+            for row in session.execute(select(table).where(where).order_by(table.c.id)).mappings():
+                item = dict(row)
+                for name in dated:
+                    item[name] = _t(item[name])
+                rows.append(item)
+            z.writestr(f"tables/{table.name}.json", json.dumps(rows, ensure_ascii=False, indent=1))
+            counts[table.name] = len(rows)
+        folder = files.root / str(tenant.id)
+        stored = 0
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    z.write(path, f"files/{path.relative_to(files.root).as_posix()}")
+                    stored += 1
+        z.writestr(
+            "manifest.json",
+            json.dumps(
+                {
+                    "format": FORMAT,
+                    "tenant": tenant.slug,
+                    "made_at": _t(utcnow()),
+                    "rows": counts,
+                    "files": stored,
+                },
+                indent=1,
+            ),
+        )
+    with open(partial, "rb") as fh:
+        os.fsync(fh.fileno())
+    partial.rename(target)
+    return counts

@@ -58,6 +58,7 @@ def upgrade() -> None:
                 server_default=sa.func.current_timestamp(),
             )
         )
+        batch_op.add_column(sa.Column("deletion_due_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("inactivity_warned", sa.Integer(), nullable=True))
         batch_op.create_index(
             batch_op.f("ix_users_last_active_at"), ["last_active_at"], unique=False
@@ -71,6 +72,7 @@ def downgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_users_last_active_at"))
         batch_op.drop_column("inactivity_warned")
+        batch_op.drop_column("deletion_due_at")
         batch_op.drop_column("last_active_at")
 
     with op.batch_alter_table("tenants", schema=None) as batch_op:
