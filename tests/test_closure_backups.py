@@ -1,0 +1,325 @@
+"""Erasure and backups on both databases, tenant closure with its proof, the whole-tenant
+export, retention of unused accounts, log expiry, and the same from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from mailhub import backups, datamap, directory, preferences
+from mailhub.db import unit_of_work
+from mailhub.models import Attachment, Page, PrivacyRequest, Tenant, User, utcnow
+from mailhub.privacy import closure, erasure
+from mailhub.privacy.export import build_tenant
+from mailhub.privacy.proof import Places, Subject, prove
+from mailhub.retention import delete_old_logs, expire_inactive
+from mailhub.tasks import Runtime
+
+from conftest import relayed_runtime, wait_until
+from helpers import final_count, sign_in, smtp_send
+
+MAILHUB = str(Path(sys.executable).parent / "mailhub")
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (900, 600), (20, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _mail(sender: str, to: str, subject: str, body: str, n: int, image: bool = False) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = f"<closure-{n}@example.test>"
+    msg.set_content(body)
+    if image:
+        msg.add_attachment(_png(), maintype="image", subtype="png", filename="board.png")
+    return msg.as_bytes()
+
+
+def _content(runtime: Runtime, smtp: Any) -> None:
+    """Bob Reader's page with a photo; Ann's page that names him."""
+    smtp_send(
+        smtp.port,
+        "bob@acme.example",
+        ["sales@acme.example"],
+        _mail("Bob Reader <bob@acme.example>", "sales@acme.example", "Board", "Plan.", 1, True),
+    )
+    smtp_send(
+        smtp.port,
+        "ann@acme.example",
+        ["sales@acme.example"],
+        _mail("Ann <ann@acme.example>", "sales@acme.example", "Contacts", "Ask Bob Reader.", 2),
+    )
+    wait_until(lambda: final_count(runtime) == 2)
+
+
+def test_erasure_and_restore_on_each_database(
+    runtime: Runtime, acme: dict[str, int], smtp: Any
+) -> None:
+    _content(runtime, smtp)
+    with unit_of_work(runtime.sessions) as s:
+        t = s.get_one(Tenant, acme["tenant"])
+        t.keep_shared_content = False
+        made = backups.create(
+            s, runtime.places.keys, runtime.places.backups, runtime.files.root, t, keep=5
+        )
+    assert made.files >= 2  # the photo and its thumbnails, sealed
+    raw = made.path.read_bytes()
+    assert b"bob@acme.example" not in raw and b"Board" not in raw  # nothing in the clear
+    outcome = erasure.erase_user(runtime.sessions, runtime.places, t, "bob@acme.example")
+    assert outcome.state == "done" and set(outcome.proof.values()) == {0}, outcome.left
+    assert outcome.counts["attachment files"] >= 2 and outcome.counts["backup keys"] == 1
+    restored = backups.restore(
+        runtime.sessions, runtime.places.keys, runtime.files.root, acme["tenant"], made.path
+    )
+    with runtime.sessions() as s:
+        assert s.scalars(select(Page.title)).all() == ["Contacts"]
+        assert s.scalar(select(func.count()).select_from(Attachment)) == 0
+        assert directory.user_by_email(s, acme["tenant"], "bob@acme.example") is None
+        assert directory.user_by_email(s, acme["tenant"], "cat@acme.example") is not None
+    assert restored.skipped["users"] == 1
+    # The proof can fail: a log line that names him is found, and the request says where
+    log_file = runtime.settings.data_dir / "mailhub.log"
+    places = Places(**{**runtime.places.__dict__, "log_file": log_file})
+    log_file.write_text("2026-11-27 INFO leaked cat@acme.example\n")
+    with unit_of_work(runtime.sessions) as s:
+        t = s.get_one(Tenant, acme["tenant"])
+    failed = erasure.erase_user(runtime.sessions, places, t, "cat@acme.example")
+    assert failed.state == "failed" and failed.left == {"log application": 1}
+    with runtime.sessions() as s:
+        req = s.get_one(PrivacyRequest, failed.request_id)
+        assert req.error == "left after erasure: log application"
+
+
+def test_closing_a_tenant_leaves_nothing_of_it_and_nothing_else_is_touched(
+    runtime: Runtime, acme: dict[str, int], smtp: Any, tmp_path: Path
+) -> None:
+    with unit_of_work(runtime.sessions) as s:
+        other = directory.add_tenant(s, "globex", "globex.example", "Globex")
+        hank = directory.add_user(s, other, "hank@globex.example", "Hank Scorpio")
+        preferences.follow(s, other, hank, directory.add_space(s, other, "ops"))
+    _content(runtime, smtp)
+    smtp_send(
+        smtp.port,
+        "hank@globex.example",
+        ["ops@globex.example"],
+        _mail("Hank <hank@globex.example>", "ops@globex.example", "Ops", "Hi", 3, True),
+    )
+    wait_until(lambda: final_count(runtime) == 3)
+    with unit_of_work(runtime.sessions) as s:
+        t = s.get_one(Tenant, acme["tenant"])
+        backups.create(s, runtime.places.keys, runtime.places.backups, runtime.files.root, t, 5)
+        counts = build_tenant(s, t, runtime.files, tmp_path / "acme.zip")
+    with zipfile.ZipFile(tmp_path / "acme.zip") as z:  # the customer's own copy first
+        pages = json.loads(z.read("tables/pages.json"))
+        assert sorted(p["title"] for p in pages) == ["Board", "Contacts"]
+        assert any(n.startswith("files/") and n.endswith("board.png") for n in z.namelist())
+    assert counts["users"] == 3 and counts["tenants"] == 1
+    with runtime.sessions() as s:
+        globex_before = s.scalar(
+            select(func.count()).select_from(Page).where(Page.tenant_id != acme["tenant"])
+        )
+        globex_files = [
+            a.path
+            for a in s.scalars(select(Attachment).where(Attachment.tenant_id != acme["tenant"]))
+        ]
+    closed = closure.close(
+        runtime.sessions, runtime.places, "acme", runtime.settings.data_dir / "closures"
+    )
+    assert closed.left == {} and set(closed.proof.values()) == {0}
+    assert len(closed.proof) >= len(datamap.load()["tables"]) - 5
+    record = json.loads(closed.record.read_text())
+    assert record["left"] == 0 and "acme.example" not in closed.record.read_text()
+    assert not (runtime.files.root / str(acme["tenant"])).exists()
+    assert not runtime.places.keys.has_tenant(acme["tenant"])
+    assert not (runtime.places.backups / str(acme["tenant"])).exists()
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Tenant)) == 1
+        assert s.scalar(select(func.count()).select_from(Page)) == globex_before == 1
+    assert all((runtime.files.root / p).exists() for p in globex_files)
+
+
+def test_unused_accounts_are_warned_three_times_then_erased_and_use_cancels(
+    tmp_path: Path,
+) -> None:
+    with relayed_runtime(tmp_path) as (rt, sink, _server):
+        now = utcnow()
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            t.inactive_days = 730
+            for user in s.scalars(select(User)):
+                user.last_active_at = now - timedelta(days=729)
+        places = rt.places
+        warned, erased = expire_inactive(rt.sessions, places, now)
+        assert len(warned) == 2 and erased == []
+        rt.enqueue_notifications(warned)
+        wait_until(lambda: len(sink.received) == 2)
+        day = f"{now + timedelta(days=30):%Y-%m-%d}"  # at least 30 days from the first warning
+        assert {str(r.message["Subject"]) for r in sink.received} == {
+            f"Your account at Acme will be deleted on {day}"
+        }
+        assert expire_inactive(rt.sessions, places, now) == ([], [])  # once each
+        # Ann signs in: her account is in use again, nothing more happens to it
+        from fastapi.testclient import TestClient
+
+        from mailhub.web.app import create_app
+
+        sign_in(
+            TestClient(create_app(rt.sessions, rt.files)), rt.sessions, "acme", "ann@acme.example"
+        )
+        later = now + timedelta(days=23, hours=1)
+        warned, _ = expire_inactive(rt.sessions, places, later)
+        assert len(warned) == 1  # Bob: the 7-day warning, naming the same day
+        rt.enqueue_notifications(warned)
+        wait_until(lambda: len(sink.received) == 3)
+        assert day in str(sink.received[-1].message["Subject"])
+        assert sink.received[-1].rcpt_tos == ["bob@acme.example"]
+        assert expire_inactive(rt.sessions, places, now + timedelta(days=29, hours=1))[0]
+        warned, erased = expire_inactive(rt.sessions, places, now + timedelta(days=30, hours=1))
+        assert warned == [] and [o.state for o in erased] == ["done"]
+        with rt.sessions() as s:
+            assert directory.user_by_email(s, t.id, "bob@acme.example") is None
+            ann = directory.get_user(s, t, "ann@acme.example")
+            assert ann.deletion_due_at is None and ann.inactivity_warned is None
+            req = s.scalars(select(PrivacyRequest)).one()
+            assert (req.via, req.state) == ("retention", "done")
+        assert erased[0].notice is not None and "erased" in str(erased[0].notice["Subject"])
+
+
+def test_rotated_logs_expire(tmp_path: Path) -> None:
+    log_file = tmp_path / "mailhub.log"
+    log_file.write_text("today\n")
+    old = tmp_path / "mailhub.log.2026-01-01"
+    recent = tmp_path / "mailhub.log.2026-11-26"
+    for path in (old, recent):
+        path.write_text("x\n")
+    os.utime(old, (time.time() - 20 * 86400,) * 2)
+    assert delete_old_logs(log_file, 14) == 1
+    assert not old.exists() and recent.exists() and log_file.exists()
+
+
+def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
+    full["MAILHUB_DATA_DIR"] = str(tmp_path / "var")
+    full.update(env)
+    return subprocess.run([MAILHUB, *args], capture_output=True, text=True, env=full, timeout=60)
+
+
+def test_backups_erasure_and_closure_from_the_command_line(tmp_path: Path) -> None:
+    def ok(*args: str, **env: str) -> str:
+        done = _cli(tmp_path, *args, **env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def refused(*args: str) -> str:
+        done = _cli(tmp_path, *args)
+        assert done.returncode == 1 and done.stdout == "", done.stdout
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        return done.stderr
+
+    ok("migrate")
+    ok("tenant", "add", "acme", "--domain", "acme.example")
+    ok("user", "add", "acme", "ann@acme.example", "--name", "Ann Author")
+    ok("user", "add", "acme", "bob@acme.example", "--name", "Bob Reader")
+    assert "kept" in ok("tenant", "set", "acme", "--keep-shared-content", "yes")
+    assert "after 730 days" in ok("tenant", "set", "acme", "--inactive-days", "730")
+    for _ in range(3):
+        assert "rows" in ok("backup", "create", "acme", MAILHUB_BACKUP_KEEP="2")
+    listed = ok("backup", "list", "acme").splitlines()
+    assert len(listed) == 2
+    assert "deleted 1 old backups" in ok("backup", "prune", "acme", "--keep", "1")
+    name = ok("backup", "list", "acme").split()[0]
+    assert "--yes" in refused("backup", "restore", "acme", name)
+    assert "no backup" in refused("backup", "restore", "acme", "nope.mhb", "--yes")
+    assert "--yes" in refused("privacy", "erase", "acme", "bob@acme.example")
+    erased = ok("privacy", "erase", "acme", "bob@acme.example", "--yes")
+    assert re.search(r"done: .* proof: \d+ stores checked, 0 hits left", erased), erased
+    restored = ok("backup", "restore", "acme", name, "--yes")
+    assert "not restored (erased, keys destroyed): 1 users" in restored
+    assert "erase" in ok("privacy", "list", "acme")
+    assert "warned 0 unused accounts" in ok("retention", "run")
+    ok("tenant", "export", "acme", "--to", str(tmp_path / "acme.zip"))
+    assert "exists already" in refused(
+        "tenant", "export", "acme", "--to", str(tmp_path / "acme.zip")
+    )
+    assert "--yes" in refused("tenant", "close", "acme")
+    closed = ok("tenant", "close", "acme", "--yes")
+    assert "0 hits left" in closed, closed
+    assert "no tenant" in refused("backup", "list", "acme")
+
+
+@pytest.fixture(scope="module")
+def proofs(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, int], dict[str, int]]:
+    """An erasure proof and a closure proof, run once over a migrated SQLite database that
+    holds one tenant with one user (so some stores have hits: only the keys matter here)."""
+    from mailhub.db import make_engine, make_session_factory, migrate
+
+    from conftest import make_settings
+
+    settings = make_settings(tmp_path_factory.mktemp("proofs"))
+    settings.data_dir.mkdir(parents=True)
+    migrate(settings.effective_database_url)
+    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    places = Places.of(settings)
+    with unit_of_work(sessions) as s:
+        t = directory.add_tenant(s, "acme", "acme.example", "Acme")
+        u = directory.add_user(s, t, "ann@acme.example", "Ann Author")
+        return prove(s, places, Subject(t.id, u.id, u.email, u.name)), closure.prove_closed(
+            s, places, t.id, t.domain
+        )
+
+
+@pytest.mark.parametrize("table", sorted(datamap.load()["tables"]))
+def test_every_data_map_table_is_covered_by_both_proofs(
+    table: str, proofs: tuple[dict[str, int], dict[str, int]]
+) -> None:
+    """Each table the map lists is checked by the erasure proof and by the closure proof;
+    one that holds a person's data names whose it is, so that the access report, the export's
+    owner and the backups' sealing can find them."""
+    from mailhub.privacy import report
+
+    erased, closed = proofs
+    assert f"table {table}" in erased and f"table {table}" in closed
+    entry = datamap.load()["tables"][table]
+    model = backups.Base.metadata.tables.get(table)
+    personal = any(c.get("personal") for c in entry["columns"].values())
+    if personal and model is not None and "tenant_id" in model.c:
+        assert entry["subject"] in model.c, f"{table}: no column says whose a row is"
+        assert report.subject_column(model, entry["subject"]) is not None or any(
+            fk.column.table.name in {t.name for t in backups.tables()}
+            for fk in model.c[entry["subject"]].foreign_keys
+        )
+
+
+def test_every_data_map_store_is_covered_by_both_proofs(
+    proofs: tuple[dict[str, int], dict[str, int]],
+) -> None:
+    erased, closed = proofs
+    dm = datamap.load()
+    for kind, section in (
+        ("file store", "file_stores"),
+        ("queue", "queues"),
+        ("log", "logs"),
+        ("backup", "backups"),
+    ):
+        for name in dm[section]:
+            assert f"{kind} {name}" in erased and f"{kind} {name}" in closed
+    # Ann's data key does not exist yet (no backup was made): nothing to shred, nothing found
+    assert erased["file store keys_dir"] == 0
