@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from mailhub import config, directory, search  # noqa: E402
 from mailhub.db import make_engine, make_session_factory, migrate, unit_of_work  # noqa: E402
@@ -52,12 +52,10 @@ def fill(session, tenant: Tenant, author: User, space_id: int, other_page: int, 
     """n items of `author`: pages with their revision, comments, and mail to them."""
     now = utcnow()
     quarter = max(1, n // 4)
-    first = (session.scalar(select(Page.id).order_by(Page.id.desc()).limit(1)) or 0) + 1
-    session.execute(
-        insert(Page),
+    ids = session.scalars(
+        insert(Page).returning(Page.id, sort_by_parameter_order=True),
         [
             {
-                "id": first + i,
                 "tenant_id": tenant.id,
                 "space_id": space_id,
                 "author_id": author.id,
@@ -67,13 +65,13 @@ def fill(session, tenant: Tenant, author: User, space_id: int, other_page: int, 
             }
             for i in range(quarter)
         ],
-    )
+    ).all()
     session.execute(
         insert(Revision),
         [
             {
                 "tenant_id": tenant.id,
-                "page_id": first + i,
+                "page_id": ids[i],
                 "author_id": author.id,
                 "number": 1,
                 "body_html": f"<p>Call {author.email} about item {i}.</p>",

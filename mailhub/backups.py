@@ -110,9 +110,21 @@ def owners(session: Session, tenant_id: int) -> dict[str, dict[int, int]]:
 
 
 def create(
+    factory: SessionFactory, keys: KeyStore, root: Path, files_root: Path, tenant_id: int, keep: int
+) -> Backup:
+    """Write a backup of the tenant, then prune to the newest `keep`. Every row is read in one
+    transaction that sees one moment (REPEATABLE READ on PostgreSQL; SQLite's transactions
+    always do), so a backup taken while mail flows never holds a row without what it needs."""
+    with factory() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        tenant = session.get_one(Tenant, tenant_id)
+        return _create(session, keys, root, files_root, tenant, keep)
+
+
+def _create(
     session: Session, keys: KeyStore, root: Path, files_root: Path, tenant: Tenant, keep: int
 ) -> Backup:
-    """Write a backup of the tenant, then prune to the newest `keep`."""
     tenant_key = keys.tenant_key(tenant.id, create=True)
     assert tenant_key is not None
     owned = owners(session, tenant.id)

@@ -391,17 +391,18 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
     keys = KeyStore(settings.keys_dir, settings.secret_key)
     root = settings.backups_dir
-    with unit_of_work(_sessions(settings)) as s:
-        tenant = directory.get_tenant(s, args.tenant)
-        tenant_id = tenant.id
-        if args.sub == "create":
-            made = backups.create(s, keys, root, settings.files_dir, tenant, settings.backup_keep)
-            print(
-                f"backup {made.path.name}: {made.rows} rows, {made.files} files, "
-                f"{made.size} bytes (keeping the newest {settings.backup_keep})"
-            )
-            return 0
-    if args.sub == "list":
+    sessions = _sessions(settings)
+    with sessions() as s:
+        tenant_id = directory.get_tenant(s, args.tenant).id
+    if args.sub == "create":
+        made = backups.create(
+            sessions, keys, root, settings.files_dir, tenant_id, settings.backup_keep
+        )
+        print(
+            f"backup {made.path.name}: {made.rows} rows, {made.files} files, "
+            f"{made.size} bytes (keeping the newest {settings.backup_keep})"
+        )
+    elif args.sub == "list":
         found = backups.listing(root, tenant_id)
         for b in found:
             print(f"{b.path.name}  {b.created_at}  {b.rows} rows  {b.files} files  {b.size} bytes")

@@ -20,7 +20,15 @@ from sqlalchemy import func, select
 
 from mailhub import backups, datamap, directory, preferences
 from mailhub.db import unit_of_work
-from mailhub.models import Attachment, Page, PrivacyRequest, Tenant, User, utcnow
+from mailhub.models import (
+    Attachment,
+    Notification,
+    Page,
+    PrivacyRequest,
+    Tenant,
+    User,
+    utcnow,
+)
 from mailhub.privacy import closure, erasure
 from mailhub.privacy.export import build_tenant
 from mailhub.privacy.proof import Places, Subject, prove
@@ -77,8 +85,22 @@ def test_erasure_and_restore_on_each_database(
     with unit_of_work(runtime.sessions) as s:
         t = s.get_one(Tenant, acme["tenant"])
         t.keep_shared_content = False
-        made = backups.create(
-            s, runtime.places.keys, runtime.places.backups, runtime.files.root, t, keep=5
+    made = backups.create(
+        runtime.sessions, runtime.places.keys, runtime.places.backups, runtime.files.root, t.id, 5
+    )
+    with unit_of_work(runtime.sessions) as s:  # mail to Cat that names Bob, in its JSON
+        s.add(
+            Notification(
+                tenant_id=acme["tenant"],
+                kind="mention",
+                event_key="test:cat:mention",
+                to_addr="cat@acme.example",
+                user_id=acme["cat"],
+                reason="Bob Reader mentioned you",
+                context={"by": {"name": "Bob Reader", "email": "bob@acme.example"}},
+                message_id="<test-mention@acme.example>",
+                status="sent",
+            )
         )
     assert made.files >= 2  # the photo and its thumbnails, sealed
     raw = made.path.read_bytes()
@@ -86,6 +108,10 @@ def test_erasure_and_restore_on_each_database(
     outcome = erasure.erase_user(runtime.sessions, runtime.places, t, "bob@acme.example")
     assert outcome.state == "done" and set(outcome.proof.values()) == {0}, outcome.left
     assert outcome.counts["attachment files"] >= 2 and outcome.counts["backup keys"] == 1
+    with runtime.sessions() as s:
+        mention = s.scalars(select(Notification).where(Notification.kind == "mention")).one()
+        assert mention.context == {"by": {"name": "[erased]", "email": "[erased]"}}
+        assert mention.reason == "[erased] mentioned you"
     restored = backups.restore(
         runtime.sessions, runtime.places.keys, runtime.files.root, acme["tenant"], made.path
     )
@@ -123,9 +149,16 @@ def test_closing_a_tenant_leaves_nothing_of_it_and_nothing_else_is_touched(
         _mail("Hank <hank@globex.example>", "ops@globex.example", "Ops", "Hi", 3, True),
     )
     wait_until(lambda: final_count(runtime) == 3)
-    with unit_of_work(runtime.sessions) as s:
+    backups.create(
+        runtime.sessions,
+        runtime.places.keys,
+        runtime.places.backups,
+        runtime.files.root,
+        acme["tenant"],
+        5,
+    )
+    with runtime.sessions() as s:
         t = s.get_one(Tenant, acme["tenant"])
-        backups.create(s, runtime.places.keys, runtime.places.backups, runtime.files.root, t, 5)
         counts = build_tenant(s, t, runtime.files, tmp_path / "acme.zip")
     with zipfile.ZipFile(tmp_path / "acme.zip") as z:  # the customer's own copy first
         pages = json.loads(z.read("tables/pages.json"))

@@ -169,9 +169,11 @@ def _ask_and_confirm(rt: Any, sink: Any, ids: dict[str, Any]) -> None:
 def test_an_erased_person_leaves_nothing_and_a_proof_says_so(tmp_path: Path) -> None:
     with relayed_runtime(tmp_path) as (rt, sink, server):
         ids = _build_bob(rt, sink, server)
-        with unit_of_work(rt.sessions) as s:
+        made = backups.create(
+            rt.sessions, rt.places.keys, rt.places.backups, rt.files.root, ids["tenant"], keep=3
+        )
+        with rt.sessions() as s:
             t = s.get_one(Tenant, ids["tenant"])
-            made = backups.create(s, rt.places.keys, rt.places.backups, rt.files.root, t, keep=3)
             subject = Subject(t.id, ids["bob"], BOB, "Bob Builder")
             before = prove(s, rt.places, subject)
         # Before: Bob is in every kind of store the scenario touches

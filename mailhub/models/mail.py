@@ -139,19 +139,25 @@ class Notification(Base):
     to_addr: Mapped[str] = mapped_column(String(320))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, default=None)
     page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True, default=None)
-    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), default=None)
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id"), index=True, default=None
+    )
     inbound_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id"), index=True, default=None
     )
     reason: Mapped[str] = mapped_column(Text)  # why this person gets this mail, shown in it
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # e.g. a rejection's code
     # Minted when the mail is composed: only its hash is stored, the key itself is in the mail.
-    reply_key_id: Mapped[int | None] = mapped_column(ForeignKey("reply_keys.id"), default=None)
+    reply_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reply_keys.id"), index=True, default=None
+    )
     reply_key: Mapped[ReplyKey | None] = relationship()
     message_id: Mapped[str] = mapped_column(String(300))  # fixed before the first attempt
     # The KEY of the VERP Return-Path bounce+KEY@domain: a bounce names the notification.
     bounce_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
-    revision_id: Mapped[int | None] = mapped_column(ForeignKey("revisions.id"), default=None)
+    revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("revisions.id"), index=True, default=None
+    )
     form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id"), index=True, default=None)
     status: Mapped[str] = mapped_column(String(20), default=NotificationStatus.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -94,7 +94,9 @@ class DigestItem(Base):
     # A page event's page, or a form event's form (an invitation, or an answer for its owner).
     page_id: Mapped[int | None] = mapped_column(ForeignKey("pages.id"), index=True, default=None)
     form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id"), index=True, default=None)
-    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), default=None)
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id"), index=True, default=None
+    )
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     digest_id: Mapped[int | None] = mapped_column(

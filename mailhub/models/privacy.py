@@ -104,5 +104,7 @@ class Erasure(Base):
     user_id: Mapped[int] = mapped_column(Integer, index=True)
     subject_hash: Mapped[str] = mapped_column(String(64))
     salt: Mapped[str] = mapped_column(String(32))
-    request_id: Mapped[int | None] = mapped_column(ForeignKey("privacy_requests.id"), default=None)
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("privacy_requests.id"), index=True, default=None
+    )
     erased_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

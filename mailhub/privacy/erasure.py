@@ -25,12 +25,13 @@ records the proof, so a killed erasure is either not done yet or done with its p
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailhub import datamap, i18n
@@ -48,6 +49,7 @@ from mailhub.models import (
     InboundMessage,
     InboundStatus,
     Notification,
+    NotificationStatus,
     Objection,
     Page,
     PrivacyRequest,
@@ -77,6 +79,7 @@ from mailhub.retention import strip_inbound
 logger = logging.getLogger(__name__)
 
 FORMER_MEMBER = "former-member@erased.invalid"
+SETTLE_SECONDS = 30.0  # how long to wait for mail to the person that is being sent
 NOT_SCRUBBED = frozenset({"users", "privacy_events", "erasures", "alembic_version"})
 
 
@@ -125,9 +128,22 @@ def run(factory: SessionFactory, places: Places, request_id: int) -> Outcome | N
         keep = tenant.keep_shared_content
         locale = user.locale or tenant.locale
         tenant_name, domain = tenant.name, tenant.domain
+        # Nothing new starts for them: no sign-in, no new mail, no queued mail sent.
+        user.active = False
+        session.execute(
+            update(Notification)
+            .where(
+                Notification.user_id == user.id,
+                Notification.status == NotificationStatus.QUEUED,
+            )
+            .values(status=NotificationStatus.SUPPRESSED, last_error="account being erased")
+        )
+    _settle(factory, subject.user_id)
     counts, incinerated = remove_files(factory, places, subject, keep)
     with unit_of_work(factory) as session:
         counts |= erase_rows(session, subject, keep, incinerated)
+        # A last look at the outbox, in case mail to them was written since the first one.
+        counts["outbox files"] += remove_outbox(places, subject)
         proof = prove(session, places, subject)
         req = session.get_one(PrivacyRequest, request_id)
         left = {store: n for store, n in proof.items() if n}
@@ -219,15 +235,40 @@ def remove_files(
             (places.exports / req.archive).unlink(missing_ok=True)
             archives += 1
         counts["export archives"] = archives
-    outbox = 0
+    counts["outbox files"] = remove_outbox(places, subject)
+    counts["backup keys"] = int(places.keys.destroy_user(subject.tenant_id, subject.user_id))
+    return counts, incinerated
+
+
+def remove_outbox(places: Places, subject: Subject) -> int:
+    """Mail in the outbox (the embedded stand-in for a relay) that names the person."""
+    wanted = [n.encode() for n in subject.needles()]
+    removed = 0
     if places.outbox.is_dir():
         for path in sorted(places.outbox.glob("*.eml")):
             if count_in_file(path, wanted):
                 path.unlink(missing_ok=True)
-                outbox += 1
-    counts["outbox files"] = outbox
-    counts["backup keys"] = int(places.keys.destroy_user(subject.tenant_id, subject.user_id))
-    return counts, incinerated
+                removed += 1
+    return removed
+
+
+def _settle(factory: SessionFactory, user_id: int, patience: float = SETTLE_SECONDS) -> None:
+    """Wait (a little) for mail to them that a worker is sending right now to be sent, so it
+    does not land in the outbox after the files were cleared."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        with factory() as session:
+            sending = session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(
+                    Notification.user_id == user_id,
+                    Notification.status == NotificationStatus.SENDING,
+                )
+            )
+        if not sending:
+            return
+        time.sleep(0.2)
 
 
 def _doomed_attachments(subject: Subject, keep: bool) -> Any:
@@ -400,18 +441,28 @@ def scrub_mentions(session: Session, subject: Subject) -> int:
             continue
         columns = text_columns(table)
         rows = session.execute(
-            select(table).where(table.c.tenant_id == subject.tenant_id, said)
+            select(table.c.id, *columns).where(table.c.tenant_id == subject.tenant_id, said)
         ).mappings()
+        # One statement per set of changed columns, executed for many rows at once.
+        batches: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in list(rows):
             values = {}
             for column in columns:
-                value = row[column.name]
-                cleaned = scrub(value, needles)
-                if cleaned != value:
-                    values[column.name] = cleaned
+                cleaned = scrub(row[column.name], needles)
+                if cleaned != row[column.name]:
+                    values[f"new_{column.name}"] = cleaned
             if values:
-                session.execute(update(table).where(table.c.id == row["id"]).values(values))
-                changed += 1
+                batches.setdefault(tuple(sorted(values)), []).append(
+                    {"row_id": row["id"], **values}
+                )
+        for keys, params in batches.items():
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("row_id"))
+                .values({k.removeprefix("new_"): bindparam(k) for k in keys})
+            )
+            session.connection().execute(statement, params)
+            changed += len(params)
     return changed
 
 
