@@ -466,6 +466,7 @@ def cmd_privacy_requests(args: argparse.Namespace, settings: Settings) -> int:
             print(f"request {req.id} cancelled")
         else:
             rows = requests.listing(s, tenant)
+            proofs = requests.proofs(s, [r.id for r in rows])
             if args.json:
                 print(
                     json.dumps(
@@ -480,6 +481,7 @@ def cmd_privacy_requests(args: argparse.Namespace, settings: Settings) -> int:
                                 "finished_at": r.finished_at.isoformat() + "Z"
                                 if r.finished_at
                                 else None,
+                                "proof": proofs.get(r.id),
                             }
                             for r in rows
                         ],
@@ -489,9 +491,15 @@ def cmd_privacy_requests(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
             print(f"{'id':>4} {'kind':<9} {'state':<10} {'received':<10} {'due':<10} subject")
             for r in rows:
+                proof = proofs.get(r.id)
                 print(
                     f"{r.id:>4} {r.kind:<9} {r.state:<10} {r.received_at:%Y-%m-%d} "
                     f"{r.due_at:%Y-%m-%d} {r.subject_hash[:12]}"
+                    + (
+                        f"  proof: {proof['stores']} stores, {proof['hits']} hits left"
+                        if proof
+                        else ""
+                    )
                 )
     _send_now(settings, mails)
     return 0

@@ -238,6 +238,15 @@ def test_an_erased_person_leaves_nothing_and_a_proof_says_so(tmp_path: Path) -> 
             assert s.scalar(select(func.count()).select_from(SearchEntry)) >= 3
             audit = " ".join(str(e.detail) for e in s.scalars(select(PrivacyEvent)))
             assert "bob" not in audit.lower()
+        # Administrators see the proof with the request, in the privacy log
+        with unit_of_work(rt.sessions) as s:
+            directory.get_user(
+                s, directory.get_tenant(s, "acme"), "ann@acme.example"
+            ).is_admin = True
+        admin = TestClient(create_app(rt.sessions, rt.files))
+        sign_in(admin, rt.sessions, "acme", "ann@acme.example")
+        log_page = admin.get("/t/acme/admin").text
+        assert f"{expected} stores checked, 0 hits left" in log_page
         # One last mail, not kept anywhere: it is done
         wait_until(lambda: len(sink.received) == sent + 1)
         last = sink.received[-1]

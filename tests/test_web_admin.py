@@ -69,20 +69,26 @@ def test_an_administrator_runs_the_tenant_from_the_browser(tmp_path: Path) -> No
                 receipts="yes",
                 hourly_cap="10",
                 locale="de",
+                inactive_days="730",
             )
             == "Settings saved."
         )
         assert "Not changed: the hourly cap must be a number" in post(
             do="tenant", hourly_cap="lots"
         )
+        assert "Not changed: the days of inactivity must be a number" in post(
+            do="tenant", inactive_days="-3"
+        )
         with rt.sessions() as s:
             t = directory.get_tenant(s, "acme")
-            assert (t.unknown_senders, t.hourly_cap, t.locale, t.publish_receipts) == (
-                "moderate",
-                10,
-                "de",
-                True,
-            )
+            assert (
+                t.unknown_senders,
+                t.hourly_cap,
+                t.locale,
+                t.publish_receipts,
+                t.keep_shared_content,  # unticked: an erased person's content is deleted
+                t.inactive_days,
+            ) == ("moderate", 10, "de", True, False, 730)
         # Users: add, make admin, deactivate (which signs them out at once); not oneself
         assert (
             post(do="add_user", email="Cat@Acme.example", name="Cat") == "cat@acme.example added."

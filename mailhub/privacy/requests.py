@@ -212,6 +212,18 @@ def _mail(
     return mail.id
 
 
+def proofs(session: Session, request_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The proof recorded with each erasure among these requests: stores, hits, left."""
+    return {
+        e.request_id: e.detail
+        for e in session.scalars(
+            select(PrivacyEvent).where(
+                PrivacyEvent.request_id.in_(request_ids), PrivacyEvent.event == "proof"
+            )
+        )
+    }
+
+
 def cancel(session: Session, tenant: Tenant, request_id: int) -> PrivacyRequest:
     req = session.get(PrivacyRequest, request_id)
     if req is None or req.tenant_id != tenant.id:

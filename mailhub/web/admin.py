@@ -80,7 +80,8 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
             status=status,
             statuses=STATUSES,
             privacy=privacy,
-            requests=requests.listing(session, t)[:100],
+            requests=(listed := requests.listing(session, t)[:100]),
+            proofs=requests.proofs(session, [r.id for r in listed]),
             message=message,
             levels=("watching", "normal", "muted"),
             frequencies=("immediately", "hourly", "daily", "weekly", "never"),
@@ -131,6 +132,11 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
                 if not cap.isdigit():
                     raise InvalidInput(f"the hourly cap must be a number, not {cap!r}")
                 t.hourly_cap = int(cap)
+            t.keep_shared_content = value("keep_shared_content") == "yes"
+            inactive = value("inactive_days") or "0"
+            if not inactive.isdigit():
+                raise InvalidInput(f"the days of inactivity must be a number, not {inactive!r}")
+            t.inactive_days = int(inactive) or None
             return "Settings saved."
         if do == "add_user":
             user = directory.add_user(
