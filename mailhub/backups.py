@@ -1,6 +1,7 @@
 """Per-tenant backups, encrypted so that erasure reaches them (crypto-shredding).
 
-A backup is one file, BACKUPS/TENANT_ID/YYYYMMDDTHHMMSSZ-XXXX.mhb, a ZIP of:
+A backup is one file, BACKUPS/TENANT_ID/YYYYMMDDTHHMMSS.ffffffZ-XXXXXX.mhb (names sort by
+time), a ZIP of:
 
     manifest.json   in the clear: format, tenant, when, rows per table, whose data is sealed
     rows.bin        every row of the tenant, encrypted with the tenant's key; each row that
@@ -27,6 +28,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -163,7 +165,7 @@ def _create(
     stamp = utcnow()
     folder = root / str(tenant.id)
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{stamp:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}{SUFFIX}"
+    name = f"{stamp:%Y%m%dT%H%M%S.%f}Z-{secrets.token_hex(3)}{SUFFIX}"
     tmp = folder / (name + ".tmp")
     files = 0
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
@@ -203,6 +205,16 @@ def _create(
     return Backup(
         path, str(manifest["created_at"]), sum(counts.values()), files, path.stat().st_size
     )
+
+
+def due(root: Path, tenant_id: int, every: float, now: float | None = None) -> bool:
+    """Whether the tenant's newest backup is older than `every` seconds (or there is none)."""
+    folder = root / str(tenant_id)
+    newest = max(
+        (p.stat().st_mtime for p in folder.glob(f"*{SUFFIX}")) if folder.is_dir() else (),
+        default=None,
+    )
+    return newest is None or (now if now is not None else time.time()) - newest >= every
 
 
 def listing(root: Path, tenant_id: int) -> list[Backup]:

@@ -65,6 +65,7 @@ class Settings:
     # Backups: how many to keep per tenant (strict: `backup create` prunes the rest), and where
     # the keys that open them live; empty: data_dir/keys. Never inside the backups directory.
     backup_keep: int = 14
+    backup_every_hours: int = 0  # the worker backs up each tenant this often; 0: only by hand
     key_dir: str = ""
 
     # Derived, never read from the environment.
@@ -200,6 +201,8 @@ def _validate(s: Settings) -> None:
         )
     if s.worker_threads < 1:
         raise ConfigError("MAILHUB_WORKER_THREADS must be at least 1")
+    if s.backup_every_hours < 0:
+        raise ConfigError("MAILHUB_BACKUP_EVERY_HOURS must be 0 (off) or more")
     if s.log_retention_days < 1 or s.backup_keep < 1:
         raise ConfigError("MAILHUB_LOG_RETENTION_DAYS and MAILHUB_BACKUP_KEEP must be at least 1")
     if s.keys_dir.resolve().is_relative_to(s.backups_dir.resolve()):

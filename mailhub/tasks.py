@@ -217,6 +217,7 @@ class Runtime:
         self.run_retention()
         self.warn_due_requests()
         self.expire_exports()
+        self.run_backups()
 
     def run_exports(self) -> list[int]:
         """Build the archives of confirmed export requests (and resume any a crash left)."""
@@ -262,6 +263,37 @@ class Runtime:
             )
         except Exception:
             log.warning("could not send %s", name, exc_info=True)
+
+    def run_backups(self, now: float | None = None) -> int:
+        """Back up each tenant whose newest backup is older than MAILHUB_BACKUP_EVERY_HOURS
+        (the rotation then prunes the oldest); how many were made."""
+        from mailhub import backups
+        from mailhub.models import Tenant
+
+        hours = self.settings.backup_every_hours
+        if not hours:
+            return 0
+        with self.sessions() as session:
+            tenant_ids = list(session.scalars(select(Tenant.id)))
+        made = 0
+        for tenant_id in tenant_ids:
+            if not backups.due(self.places.backups, tenant_id, hours * 3600, now):
+                continue
+            try:
+                backups.create(
+                    self.sessions,
+                    self.places.keys,
+                    self.places.backups,
+                    self.files.root,
+                    tenant_id,
+                    self.settings.backup_keep,
+                )
+                made += 1
+            except Exception:
+                log.exception("backup of tenant %s failed; the next sweep tries again", tenant_id)
+        if made:
+            log.info("backed up %d tenants", made)
+        return made
 
     def expire_exports(self) -> int:
         from mailhub.privacy import requests

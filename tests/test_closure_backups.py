@@ -358,3 +358,22 @@ def test_every_data_map_store_is_covered_by_both_proofs(
             assert f"{kind} {name}" in erased and f"{kind} {name}" in closed
     # Ann's data key does not exist yet (no backup was made): nothing to shred, nothing found
     assert erased["file store keys_dir"] == 0
+
+
+def test_the_worker_backs_up_each_tenant_on_schedule_with_strict_rotation(
+    tmp_path: Path,
+) -> None:
+    with relayed_runtime(tmp_path, MAILHUB_BACKUP_EVERY_HOURS="24", MAILHUB_BACKUP_KEEP="2") as (
+        rt,
+        _sink,
+        _server,
+    ):
+        assert rt.run_backups() == 1  # acme, which had none
+        assert rt.run_backups() == 0  # not due for a day
+        later = time.time() + 25 * 3600
+        assert rt.run_backups(now=later) == 1
+        assert rt.run_backups(now=later + 25 * 3600) == 1
+        with rt.sessions() as s:
+            tenant_id = directory.get_tenant(s, "acme").id
+        kept = backups.listing(rt.places.backups, tenant_id)
+        assert len(kept) == 2 and kept[0].created_at > kept[1].created_at  # the newest two
