@@ -149,3 +149,12 @@ class FileBatch:
         for rel in self.written:
             self.store.delete(rel)
         self.written.clear()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename, link or unlink in `path` survive a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -23,6 +23,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from mailhub.errors import ConfigError
+from mailhub.files import fsync_dir
 
 
 class KeyStore:
@@ -67,7 +68,7 @@ class KeyStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return Fernet(key)
 
     def destroy_user(self, tenant_id: int, user_id: int) -> bool:
@@ -81,7 +82,7 @@ class KeyStore:
             return 0
         count = sum(_shred(p) for p in sorted(folder.rglob("*.key")))
         shutil.rmtree(folder, ignore_errors=True)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         return count
 
 
@@ -95,13 +96,5 @@ def _shred(path: Path) -> bool:
         fh.flush()
         os.fsync(fh.fileno())
     path.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

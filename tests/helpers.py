@@ -124,3 +124,14 @@ def sign_in(client: Any, sessions: Any, tenant_slug: str, email: str) -> str:
         ).one()
     client.cookies.set(COOKIE, opened.cookie)
     return str(csrf)
+
+
+def png(width: int = 900, height: int = 600) -> bytes:
+    """A real PNG image, big enough to get thumbnails."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (20, 120, 200)).save(out, "PNG")
+    return out.getvalue()

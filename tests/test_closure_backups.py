@@ -36,19 +36,9 @@ from mailhub.retention import delete_old_logs, expire_inactive
 from mailhub.tasks import Runtime
 
 from conftest import relayed_runtime, wait_until
-from helpers import final_count, sign_in, smtp_send
+from helpers import final_count, png, sign_in, smtp_send
 
 MAILHUB = str(Path(sys.executable).parent / "mailhub")
-
-
-def _png() -> bytes:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (900, 600), (20, 120, 200)).save(out, "PNG")
-    return out.getvalue()
 
 
 def _mail(sender: str, to: str, subject: str, body: str, n: int, image: bool = False) -> bytes:
@@ -57,7 +47,7 @@ def _mail(sender: str, to: str, subject: str, body: str, n: int, image: bool = F
     msg["Message-ID"] = f"<closure-{n}@example.test>"
     msg.set_content(body)
     if image:
-        msg.add_attachment(_png(), maintype="image", subtype="png", filename="board.png")
+        msg.add_attachment(png(), maintype="image", subtype="png", filename="board.png")
     return msg.as_bytes()
 
 

@@ -7,7 +7,6 @@ of keeping it anonymized."""
 
 from __future__ import annotations
 
-import io
 import re
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 from sqlalchemy import func, select
 
 from mailhub import backups, datamap, directory, forms
@@ -42,7 +40,7 @@ from mailhub.search import find
 from mailhub.web.app import create_app
 
 from conftest import relayed_runtime, wait_until
-from helpers import final_count, sign_in, smtp_send
+from helpers import final_count, png, sign_in, smtp_send
 from smtp_sink import Received
 
 BOB = "bob@acme.example"
@@ -54,12 +52,6 @@ def _text(r: Received) -> str:
     return str(body.get_content()).replace("\r\n", "\n")
 
 
-def _png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (900, 600), (20, 120, 200)).save(out, "PNG")
-    return out.getvalue()
-
-
 def _mail(sender: str, to: str, subject: str, body: str, n: int, image: bool = False) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
@@ -68,7 +60,7 @@ def _mail(sender: str, to: str, subject: str, body: str, n: int, image: bool = F
     msg["Message-ID"] = f"<erase-{n}@acme.example>"
     msg.set_content(body)
     if image:
-        msg.add_attachment(_png(), maintype="image", subtype="png", filename="whiteboard.png")
+        msg.add_attachment(png(), maintype="image", subtype="png", filename="whiteboard.png")
     return msg.as_bytes()
 
 

@@ -14,6 +14,7 @@ import secrets
 import time
 from pathlib import Path
 
+from mailhub.files import fsync_dir
 from mailhub.models.base import utcnow
 
 HEAD_BYTES = 65536  # enough to find the Message-ID without reading the whole message
@@ -89,7 +90,7 @@ class RawStore:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         os.link(spool.path, path)  # each tenant's own name for the same bytes
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return rel.as_posix()
 
     def put(self, tenant_id: int, data: bytes) -> str:
@@ -128,11 +129,3 @@ class RawStore:
 
     def exists(self, rel: str) -> bool:
         return (self.root / rel).is_file()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

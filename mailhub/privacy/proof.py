@@ -205,38 +205,25 @@ def _fts_hits(session: Session, tenant_id: int, needles: list[str]) -> int:
 
 
 def _queued(session: Session, name: str, subject: Subject) -> int:
-    if name == "outbound":
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(Notification)
-                .where(
-                    Notification.tenant_id == subject.tenant_id,
-                    Notification.status.in_(
-                        [NotificationStatus.QUEUED, NotificationStatus.SENDING]
-                    ),
-                    or_(
-                        Notification.user_id == subject.user_id,
-                        func.lower(Notification.to_addr) == subject.email.lower(),
-                    ),
-                )
-            )
-            or 0
-        )
-    if name == "inbound":
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(InboundMessage)
-                .where(
-                    InboundMessage.tenant_id == subject.tenant_id,
-                    InboundMessage.status.in_([InboundStatus.PENDING, InboundStatus.PROCESSING]),
-                    func.lower(InboundMessage.mail_from) == subject.email.lower(),
-                )
-            )
-            or 0
-        )
-    raise ValueError(f"the data map lists queue {name!r}, which the proof cannot check")
+    """Work still waiting in a queue that is theirs: mail to them, or mail from them."""
+    email = subject.email.lower()
+    waiting: dict[str, tuple[Any, ...]] = {
+        "outbound": (
+            Notification,
+            Notification.status.in_([NotificationStatus.QUEUED, NotificationStatus.SENDING]),
+            or_(Notification.user_id == subject.user_id, func.lower(Notification.to_addr) == email),
+        ),
+        "inbound": (
+            InboundMessage,
+            InboundMessage.status.in_([InboundStatus.PENDING, InboundStatus.PROCESSING]),
+            func.lower(InboundMessage.mail_from) == email,
+        ),
+    }
+    if name not in waiting:
+        raise ValueError(f"the data map lists queue {name!r}, which the proof cannot check")
+    model, *conditions = waiting[name]
+    query = select(func.count()).select_from(model).where(model.tenant_id == subject.tenant_id)
+    return int(session.scalar(query.where(*conditions)) or 0)
 
 
 def _under(root: Path, tenant_id: int | None, *extra: str) -> Iterator[Path]:
