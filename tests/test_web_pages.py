@@ -194,6 +194,18 @@ def test_mail_settings_signed_in_and_from_the_manage_link(tmp_path: Path) -> Non
         anonymous.post(f"/t/acme/preferences/{token.group(1)}", data={"do": "withdraw", "arg": ""})
         with rt.sessions() as s:
             assert s.scalars(select(Objection)).one().withdrawn_at is not None
+        # A restriction (Art. 18) the same way, and lifted
+        said = anonymous.post(
+            f"/t/acme/preferences/{token.group(1)}", data={"do": "restrict", "arg": ""}
+        ).text
+        assert "Your restriction is recorded" in said and "You restricted processing" in said
+        assert "Lift my restriction" in said
+        anonymous.post(
+            f"/t/acme/preferences/{token.group(1)}", data={"do": "unrestrict", "arg": ""}
+        )
+        with rt.sessions() as s:
+            kinds = [(o.kind, o.withdrawn_at is not None) for o in s.scalars(select(Objection))]
+        assert kinds == [("objection", True), ("restriction", True)]
         assert anonymous.get("/t/acme/preferences/not-a-token-at-all-xxxx").status_code == 400
         with rt.sessions() as s:
             assert s.scalars(select(Page)).one().title == "Hello"

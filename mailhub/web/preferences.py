@@ -232,6 +232,12 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
         if what == "withdraw":
             objections.withdraw(session, t, user)
             return "withdrawn"
+        if what == "restrict":  # Art. 18: kept, but not used, while something is settled
+            objections.object_to_processing(session, t, user, "restriction")
+            return "restricted"
+        if what == "unrestrict":
+            objections.withdraw(session, t, user, "restriction")
+            return "unrestricted"
         raise NotFound(what)
 
     @app.get("/t/{tenant}/preferences", response_class=HTMLResponse)
