@@ -270,6 +270,11 @@ def test_an_erasure_killed_midway_resumes_and_a_tenant_may_delete_shared_content
         ids = _build_bob(rt, sink, server)
         with unit_of_work(rt.sessions) as s:
             s.get_one(Tenant, ids["tenant"]).keep_shared_content = False
+        edited = ids["web"].post(  # Bob improves Ann's page: a revision of someone else's page
+            f"/t/acme/pages/{ids['ann_page']}/edit",
+            data={"csrf": ids["csrf"], "title": "Team list", "text": "Questions go to me."},
+        )
+        assert edited.status_code == 200
         _ask_and_confirm(rt, sink, ids)
 
         def killed(*args: Any) -> None:
@@ -289,10 +294,15 @@ def test_an_erasure_killed_midway_resumes_and_a_tenant_may_delete_shared_content
             assert s.scalars(select(Page.title)).all() == ["Team list"]
             assert s.scalar(select(func.count()).select_from(Comment)) == 0
             assert s.scalar(select(func.count()).select_from(Attachment)) == 0
-            ann_text = s.scalars(
-                select(Revision.body_text).where(Revision.page_id == ids["ann_page"])
-            ).one()
-            assert "[erased]" in ann_text  # Ann's own page keeps its text, without his name
+            # Ann's page keeps its history: his revision stays, credited to the former member
+            history = s.execute(
+                select(Revision.body_text, User.email)
+                .join(User, User.id == Revision.author_id)
+                .where(Revision.page_id == ids["ann_page"])
+                .order_by(Revision.number)
+            ).all()
+            assert [email for _, email in history] == ["ann@acme.example", erasure.FORMER_MEMBER]
+            assert "[erased]" in history[0][0]  # without his name
         assert rt.run_erasures() == []  # nothing left to do
 
 

@@ -399,7 +399,10 @@ def erase_rows(
     gone("forms", delete(Form).where(Form.id.in_(forms)))
     gone("revisions", delete(Revision).where(Revision.page_id.in_(pages)))
     gone("pages", delete(Page).where(Page.id.in_(pages)))
-    if not keep:  # their revisions of other people's pages stay, anonymized
+    theirs_elsewhere = select(Revision.id).where(Revision.author_id == uid).limit(1)
+    if not keep and session.scalar(theirs_elsewhere) is not None:
+        # Their revisions of other people's pages stay, anonymized: deleting one would
+        # break someone else's page.
         former = former_member(session, tid)
         gone(
             "revisions anonymized",
