@@ -1,12 +1,16 @@
-"""Erasure and tenant closure at size: how long they take and how that grows.
+"""Erasure, tenant closure and backups at size: how long they take and how that grows.
 
 Erasure: a person owning N items — a quarter pages (each with its revision), a quarter
 comments on a colleague's page, a quarter mail sent to them — in a tenant whose other member
 has as many items again, erased by mailhub.privacy.erasure.erase_user, proof included; once
 with shared content deleted, once kept and anonymized.
 
-Closure: a tenant of N rows (pages, revisions, comments, mail, subscriptions of 100 people)
-beside a second tenant of N/10, closed by mailhub.privacy.closure.close, proof included.
+Closure: a tenant of N rows (pages, revisions, comments and mail of 100 people, and their
+search entries) beside a second tenant of N/10, closed by mailhub.privacy.closure.close, proof
+included.
+
+Backup: the same tenant of N rows backed up by mailhub.backups.create (each row sealed with its
+owner's key, then the whole with the tenant's) and restored from it.
 
     python bench/privacy.py [--items 1000,10000] [--rows 10000,100000] [--database URL]
 """
@@ -24,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
-from mailhub import config, directory, search  # noqa: E402
+from mailhub import backups, config, directory, search  # noqa: E402
 from mailhub.db import make_engine, make_session_factory, migrate, unit_of_work  # noqa: E402
 from mailhub.models import Comment, Notification, Page, Revision, Tenant, User, utcnow  # noqa: E402
 from mailhub.privacy import closure, erasure  # noqa: E402
@@ -163,6 +167,22 @@ def bench_closure(database: str, tmp: Path, rows: int) -> float:
     return took
 
 
+def bench_backup(database: str, tmp: Path, rows: int) -> tuple[float, float, int]:
+    """Back up a tenant of `rows` rows (every row sealed for its owner), then restore it."""
+    settings, _ = fresh(database, tmp, f"backup{rows}")
+    tenant_id = setup_tenant(settings, "acme", 100, rows // 100)
+    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    places = Places.of(settings)
+    start = time.perf_counter()
+    made = backups.create(
+        sessions, places.keys, places.backups, places.files.root, tenant_id, settings.backup_keep
+    )
+    made_in = time.perf_counter() - start
+    start = time.perf_counter()
+    backups.restore(sessions, places.keys, places.files.root, tenant_id, made.path)
+    return made_in, time.perf_counter() - start, made.size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", default="1000,10000")
@@ -180,6 +200,12 @@ def main() -> None:
         for n in [int(x) for x in args.rows.split(",")]:
             took = bench_closure(args.database, tmp, n)
             print(f"{engine}: close a tenant of {n} rows: {took:.2f} s")
+        for n in [int(x) for x in args.rows.split(",")]:
+            made, restored, size = bench_backup(args.database, tmp, n)
+            print(
+                f"{engine}: back up a tenant of {n} rows: {made:.2f} s ({size // 1024} KiB), "
+                f"restore it: {restored:.2f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy import DateTime, String, cast, delete, event, func, insert, literal, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -278,20 +278,90 @@ def _deleted(session: Session, obj: object) -> bool:
 
 
 def reindex_tenant(session: Session, tenant_id: int) -> int:
-    """Rebuild a tenant's search entries from its items (after a backup is restored)."""
+    """Rebuild a tenant's search entries from its items (after a backup is restored): one
+    INSERT … SELECT each for pages (with their newest revision), comments and attachments,
+    and forms one by one (their text is in the JSON definition). Returns the entries."""
     conn = session.connection()
     conn.execute(delete(SearchEntry).where(SearchEntry.tenant_id == tenant_id))
-    count = 0
-    for page_id in session.scalars(select(Page.id).where(Page.tenant_id == tenant_id)):
-        _page(conn, page_id)
-        count += 1
+    now = literal(utcnow(), DateTime)
+
+    def key(kind: str, column: Any) -> Any:
+        return literal(f"{kind}:") + cast(column, String)
+
+    newest = (
+        select(Revision.page_id, func.max(Revision.number).label("number"))
+        .where(Revision.tenant_id == tenant_id)
+        .group_by(Revision.page_id)
+        .subquery()
+    )
+    title = func.substr(Page.title, 1, 300)
+    columns = ["tenant_id", "space_id", "kind", "item_key", "page_id", "title", "label", "body"]
+    conn.execute(
+        insert(SearchEntry).from_select(
+            [*columns, "updated_at"],
+            select(
+                Page.tenant_id,
+                Page.space_id,
+                literal("page"),
+                key("page", Page.id),
+                Page.id,
+                title,
+                title,
+                func.coalesce(Revision.body_text, ""),
+                now,
+            )
+            .select_from(Page)
+            .outerjoin(newest, newest.c.page_id == Page.id)
+            .outerjoin(
+                Revision, (Revision.page_id == Page.id) & (Revision.number == newest.c.number)
+            )
+            .where(Page.tenant_id == tenant_id),
+        )
+    )
+    conn.execute(
+        insert(SearchEntry).from_select(
+            [*columns, "comment_id", "updated_at"],
+            select(
+                Comment.tenant_id,
+                Page.space_id,
+                literal("comment"),
+                key("comment", Comment.id),
+                Comment.page_id,
+                literal(""),
+                title,
+                Comment.body_text,
+                Comment.id,
+                now,
+            )
+            .join(Page, Page.id == Comment.page_id)
+            .where(Comment.tenant_id == tenant_id),
+        )
+    )
+    name = func.substr(Attachment.filename, 1, 300)
+    conn.execute(
+        insert(SearchEntry).from_select(
+            [*columns, "attachment_id", "updated_at"],
+            select(
+                Attachment.tenant_id,
+                Page.space_id,
+                literal("attachment"),
+                key("attachment", Attachment.id),
+                Attachment.page_id,
+                name,
+                name,
+                literal(""),
+                Attachment.id,
+                now,
+            )
+            .join(Page, Page.id == Attachment.page_id)
+            .where(Attachment.tenant_id == tenant_id, ~Attachment.inline),
+        )
+    )
     for form_id in session.scalars(select(Form.id).where(Form.tenant_id == tenant_id)):
         _form(conn, form_id)
-        count += 1
-    for comment in session.scalars(select(Comment).where(Comment.tenant_id == tenant_id)):
-        _comment(conn, comment)
-        count += 1
-    for attachment in session.scalars(select(Attachment).where(Attachment.tenant_id == tenant_id)):
-        _attachment(conn, attachment)
-        count += 1
-    return count
+    return int(
+        session.scalar(
+            select(func.count()).select_from(SearchEntry).where(SearchEntry.tenant_id == tenant_id)
+        )
+        or 0
+    )

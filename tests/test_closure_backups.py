@@ -367,3 +367,49 @@ def test_the_worker_backs_up_each_tenant_on_schedule_with_strict_rotation(
             tenant_id = directory.get_tenant(s, "acme").id
         kept = backups.listing(rt.places.backups, tenant_id)
         assert len(kept) == 2 and kept[0].created_at > kept[1].created_at  # the newest two
+
+
+def test_rebuilding_search_after_a_restore_gives_what_indexing_as_you_go_gave(
+    runtime: Runtime, acme: dict[str, int], smtp: Any
+) -> None:
+    from mailhub import editing
+    from mailhub.models import SearchEntry
+    from mailhub.search import reindex_tenant
+
+    _content(runtime, smtp)
+    smtp_send(
+        smtp.port,
+        "ann@acme.example",
+        ["sales+form@acme.example"],
+        _mail("Ann <ann@acme.example>", "sales+form@acme.example", "Lunch", "1. Day? [Mo / Tu]", 4),
+    )
+    wait_until(lambda: final_count(runtime) == 3)
+    with unit_of_work(runtime.sessions) as s:
+        t = s.get_one(Tenant, acme["tenant"])
+        page = s.scalars(select(Page).where(Page.title == "Board")).one()
+        editing.comment(s, t, page.id, s.get_one(User, acme["cat"]), "Nice board.")
+        editing.revise(s, t, page.id, s.get_one(User, acme["ann"]), "<p>Plan B.</p>", "Board")
+
+    def entries() -> list[tuple[Any, ...]]:
+        with runtime.sessions() as s:
+            return sorted(
+                (
+                    e.item_key,
+                    e.kind,
+                    e.space_id,
+                    e.page_id,
+                    e.comment_id,
+                    e.form_id,
+                    e.attachment_id,
+                    e.title,
+                    e.label,
+                    e.body,
+                )
+                for e in s.scalars(select(SearchEntry))
+            )
+
+    as_you_go = entries()
+    assert {e[1] for e in as_you_go} == {"page", "comment", "form", "attachment"}
+    with unit_of_work(runtime.sessions) as s:
+        assert reindex_tenant(s, acme["tenant"]) == len(as_you_go)
+    assert entries() == as_you_go
