@@ -4,9 +4,9 @@ A backup is one file, BACKUPS/TENANT_ID/YYYYMMDDTHHMMSS.ffffffZ-XXXXXX.mhb (name
 time), a ZIP of:
 
     manifest.json   in the clear: format, tenant, when, rows per table, whose data is sealed
-    rows.bin        every row of the tenant, encrypted with the tenant's key; each row that
-                    is a person's data (the data map's subject) sealed first with that
-                    person's own data key
+    rows.bin        every row of the tenant as JSON, compressed, encrypted with the tenant's
+                    key; each row that is a person's data (the data map's subject) sealed
+                    first with that person's own data key
     files/N.bin     each attachment and thumbnail, sealed the same way (owner's key, then
                     the tenant's)
 
@@ -30,6 +30,7 @@ import secrets
 import shutil
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -187,7 +188,8 @@ def _create(
                 members[member] = rel
                 files += 1
         body = {"tables": dump, "files": members}
-        archive.writestr("rows.bin", tenant_key.encrypt(json.dumps(body).encode()))
+        packed = zlib.compress(json.dumps(body).encode(), 6)  # compressed, then encrypted
+        archive.writestr("rows.bin", tenant_key.encrypt(packed))
         manifest = {
             "format": FORMAT,
             "tenant_id": tenant.id,
@@ -300,7 +302,7 @@ def _restore(
         raise InvalidInput(f"the keys of {tenant.slug} are destroyed; its backups cannot be read")
     with zipfile.ZipFile(path) as archive:
         try:
-            body = json.loads(tenant_key.decrypt(archive.read("rows.bin")))
+            body = json.loads(zlib.decompress(tenant_key.decrypt(archive.read("rows.bin"))))
         except InvalidToken:
             raise InvalidInput(f"{path.name} cannot be opened with {tenant.slug}'s key") from None
         erased = {
