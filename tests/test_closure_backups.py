@@ -413,3 +413,30 @@ def test_rebuilding_search_after_a_restore_gives_what_indexing_as_you_go_gave(
     with unit_of_work(runtime.sessions) as s:
         assert reindex_tenant(s, acme["tenant"]) == len(as_you_go)
     assert entries() == as_you_go
+
+
+def test_a_name_with_accents_is_found_and_erased_inside_json(
+    runtime: Runtime, acme: dict[str, int]
+) -> None:
+    """JSON keeps non-ASCII letters escaped; the scan and the scrub find them all the same."""
+    with unit_of_work(runtime.sessions) as s:
+        t = s.get_one(Tenant, acme["tenant"])
+        directory.add_user(s, t, "zoe@acme.example", "Zoë Müller")
+        s.add(
+            Notification(
+                tenant_id=t.id,
+                kind="mention",
+                event_key="test:ann:mention",
+                to_addr="ann@acme.example",
+                user_id=acme["ann"],
+                reason="you were mentioned",
+                context={"by": "Zoë Müller"},
+                message_id="<test-mention-2@acme.example>",
+                status="sent",
+            )
+        )
+    outcome = erasure.erase_user(runtime.sessions, runtime.places, t, "zoe@acme.example")
+    assert outcome.state == "done" and outcome.counts["mentions scrubbed"] == 1
+    with runtime.sessions() as s:
+        mention = s.scalars(select(Notification).where(Notification.kind == "mention")).one()
+        assert mention.context == {"by": "[erased]"}

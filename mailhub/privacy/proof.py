@@ -19,6 +19,7 @@ The person's identifiers are held in memory only while the proof runs.
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -106,8 +107,13 @@ def mentions(table: Table, needles: list[str]) -> ColumnElement[bool] | None:
     """A condition: some text or JSON column of the row contains a needle (any case)."""
     conditions = []
     for column in text_columns(table):
-        value = cast(column, Text) if isinstance(column.type, JSON) else column
-        for needle in needles:
+        if isinstance(column.type, JSON):
+            # JSON is stored with non-ASCII letters escaped ("Zo\u00eb"): look for both.
+            value: Any = cast(column, Text)
+            wanted = {v for n in needles for v in (n, json.dumps(n)[1:-1])}
+        else:
+            value, wanted = column, set(needles)
+        for needle in sorted(wanted):
             conditions.append(func.lower(value).contains(needle, autoescape=True))
     return or_(*conditions) if conditions else None
 
