@@ -164,6 +164,9 @@ def expire_inactive(
                 owed = [w for w in WARNINGS if left <= timedelta(days=w)]
                 warn = min(owed) if owed else None
                 if warn is not None and (user.inactivity_warned or 10**6) > warn:
+                    # Late (the worker was down): the day moves so the warning still holds.
+                    later = now + timedelta(days=warn)
+                    user.deletion_due_at = max(user.deletion_due_at, later)
                     user.inactivity_warned = warn
                     mails.append(_expiry_mail(session, tenant, user, warn))
     erased = [erase_user(factory, places, tenant, email, via="retention") for tenant, email in due]

@@ -224,6 +224,16 @@ def test_unused_accounts_are_warned_three_times_then_erased_and_use_cancels(
             req = s.scalars(select(PrivacyRequest)).one()
             assert (req.via, req.state) == ("retention", "done")
         assert erased[0].notice is not None and "erased" in str(erased[0].notice["Subject"])
+        # A worker that was down past the day still warns a day ahead, naming the new day
+        with unit_of_work(rt.sessions) as s:
+            cat = directory.add_user(s, t, "cat@acme.example", "Cat")
+            cat.last_active_at = now - timedelta(days=800)
+            cat.deletion_due_at, cat.inactivity_warned = now - timedelta(days=2), 7
+        warned, erased = expire_inactive(rt.sessions, places, now)
+        assert len(warned) == 1 and erased == []
+        with rt.sessions() as s:
+            due = directory.get_user(s, t, "cat@acme.example").deletion_due_at
+        assert due is not None and due >= now + timedelta(days=1)
 
 
 def test_rotated_logs_expire(tmp_path: Path) -> None:
