@@ -750,11 +750,14 @@ def _expiry(
     _ = i18n.translator(locale)
     due = str(n.context["due"])
     subject = _("Your account at {tenant} will be deleted on {date}", tenant=tenant.name, date=due)
-    context = {
-        "subject": subject,
-        "json_ld": "",
-        "headline": subject,
-        "lines": [
+    return _privacy_notice(
+        _,
+        n,
+        tenant,
+        user,
+        locale,
+        subject,
+        [
             _(
                 "Nobody has signed in or sent mail with your account at {tenant} since {date}. Its rules delete accounts that are not used for {days} days.",
                 tenant=tenant.name,
@@ -767,13 +770,9 @@ def _expiry(
             ),
             _("To keep it, sign in or send any mail to the intranet before then."),
         ],
-        "report": None,
-        "buttons": [(_("Keep my account"), f"{links.base}/t/{tenant.slug}/signin", True)],
-        "reason": _("your account is about to be deleted for not being used"),
-        "tenant_name": tenant.name,
-    }
-    draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
-    return Prepared("privacy", context, draft, locale)
+        _("your account is about to be deleted for not being used"),
+        buttons=[(_("Keep my account"), f"{links.base}/t/{tenant.slug}/signin", True)],
+    )
 
 
 def _breach(
@@ -785,11 +784,14 @@ def _breach(
     if breach.tenant_id != tenant.id:
         raise ValueError(f"notification {n.id} crosses tenants")
     subject = _("Important: a security incident affected your data at {tenant}", tenant=tenant.name)
-    context = {
-        "subject": subject,
-        "json_ld": "",
-        "headline": subject,
-        "lines": [
+    return _privacy_notice(
+        _,
+        n,
+        tenant,
+        user,
+        locale,
+        subject,
+        [
             breach.description,
             _("The data concerned: {categories}.", categories=", ".join(breach.categories)),
             _(
@@ -804,13 +806,8 @@ def _breach(
                 tenant=tenant.name,
             ),
         ],
-        "report": None,
-        "buttons": [],
-        "reason": _("the law requires telling you about a breach that affected your data"),
-        "tenant_name": tenant.name,
-    }
-    draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
-    return Prepared("privacy", context, draft, locale)
+        _("the law requires telling you about a breach that affected your data"),
+    )
 
 
 def _privacy(
@@ -898,18 +895,40 @@ def _privacy(
             ),
             _("You can withdraw it at any time from your mail settings."),
         ]
+    reason = (
+        _("a request about your data was made in your name")
+        if n.kind == NotificationKind.PRIVACY_VERIFY
+        else _("you administer privacy requests")
+        if n.kind == NotificationKind.PRIVACY_DUE
+        else _("you made a request about your data")
+    )
+    return _privacy_notice(
+        _, n, tenant, user, locale, subject, lines, reason, buttons=buttons, report=report
+    )
+
+
+def _privacy_notice(
+    _: i18n.Translator,
+    n: Notification,
+    tenant: Tenant,
+    user: User,
+    locale: str,
+    subject: str,
+    lines: list[str],
+    reason: str,
+    buttons: list[tuple[str, str, bool]] | None = None,
+    report: Any = None,
+) -> Prepared:
+    """A mail about a person's rights and data (the "privacy" template): a request's steps,
+    a breach notice, an unused account's warning. Lines of text, buttons, and why it came."""
     context = {
         "subject": subject,
         "json_ld": "",
         "headline": subject,
         "lines": lines,
         "report": report,
-        "buttons": buttons,
-        "reason": _("a request about your data was made in your name")
-        if n.kind == NotificationKind.PRIVACY_VERIFY
-        else _("you administer privacy requests")
-        if n.kind == NotificationKind.PRIVACY_DUE
-        else _("you made a request about your data"),
+        "buttons": buttons or [],
+        "reason": reason,
         "tenant_name": tenant.name,
     }
     draft = _from_intranet(_, n, tenant, user.name, user.email, subject)
