@@ -30,6 +30,7 @@ from mailhub.errors import ConfigError, InvalidInput, MailhubError
 from mailhub.files import FileStore
 from mailhub.models import Breach, SubjectKind
 from mailhub.privacy import objections
+from mailhub.privacy.erasure import Outcome
 from mailhub.queries import list_pages, page_view
 from mailhub.web.gmail import GoogleBearer
 
@@ -439,6 +440,7 @@ def cmd_privacy_erase(args: argparse.Namespace, settings: Settings) -> int:
     with _sessions(settings)() as s:
         tenant = directory.get_tenant(s, args.tenant)
     outcome = erase_user(_sessions(settings), Places.of(settings), tenant, args.email)
+    _send_last_mail(settings, [outcome])
     print(
         f"request {outcome.request_id} {outcome.state}: "
         f"{sum(outcome.counts.values())} items removed or anonymized; proof: "
@@ -839,32 +841,30 @@ def cmd_files_check(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if found.missing else 0
 
 
-def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub.privacy import requests
-    from mailhub.privacy.proof import Places
-    from mailhub.retention import (
-        delete_old_logs,
-        expire_inactive,
-        forget_expired_secrets,
-        incinerate_due,
-    )
+def _send_last_mail(settings: Settings, erased: list[Outcome]) -> None:
+    """The mail that tells an erased person it is done: sent once, never stored."""
+    from mailhub.tasks import make_transport, send_unstored
 
-    places = Places.of(settings)
-    sessions = _sessions(settings)
-    done = incinerate_due(
-        sessions, places.raw, settings.raw_retention_days, settings.rejected_retention_days
-    )
-    print(f"incinerated {done.count} raw messages ({done.bytes} bytes)")
-    with unit_of_work(sessions) as s:
-        archives = requests.expire_archives(s, places.exports)
-    print(f"deleted {archives} expired export archives")
-    print(f"deleted {forget_expired_secrets(sessions)} expired link tokens and sessions")
-    logs = delete_old_logs(places.log_file, settings.log_retention_days)
-    print(f"deleted {logs} log files older than {settings.log_retention_days} days")
-    warnings, erased = expire_inactive(sessions, places)
-    _send_now(settings, warnings)
-    print(f"warned {len(warnings)} unused accounts, erased {len(erased)}")
-    for outcome in erased:
+    notices = [(o.request_id, o.notice) for o in erased if o.notice is not None]
+    if notices:
+        transport = make_transport(settings)
+        for request_id, notice in notices:
+            send_unstored(transport, notice, f"erased-{request_id}")
+
+
+def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.privacy.proof import Places
+    from mailhub.retention import run_all
+
+    done = run_all(_sessions(settings), Places.of(settings), settings)
+    _send_now(settings, done.warnings)
+    _send_last_mail(settings, done.erased)
+    print(f"incinerated {done.incinerated.count} raw messages ({done.incinerated.bytes} bytes)")
+    print(f"deleted {done.archives} expired export archives")
+    print(f"deleted {done.secrets} expired link tokens and sessions")
+    print(f"deleted {done.logs} log files older than {settings.log_retention_days} days")
+    print(f"warned {len(done.warnings)} unused accounts, erased {len(done.erased)}")
+    for outcome in done.erased:
         print(
             f"  request {outcome.request_id} {outcome.state}: proof over "
             f"{len(outcome.proof)} stores, {sum(outcome.proof.values())} hits left"

@@ -33,6 +33,7 @@ from mailhub.models import (
 )
 
 if TYPE_CHECKING:
+    from mailhub.config import Settings
     from mailhub.privacy.erasure import Outcome
     from mailhub.privacy.proof import Places
 
@@ -203,3 +204,30 @@ def delete_old_logs(log_file: Path | None, keep_days: int, now: float | None = N
             path.unlink(missing_ok=True)
             count += 1
     return count
+
+
+@dataclass(frozen=True)
+class Retained:
+    """What one retention run did."""
+
+    incinerated: Incinerated
+    archives: int  # expired export archives deleted
+    secrets: int  # expired link tokens and sessions deleted
+    logs: int  # old log files deleted
+    warnings: list[int]  # unused-account warnings to send
+    erased: list[Outcome]  # unused accounts erased (each with its last mail to send)
+
+
+def run_all(factory: SessionFactory, places: Places, settings: Settings) -> Retained:
+    """Everything retention does, for the sweeper (hourly) and `mailhub retention run`."""
+    from mailhub.privacy.requests import expire_archives
+
+    incinerated = incinerate_due(
+        factory, places.raw, settings.raw_retention_days, settings.rejected_retention_days
+    )
+    with unit_of_work(factory) as session:
+        archives = expire_archives(session, places.exports)
+    secrets = forget_expired_secrets(factory)
+    logs = delete_old_logs(places.log_file, settings.log_retention_days)
+    warnings, erased = expire_inactive(factory, places)
+    return Retained(incinerated, archives, secrets, logs, warnings, erased)

@@ -34,13 +34,7 @@ from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
 from mailhub.privacy.erasure import Outcome
 from mailhub.privacy.proof import Places
-from mailhub.retention import (
-    Incinerated,
-    delete_old_logs,
-    expire_inactive,
-    forget_expired_secrets,
-    incinerate_due,
-)
+from mailhub.retention import Retained, run_all
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +64,15 @@ def make_transport(settings: Settings) -> Transport:
     return SmtpRelayTransport(
         relay[0], relay[1], settings.smtp_relay_user, settings.smtp_relay_password
     )
+
+
+def send_unstored(transport: Transport, msg: EmailMessage, name: str) -> None:
+    """A mail that is not kept as a row (the last one to an erased person): one try."""
+    try:
+        sender = msg["From"].addresses[0].addr_spec
+        transport.send(name, bytes(msg), str(sender), [str(msg["To"])])
+    except Exception:
+        log.warning("could not send %s", name, exc_info=True)
 
 
 class Runtime:
@@ -216,7 +219,6 @@ class Runtime:
             log.info("sweeper removed %d files left by failed transactions", len(stray))
         self.run_retention()
         self.warn_due_requests()
-        self.expire_exports()
         self.run_backups()
 
     def run_exports(self) -> list[int]:
@@ -252,17 +254,8 @@ class Runtime:
                 continue
             done.append(outcome)
             if outcome.notice is not None:
-                self._send_notice(outcome.notice, f"erased-{request_id}")
+                send_unstored(self.transport, outcome.notice, f"erased-{request_id}")
         return done
-
-    def _send_notice(self, msg: EmailMessage, name: str) -> None:
-        """A mail that is not kept as a row (the last one to an erased person): one try."""
-        try:
-            self.transport.send(
-                name, bytes(msg), str(msg["From"].addresses[0].addr_spec), [str(msg["To"])]
-            )
-        except Exception:
-            log.warning("could not send %s", name, exc_info=True)
 
     def run_backups(self, now: float | None = None) -> int:
         """Back up each tenant whose newest backup is older than MAILHUB_BACKUP_EVERY_HOURS
@@ -310,34 +303,32 @@ class Runtime:
         self.enqueue_notifications(ids)
         return ids
 
-    def run_retention(self) -> Incinerated:
-        done = incinerate_due(
-            self.sessions,
-            self.raw_store,
-            self.settings.raw_retention_days,
-            self.settings.rejected_retention_days,
-        )
-        if done.count:
-            log.info("retention incinerated %d raw messages (%d bytes)", done.count, done.bytes)
-        forgotten = forget_expired_secrets(self.sessions)
-        if forgotten:
-            log.info("retention deleted %d expired link tokens and sessions", forgotten)
-        self.expire_inactive()
-        logs = delete_old_logs(self.places.log_file, self.settings.log_retention_days)
-        if logs:
-            log.info("retention deleted %d old log files", logs)
-        return done
-
-    def expire_inactive(self) -> list[Outcome]:
-        """Warn, then erase, accounts unused for their tenant's period (hourly)."""
-        warnings, erased = expire_inactive(self.sessions, self.places)
-        self.enqueue_notifications(warnings)
-        for outcome in erased:
+    def run_retention(self) -> Retained:
+        done = run_all(self.sessions, self.places, self.settings)
+        self.enqueue_notifications(done.warnings)
+        for outcome in done.erased:
             if outcome.notice is not None:
-                self._send_notice(outcome.notice, f"erased-{outcome.request_id}")
-        if warnings or erased:
-            log.info("retention warned %d unused accounts, erased %d", len(warnings), len(erased))
-        return erased
+                send_unstored(self.transport, outcome.notice, f"erased-{outcome.request_id}")
+        if done.incinerated.count:
+            log.info(
+                "retention incinerated %d raw messages (%d bytes)",
+                done.incinerated.count,
+                done.incinerated.bytes,
+            )
+        if done.archives or done.secrets or done.logs:
+            log.info(
+                "retention deleted %d export archives, %d link tokens and sessions, %d log files",
+                done.archives,
+                done.secrets,
+                done.logs,
+            )
+        if done.warnings or done.erased:
+            log.info(
+                "retention warned %d unused accounts, erased %d",
+                len(done.warnings),
+                len(done.erased),
+            )
+        return done
 
     def _claim_stale(self, model: Any, condition: Any, cutoff: Any) -> list[int]:
         """Ids whose enqueued_at this sweeper moved forward: concurrent sweepers split the work."""

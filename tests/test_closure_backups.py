@@ -284,6 +284,8 @@ def test_backups_erasure_and_closure_from_the_command_line(tmp_path: Path) -> No
     assert "--yes" in refused("privacy", "erase", "acme", "bob@acme.example")
     erased = ok("privacy", "erase", "acme", "bob@acme.example", "--yes")
     assert re.search(r"done: .* proof: \d+ stores checked, 0 hits left", erased), erased
+    [last] = list((tmp_path / "var" / "outbox").glob("*.eml"))  # the one last mail, to him
+    assert "To: bob@acme.example" in last.read_text() and "is erased" in last.read_text()
     restored = ok("backup", "restore", "acme", name, "--yes")
     assert "not restored (erased, keys destroyed): 1 users" in restored
     assert re.search(
