@@ -11,19 +11,19 @@ slug and nobody else); the tenant's own rows, where a proof usually lives, are g
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mailhub import datamap
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.directory import get_tenant
 from mailhub.models import Base, Tenant, utcnow
-from mailhub.privacy.proof import Places, count_in_file
+from mailhub.privacy.erasure import remove_outbox
+from mailhub.privacy.proof import Places, files_hits, files_under, fts_matches, log_files
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,7 @@ def close(factory: SessionFactory, places: Places, slug: str, closures: Path) ->
         ("backups", places.backups),
     ):
         counts[name] = _remove_tree(root / str(tid))
-    wanted = [f"@{domain}".encode()]
-    outbox = 0
-    if places.outbox.is_dir():
-        for path in places.outbox.glob("*.eml"):
-            if count_in_file(path, wanted):
-                path.unlink(missing_ok=True)
-                outbox += 1
-    counts["outbox"] = outbox
+    counts["outbox"] = remove_outbox(places.outbox, [f"@{domain}"])
     counts["keys"] = places.keys.destroy_tenant(tid)
     with unit_of_work(factory) as session:
         for table in reversed(Base.metadata.sorted_tables):
@@ -100,13 +93,7 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
         if entry.get("only_on", dialect) != dialect:
             continue
         if name.startswith("search_fts"):
-            hits[f"table {name}"] = int(
-                session.scalar(
-                    text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :q"),
-                    {"q": f'tenant_id : "{tenant_id}"'},
-                )
-                or 0
-            )
+            hits[f"table {name}"] = fts_matches(session, f'tenant_id : "{tenant_id}"')
             continue
         table = Base.metadata.tables.get(name)
         if table is None:
@@ -132,16 +119,16 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
         "backups_dir": places.backups,
         "keys_dir": places.keys.root,
     }
+    mail_for_domain = [f"@{domain}"]
     for name in sorted(dm["file_stores"]):
         if name == "outbox_dir":
-            wanted = [f"@{domain}".encode()]
-            found = places.outbox.glob("*.eml") if places.outbox.is_dir() else iter(())
-            hits[f"file store {name}"] = sum(1 for p in found if count_in_file(p, wanted))
-        elif name in folders:
-            folder = folders[name] / str(tenant_id)
-            hits[f"file store {name}"] = (
-                sum(1 for p in folder.rglob("*") if p.is_file()) + 1 if folder.exists() else 0
+            hits[f"file store {name}"] = files_hits(
+                files_under(places.outbox, None), mail_for_domain
             )
+        elif name in folders:
+            folder = folders[name] / str(tenant_id)  # a file left, or the folder itself
+            left = sum(1 for _ in files_under(folders[name], tenant_id))
+            hits[f"file store {name}"] = left + 1 if folder.exists() else 0
         else:
             raise ValueError(f"the data map lists file store {name!r}, which closing cannot check")
     queued = {
@@ -156,11 +143,8 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
             )
             or 0
         )
-    pattern = re.compile(re.escape(f"@{domain}").encode(), re.IGNORECASE)
     for name in sorted(dm["logs"]):
-        log_file = places.log_file
-        found = log_file.parent.glob(log_file.name + "*") if log_file else iter(())
-        hits[f"log {name}"] = sum(1 for p in found if pattern.search(p.read_bytes()))
+        hits[f"log {name}"] = files_hits(log_files(places.log_file), mail_for_domain)
     for name in sorted(dm["backups"]):
         hits[f"backup {name}"] = int(places.keys.has_tenant(tenant_id)) + int(
             (places.backups / str(tenant_id)).exists()

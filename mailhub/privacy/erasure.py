@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
@@ -143,7 +144,7 @@ def run(factory: SessionFactory, places: Places, request_id: int) -> Outcome | N
     with unit_of_work(factory) as session:
         counts |= erase_rows(session, subject, keep, incinerated)
         # A last look at the outbox, in case mail to them was written since the first one.
-        counts["outbox files"] += remove_outbox(places, subject)
+        counts["outbox files"] += remove_outbox(places.outbox, subject.needles())
         proof = prove(session, places, subject)
         req = session.get_one(PrivacyRequest, request_id)
         left = {store: n for store, n in proof.items() if n}
@@ -235,17 +236,17 @@ def remove_files(
             (places.exports / req.archive).unlink(missing_ok=True)
             archives += 1
         counts["export archives"] = archives
-    counts["outbox files"] = remove_outbox(places, subject)
+    counts["outbox files"] = remove_outbox(places.outbox, subject.needles())
     counts["backup keys"] = int(places.keys.destroy_user(subject.tenant_id, subject.user_id))
     return counts, incinerated
 
 
-def remove_outbox(places: Places, subject: Subject) -> int:
-    """Mail in the outbox (the embedded stand-in for a relay) that names the person."""
-    wanted = [n.encode() for n in subject.needles()]
+def remove_outbox(outbox: Path, needles: list[str]) -> int:
+    """Mail in the outbox (the embedded stand-in for a relay) that mentions a needle."""
+    wanted = [n.encode() for n in needles]
     removed = 0
-    if places.outbox.is_dir():
-        for path in sorted(places.outbox.glob("*.eml")):
+    if outbox.is_dir():
+        for path in sorted(outbox.glob("*.eml")):
             if count_in_file(path, wanted):
                 path.unlink(missing_ok=True)
                 removed += 1

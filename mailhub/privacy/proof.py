@@ -134,12 +134,12 @@ def prove(session: Session, places: Places, subject: Subject) -> dict[str, int]:
             continue
         hits[f"table {name}"] = _table_hits(session, name, entry, subject, needles)
     checks: dict[str, Callable[[Places, Subject, list[str]], int]] = {
-        "raw_dir": lambda p, s, n: _files_hits(_under(p.raw.root, s.tenant_id, "incoming"), n),
-        "files_dir": lambda p, s, n: _files_hits(_under(p.files.root, s.tenant_id), n),
-        "outbox_dir": lambda p, s, n: _files_hits(_under(p.outbox, None), n),
-        "exports_dir": lambda p, s, n: _files_hits(_under(p.exports, s.tenant_id), n),
+        "raw_dir": lambda p, s, n: files_hits(files_under(p.raw.root, s.tenant_id, "incoming"), n),
+        "files_dir": lambda p, s, n: files_hits(files_under(p.files.root, s.tenant_id), n),
+        "outbox_dir": lambda p, s, n: files_hits(files_under(p.outbox, None), n),
+        "exports_dir": lambda p, s, n: files_hits(files_under(p.exports, s.tenant_id), n),
         # Backups are encrypted: a mention in the clear would be a broken backup.
-        "backups_dir": lambda p, s, n: _files_hits(_under(p.backups, s.tenant_id), n),
+        "backups_dir": lambda p, s, n: files_hits(files_under(p.backups, s.tenant_id), n),
         "keys_dir": lambda p, s, n: int(p.keys.has_user_key(s.tenant_id, s.user_id)),
     }
     for name in sorted(dm["file_stores"]):
@@ -149,7 +149,7 @@ def prove(session: Session, places: Places, subject: Subject) -> dict[str, int]:
     for name in sorted(dm["logs"]):
         if name != "application":
             raise ValueError(f"the data map lists log {name!r}, which the proof cannot check")
-        hits[f"log {name}"] = _files_hits(_logs(places.log_file), needles)
+        hits[f"log {name}"] = files_hits(log_files(places.log_file), needles)
     for name in sorted(dm["backups"]):
         if name != "tenant":
             raise ValueError(f"the data map lists backup {name!r}, which the proof cannot check")
@@ -201,13 +201,16 @@ def _fts_hits(session: Session, tenant_id: int, needles: list[str]) -> int:
         if not words:
             continue
         query = f'tenant_id : "{tenant_id}" AND "{" ".join(words)}"'
-        total += int(
-            session.scalar(
-                text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :q"), {"q": query}
-            )
-            or 0
-        )
+        total += fts_matches(session, query)
     return total
+
+
+def fts_matches(session: Session, query: str) -> int:
+    """How many documents the SQLite FTS5 index itself matches for an FTS5 query."""
+    found = session.scalar(
+        text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :q"), {"q": query}
+    )
+    return int(found or 0)
 
 
 def _queued(session: Session, name: str, subject: Subject) -> int:
@@ -232,7 +235,7 @@ def _queued(session: Session, name: str, subject: Subject) -> int:
     return int(session.scalar(query.where(*conditions)) or 0)
 
 
-def _under(root: Path, tenant_id: int | None, *extra: str) -> Iterator[Path]:
+def files_under(root: Path, tenant_id: int | None, *extra: str) -> Iterator[Path]:
     """Every file of one tenant in a store (or of the whole store), and of extra folders."""
     for folder in [root if tenant_id is None else root / str(tenant_id)] + [
         root / e for e in extra
@@ -241,13 +244,13 @@ def _under(root: Path, tenant_id: int | None, *extra: str) -> Iterator[Path]:
             yield from (p for p in folder.rglob("*") if p.is_file())
 
 
-def _logs(log_file: Path | None) -> Iterator[Path]:
+def log_files(log_file: Path | None) -> Iterator[Path]:
     if log_file is None or not log_file.parent.is_dir():
         return
     yield from (p for p in log_file.parent.glob(log_file.name + "*") if p.is_file())
 
 
-def _files_hits(paths: Iterator[Path], needles: list[str]) -> int:
+def files_hits(paths: Iterator[Path], needles: list[str]) -> int:
     wanted = [n.encode() for n in needles]
     count = 0
     for path in paths:
