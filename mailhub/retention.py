@@ -25,12 +25,12 @@ from mailhub.ingress.rawstore import RawStore
 from mailhub.models import (
     InboundMessage,
     InboundStatus,
-    Notification,
     NotificationKind,
     Tenant,
     User,
     utcnow,
 )
+from mailhub.outbound.events import owe
 
 if TYPE_CHECKING:
     from mailhub.config import Settings
@@ -177,19 +177,15 @@ def expire_inactive(
 def _expiry_mail(session: Session, tenant: Tenant, user: User, warn: int) -> int:
     assert user.deletion_due_at is not None
     day = f"{user.deletion_due_at:%Y-%m-%d}"
-    row = Notification(
-        tenant_id=tenant.id,
+    return owe(
+        session,
+        user,
         kind=NotificationKind.ACCOUNT_EXPIRY,
         event_key=f"expiry:{user.id}:{day}:{warn}",
-        to_addr=user.email,
-        user_id=user.id,
         reason="your account is about to be deleted for not being used",
         context={"due": day, "days": warn},
         message_id=f"<{tenant.slug}/expiry/{user.id}/{day}/{warn}@{tenant.domain}>",
     )
-    session.add(row)
-    session.flush()
-    return row.id
 
 
 def delete_old_logs(log_file: Path | None, keep_days: int, now: float | None = None) -> int:

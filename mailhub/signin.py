@@ -29,6 +29,7 @@ from mailhub.models import (
     WebSession,
     utcnow,
 )
+from mailhub.outbound.events import owe
 from mailhub.outbound.keys import TokenRefused, hash_key, new_key, token_for, use_token
 from mailhub.retention import mark_active
 
@@ -56,19 +57,15 @@ def request_link(session: Session, tenant: Tenant, email: str, next_path: str = 
     if (recent or 0) >= LINKS_PER_HOUR:
         return None
     stamp = secrets.token_hex(8)
-    row = Notification(
-        tenant_id=tenant.id,
+    return owe(
+        session,
+        user,
         kind=NotificationKind.SIGN_IN,
         event_key=f"signin:{user.id}:{stamp}",
-        to_addr=user.email,
-        user_id=user.id,
         reason="you asked to sign in",
         context={"next": safe_next(tenant, next_path)},
         message_id=f"<{tenant.slug}/signin/{stamp}@{tenant.domain}>",
     )
-    session.add(row)
-    session.flush()
-    return row.id
 
 
 def safe_next(tenant: Tenant, path: str) -> str:

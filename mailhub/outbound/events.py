@@ -50,6 +50,34 @@ class Fanout:
     later: Counter[str] = field(default_factory=Counter)
 
 
+def owe(
+    session: Session,
+    user: User,
+    kind: NotificationKind,
+    event_key: str,
+    reason: str,
+    context: dict[str, Any],
+    message_id: str,
+    **about: int,
+) -> int:
+    """One mail owed to one person, as a row (sent once the caller's transaction commits);
+    `about` names its page, form or inbound message. Returns the row's id."""
+    row = Notification(
+        tenant_id=user.tenant_id,
+        kind=kind,
+        event_key=event_key,
+        to_addr=user.email,
+        user_id=user.id,
+        reason=reason,
+        context=context,
+        message_id=message_id,
+        **about,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 def thread_id(tenant: Tenant, page_id: int) -> str:
     """The Message-ID every mail about a page refers to, so clients thread them (as GitHub does)."""
     return f"<{tenant.slug}/pages/{page_id}@{tenant.domain}>"
@@ -68,20 +96,16 @@ def receipt(
     """Tell the author of a page made by mail that it is published and who hears of it."""
     if not tenant.publish_receipts or author.guest or not author.active:
         return None
-    row = Notification(
-        tenant_id=tenant.id,
+    return owe(
+        session,
+        author,
         kind=NotificationKind.RECEIPT,
         event_key=f"page:{page.id}:receipt",
-        to_addr=author.email,
-        user_id=author.id,
-        page_id=page.id,
         reason="you published this page by email",
         context={"now": len(fanout.ids), "later": dict(fanout.later)},
         message_id=f"<{tenant.slug}/pages/{page.id}/receipt@{tenant.domain}>",
+        page_id=page.id,
     )
-    session.add(row)
-    session.flush()
-    return row.id
 
 
 def page_edited(
@@ -201,25 +225,21 @@ def form_created(
 ) -> int:
     """Tell the creator of a form made by mail (or of its corrected version) where it is and
     how each line was read."""
-    row = Notification(
-        tenant_id=tenant.id,
+    return owe(
+        session,
+        author,
         kind=NotificationKind.FORM_CREATED,
         event_key=f"form:{form.id}:created:confirmation"
         if number == 1
         else f"form:{form.id}:version:{number}:confirmation",
-        to_addr=author.email,
-        user_id=author.id,
-        form_id=form.id,
         reason="you created this form by email",
         context={"lines": lines, "version": number}
         | ({"invited": {"now": len(invited.ids), "later": dict(invited.later)}} if invited else {}),
         message_id=form_thread(tenant, form.id)
         if number == 1
         else f"<{tenant.slug}/forms/{form.id}/versions/{number}@{tenant.domain}>",
+        form_id=form.id,
     )
-    session.add(row)
-    session.flush()
-    return row.id
 
 
 def form_invitation(
@@ -273,25 +293,23 @@ def form_answered(
         )
         session.flush()
         return []
-    row = Notification(
-        tenant_id=tenant.id,
-        kind=NotificationKind.FORM_ANSWERED,
-        event_key=key,
-        to_addr=owner.email,
-        user_id=owner.id,
-        form_id=form.id,
-        reason=reason,
-        context={
-            "response_id": response.id,
-            "setting": [SubjectKind.FORM.value, form.id],
-            "mandatory": eff.mandatory,
-        },
-        message_id=f"<{tenant.slug}/forms/{form.id}/responses/{stamp.replace(':', '.')}"
-        f"@{tenant.domain}>",
-    )
-    session.add(row)
-    session.flush()
-    return [row.id]
+    return [
+        owe(
+            session,
+            owner,
+            kind=NotificationKind.FORM_ANSWERED,
+            event_key=key,
+            reason=reason,
+            context={
+                "response_id": response.id,
+                "setting": [SubjectKind.FORM.value, form.id],
+                "mandatory": eff.mandatory,
+            },
+            message_id=f"<{tenant.slug}/forms/{form.id}/responses/{stamp.replace(':', '.')}"
+            f"@{tenant.domain}>",
+            form_id=form.id,
+        )
+    ]
 
 
 def form_receipt(
@@ -306,13 +324,11 @@ def form_receipt(
     replaced: bool = False,
 ) -> int:
     """Answer whoever answered by mail: what was recorded, or what could not be understood."""
-    row = Notification(
-        tenant_id=tenant.id,
+    return owe(
+        session,
+        user,
         kind=NotificationKind.FORM_RECEIPT,
         event_key=f"inbound:{inbound_id}:form:{form.id}:receipt",
-        to_addr=user.email,
-        user_id=user.id,
-        form_id=form.id,
         reason="you answered this form by email",
         context={
             "version_id": version_id,
@@ -321,10 +337,8 @@ def form_receipt(
             "replaced": replaced,
         },
         message_id=f"<{tenant.slug}/forms/{form.id}/receipts/{inbound_id}@{tenant.domain}>",
+        form_id=form.id,
     )
-    session.add(row)
-    session.flush()
-    return row.id
 
 
 def held(session: Session, tenant: Tenant, inbound_id: int, why: str, subject: str) -> list[int]:

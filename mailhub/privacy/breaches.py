@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from mailhub import datamap
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Base, Breach, Notification, NotificationKind, Tenant, User, utcnow
+from mailhub.outbound.events import owe
 from mailhub.privacy.report import subject_column
 
 DEADLINE = timedelta(hours=72)
@@ -106,19 +107,17 @@ def notify(session: Session, tenant: Tenant, breach_id: int) -> list[int]:
         key = f"breach:{breach.id}:user:{user.id}"
         if session.scalar(select(Notification.id).where(Notification.event_key == key)):
             continue
-        row = Notification(
-            tenant_id=tenant.id,
-            kind=NotificationKind.BREACH_NOTICE,
-            event_key=key,
-            to_addr=user.email,
-            user_id=user.id,
-            reason="the law requires telling you about a breach that affected your data",
-            context={"breach_id": breach.id},
-            message_id=f"<{tenant.slug}/breaches/{breach.id}/{user.id}@{tenant.domain}>",
+        ids.append(
+            owe(
+                session,
+                user,
+                kind=NotificationKind.BREACH_NOTICE,
+                event_key=key,
+                reason="the law requires telling you about a breach that affected your data",
+                context={"breach_id": breach.id},
+                message_id=f"<{tenant.slug}/breaches/{breach.id}/{user.id}@{tenant.domain}>",
+            )
         )
-        session.add(row)
-        session.flush()
-        ids.append(row.id)
     breach.notified_at, breach.affected = utcnow(), len(people)
     return ids
 

@@ -28,7 +28,6 @@ from mailhub.directory import get_user
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.files import FileStore
 from mailhub.models import (
-    Notification,
     NotificationKind,
     PrivacyEvent,
     PrivacyRequest,
@@ -36,6 +35,7 @@ from mailhub.models import (
     User,
     utcnow,
 )
+from mailhub.outbound.events import owe
 from mailhub.outbound.keys import TokenRefused, token_for, use_token
 from mailhub.privacy import objections
 
@@ -197,19 +197,15 @@ def _mail(
     step: str,
     reason: str,
 ) -> int:
-    mail = Notification(
-        tenant_id=tenant.id,
+    return owe(
+        session,
+        user,
         kind=kind,
         event_key=f"privacy:{req.id}:{step}",
-        to_addr=user.email,
-        user_id=user.id,
         reason=reason,
         context={"request_id": req.id},
         message_id=f"<{tenant.slug}/privacy/{req.id}/{step.replace(':', '.')}@{tenant.domain}>",
     )
-    session.add(mail)
-    session.flush()
-    return mail.id
 
 
 def proofs(session: Session, request_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -264,19 +260,17 @@ def warn_due(session: Session, now: datetime | None = None) -> list[int]:
             )
         )
         for admin in admins:
-            row = Notification(
-                tenant_id=req.tenant_id,
-                kind=NotificationKind.PRIVACY_DUE,
-                event_key=f"privacy:{req.id}:due:{admin.id}",
-                to_addr=admin.email,
-                user_id=admin.id,
-                reason="you administer privacy requests",
-                context={"request_id": req.id},
-                message_id=f"<privacy/{req.id}/due/{admin.id}@mailhub.invalid>",
+            ids.append(
+                owe(
+                    session,
+                    admin,
+                    kind=NotificationKind.PRIVACY_DUE,
+                    event_key=f"privacy:{req.id}:due:{admin.id}",
+                    reason="you administer privacy requests",
+                    context={"request_id": req.id},
+                    message_id=f"<privacy/{req.id}/due/{admin.id}@mailhub.invalid>",
+                )
             )
-            session.add(row)
-            session.flush()
-            ids.append(row.id)
     return ids
 
 
