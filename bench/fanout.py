@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from mailhub import config, directory  # noqa: E402
+from mailhub import config  # noqa: E402
 from mailhub.db import migrate, unit_of_work  # noqa: E402
+from mailhub.domain import directory  # noqa: E402
 from mailhub.models import (  # noqa: E402
     Page,
     Revision,

@@ -30,8 +30,10 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailhub import config, directory  # noqa: E402
-from mailhub.db import make_engine, make_session_factory, migrate, unit_of_work  # noqa: E402
+from mailhub import config  # noqa: E402
+from mailhub.db import make_engine, migrate, unit_of_work  # noqa: E402
+from mailhub.domain import directory  # noqa: E402
+from mailhub.domain.search import session_factory  # noqa: E402
 from mailhub.models import InboundMessage  # noqa: E402
 
 PG_ADMIN = os.environ.get("MAILHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -137,14 +139,14 @@ def prepare_mailhub(
     settings = config.load({k: v for k, v in env.items() if k.startswith("MAILHUB_")})
     data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.effective_database_url)
-    with unit_of_work(make_session_factory(make_engine(settings.effective_database_url))) as s:
+    with unit_of_work(session_factory(make_engine(settings.effective_database_url))) as s:
         t = directory.add_tenant(s, "bench", "bench.example")
         directory.add_space(s, t, "sales")
     return env
 
 
 def stored(database_url: str) -> int:
-    with make_session_factory(make_engine(database_url))() as s:
+    with session_factory(make_engine(database_url))() as s:
         return int(s.scalar(select(func.count()).select_from(InboundMessage)) or 0)
 
 

@@ -28,10 +28,16 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
-from mailhub import backups, config, directory, search  # noqa: E402
-from mailhub.db import make_engine, make_session_factory, migrate, unit_of_work  # noqa: E402
+from mailhub import config  # noqa: E402
+from mailhub.db import make_engine, migrate, unit_of_work  # noqa: E402
+from mailhub.domain import directory, search  # noqa: E402
+from mailhub.domain.search import session_factory  # noqa: E402
 from mailhub.models import Comment, Notification, Page, Revision, Tenant, User, utcnow  # noqa: E402
-from mailhub.privacy import closure, erasure  # noqa: E402
+from mailhub.privacy import (  # noqa: E402
+    backups,  # noqa: E402
+    closure,
+    erasure,
+)
 from mailhub.privacy.proof import Places  # noqa: E402
 
 
@@ -121,7 +127,7 @@ def fill(session, tenant: Tenant, author: User, space_id: int, other_page: int, 
 
 
 def setup_tenant(settings: config.Settings, slug: str, people: int, items_each: int) -> int:
-    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    sessions = session_factory(make_engine(settings.effective_database_url))
     with unit_of_work(sessions) as s:
         t = directory.add_tenant(s, slug, f"{slug}.example", slug.title())
         space = directory.add_space(s, t, "sales")
@@ -142,7 +148,7 @@ def setup_tenant(settings: config.Settings, slug: str, people: int, items_each: 
 def bench_erasure(database: str, tmp: Path, items: int, keep: bool) -> float:
     settings, _ = fresh(database, tmp, f"erase{items}{int(keep)}")
     tenant_id = setup_tenant(settings, "acme", 2, items)
-    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    sessions = session_factory(make_engine(settings.effective_database_url))
     with unit_of_work(sessions) as s:
         tenant = s.get_one(Tenant, tenant_id)
         tenant.keep_shared_content = keep
@@ -158,7 +164,7 @@ def bench_closure(database: str, tmp: Path, rows: int) -> float:
     per_person = rows // 100
     tenant_id = setup_tenant(settings, "acme", 100, per_person)
     setup_tenant(settings, "globex", 10, per_person)
-    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    sessions = session_factory(make_engine(settings.effective_database_url))
     start = time.perf_counter()
     closed = closure.close(sessions, Places.of(settings), "acme", settings.data_dir / "closures")
     took = time.perf_counter() - start
@@ -171,7 +177,7 @@ def bench_backup(database: str, tmp: Path, rows: int) -> tuple[float, float, int
     """Back up a tenant of `rows` rows (every row sealed for its owner), then restore it."""
     settings, _ = fresh(database, tmp, f"backup{rows}")
     tenant_id = setup_tenant(settings, "acme", 100, rows // 100)
-    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    sessions = session_factory(make_engine(settings.effective_database_url))
     places = Places.of(settings)
     start = time.perf_counter()
     made = backups.create(

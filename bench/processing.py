@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from mailhub import config, directory  # noqa: E402
+from mailhub import config  # noqa: E402
 from mailhub.db import migrate, unit_of_work  # noqa: E402
+from mailhub.domain import directory  # noqa: E402
 from mailhub.ingress.accept import Envelope, store_inbound  # noqa: E402
 from mailhub.mailboxes import process_inbound  # noqa: E402
 from mailhub.tasks import Runtime  # noqa: E402

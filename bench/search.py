@@ -27,8 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, text  # noqa: E402
 
-from mailhub import config, directory, search  # noqa: E402
-from mailhub.db import make_engine, make_session_factory, migrate, unit_of_work  # noqa: E402
+from mailhub import config  # noqa: E402
+from mailhub.db import make_engine, migrate, unit_of_work  # noqa: E402
+from mailhub.domain import directory, search  # noqa: E402
+from mailhub.domain.search import session_factory  # noqa: E402
 from mailhub.models import Comment, Page, Revision, utcnow  # noqa: E402
 
 MIGRATION = ROOT / "schema" / "migrations" / "versions" / "0015_search.py"
@@ -152,7 +154,7 @@ def main() -> None:
         url = settings.effective_database_url
         migrate(url)
         engine = make_engine(url)
-        factory = make_session_factory(engine)
+        factory = session_factory(engine)
         started = time.perf_counter()
         seed(factory, args.pages, words, rng)
         spec = importlib.util.spec_from_file_location("m0015", MIGRATION)

@@ -6,7 +6,7 @@ of `mailhub serve` can share one file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -53,10 +53,15 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def make_session_factory(engine: Engine) -> SessionFactory:
-    from mailhub import search  # noqa: F401  (its flush hook keeps the search index in step)
-
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(
+    engine: Engine, on_flush: Sequence[Callable[[Session, Any], None]] = ()
+) -> SessionFactory:
+    """Sessions on `engine`; each of `on_flush` runs after every flush of every session the
+    factory makes (how the search index keeps in step: `domain.search.session_factory`)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    for hook in on_flush:
+        event.listen(factory, "after_flush", hook)
+    return factory
 
 
 @contextmanager

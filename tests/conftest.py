@@ -20,10 +20,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mailhub import config, directory, logredact, preferences
+from mailhub import config
 from mailhub.config import Settings
 from mailhub.db import migrate, unit_of_work
+from mailhub.domain import directory, preferences
 from mailhub.ingress.smtp import MailhubHandler, SmtpServer
+from mailhub.privacy import logredact
 from mailhub.tasks import Runtime
 
 from smtp_sink import SmtpSink

@@ -106,8 +106,8 @@ def dkim_test_key(selector: str, domain: str = "acme.example") -> DkimTestKey:
 def sign_in(client: Any, sessions: Any, tenant_slug: str, email: str) -> str:
     """Sign `email` in on a TestClient the way a magic link does (a minted token consumed by
     mailhub.signin), skipping only the mail; return the session's CSRF token."""
-    from mailhub import directory, signin
     from mailhub.db import unit_of_work
+    from mailhub.domain import directory, signin
     from mailhub.models import SubjectKind, WebSession
     from mailhub.outbound.keys import hash_key, mint_token
     from mailhub.web.auth import COOKIE

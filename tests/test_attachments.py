@@ -14,9 +14,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from mailhub.content.thumbnails import make_thumbnail
-from mailhub.filecheck import check_files, remove_stray
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import Attachment, InboundMessage, Page, Revision
+from mailhub.stores.filecheck import check_files, remove_stray
 from mailhub.tasks import Runtime
 from mailhub.web.app import create_app
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from mailhub import directory, editing, preferences
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, editing, preferences
 from mailhub.errors import InvalidInput
 from mailhub.models import Breach, Page, Revision, Suppression, User, utcnow
 from mailhub.privacy import breaches, objections

@@ -210,8 +210,8 @@ def test_a_member_reads_comments_answers_and_chooses_their_mail(site: tuple, pag
 
 def test_an_administrator_makes_a_space_mandatory(site: tuple, page: Page) -> None:  # type: ignore[type-arg]
     rt, sink, _, base = site
-    from mailhub import directory
     from mailhub.db import unit_of_work
+    from mailhub.domain import directory
     from mailhub.models import SubscriptionDefault
 
     with unit_of_work(rt.sessions) as s:

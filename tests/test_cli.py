@@ -214,8 +214,8 @@ def test_forms_commands(tmp_path: Path) -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from mailhub import directory, forms
     from mailhub.content.questions import parse
+    from mailhub.domain import directory, forms
     from mailhub.models import Form, FormVersion
 
     ok(tmp_path, "migrate")

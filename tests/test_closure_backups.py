@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from mailhub import backups, datamap, directory, preferences
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, preferences
+from mailhub.domain.search import session_factory
 from mailhub.models import (
     Attachment,
     Notification,
@@ -29,10 +30,10 @@ from mailhub.models import (
     User,
     utcnow,
 )
-from mailhub.privacy import closure, erasure
+from mailhub.privacy import backups, closure, datamap, erasure
 from mailhub.privacy.export import build_tenant
 from mailhub.privacy.proof import Places, Subject, prove
-from mailhub.retention import delete_old_logs, expire_inactive
+from mailhub.privacy.retention import delete_old_logs, expire_inactive
 from mailhub.tasks import Runtime
 
 from conftest import relayed_runtime, wait_until
@@ -306,14 +307,14 @@ def test_backups_erasure_and_closure_from_the_command_line(tmp_path: Path) -> No
 def proofs(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, int], dict[str, int]]:
     """An erasure proof and a closure proof, run once over a migrated SQLite database that
     holds one tenant with one user (so some stores have hits: only the keys matter here)."""
-    from mailhub.db import make_engine, make_session_factory, migrate
+    from mailhub.db import make_engine, migrate
 
     from conftest import make_settings
 
     settings = make_settings(tmp_path_factory.mktemp("proofs"))
     settings.data_dir.mkdir(parents=True)
     migrate(settings.effective_database_url)
-    sessions = make_session_factory(make_engine(settings.effective_database_url))
+    sessions = session_factory(make_engine(settings.effective_database_url))
     places = Places.of(settings)
     with unit_of_work(sessions) as s:
         t = directory.add_tenant(s, "acme", "acme.example", "Acme")
@@ -384,9 +385,9 @@ def test_the_worker_backs_up_each_tenant_on_schedule_with_strict_rotation(
 def test_rebuilding_search_after_a_restore_gives_what_indexing_as_you_go_gave(
     runtime: Runtime, acme: dict[str, int], smtp: Any
 ) -> None:
-    from mailhub import editing
+    from mailhub.domain import editing
+    from mailhub.domain.search import reindex_tenant
     from mailhub.models import SearchEntry
-    from mailhub.search import reindex_tenant
 
     _content(runtime, smtp)
     smtp_send(

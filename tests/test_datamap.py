@@ -6,10 +6,10 @@ import dataclasses
 
 from sqlalchemy import inspect
 
-from mailhub import datamap
 from mailhub.config import Settings
 from mailhub.db import make_engine, migrate
 from mailhub.models import Base
+from mailhub.privacy import datamap
 
 
 def _file_stores() -> list[str]:

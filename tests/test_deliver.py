@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailhub import directory, preferences
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, preferences
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import Notification
 from mailhub.outbound.transport import SmtpRelayTransport

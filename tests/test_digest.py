@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailhub import directory, preferences
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, preferences
 from mailhub.models import (
     DigestItem,
     InboundMessage,

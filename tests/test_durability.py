@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from mailhub import directory, preferences
 from mailhub.db import migrate, unit_of_work
+from mailhub.domain import directory, preferences
 from mailhub.ingress.accept import Envelope, store_inbound
 from mailhub.models import InboundMessage, Notification, Page
 from mailhub.tasks import Runtime

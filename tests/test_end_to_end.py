@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from mailhub import SCHEMA_DIR
+from mailhub.domain.queries import page_view
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import Comment, InboundMessage, Notification, Page, Revision
-from mailhub.queries import page_view
 from mailhub.tasks import Runtime
 
 from conftest import wait_until

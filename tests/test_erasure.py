@@ -16,8 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from mailhub import backups, datamap, directory, forms
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, forms
+from mailhub.domain.search import find
 from mailhub.models import (
     Attachment,
     Comment,
@@ -34,9 +35,8 @@ from mailhub.models import (
     Tenant,
     User,
 )
-from mailhub.privacy import erasure
+from mailhub.privacy import backups, datamap, erasure
 from mailhub.privacy.proof import Subject, prove
-from mailhub.search import find
 from mailhub.web.app import create_app
 
 from conftest import relayed_runtime, wait_until

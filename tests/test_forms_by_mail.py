@@ -17,8 +17,9 @@ import jsonschema
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailhub import SCHEMA_DIR, directory, preferences
+from mailhub import SCHEMA_DIR
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, preferences
 from mailhub.models import (
     DigestItem,
     Form,

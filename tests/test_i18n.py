@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mailhub import ROOT, TEMPLATES_DIR, directory, i18n
+from mailhub import ROOT, TEMPLATES_DIR, i18n
 from mailhub.content import answers
 from mailhub.db import unit_of_work
+from mailhub.domain import directory
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.outbound import recipients, rejection_texts
 from mailhub.tasks import Runtime

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import logging
 
-from mailhub import logredact
+from mailhub.privacy import logredact
 
 
 def _capture(name: str) -> tuple[logging.Logger, io.StringIO]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from mailhub import directory, preferences
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, preferences
 from mailhub.models import InboundMessage, Notification, SubjectKind, utcnow
 
 from conftest import relayed_runtime, wait_until

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from mailhub import directory
 from mailhub.db import unit_of_work
+from mailhub.domain import directory
 from mailhub.errors import InvalidInput
 from mailhub.ingress.accept import Envelope, store_inbound
 from mailhub.ingress.smtp import SmtpServer

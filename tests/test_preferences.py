@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub import directory, editing, preferences
-from mailhub.db import make_engine, make_session_factory, migrate, unit_of_work
+from mailhub.db import make_engine, migrate, unit_of_work
+from mailhub.domain import directory, editing, preferences
+from mailhub.domain.preferences import Choice, PreferenceRefused, resolve
+from mailhub.domain.search import session_factory
 from mailhub.errors import InvalidInput
 from mailhub.models import (
     Comment,
@@ -25,7 +27,6 @@ from mailhub.models import (
     User,
 )
 from mailhub.outbound import events, recipients
-from mailhub.preferences import Choice, PreferenceRefused, resolve
 from mailhub.privacy.objections import object_to_processing
 
 W, N, M = "watching", "normal", "muted"
@@ -59,7 +60,7 @@ def test_resolution_user_then_space_then_tenant_then_system(
 def db(tmp_path: Path) -> Iterator[Session]:
     url = f"sqlite:///{tmp_path / 'p.sqlite3'}"
     migrate(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(make_engine(url))
     with unit_of_work(factory) as session:
         yield session
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from mailhub import directory
 from mailhub.db import unit_of_work
+from mailhub.domain import directory
 from mailhub.models import Objection, PrivacyEvent, PrivacyRequest, utcnow
 from mailhub.privacy import requests
 from mailhub.web.app import create_app

@@ -9,8 +9,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailhub import directory, preferences
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, preferences
 from mailhub.models import InboundMessage, Notification, SubjectKind
 from mailhub.web.app import create_app
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import InboundMessage, Page, utcnow
-from mailhub.retention import incinerate_due
+from mailhub.privacy.retention import incinerate_due
 from mailhub.tasks import Runtime
 
 from conftest import wait_until
@@ -81,11 +81,11 @@ def test_raw_mail_is_incinerated_after_its_retention(runtime: Runtime, smtp: Smt
 
 
 def test_expired_link_tokens_and_sessions_are_forgotten(runtime: Runtime) -> None:
-    from mailhub import directory, signin
     from mailhub.db import unit_of_work
+    from mailhub.domain import directory, signin
     from mailhub.models import ActionToken, SubjectKind, WebSession
     from mailhub.outbound.keys import mint_token, token_for
-    from mailhub.retention import forget_expired_secrets
+    from mailhub.privacy.retention import forget_expired_secrets
 
     with unit_of_work(runtime.sessions) as s:
         t = directory.get_tenant(s, "acme")

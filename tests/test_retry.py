@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from mailhub.db import unit_of_work
+from mailhub.domain.inbound_log import retry_inbound
 from mailhub.errors import InvalidInput
-from mailhub.inbound_log import retry_inbound
 from mailhub.ingress.accept import Envelope, store_inbound
 from mailhub.mailboxes import MAX_ATTEMPTS, process_inbound
 from mailhub.models import InboundMessage, Page

@@ -9,9 +9,10 @@ from email.message import EmailMessage
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
-from mailhub import directory, editing, search
 from mailhub.content.questions import parse
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, editing, search
+from mailhub.domain.search import session_factory
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import (
     Attachment,
@@ -133,7 +134,7 @@ def test_content_from_before_search_is_indexed_by_the_migration(tmp_path) -> Non
     from alembic import command
     from sqlalchemy import text
 
-    from mailhub.db import alembic_config, make_engine, make_session_factory
+    from mailhub.db import alembic_config, make_engine
 
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     command.upgrade(alembic_config(url), "0014")
@@ -165,7 +166,7 @@ def test_content_from_before_search_is_indexed_by_the_migration(tmp_path) -> Non
             )
         )
     command.upgrade(alembic_config(url), "head")
-    with make_session_factory(engine)() as s:
+    with session_factory(engine)() as s:
         t = directory.get_tenant(s, "acme")
         assert [h.title for h in search.find(s, t, "newest")] == ["Budget"]
         assert search.find(s, t, "old") == []

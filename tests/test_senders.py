@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from mailhub.content.senders import authenticate
 from mailhub.db import unit_of_work
+from mailhub.domain.inbound_log import approve, reject_held
 from mailhub.errors import InvalidInput
-from mailhub.inbound_log import approve, reject_held
 from mailhub.ingress.accept import Envelope, store_inbound
 from mailhub.models import InboundMessage, Page, Tenant
 from mailhub.tasks import Runtime

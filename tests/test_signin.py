@@ -10,8 +10,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from mailhub import directory
 from mailhub.db import unit_of_work
+from mailhub.domain import directory
 from mailhub.ingress.ratelimit import SenderRateLimiter
 from mailhub.models import ActionToken, User, WebSession, utcnow
 from mailhub.web.app import create_app

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailhub.ingress.rawstore import RawStore
 from mailhub.ingress.smtp import MailhubHandler, SmtpServer
 from mailhub.models import InboundMessage, Page
+from mailhub.stores.rawstore import RawStore
 from mailhub.tasks import Runtime
 
 from conftest import free_port, wait_until
@@ -115,8 +115,8 @@ def test_same_mail_delivered_twice_is_stored_once(runtime: Runtime, smtp: SmtpSe
 
 
 def test_one_mail_to_two_spaces_makes_two_pages(runtime: Runtime, smtp: SmtpServer) -> None:
-    from mailhub import directory
     from mailhub.db import unit_of_work
+    from mailhub.domain import directory
 
     with unit_of_work(runtime.sessions) as s:
         directory.add_space(s, directory.get_tenant(s, "acme"), "support")
@@ -147,8 +147,8 @@ def test_mail_without_message_id_gets_a_deterministic_one(
 def test_one_mail_delivered_per_recipient_makes_each_page_once(
     runtime: Runtime, smtp: SmtpServer
 ) -> None:
-    from mailhub import directory
     from mailhub.db import unit_of_work
+    from mailhub.domain import directory
 
     with unit_of_work(runtime.sessions) as s:
         directory.add_space(s, directory.get_tenant(s, "acme"), "support")

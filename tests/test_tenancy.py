@@ -10,13 +10,13 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailhub import directory, preferences
 from mailhub.content.questions import parse
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, preferences
+from mailhub.domain.queries import list_pages, page_view
 from mailhub.errors import NotFound
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import Form, FormVersion, Page
-from mailhub.queries import list_pages, page_view
 from mailhub.tasks import Runtime
 from mailhub.web.app import create_app
 

@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailhub import SCHEMA_DIR, directory
+from mailhub import SCHEMA_DIR
 from mailhub.db import unit_of_work
-from mailhub.inbound_log import reject_held
+from mailhub.domain import directory
+from mailhub.domain.inbound_log import reject_held
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import InboundMessage, Page, User
 from mailhub.tasks import Runtime

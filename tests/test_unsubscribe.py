@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from mailhub import directory, preferences
 from mailhub.db import unit_of_work
+from mailhub.domain import directory, preferences
 from mailhub.models import ActionToken, InboundMessage, Notification, Subscription, User, utcnow
 from mailhub.tasks import Runtime
 from mailhub.web.app import create_app

@@ -11,8 +11,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailhub import directory
 from mailhub.db import unit_of_work
+from mailhub.domain import directory
 from mailhub.models import InboundMessage, SubscriptionDefault, User, WebSession
 from mailhub.web.app import create_app
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from mailhub.content.files_in_mail import IncomingFile
 from mailhub.content.thumbnails import THUMBNAIL_WIDTHS, make_thumbnail
-from mailhub.files import FileBatch
 from mailhub.models import Attachment, Page, Tenant, User
+from mailhub.stores.files import FileBatch
 
 # Windows executables and scripts: what mail filters at Microsoft and Google refuse outright.
 BLOCKED_EXTENSIONS = frozenset(

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from mailhub.content.parse import message_id_of
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import space_by_slug, tenant_by_domain
+from mailhub.domain.directory import space_by_slug, tenant_by_domain
 from mailhub.errors import MailhubError
 from mailhub.ingress.commit import Accepted, GroupCommitter, NewInbound, insert_batch
-from mailhub.ingress.rawstore import RawStore, Spool
 from mailhub.outbound.keys import reply_key_for
 from mailhub.routing import Mailbox, route
+from mailhub.stores.rawstore import RawStore, Spool
 
 
 class UnknownRecipient(MailhubError):

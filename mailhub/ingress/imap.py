@@ -25,13 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import get_tenant
+from mailhub.domain.directory import get_tenant
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.ingress.accept import Envelope, UnknownRecipient, check_recipient, store_inbound
-from mailhub.ingress.rawstore import RawStore
 from mailhub.models import ImapAccount, Tenant, utcnow
 from mailhub.routing import split_address
-from mailhub.secretbox import open_sealed, seal
+from mailhub.stores.rawstore import RawStore
+from mailhub.stores.secretbox import open_sealed, seal
 
 log = logging.getLogger(__name__)
 

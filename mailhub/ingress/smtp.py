@@ -24,7 +24,7 @@ from mailhub.db import SessionFactory
 from mailhub.ingress.accept import Envelope, RecipientCache, UnknownRecipient, store_inbound
 from mailhub.ingress.commit import GroupCommitter
 from mailhub.ingress.ratelimit import SenderRateLimiter
-from mailhub.ingress.rawstore import RawStore, Spool
+from mailhub.stores.rawstore import RawStore, Spool
 
 log = logging.getLogger(__name__)
 

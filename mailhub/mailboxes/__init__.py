@@ -13,25 +13,24 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mailhub import actions
 from mailhub.content.noise import NoiseKind, classify
 from mailhub.content.parse import ParsedMail, parse_file
 from mailhub.content.senders import MAX_DKIM_BYTES, DnsTxt, authenticate
 from mailhub.db import SessionFactory, rowcount, unit_of_work
-from mailhub.directory import guest_author, user_by_email
-from mailhub.files import FileBatch, FileStore
+from mailhub.domain import actions
+from mailhub.domain.directory import guest_author, mark_active, user_by_email
+from mailhub.domain.preferences import PreferenceRefused
 from mailhub.ingress.imap import OVERSIZE_HEADER
-from mailhub.ingress.rawstore import RawStore
 from mailhub.mailboxes import bounces, comments, forms, pages, rejections
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
 from mailhub.models import Comment, InboundMessage, InboundStatus, Tenant, User, utcnow
 from mailhub.outbound import events
 from mailhub.outbound.keys import TokenRefused
-from mailhub.preferences import PreferenceRefused
 from mailhub.privacy.objections import in_force
-from mailhub.retention import mark_active
 from mailhub.routing import Mailbox, route
+from mailhub.stores.files import FileBatch, FileStore
+from mailhub.stores.rawstore import RawStore
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from mailhub import forms
 from mailhub.content.answers import from_reply
 from mailhub.content.parse import ParsedMail
 from mailhub.content.questions import Definition, NoQuestions, parse
 from mailhub.content.reply import reply_content
 from mailhub.content.sanitize import html_to_text
-from mailhub.directory import guest_author, user_by_email
+from mailhub.domain import forms
+from mailhub.domain.directory import guest_author, user_by_email
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected, may_write, space_named
 from mailhub.models import Form, FormVersion, ReplyKey, Space, User

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
-from mailhub.files import FileBatch
 from mailhub.models import InboundMessage, Tenant
+from mailhub.stores.files import FileBatch
 
 
 @dataclass

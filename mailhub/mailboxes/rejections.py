@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
-from mailhub.directory import can_see, space_by_slug
+from mailhub.domain.directory import can_see, space_by_slug
 from mailhub.errors import MailhubError
 from mailhub.mailboxes.mail import Mail
 from mailhub.models import (

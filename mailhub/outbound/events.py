@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from mailhub.domain.preferences import effective_for
 from mailhub.models import (
     Comment,
     DigestItem,
@@ -36,7 +37,6 @@ from mailhub.models import (
 )
 from mailhub.outbound import recipients
 from mailhub.outbound.recipients import Event
-from mailhub.preferences import effective_for
 from mailhub.privacy.objections import objected
 
 BATCH = 1000

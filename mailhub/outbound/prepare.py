@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailhub import i18n
-from mailhub.directory import user_by_email
-from mailhub.forms import shown
+from mailhub.domain.directory import user_by_email
+from mailhub.domain.forms import shown
 from mailhub.models import (
     Breach,
     Comment,

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from mailhub.domain.preferences import Choice, defaults_for
+from mailhub.domain.preferences import resolve as resolve_preference
 from mailhub.models import (
     Comment,
     Frequency,
@@ -36,8 +38,6 @@ from mailhub.models import (
     Tenant,
     User,
 )
-from mailhub.preferences import Choice, defaults_for
-from mailhub.preferences import resolve as resolve_preference
 from mailhub.privacy.objections import objected
 
 BATCH = 2000

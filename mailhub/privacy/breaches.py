@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub import datamap
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Base, Breach, Notification, NotificationKind, Tenant, User, utcnow
 from mailhub.outbound.events import owe
+from mailhub.privacy import datamap
 from mailhub.privacy.report import subject_column
 
 DEADLINE = timedelta(hours=72)

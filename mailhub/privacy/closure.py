@@ -18,10 +18,10 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mailhub import datamap
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import get_tenant
+from mailhub.domain.directory import get_tenant
 from mailhub.models import Base, Tenant, utcnow
+from mailhub.privacy import datamap
 from mailhub.privacy.erasure import remove_outbox
 from mailhub.privacy.proof import Places, files_hits, files_under, fts_matches, log_files
 

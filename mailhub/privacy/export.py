@@ -28,7 +28,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub.files import FileStore
 from mailhub.models import (
     Attachment,
     Comment,
@@ -45,6 +44,7 @@ from mailhub.models import (
     User,
     utcnow,
 )
+from mailhub.stores.files import FileStore
 
 FORMAT = 1
 

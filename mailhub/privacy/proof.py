@@ -31,13 +31,13 @@ from sqlalchemy import JSON, MetaData, String, Table, Text, cast, func, or_, sel
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from mailhub import backups, datamap
 from mailhub.config import Settings
-from mailhub.files import FileStore
-from mailhub.ingress.rawstore import RawStore
-from mailhub.keystore import KeyStore
 from mailhub.models import Base, InboundMessage, InboundStatus, Notification, NotificationStatus
+from mailhub.privacy import backups, datamap
+from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.report import subject_column
+from mailhub.stores.files import FileStore
+from mailhub.stores.rawstore import RawStore
 
 MIN_NAME = 5  # a shorter name ("Ann") matches too many words to be searched for on its own
 ERASED = "[erased]"

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from mailhub import datamap
 from mailhub.models import Base, Tenant, User
+from mailhub.privacy import datamap
 
 ITEMS = 20  # shown per category; the count says how many there are in all
 ADDRESS_COLUMNS = ("address", "mail_from", "to_addr")

@@ -24,9 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import get_user
+from mailhub.domain.directory import get_user
 from mailhub.errors import InvalidInput, NotFound
-from mailhub.files import FileStore
 from mailhub.models import (
     NotificationKind,
     PrivacyEvent,
@@ -38,6 +37,7 @@ from mailhub.models import (
 from mailhub.outbound.events import owe
 from mailhub.outbound.keys import TokenRefused, token_for, use_token
 from mailhub.privacy import objections
+from mailhub.stores.files import FileStore
 
 KINDS = ("access", "export", "erase", "object", "restrict")
 ARCHIVE_DAYS = 7  # how long an export can be downloaded before it deletes itself

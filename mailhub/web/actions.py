@@ -13,9 +13,9 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from mailhub import actions
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import get_tenant
+from mailhub.domain import actions
+from mailhub.domain.directory import get_tenant
 from mailhub.web.gmail import BearerRefused, GoogleBearer
 from mailhub.web.notify import Notify, made_by
 

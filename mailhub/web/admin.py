@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub import directory, inbound_log, preferences
 from mailhub.db import SessionFactory, unit_of_work
+from mailhub.domain import directory, inbound_log, preferences
+from mailhub.domain.signin import Viewer
 from mailhub.errors import InvalidInput, MailhubError, NotFound
 from mailhub.models import (
     InboundStatus,
@@ -28,7 +29,6 @@ from mailhub.models import (
     User,
 )
 from mailhub.privacy import requests
-from mailhub.signin import Viewer
 from mailhub.web.auth import Forbidden, check_csrf, require_admin
 
 Html = Callable[..., HTMLResponse]

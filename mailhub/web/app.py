@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mailhub import TEMPLATES_DIR
 from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
-from mailhub.files import FileStore
 from mailhub.ingress.ratelimit import SenderRateLimiter
+from mailhub.stores.files import FileStore
 from mailhub.web import actions, admin, auth, forms, pages, preferences, privacy, search
 from mailhub.web.auth import Forbidden, SignInRequired, to_signin
 from mailhub.web.gmail import GoogleBearer

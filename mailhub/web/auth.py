@@ -21,13 +21,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from mailhub import signin
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import get_tenant
+from mailhub.domain import signin
+from mailhub.domain.directory import get_tenant
+from mailhub.domain.signin import Viewer
 from mailhub.errors import MailhubError, NotFound
 from mailhub.ingress.ratelimit import SenderRateLimiter
 from mailhub.models import Tenant
-from mailhub.signin import Viewer
 from mailhub.web.notify import Notify
 
 COOKIE = "mailhub_session"

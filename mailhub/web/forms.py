@@ -17,10 +17,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from mailhub import forms
 from mailhub.content.answers import check
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import can_see, get_tenant
+from mailhub.domain import forms
+from mailhub.domain.directory import can_see, get_tenant
 from mailhub.errors import NotFound
 from mailhub.models import Form, Space, Tenant, User
 from mailhub.web.auth import Forbidden, check_csrf, require

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.forms import NEW_NOTIFICATIONS
+from mailhub.domain.forms import NEW_NOTIFICATIONS
 from mailhub.models import Notification
 
 Notify = Callable[[Iterable[int]], None]

@@ -17,15 +17,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub import editing
 from mailhub.content.sanitize import text_to_html
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import space_by_slug, visible_space_ids
+from mailhub.domain import editing
+from mailhub.domain.directory import space_by_slug, visible_space_ids
+from mailhub.domain.queries import attachment_file, list_pages, page_view
 from mailhub.errors import InvalidInput, NotFound
-from mailhub.files import FileStore
 from mailhub.models import Page, Revision, Space, Tenant, User
 from mailhub.outbound import recipients
-from mailhub.queries import attachment_file, list_pages, page_view
+from mailhub.stores.files import FileStore
 from mailhub.web.auth import check_csrf, require
 from mailhub.web.notify import Notify
 

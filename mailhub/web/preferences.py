@@ -17,16 +17,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub import preferences
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import can_see, get_tenant, space_by_slug, visible_space_ids
+from mailhub.domain import preferences
+from mailhub.domain.directory import can_see, get_tenant, space_by_slug, visible_space_ids
+from mailhub.domain.forms import NEW_NOTIFICATIONS
+from mailhub.domain.preferences import PreferenceRefused
+from mailhub.domain.signin import Viewer
 from mailhub.errors import NotFound
-from mailhub.forms import NEW_NOTIFICATIONS
 from mailhub.models import Form, Page, Space, SubjectKind, Subscription, Tenant, User
 from mailhub.outbound.keys import TokenRefused, token_for
-from mailhub.preferences import PreferenceRefused
 from mailhub.privacy import objections, requests
-from mailhub.signin import Viewer
 from mailhub.web.auth import check_csrf, require
 from mailhub.web.notify import Notify, made_by
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.directory import get_tenant
+from mailhub.domain.directory import get_tenant
 from mailhub.errors import NotFound
 from mailhub.privacy import requests
 from mailhub.web.notify import Notify

@@ -9,8 +9,9 @@ from dataclasses import asdict
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from mailhub import TEMPLATES_DIR, search
+from mailhub import TEMPLATES_DIR
 from mailhub.db import SessionFactory
+from mailhub.domain import search
 from mailhub.web.auth import require
 
 Html = Callable[..., HTMLResponse]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailhub.directory import can_see, get_tenant, visible_space_ids
+from mailhub.domain.directory import can_see, get_tenant, visible_space_ids
 from mailhub.errors import NotFound
 from mailhub.models import (
     Attachment,

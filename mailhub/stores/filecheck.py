@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub.files import FileStore
 from mailhub.models import Attachment
+from mailhub.stores.files import FileStore
 
 # Longer than any processing transaction can take, so a file not yet committed is left alone.
 STRAY_MIN_AGE = 3600.0

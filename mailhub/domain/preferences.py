@@ -298,7 +298,7 @@ def overview(session: Session, tenant: Tenant, user: User) -> list[Row]:
 
 def import_csv(session: Session, tenant: Tenant, text: str) -> int:
     """Rows of email,space,level,frequency (a header row is allowed); all or nothing."""
-    from mailhub.directory import get_space, get_user
+    from mailhub.domain.directory import get_space, get_user
 
     count = 0
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):

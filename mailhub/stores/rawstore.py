@@ -14,8 +14,8 @@ import secrets
 import time
 from pathlib import Path
 
-from mailhub.files import fsync_dir
 from mailhub.models.base import utcnow
+from mailhub.stores.files import fsync_dir
 
 HEAD_BYTES = 65536  # enough to find the Message-ID without reading the whole message
 

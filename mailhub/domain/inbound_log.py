@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub.directory import get_tenant
+from mailhub.domain.directory import get_tenant
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import InboundMessage, InboundStatus, utcnow
 
@@ -125,3 +126,16 @@ def reject_held(session: Session, tenant_slug: str, inbound_id: int) -> InboundE
     m.processed_at = utcnow()
     session.flush()
     return _entry(m)
+
+
+def strip_inbound(msg: InboundMessage) -> None:
+    """Keep what says what happened; drop everything that says who or what was written."""
+    msg.mail_from = ""
+    msg.rcpt_to = []
+    msg.peer = ""
+    # A hash still lets a late duplicate be recognised without keeping the identifier.
+    msg.message_id = (
+        "<" + hashlib.sha256(msg.message_id.encode()).hexdigest() + "@incinerated.invalid>"
+    )
+    msg.reason = msg.reason.split(":", 1)[0].split(";", 1)[0][:100]  # the code, not the detail
+    msg.raw_path = ""

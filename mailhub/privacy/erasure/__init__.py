@@ -35,8 +35,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from mailhub import datamap, i18n
+from mailhub import i18n
 from mailhub.db import SessionFactory, unit_of_work
+from mailhub.domain.inbound_log import strip_inbound
 from mailhub.models import (
     ActionToken,
     Attachment,
@@ -65,6 +66,7 @@ from mailhub.models import (
     WebSession,
     utcnow,
 )
+from mailhub.privacy import datamap
 from mailhub.privacy.proof import (
     Places,
     Subject,
@@ -75,7 +77,6 @@ from mailhub.privacy.proof import (
     text_columns,
 )
 from mailhub.privacy.requests import log
-from mailhub.retention import strip_inbound
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ status, reason code, size, dates), as Rails Action Mailbox's incineration does.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.ingress.rawstore import RawStore
+from mailhub.domain.inbound_log import strip_inbound
 from mailhub.models import (
     InboundMessage,
     InboundStatus,
@@ -31,6 +30,7 @@ from mailhub.models import (
     utcnow,
 )
 from mailhub.outbound.events import owe
+from mailhub.stores.rawstore import RawStore
 
 if TYPE_CHECKING:
     from mailhub.config import Settings
@@ -89,27 +89,14 @@ def incinerate_due(
             return Incinerated(count, size)
 
 
-def strip_inbound(msg: InboundMessage) -> None:
-    """Keep what says what happened; drop everything that says who or what was written."""
-    msg.mail_from = ""
-    msg.rcpt_to = []
-    msg.peer = ""
-    # A hash still lets a late duplicate be recognised without keeping the identifier.
-    msg.message_id = (
-        "<" + hashlib.sha256(msg.message_id.encode()).hexdigest() + "@incinerated.invalid>"
-    )
-    msg.reason = msg.reason.split(":", 1)[0].split(";", 1)[0][:100]  # the code, not the detail
-    msg.raw_path = ""
-
-
 def forget_expired_secrets(factory: SessionFactory, keep_days: int = 30) -> int:
     """Delete action tokens that expired more than `keep_days` ago (until then a late click is
     told "expired" rather than "not valid") and web sessions past their expiry."""
     from sqlalchemy import delete
 
     from mailhub.db import rowcount
+    from mailhub.domain.signin import purge_expired
     from mailhub.models import ActionToken
-    from mailhub.signin import purge_expired
 
     with unit_of_work(factory) as session:
         tokens = rowcount(
@@ -123,12 +110,6 @@ def forget_expired_secrets(factory: SessionFactory, keep_days: int = 30) -> int:
 
 
 WARNINGS = (30, 7, 1)  # days before an unused account's deletion, each a mail naming the day
-
-
-def mark_active(user: User) -> None:
-    """The person signed in or mailed in: their account is in use, any deletion is off."""
-    user.last_active_at = utcnow()
-    user.deletion_due_at = user.inactivity_warned = None
 
 
 def expire_inactive(

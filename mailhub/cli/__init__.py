@@ -23,15 +23,17 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from mailhub import config, directory, forms, logredact, preferences
+from mailhub import config
 from mailhub.config import Settings
-from mailhub.db import make_engine, make_session_factory, migrate, schema_is_current, unit_of_work
+from mailhub.db import make_engine, migrate, schema_is_current, unit_of_work
+from mailhub.domain import directory, forms, preferences
+from mailhub.domain.queries import list_pages, page_view
+from mailhub.domain.search import session_factory
 from mailhub.errors import ConfigError, InvalidInput, MailhubError
-from mailhub.files import FileStore
 from mailhub.models import Breach, SubjectKind
-from mailhub.privacy import objections
+from mailhub.privacy import logredact, objections
 from mailhub.privacy.erasure import Outcome
-from mailhub.queries import list_pages, page_view
+from mailhub.stores.files import FileStore
 from mailhub.web.gmail import GoogleBearer
 
 log = logging.getLogger("mailhub")
@@ -47,7 +49,7 @@ def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
     engine = make_engine(settings.effective_database_url)
     if not schema_is_current(engine):
         raise ConfigError("the database schema is not current: run `mailhub migrate` first")
-    return make_session_factory(engine)
+    return session_factory(engine)
 
 
 def _prepare_data_dir(settings: Settings) -> None:
@@ -387,8 +389,8 @@ def cmd_tenant_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub import backups
-    from mailhub.keystore import KeyStore
+    from mailhub.privacy import backups
+    from mailhub.privacy.keys import KeyStore
 
     keys = KeyStore(settings.keys_dir, settings.secret_key)
     root = settings.backups_dir
@@ -722,7 +724,7 @@ def cmd_space_member(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_user_signin_link(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub import signin
+    from mailhub.domain import signin
 
     with unit_of_work(_sessions(settings)) as s:
         tenant = directory.get_tenant(s, args.tenant)
@@ -781,7 +783,7 @@ def cmd_pages_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_inbound_list(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub.inbound_log import list_inbound
+    from mailhub.domain.inbound_log import list_inbound
 
     with _sessions(settings)() as s:
         rows = list_inbound(s, args.tenant, args.status)
@@ -796,7 +798,7 @@ def cmd_inbound_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_inbound_show(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub.inbound_log import show_inbound
+    from mailhub.domain.inbound_log import show_inbound
 
     with _sessions(settings)() as s:
         row = show_inbound(s, args.tenant, args.id)
@@ -809,7 +811,7 @@ def cmd_inbound_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_inbound_retry(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub.inbound_log import retry_inbound
+    from mailhub.domain.inbound_log import retry_inbound
 
     with unit_of_work(_sessions(settings)) as s:
         row = retry_inbound(s, args.tenant, args.id)
@@ -824,7 +826,7 @@ def cmd_inbound_retry(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_files_check(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub.filecheck import check_files, remove_stray
+    from mailhub.stores.filecheck import check_files, remove_stray
 
     files = FileStore(settings.files_dir)
     with _sessions(settings)() as s:
@@ -854,7 +856,7 @@ def _send_last_mail(settings: Settings, erased: list[Outcome]) -> None:
 
 def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.privacy.proof import Places
-    from mailhub.retention import run_all
+    from mailhub.privacy.retention import run_all
 
     done = run_all(_sessions(settings), Places.of(settings), settings)
     _send_now(settings, done.warnings)
@@ -873,7 +875,7 @@ def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_moderation(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub.inbound_log import approve, list_inbound, reject_held
+    from mailhub.domain.inbound_log import approve, list_inbound, reject_held
 
     if args.sub == "list":
         with _sessions(settings)() as s:
@@ -894,11 +896,11 @@ def cmd_moderation(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub.demo import create_demo
+    from mailhub.cli.demo import create_demo
 
     _prepare_data_dir(settings)
     migrate(settings.effective_database_url)
-    with unit_of_work(make_session_factory(make_engine(settings.effective_database_url))) as s:
+    with unit_of_work(session_factory(make_engine(settings.effective_database_url))) as s:
         print(create_demo(s, settings, _invoked_as()))
     return 0
 
@@ -914,7 +916,7 @@ def _invoked_as() -> str:
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
-    from mailhub.sendmail import send_mail
+    from mailhub.cli.sendmail import send_mail
 
     print(send_mail(settings, args.sender, args.to, args.subject, args.body, args.reply_to_file))
     return 0

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.content.answers import Value
 from mailhub.content.questions import Definition
-from mailhub.directory import can_see
+from mailhub.domain.directory import can_see
 from mailhub.errors import MailhubError, NotFound
 from mailhub.models import (
     Form,

@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from mailhub.errors import ConfigError
-from mailhub.files import fsync_dir
+from mailhub.stores.files import fsync_dir
 
 
 class KeyStore:

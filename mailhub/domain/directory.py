@@ -8,8 +8,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mailhub import i18n
+from mailhub.db import rowcount
 from mailhub.errors import AlreadyExists, InvalidInput, NotFound
-from mailhub.models import Space, SpaceMember, Tenant, User
+from mailhub.models import Space, SpaceMember, Tenant, User, WebSession, utcnow
 from mailhub.routing import split_address
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -153,8 +154,6 @@ def set_user(
 ) -> User:
     """Deactivate or reactivate a member, or make them an administrator or not. Deactivation
     signs them out everywhere at once; they get no mail from then on."""
-    from mailhub.signin import end_sessions_of
-
     user = get_user(session, tenant, email)
     if user.guest:
         raise InvalidInput(f"{user.email} is a guest author, not a member; add them as a user")
@@ -270,3 +269,15 @@ def remove_member(session: Session, tenant: Tenant, slug: str, email: str) -> No
     session.execute(
         delete(SpaceMember).where(SpaceMember.space_id == space.id, SpaceMember.user_id == user.id)
     )
+
+
+def mark_active(user: User) -> None:
+    """The person signed in or mailed in: their account is in use, any deletion is off."""
+    user.last_active_at = utcnow()
+    user.deletion_due_at = user.inactivity_warned = None
+
+
+def end_sessions_of(session: Session, user_id: int) -> int:
+    """Sign a user out everywhere (deactivation, erasure)."""
+    result = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    return rowcount(result)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
-from mailhub.directory import can_see
+from mailhub.domain.directory import can_see
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Comment, Page, Revision, Space, Tenant, User, utcnow
 from mailhub.outbound import events

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub import forms, preferences
+from mailhub.domain import forms, preferences
 from mailhub.errors import InvalidInput
 from mailhub.models import (
     ActionToken,
@@ -93,7 +93,7 @@ def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") 
 
 def _moderate(session: Session, tenant: Tenant, user: User, row: ActionToken) -> str:
     """Approve or reject held mail: only while the user is still an administrator."""
-    from mailhub.inbound_log import approve, reject_held
+    from mailhub.domain.inbound_log import approve, reject_held
 
     if not user.is_admin or not user.active:
         raise TokenRefused("Only an administrator of this intranet can decide on held mail.")

@@ -21,10 +21,8 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import or_, select, update
 
 from mailhub.config import Settings
-from mailhub.db import make_engine, make_session_factory, rowcount, unit_of_work
-from mailhub.filecheck import remove_stray
-from mailhub.files import FileStore
-from mailhub.ingress.rawstore import RawStore
+from mailhub.db import make_engine, rowcount, unit_of_work
+from mailhub.domain.search import session_factory
 from mailhub.mailboxes import Stores, process_inbound
 from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
 from mailhub.outbound.deliver import BATCH, deliver_batch
@@ -34,7 +32,10 @@ from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
 from mailhub.privacy.erasure import Outcome
 from mailhub.privacy.proof import Places
-from mailhub.retention import Retained, run_all
+from mailhub.privacy.retention import Retained, run_all
+from mailhub.stores.filecheck import remove_stray
+from mailhub.stores.files import FileStore
+from mailhub.stores.rawstore import RawStore
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class Runtime:
     def __init__(self, settings: Settings, transport: Transport | None = None) -> None:
         self.settings = settings
         self.engine = make_engine(settings.effective_database_url)
-        self.sessions = make_session_factory(self.engine)
+        self.sessions = session_factory(self.engine)
         self.raw_store = RawStore(settings.raw_dir)
         self.files = FileStore(settings.files_dir)
         self.places = Places.of(settings)
@@ -260,8 +261,8 @@ class Runtime:
     def run_backups(self, now: float | None = None) -> int:
         """Back up each tenant whose newest backup is older than MAILHUB_BACKUP_EVERY_HOURS
         (the rotation then prunes the oldest); how many were made."""
-        from mailhub import backups
         from mailhub.models import Tenant
+        from mailhub.privacy import backups
 
         hours = self.settings.backup_every_hours
         if not hours:

@@ -1,8 +1,9 @@
 """Full-text search over a tenant's pages, comments, forms and attachment names.
 
 Indexing: every flush that adds or changes a page, revision, comment, form, form version or
-attachment writes its search entry in the same transaction (an ORM `after_flush` hook, so no
-code path that writes content can forget it); deleting the content deletes the entry by
+attachment writes its search entry in the same transaction (an ORM `after_flush` hook that
+`session_factory` wires into the factory every edge uses, so no code path that writes content
+can forget it); deleting the content deletes the entry by
 ON DELETE CASCADE. The database's own engine does the rest: FTS5 with bm25 ranking on
 SQLite, a GIN-indexed tsvector with ts_rank on PostgreSQL.
 
@@ -16,11 +17,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, String, cast, delete, event, func, insert, literal, select, text
+from sqlalchemy import DateTime, Engine, String, cast, delete, func, insert, literal, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 
-from mailhub.directory import hidden_space_ids
+from mailhub.db import SessionFactory, make_session_factory
+from mailhub.domain.directory import hidden_space_ids
 from mailhub.models import (
     Attachment,
     Comment,
@@ -243,7 +245,12 @@ def _attachment(conn: Connection, a: Attachment) -> None:
     )
 
 
-@event.listens_for(Session, "after_flush")
+def session_factory(engine: Engine) -> SessionFactory:
+    """The session factory every edge uses: whatever a flush writes to a page, revision,
+    comment, form or attachment is indexed in the same transaction."""
+    return make_session_factory(engine, on_flush=[_index])
+
+
 def _index(session: Session, _flush: UOWTransaction) -> None:
     changed = [o for o in (*session.new, *session.dirty) if not _deleted(session, o)]
     if not any(isinstance(o, _INDEXED) for o in changed):

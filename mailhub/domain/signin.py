@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mailhub.db import rowcount
-from mailhub.directory import user_by_email
+from mailhub.domain.directory import mark_active, user_by_email
 from mailhub.models import (
     Notification,
     NotificationKind,
@@ -31,7 +31,6 @@ from mailhub.models import (
 )
 from mailhub.outbound.events import owe
 from mailhub.outbound.keys import TokenRefused, hash_key, new_key, token_for, use_token
-from mailhub.retention import mark_active
 
 LINKS_PER_HOUR = 5
 SESSION_DAYS = 30
@@ -80,7 +79,7 @@ def link_for(session: Session, tenant: Tenant, email: str, base_url: str) -> str
     """A sign-in link for an administrator to hand over (the first sign-in of a new
     deployment, or a member whose mail does not arrive); the same 15-minute, single-use
     token a mailed link carries."""
-    from mailhub.directory import get_user
+    from mailhub.domain.directory import get_user
     from mailhub.models import SubjectKind
     from mailhub.outbound.keys import mint_token
 
@@ -150,12 +149,6 @@ def viewer(session: Session, tenant: Tenant, cookie: str | None) -> Viewer | Non
 def sign_out(session: Session, cookie: str | None) -> None:
     if cookie:
         session.execute(delete(WebSession).where(WebSession.token_hash == hash_key(cookie)))
-
-
-def end_sessions_of(session: Session, user_id: int) -> int:
-    """Sign a user out everywhere (deactivation, erasure)."""
-    result = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
-    return rowcount(result)
 
 
 def purge_expired(session: Session) -> int:

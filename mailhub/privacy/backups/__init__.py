@@ -40,11 +40,12 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import JSON, Date, DateTime, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from mailhub import datamap, search
 from mailhub.db import SessionFactory, unit_of_work
+from mailhub.domain import search
 from mailhub.errors import InvalidInput, NotFound
-from mailhub.keystore import KeyStore
 from mailhub.models import Attachment, Base, Erasure, Tenant, User, utcnow
+from mailhub.privacy import datamap
+from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.report import subject_column
 from mailhub.privacy.requests import subject_hash
 

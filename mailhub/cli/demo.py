@@ -6,8 +6,8 @@ import shlex
 
 from sqlalchemy.orm import Session
 
-from mailhub import directory, preferences
 from mailhub.config import Settings
+from mailhub.domain import directory, preferences
 
 DEMO_SLUG = "acme"
 
