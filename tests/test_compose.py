@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from mailhub import config
-from mailhub.cli import build_parser
+from mailhub.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,272 @@
+"""Tenants, users, spaces and who hears about what: `tenant add|set`, `user`, `space`,
+`subscriptions`, `follow`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from mailhub.cli.opening import sessions
+from mailhub.cli.parser import Commands
+from mailhub.config import Settings
+from mailhub.db import unit_of_work
+from mailhub.domain import directory, preferences
+from mailhub.errors import InvalidInput
+from mailhub.models import SubjectKind
+
+
+def register(commands: Commands) -> None:
+    add = commands.add
+    tenant = commands.group("tenant", "manage tenants")
+    t_add = add("add", cmd_tenant_add, "add a tenant", tenant)
+    t_add.add_argument("slug")
+    t_add.add_argument("--domain", required=True)
+    t_add.add_argument("--name")
+    t_set = add("set", cmd_tenant_set, "change a tenant's mail policy or language", tenant)
+    t_set.add_argument("slug")
+    t_set.add_argument(
+        "--unknown-senders",
+        choices=directory.UNKNOWN_SENDER_POLICIES,
+        help="mail to a space from a non-member: reject it, or hold it for a moderator",
+    )
+    t_set.add_argument(
+        "--require-authenticated",
+        choices=("yes", "no"),
+        help="hold members' mail that carries no DKIM or trusted authentication result",
+    )
+    t_set.add_argument("--locale", help="language of mail to strangers (en, de, fr, …)")
+    t_set.add_argument(
+        "--receipts",
+        choices=("yes", "no"),
+        help="confirm each page made by mail to its author, with who was notified",
+    )
+    t_set.add_argument("--default-space", help="the space mail to form@DOMAIN makes forms in")
+    t_set.add_argument(
+        "--keep-shared-content",
+        choices=("yes", "no"),
+        help="when someone is erased, keep their pages, comments and forms anonymized (yes), "
+        "or delete them (no)",
+    )
+    t_set.add_argument(
+        "--inactive-days",
+        type=int,
+        help="delete accounts unused this many days, after warnings (0: never)",
+    )
+
+    user = commands.group("user", "manage users")
+    u_add = add("add", cmd_user_add, "add a user to a tenant", user)
+    u_add.add_argument("tenant")
+    u_add.add_argument("email")
+    u_add.add_argument("--name", required=True)
+    u_add.add_argument("--admin", action="store_true")
+    u_add.add_argument("--locale", help="language of the mail this user gets (en, de, fr, …)")
+
+    u_link = add(
+        "signin-link", cmd_user_signin_link, "print a one-time sign-in link for a user", user
+    )
+    u_link.add_argument("tenant")
+    u_link.add_argument("email")
+
+    space = commands.group("space", "manage spaces")
+    s_add = add("add", cmd_space_add, "add a space to a tenant", space)
+    s_add.add_argument("tenant")
+    s_add.add_argument("space")
+    s_add.add_argument("--name")
+    s_set = add("set", cmd_space_set, "open a space to every member, or restrict it", space)
+    s_set.add_argument("tenant")
+    s_set.add_argument("space")
+    s_set.add_argument("--restricted", choices=("yes", "no"), required=True)
+    s_mem = add("member", cmd_space_member, "add or remove a member of a restricted space", space)
+    s_mem.add_argument("action", choices=("add", "remove"))
+    s_mem.add_argument("tenant")
+    s_mem.add_argument("space")
+    s_mem.add_argument("email")
+
+
+    subs = commands.group("subscriptions", "who hears about what, and how often")
+    ss = add("show", cmd_subscriptions, "a user's effective setting for every space", subs)
+    ss.add_argument("tenant")
+    ss.add_argument("email")
+    ss.add_argument("--json", action="store_true")
+    levels, freqs = "watching|normal|muted|inherit", "immediately|hourly|daily|weekly|never|inherit"
+    sset = add("set", cmd_subscriptions, "set a user's level or frequency for a space", subs)
+    sset.add_argument("tenant")
+    sset.add_argument("email")
+    sset.add_argument("space")
+    sset.add_argument("--level", help=levels)
+    sset.add_argument("--frequency", help=freqs)
+    sd = add("set-default", cmd_subscriptions, "set the default for a space or the tenant", subs)
+    sd.add_argument("tenant")
+    sd.add_argument("--space", help="the space; without it, the default for every space")
+    sd.add_argument("--level", help=levels)
+    sd.add_argument("--frequency", help=freqs)
+    sd.add_argument("--mandatory", action="store_true", help="users cannot mute it or turn it off")
+    si = add("import", cmd_subscriptions, "import email,space,level,frequency rows", subs)
+    si.add_argument("tenant")
+    si.add_argument("file")
+
+
+    fol = add(
+        "follow", cmd_follow, "make a user watch a space (subscriptions set --level watching)"
+    )
+    fol.add_argument("tenant")
+    fol.add_argument("email")
+    fol.add_argument("space")
+
+
+def cmd_tenant_add(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(sessions(settings)) as s:
+        t = directory.add_tenant(s, args.slug, args.domain, args.name or "")
+        print(f"tenant {t.slug} created for @{t.domain}")
+    return 0
+
+
+def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(sessions(settings)) as s:
+        t = directory.set_policy(
+            s,
+            directory.get_tenant(s, args.slug),
+            unknown_senders=args.unknown_senders,
+            require_authenticated=(
+                None if args.require_authenticated is None else args.require_authenticated == "yes"
+            ),
+            locale=args.locale,
+            publish_receipts=None if args.receipts is None else args.receipts == "yes",
+            default_space=args.default_space,
+        )
+        if args.keep_shared_content is not None:
+            t.keep_shared_content = args.keep_shared_content == "yes"
+        if args.inactive_days is not None:
+            if args.inactive_days < 0:
+                raise InvalidInput("--inactive-days must be 0 (never) or more")
+            t.inactive_days = args.inactive_days or None
+        print(
+            f"tenant {t.slug}: unknown senders {t.unknown_senders}, "
+            f"authenticated mail {'required' if t.require_authenticated else 'not required'}, "
+            f"language {t.locale}, receipts {'on' if t.publish_receipts else 'off'}, "
+            f"default space {t.default_space or '(none)'}, "
+            f"erased people's shared content {'kept' if t.keep_shared_content else 'deleted'}, "
+            + (
+                f"unused accounts deleted after {t.inactive_days} days"
+                if t.inactive_days
+                else "unused accounts kept"
+            )
+        )
+    return 0
+
+
+def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        if args.sub == "show":
+            user = directory.get_user(s, tenant, args.email)
+            rows = preferences.overview(s, tenant, user)
+            if args.json:
+                print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+                return 0
+            print(f"{'space':<20} {'level':<9} {'frequency':<12} from")
+            for r in rows:
+                note = " (mandatory)" if r.mandatory else ""
+                print(f"{r.space:<20} {r.level:<9} {r.frequency:<12} {r.source}{note}")
+        elif args.sub == "set":
+            user = directory.get_user(s, tenant, args.email)
+            space = directory.get_space(s, tenant, args.space)
+            preferences.subscribe(
+                s,
+                tenant,
+                user,
+                SubjectKind.SPACE,
+                space.id,
+                preferences.parse_level(args.level),
+                preferences.parse_frequency(args.frequency),
+            )
+            print(
+                f"{user.email} in {space.slug}: level {args.level or 'inherited'}, "
+                f"frequency {args.frequency or 'inherited'}"
+            )
+        elif args.sub == "set-default":
+            scope = directory.get_space(s, tenant, args.space) if args.space else None
+            preferences.set_default(
+                s,
+                tenant,
+                scope,
+                preferences.parse_level(args.level),
+                preferences.parse_frequency(args.frequency),
+                mandatory=args.mandatory,
+            )
+            where = f"space {scope.slug}" if scope else f"every space of {tenant.slug}"
+            kind = "mandatory default" if args.mandatory else "default"
+            print(
+                f"{kind} for {where}: level {args.level or 'inherited'}, "
+                f"frequency {args.frequency or 'inherited'}"
+            )
+        else:
+            try:
+                text = Path(args.file).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InvalidInput(f"cannot read {args.file}: {exc}") from None
+            count = preferences.import_csv(s, tenant, text)
+            print(f"imported {count} subscriptions into {tenant.slug}")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        u = directory.add_user(s, tenant, args.email, args.name, admin=args.admin)
+        if args.locale:
+            u.locale = directory.locale_tag(args.locale)
+        print(f"user {u.email} added to {tenant.slug}" + (" as admin" if u.is_admin else ""))
+    return 0
+
+
+def cmd_space_set(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        sp = directory.set_space(s, tenant, args.space, restricted=args.restricted == "yes")
+        who = "its members and administrators only" if sp.restricted else "every member"
+        print(f"space {sp.slug} is open to {who}")
+    return 0
+
+
+def cmd_space_member(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        if args.action == "add":
+            directory.add_member(s, tenant, args.space, args.email)
+            print(f"{args.email.lower()} is a member of {args.space}")
+        else:
+            directory.remove_member(s, tenant, args.space, args.email)
+            print(f"{args.email.lower()} is no longer a member of {args.space}")
+    return 0
+
+
+def cmd_user_signin_link(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.domain import signin
+
+    with unit_of_work(sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        print(signin.link_for(s, tenant, args.email, settings.base_url))
+        print("It works once, within 15 minutes: open it and press Sign in.", file=sys.stderr)
+    return 0
+
+
+def cmd_space_add(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        sp = directory.add_space(s, tenant, args.space, args.name or "")
+        print(f"space {sp.slug} created: mail {sp.slug}@{tenant.domain} to add a page")
+    return 0
+
+
+def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
+    with unit_of_work(sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        user = directory.get_user(s, tenant, args.email)
+        space = directory.get_space(s, tenant, args.space)
+        preferences.follow(s, tenant, user, space)
+        print(f"{user.email} now watches {space.slug}")
+    return 0
