@@ -136,13 +136,11 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
             locale=args.locale,
             publish_receipts=None if args.receipts is None else args.receipts == "yes",
             default_space=args.default_space,
+            keep_shared_content=(
+                None if args.keep_shared_content is None else args.keep_shared_content == "yes"
+            ),
+            inactive_days=args.inactive_days,
         )
-        if args.keep_shared_content is not None:
-            t.keep_shared_content = args.keep_shared_content == "yes"
-        if args.inactive_days is not None:
-            if args.inactive_days < 0:
-                raise InvalidInput("--inactive-days must be 0 (never) or more")
-            t.inactive_days = args.inactive_days or None
         print(
             f"tenant {t.slug}: unknown senders {t.unknown_senders}, "
             f"authenticated mail {'required' if t.require_authenticated else 'not required'}, "

@@ -122,9 +122,15 @@ def set_policy(
     locale: str | None = None,
     publish_receipts: bool | None = None,
     default_space: str | None = None,
+    hourly_cap: int | str | None = None,
+    keep_shared_content: bool | None = None,
+    inactive_days: int | str | None = None,
 ) -> Tenant:
     """Change how a tenant treats mail from strangers and unauthenticated mail, its language,
-    or the space form@ makes forms in."""
+    the space form@ makes forms in, how much mail one person gets in an hour, whether an
+    erased person's shared content is kept, and after how many days (0: never) an unused
+    account is deleted. The one place these are checked, for the CLI and the admin page.
+    Numbers may come as text from a form; either way they must be whole and not negative."""
     if unknown_senders is not None:
         if unknown_senders not in UNKNOWN_SENDER_POLICIES:
             raise InvalidInput(
@@ -140,8 +146,23 @@ def set_policy(
         tenant.publish_receipts = publish_receipts
     if default_space is not None:
         tenant.default_space = get_space(session, tenant, default_space).slug
+    if hourly_cap is not None:
+        tenant.hourly_cap = _count(hourly_cap, "the hourly cap")
+    if keep_shared_content is not None:
+        tenant.keep_shared_content = keep_shared_content
+    if inactive_days is not None:
+        tenant.inactive_days = _count(inactive_days, "the days of inactivity") or None
     session.flush()
     return tenant
+
+
+def _count(value: int | str, what: str) -> int:
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise InvalidInput(f"{what} must be a number, not {value!r}")
+    number = int(value)
+    if number < 0:
+        raise InvalidInput(f"{what} must be 0 or more, not {number}")
+    return number
 
 
 def set_user(

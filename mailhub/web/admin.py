@@ -126,17 +126,10 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
                 locale=value("locale") or None,
                 publish_receipts=value("receipts") == "yes",
                 default_space=value("default_space") or None,
+                hourly_cap=value("hourly_cap") or None,
+                keep_shared_content=value("keep_shared_content") == "yes",
+                inactive_days=value("inactive_days") or "0",
             )
-            cap = value("hourly_cap")
-            if cap:
-                if not cap.isdigit():
-                    raise InvalidInput(f"the hourly cap must be a number, not {cap!r}")
-                t.hourly_cap = int(cap)
-            t.keep_shared_content = value("keep_shared_content") == "yes"
-            inactive = value("inactive_days") or "0"
-            if not inactive.isdigit():
-                raise InvalidInput(f"the days of inactivity must be a number, not {inactive!r}")
-            t.inactive_days = int(inactive) or None
             return "Settings saved."
         if do == "add_user":
             user = directory.add_user(
