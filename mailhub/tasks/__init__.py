@@ -25,11 +25,13 @@ from mailhub.db import make_engine, rowcount, unit_of_work
 from mailhub.domain.search import session_factory
 from mailhub.mailboxes import Stores, process_inbound
 from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
+from mailhub.outbound import prepare
 from mailhub.outbound.deliver import BATCH, deliver_batch
 from mailhub.outbound.digest import Schedule, collect_due
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
+from mailhub.privacy import mails as privacy_mails
 from mailhub.privacy.erasure import Outcome
 from mailhub.privacy.proof import Places
 from mailhub.privacy.retention import Retained, run_all
@@ -81,6 +83,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, transport: Transport | None = None) -> None:
         self.settings = settings
+        prepare.register(privacy_mails.MAKERS)  # privacy's mail joins outbound's kind table
         self.engine = make_engine(settings.effective_database_url)
         self.sessions = session_factory(self.engine)
         self.raw_store = RawStore(settings.raw_dir)

@@ -1,0 +1,114 @@
+"""One mail for everything a person's digest collected, grouped by space, then by page.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailhub import i18n
+from mailhub.models import (
+    Comment,
+    DigestItem,
+    Form,
+    Notification,
+    NotificationKind,
+    Page,
+    Space,
+    SubjectKind,
+    Tenant,
+    User,
+)
+from mailhub.outbound import actions
+from mailhub.outbound.mails.parts import (
+    Links,
+    Prepared,
+    from_intranet,
+    unsubscribe_links,
+)
+
+
+def digest(
+    session: Session, n: Notification, tenant: Tenant, user: User, links: Links, locale: str
+) -> Prepared:
+    """One mail for everything a person's digest collected, grouped by space, then by page."""
+    _ = i18n.translator(locale)
+    rows = session.execute(
+        select(DigestItem, Space)
+        .join(Space, Space.id == DigestItem.space_id)
+        .where(DigestItem.digest_id == n.id, DigestItem.tenant_id == tenant.id)
+        .order_by(Space.name, DigestItem.page_id, DigestItem.form_id, DigestItem.id)
+    ).all()
+    spaces: dict[str, dict[tuple[str, int], dict[str, Any]]] = defaultdict(dict)
+    for item, space in rows:
+        if item.form_id is not None:  # an invitation to a form, or answers to the reader's own
+            form = session.get(Form, item.form_id)
+            if form is None or form.tenant_id != tenant.id:
+                continue
+            entry = spaces[space.name].setdefault(
+                ("form", form.id),
+                {"title": form.title, "url": links.form(form.id), "new": False, "edits": 0}
+                | {"comments": [], "form": True, "answers": 0},
+            )
+            if item.kind == NotificationKind.FORM_ANSWERED:
+                entry["answers"] += 1
+            else:
+                entry["new"] = True
+            continue
+        page = session.get(Page, item.page_id)
+        if page is None or page.tenant_id != tenant.id:
+            continue
+        entry = spaces[space.name].setdefault(
+            ("page", page.id),
+            {
+                "title": page.title,
+                "url": links.page(page.id),
+                "new": False,
+                "edits": 0,
+                "comments": [],
+                "form": False,
+                "answers": 0,
+            },
+        )
+        if item.kind == NotificationKind.PAGE_CREATED:
+            entry["new"] = True
+        elif item.kind == NotificationKind.PAGE_EDITED:
+            entry["edits"] += 1
+        elif item.comment_id is not None:
+            comment = session.get(Comment, item.comment_id)
+            if comment is not None:
+                author = session.get_one(User, comment.author_id)
+                excerpt = " ".join(comment.body_text.split())
+                entry["comments"].append(
+                    {
+                        "author": author.name,
+                        "excerpt": excerpt[:200] + ("…" if len(excerpt) > 200 else ""),
+                    }
+                )
+    frequency = (n.context or {}).get("frequency", "daily")
+    subject = _(
+        "Your {frequency} digest from {tenant}: {count} updates",
+        frequency=_(frequency),
+        tenant=tenant.name,
+        count=len(rows),
+    )
+    unsubscribe = unsubscribe_links(session, n, tenant, user, links, (SubjectKind.TENANT, tenant.id))
+    view = _("Open the intranet")
+    home = f"{links.base}/t/{tenant.slug}/pages"
+    markup = [actions.view_action(home, view, subject, tenant.name, links.base)]
+    context = {
+        "subject": subject,
+        "json_ld": actions.to_script(markup),
+        "spaces": [(name, list(pages.values())) for name, pages in spaces.items()],
+        "buttons": [(view, home, True)],
+        "reason": _("you chose a {frequency} digest", frequency=_(frequency)),
+        "mandatory": False,
+        "tenant_name": tenant.name,
+    } | unsubscribe.context
+    draft = from_intranet(
+        _, n, tenant, user.name, user.email, subject, extra_headers=unsubscribe.headers
+    )
+    return Prepared("digest", context, draft, locale)
