@@ -281,7 +281,7 @@ def test_an_erasure_killed_midway_resumes_and_a_tenant_may_delete_shared_content
             raise RuntimeError("killed")
 
         with monkeypatch.context() as m:  # the process dies after the files, before the rows
-            m.setattr(erasure, "erase_rows", killed)
+            m.setattr(erasure.rows, "erase_rows", killed)
             assert rt.run_erasures() == []
         with rt.sessions() as s:
             req = s.scalars(select(PrivacyRequest).where(PrivacyRequest.kind == "erase")).one()

@@ -22,7 +22,7 @@ from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain.directory import get_tenant
 from mailhub.models import Base, Tenant, utcnow
 from mailhub.privacy import datamap
-from mailhub.privacy.erasure import remove_outbox
+from mailhub.privacy.erasure.files import remove_outbox
 from mailhub.privacy.proof import Places, files_hits, files_under, fts_matches, log_files
 
 

@@ -1,0 +1,101 @@
+"""Step 1 of an erasure, before any row goes, each part safe to repeat after a crash: the
+person's attachments (when shared content goes) with every thumbnail, their raw mail and
+other final mail that names them, outbox mail that names them, their export archives, and
+their backup data key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from mailhub.db import SessionFactory
+from mailhub.models import (
+    Attachment,
+    Comment,
+    InboundMessage,
+    InboundStatus,
+    Page,
+    PrivacyRequest,
+)
+from mailhub.privacy.proof import (
+    Places,
+    Subject,
+    count_in_file,
+)
+
+
+def remove_files(
+    factory: SessionFactory, places: Places, subject: Subject, keep: bool
+) -> tuple[dict[str, int], list[int]]:
+    """Step 1, before any row goes; each part is safe to repeat after a crash. Returns what
+    was removed, and the inbound messages whose raw file is gone (to be stripped in step 2:
+    those removed now, and those a crashed run removed before)."""
+    counts: dict[str, int] = {}
+    incinerated: list[int] = []
+    needles = subject.needles()
+    wanted = [n.encode() for n in needles]
+    with factory() as session:
+        doomed = list(session.scalars(select(Attachment).where(doomed_attachments(subject, keep))))
+        files = 0
+        for a in doomed:
+            for rel in [a.path, *a.thumbnails.values()]:
+                places.files.delete(rel)
+                files += 1
+        counts["attachment files"] = files
+        raw = 0
+        final = frozenset(InboundStatus.final())
+        for msg in session.scalars(
+            select(InboundMessage).where(
+                InboundMessage.tenant_id == subject.tenant_id, InboundMessage.raw_path != ""
+            )
+        ):
+            path = places.raw.root / msg.raw_path
+            theirs = msg.mail_from.lower() == subject.email.lower()
+            # Someone else's mail that names them, once it is final (not while in processing).
+            named = msg.status in final and path.exists() and count_in_file(path, wanted)
+            if theirs or named:
+                places.raw.delete(msg.raw_path)
+                raw += 1
+            if theirs or named or (msg.status in final and not path.exists()):
+                incinerated.append(msg.id)
+        counts["raw mail files"] = raw
+        archives = 0
+        for req in session.scalars(
+            select(PrivacyRequest).where(
+                PrivacyRequest.user_id == subject.user_id, PrivacyRequest.archive.is_not(None)
+            )
+        ):
+            assert req.archive is not None
+            (places.exports / req.archive).unlink(missing_ok=True)
+            archives += 1
+        counts["export archives"] = archives
+    counts["outbox files"] = remove_outbox(places.outbox, subject.needles())
+    counts["backup keys"] = int(places.keys.destroy_user(subject.tenant_id, subject.user_id))
+    return counts, incinerated
+
+
+def remove_outbox(outbox: Path, needles: list[str]) -> int:
+    """Mail in the outbox (the embedded stand-in for a relay) that mentions a needle."""
+    wanted = [n.encode() for n in needles]
+    removed = 0
+    if outbox.is_dir():
+        for path in sorted(outbox.glob("*.eml")):
+            if count_in_file(path, wanted):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def doomed_attachments(subject: Subject, keep: bool) -> Any:
+    """The attachments that go with the person: none when shared content is kept, otherwise
+    those they uploaded and every file of their pages and comments."""
+    if keep:
+        return Attachment.id.is_(None)  # nothing
+    return (Attachment.tenant_id == subject.tenant_id) & or_(
+        Attachment.uploader_id == subject.user_id,
+        Attachment.page_id.in_(select(Page.id).where(Page.author_id == subject.user_id)),
+        Attachment.comment_id.in_(select(Comment.id).where(Comment.author_id == subject.user_id)),
+    )
