@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
-from mailhub.models import InboundMessage, InboundStatus
+from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus
 from mailhub.tasks import Runtime
 
 MAIL = Path(__file__).parent / "mail"
@@ -73,6 +73,22 @@ def final_count(runtime: Runtime) -> int:
             )
             or 0
         )
+
+
+def settled(runtime: Runtime) -> bool:
+    """Every inbound message has left processing and every notification is final (sent,
+    failed or suppressed): what a relay will receive has been received. Wait for this, then
+    look, instead of sleeping or counting mails that a parallel notification can change."""
+    busy = (InboundStatus.PENDING.value, InboundStatus.PROCESSING.value)
+    owed = (NotificationStatus.QUEUED.value, NotificationStatus.SENDING.value)
+    with runtime.sessions() as s:
+        inbound = s.scalar(
+            select(func.count()).select_from(InboundMessage).where(InboundMessage.status.in_(busy))
+        )
+        outbound = s.scalar(
+            select(func.count()).select_from(Notification).where(Notification.status.in_(owed))
+        )
+    return not inbound and not outbound
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ POST acts), the RFC 8058 one-click POST, Gmail's ConfirmAction, and mail to unsu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,35 +60,44 @@ def offer(session: Session, tenant: Tenant, token: str) -> Offer:
     return Offer(tenant, user, row.action, row.subject_kind, name, mandatory, detail)
 
 
-def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") -> str:
-    """Do what the token is for (or, for unsubscribe, the chosen variant); return a sentence
-    saying what changed. Raises TokenRefused or PreferenceRefused with a message for a person."""
+@dataclass(frozen=True)
+class Done:
+    """What an action did: a sentence for the person, and the notifications it made (an
+    answer's owner hears of it), for the edge to send once its transaction commits."""
+
+    message: str
+    notification_ids: list[int] = field(default_factory=list)
+
+
+def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") -> Done:
+    """Do what the token is for (or, for unsubscribe, the chosen variant): what changed.
+    Raises TokenRefused or PreferenceRefused with a message for a person."""
     row = token_for(session, tenant.id, token)
     user = _user(session, tenant, row)
     name, _ = _subject(session, tenant, row)
     use_token(session, row)
     kind = SubjectKind(row.subject_kind)
     if row.action in ("approve", "reject"):
-        return _moderate(session, tenant, user, row)
+        return Done(_moderate(session, tenant, user, row))
     if row.action in ("answer", "close"):
         return _form_action(session, tenant, user, row)
     if row.action == "follow":
         _set(session, tenant, user, kind, row.subject_id, level=Level.WATCHING)
-        return f"You now watch {name} and get mail about every change."
+        return Done(f"You now watch {name} and get mail about every change.")
     if row.action == "unfollow":
         _set(session, tenant, user, kind, row.subject_id, level=Level.MUTED)
-        return f"You no longer get mail about {name}."
+        return Done(f"You no longer get mail about {name}.")
     if choice not in CHOICES:
         raise InvalidInput(f"unknown choice {choice!r}")
     if choice == "all" or kind == SubjectKind.TENANT:  # a digest's link: everything it carries
         kept = preferences.mute_all(session, tenant, user)
         tail = f" Mail about {', '.join(kept)} is mandatory and continues." if kept else ""
-        return f"You no longer get notifications from {tenant.name}.{tail}"
+        return Done(f"You no longer get notifications from {tenant.name}.{tail}")
     if choice in ("daily", "weekly"):
         _set(session, tenant, user, kind, row.subject_id, frequency=Frequency(choice))
-        return f"You now get mail about {name} in a {choice} digest."
+        return Done(f"You now get mail about {name} in a {choice} digest.")
     _set(session, tenant, user, kind, row.subject_id, level=Level.MUTED)
-    return f"You are unsubscribed from {name}."
+    return Done(f"You are unsubscribed from {name}.")
 
 
 def _moderate(session: Session, tenant: Tenant, user: User, row: ActionToken) -> str:
@@ -104,25 +113,27 @@ def _moderate(session: Session, tenant: Tenant, user: User, row: ActionToken) ->
     return "Rejected: the message will not be published, and nobody is answered."
 
 
-def _form_action(session: Session, tenant: Tenant, user: User, row: ActionToken) -> str:
+def _form_action(session: Session, tenant: Tenant, user: User, row: ActionToken) -> Done:
     """A one-button answer ("VERSION:QUESTION:OPTION"), or its owner closing a form."""
     form = forms.get_form(session, tenant, row.subject_id)
     if row.action == "close":
         if form.creator_id != user.id:
             raise TokenRefused("Only the person who made this form can close it.")
         if not forms.close(session, tenant, form):
-            return f"The form “{form.title}” was already closed."
-        return f"The form “{form.title}” is closed; later answers are declined politely."
+            return Done(f"The form “{form.title}” was already closed.")
+        return Done(f"The form “{form.title}” is closed; later answers are declined politely.")
     version_id, index, option = (row.argument or "::").split(":", 2)
     answered = session.get(FormVersion, int(version_id or 0))
     if answered is None or answered.form_id != form.id:
         raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
     try:
-        forms.answer(session, tenant, form, answered, user, {int(index): option}, "button")
+        done = forms.answer(session, tenant, form, answered, user, {int(index): option}, "button")
     except forms.AnswerRefused as exc:
         raise TokenRefused(f"Your answer was not recorded: {exc}.") from None
     question = answered.definition["questions"][int(index)]["text"]
-    return f"Recorded your answer to “{question}”: {option}. Thank you."
+    return Done(
+        f"Recorded your answer to “{question}”: {option}. Thank you.", done.notification_ids
+    )
 
 
 def _set(

@@ -34,8 +34,6 @@ from mailhub.models import (
 from mailhub.outbound import events
 from mailhub.outbound.keys import TokenRefused, token_for
 
-NEW_NOTIFICATIONS = "new_notifications"  # session.info key: notifications to enqueue after commit
-
 
 class AnswerRefused(MailhubError):
     """The form takes no answer from this person now: it is closed, or they may not answer."""
@@ -141,8 +139,6 @@ def answer(
         response.source_inbound_id, response.updated_at = inbound_id, utcnow()
     session.flush()
     ids = events.form_answered(session, tenant, form, response, user)
-    # For edges that only learn what happened after commit (a web page, an action link).
-    session.info.setdefault(NEW_NOTIFICATIONS, []).extend(ids)
     return Answered(response, replaced, ids)
 
 

@@ -272,7 +272,9 @@ def _route_all(mail: Mail) -> Outcome:
             outcome.notification_ids += ids
             done.append(f"form {form.id} in {r.arg}")
         elif r.mailbox is Mailbox.UNSUBSCRIBE:
-            done.append(_unsubscribe(mail, r.arg))
+            acted = _unsubscribe(mail, r.arg)
+            outcome.notification_ids += acted.notification_ids
+            done.append(acted.message)
         elif r.mailbox is Mailbox.COMMENTS:
             made, ids = comments.add_from_reply(mail, r.arg)
             outcome.notification_ids += ids
@@ -291,7 +293,7 @@ def _route_all(mail: Mail) -> Outcome:
     return outcome
 
 
-def _unsubscribe(mail: Mail, token: str) -> str:
+def _unsubscribe(mail: Mail, token: str) -> actions.Done:
     """The mailto: of List-Unsubscribe: the token alone decides, as the https one-click does."""
     try:
         return actions.perform(mail.session, mail.tenant, token)

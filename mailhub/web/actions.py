@@ -17,7 +17,7 @@ from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain import actions
 from mailhub.domain.directory import get_tenant
 from mailhub.web.gmail import BearerRefused, GoogleBearer
-from mailhub.web.notify import Notify, made_by
+from mailhub.web.notify import Notify
 
 Html = Callable[..., HTMLResponse]
 
@@ -44,7 +44,8 @@ def register(
         choice = str(form.get("choice") or "this")
         with unit_of_work(sessions) as session:
             done = actions.perform(session, get_tenant(session, tenant), token, choice)
-        return html("done.html", message=done)
+        notify(done.notification_ids)
+        return html("done.html", message=done.message)
 
     @app.get("/t/{tenant}/actions/{token}", response_class=HTMLResponse)
     def action_page(tenant: str, token: str) -> HTMLResponse:
@@ -56,8 +57,8 @@ def register(
     def act(tenant: str, token: str) -> HTMLResponse:
         with unit_of_work(sessions) as session:
             done = actions.perform(session, get_tenant(session, tenant), token)
-        notify(made_by(session))
-        return html("done.html", message=done)
+        notify(done.notification_ids)
+        return html("done.html", message=done.message)
 
     @app.post("/t/{tenant}/actions/{token}/gmail")
     def gmail_action(request: Request, tenant: str, token: str) -> Response:
@@ -70,8 +71,8 @@ def register(
                 except BearerRefused as exc:
                     return PlainTextResponse(f"unauthorized: {exc}", status_code=401)
             done = actions.perform(session, t, token)
-        notify(made_by(session))
-        return PlainTextResponse(done)
+        notify(done.notification_ids)
+        return PlainTextResponse(done.message)
 
     @app.get("/t/{tenant}/actions/{token}/gmail", response_class=HTMLResponse)
     def gmail_action_get(tenant: str, token: str) -> HTMLResponse:

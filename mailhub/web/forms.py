@@ -24,7 +24,7 @@ from mailhub.domain.directory import can_see, get_tenant
 from mailhub.errors import NotFound
 from mailhub.models import Form, Space, Tenant, User
 from mailhub.web.auth import Forbidden, check_csrf, require
-from mailhub.web.notify import Notify, made_by
+from mailhub.web.notify import Notify
 
 Html = Callable[..., HTMLResponse]
 
@@ -79,7 +79,8 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
         data: Any,
         csrf: str = "",
         **context: Any,
-    ) -> HTMLResponse:
+    ) -> tuple[HTMLResponse, list[int]]:
+        """The page after an answer, and the notifications it made (to send after commit)."""
         version = forms.version(session, form)
         questions = version.definition["questions"]
         raw: dict[int, str | list[str]] = {}
@@ -101,14 +102,16 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
                 general=[p.message for p in reading.problems if p.index is None],
                 answered=False,
                 **context,
-            )
-        forms.answer(session, t, form, version, user, reading.values, "web")
+            ), []
+        done = forms.answer(session, t, form, version, user, reading.values, "web")
         recorded = [
             (q["text"], forms.shown(reading.values[i]))
             for i, q in enumerate(questions)
             if i in reading.values
         ]
-        return html("form_answered.html", form=form, recorded=recorded, **context)
+        return html("form_answered.html", form=form, recorded=recorded, **context), (
+            done.notification_ids
+        )
 
     def results_page(
         session: Session, t: Tenant, form: Form, export: str, **context: Any
@@ -157,8 +160,8 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             t, seen = require(request, session, tenant)
             check_csrf(seen, data)
             form = visible_form(session, t, _number(form_id), seen.user)
-            page = record(session, t, form, seen.user, data, seen.csrf, viewer=seen)
-        notify(made_by(session))
+            page, made = record(session, t, form, seen.user, data, seen.csrf, viewer=seen)
+        notify(made)
         return page
 
     @app.get("/t/{tenant}/forms/{form_id}/results", response_class=HTMLResponse)
@@ -209,8 +212,8 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
         with unit_of_work(sessions) as session:
             t = get_tenant(session, tenant)
             form, user = forms.by_link(session, t, _number(form_id), token, "answer_web")
-            page = record(session, t, form, user, data)
-        notify(made_by(session))
+            page, made = record(session, t, form, user, data)
+        notify(made)
         return page
 
     @app.get("/t/{tenant}/forms/{form_id}/results/{token}", response_class=HTMLResponse)

@@ -6,18 +6,11 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.domain.forms import NEW_NOTIFICATIONS
 from mailhub.models import Notification
 
 Notify = Callable[[Iterable[int]], None]
-
-
-def made_by(session: Session) -> list[int]:
-    """The notifications this request's transaction made (forms.answer records them)."""
-    return list(session.info.get(NEW_NOTIFICATIONS, []))
 
 
 def due_for_next_sweep(sessions: SessionFactory) -> Notify:

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain import preferences
 from mailhub.domain.directory import can_see, get_tenant, space_by_slug, visible_space_ids
-from mailhub.domain.forms import NEW_NOTIFICATIONS
 from mailhub.domain.preferences import PreferenceRefused
 from mailhub.domain.signin import Viewer
 from mailhub.errors import NotFound
@@ -28,7 +27,7 @@ from mailhub.models import Form, Page, Space, SubjectKind, Subscription, Tenant,
 from mailhub.outbound.keys import TokenRefused, token_for
 from mailhub.privacy import objections, requests
 from mailhub.web.auth import check_csrf, require
-from mailhub.web.notify import Notify, made_by
+from mailhub.web.notify import Notify
 
 Html = Callable[..., HTMLResponse]
 
@@ -181,13 +180,16 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             if w.viewer is not None:
                 check_csrf(w.viewer, form)
             try:
-                message = act(session, w, what, arg, form)
+                message, made = act(session, w, what, arg, form)
             except PreferenceRefused as exc:
                 return page(session, w, f"Not changed: {exc}.", 409)
-        notify(made_by(session))
+        notify(made)
         return RedirectResponse(f"{w.base}?done={message}", status_code=303)
 
-    def act(session: Session, w: Who, what: str, arg: str, form: Mapping[str, object]) -> str:
+    def act(
+        session: Session, w: Who, what: str, arg: str, form: Mapping[str, object]
+    ) -> tuple[str, list[int]]:
+        """What changed, in a word for the page, and the mail it owes (sent after commit)."""
         t, user = w.tenant, w.user
         if what == "space":
             space = space_by_slug(session, t.id, arg)
@@ -202,7 +204,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
                 preferences.parse_level(str(form.get("level") or "")),
                 preferences.parse_frequency(str(form.get("frequency") or "")),
             )
-            return "saved"
+            return "saved", []
         if what == "forget":  # a page or form back to what its space says
             kind, _, subject_id = arg.partition("-")
             if kind not in (SubjectKind.PAGE, SubjectKind.FORM) or not subject_id.isdigit():
@@ -216,28 +218,26 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             )
             if sub is not None:
                 session.delete(sub)
-            return "saved"
+            return "saved", []
         if what in ("report", "export", "erase"):  # Art. 15, 20 and 17, confirmed by mail
             kind = {"report": "access", "export": "export", "erase": "erase"}[what]
             _, mail = requests.request(session, t, user.email, kind, via="web")
-            if mail:
-                session.info.setdefault(NEW_NOTIFICATIONS, []).append(mail)
-            return what
+            return what, [mail] if mail else []
         if what == "mute-all":
             preferences.mute_all(session, t, user)
-            return "muted"
+            return "muted", []
         if what == "object":
             objections.object_to_processing(session, t, user)
-            return "objected"
+            return "objected", []
         if what == "withdraw":
             objections.withdraw(session, t, user)
-            return "withdrawn"
+            return "withdrawn", []
         if what == "restrict":  # Art. 18: kept, but not used, while something is settled
             objections.object_to_processing(session, t, user, "restriction")
-            return "restricted"
+            return "restricted", []
         if what == "unrestrict":
             objections.withdraw(session, t, user, "restriction")
-            return "unrestricted"
+            return "unrestricted", []
         raise NotFound(what)
 
     @app.get("/t/{tenant}/preferences", response_class=HTMLResponse)
