@@ -224,7 +224,7 @@ def test_unused_accounts_are_warned_three_times_then_erased_and_use_cancels(
             assert ann.deletion_due_at is None and ann.inactivity_warned is None
             req = s.scalars(select(PrivacyRequest)).one()
             assert (req.via, req.state) == ("retention", "done")
-        assert erased[0].notice is not None and "erased" in str(erased[0].notice["Subject"])
+        assert erased[0].notice is not None and "erased" in erased[0].notice.draft.subject
         # A worker that was down past the day still warns a day ahead, naming the new day
         with unit_of_work(rt.sessions) as s:
             cat = directory.add_user(s, t, "cat@acme.example", "Cat")

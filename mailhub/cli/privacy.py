@@ -355,13 +355,14 @@ def cmd_privacy(args: argparse.Namespace, settings: Settings) -> int:
 
 def _send_last_mail(settings: Settings, erased: list[Outcome]) -> None:
     """The mail that tells an erased person it is done: sent once, never stored."""
-    from mailhub.tasks import make_transport, send_unstored
+    from mailhub.tasks import Runtime
 
-    notices = [(o.request_id, o.notice) for o in erased if o.notice is not None]
-    if notices:
-        transport = make_transport(settings)
-        for request_id, notice in notices:
-            send_unstored(transport, notice, f"erased-{request_id}")
+    if any(o.notice is not None for o in erased):
+        runtime = Runtime(settings)
+        try:
+            runtime.send_last_mails(erased)
+        finally:
+            runtime.close()
 
 
 def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -36,6 +36,8 @@ class Envelope:
     mail_from: str
     rcpt_to: tuple[str, ...]
     peer: str = ""
+    # (size, limit) of a message too large to fetch from its mailbox: only its header came.
+    oversize: tuple[int, int] | None = None
 
 
 def check_recipient(session: Session, address: str) -> int:
@@ -123,6 +125,8 @@ def store_inbound(
                 raw_path=rel,
                 size=spool.size,
                 peer=envelope.peer,
+                oversize=envelope.oversize[0] if envelope.oversize else None,
+                oversize_limit=envelope.oversize[1] if envelope.oversize else None,
             )
             try:
                 stored = committer.store(row) if committer else _store_alone(factory, row)

@@ -38,6 +38,8 @@ class NewInbound:
     raw_path: str
     size: int
     peer: str
+    oversize: int | None = None  # read over IMAP: too large to fetch; only the header is stored
+    oversize_limit: int | None = None
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,6 @@ from mailhub.stores.secretbox import open_sealed, seal
 log = logging.getLogger(__name__)
 
 _HEADERS = BytesHeaderParser(policy=policy.compat32)
-# Put on the stored header of a message too large to fetch; only believed on mail read over IMAP.
-OVERSIZE_HEADER = "X-Mailhub-Oversize"
 # Headers an MDA adds with the envelope recipient (Postfix, Exim, Dovecot LDA, Gmail), then
 # the visible ones; a BCC'd address is only in the first kind.
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
@@ -191,7 +189,8 @@ class ImapPoller:
             for uid, data in (client.fetch(uids, ["RFC822.SIZE"]).items() if uids else ())
         }
         for uid in uids:
-            raw = self._fetch(client, uid, sizes.get(uid))
+            size = sizes.get(uid)
+            raw = self._fetch(client, uid, size)
             if raw is None:
                 continue  # expunged meanwhile
             rcpts = self._routable(
@@ -201,7 +200,16 @@ class ImapPoller:
                 self.sessions,
                 self.raw_store,
                 raw,
-                Envelope(mail_from=_return_path(raw), rcpt_to=rcpts, peer=f"imap:{account.host}"),
+                Envelope(
+                    mail_from=_return_path(raw),
+                    rcpt_to=rcpts,
+                    peer=f"imap:{account.host}",
+                    oversize=(
+                        (size, self.max_message_size)
+                        if isinstance(size, int) and size > self.max_message_size
+                        else None
+                    ),
+                ),
                 tenants={r: tenant.id for r in rcpts},
             )
             self._save(last_uid=uid)  # after the rows commit, before the move
@@ -213,9 +221,9 @@ class ImapPoller:
         return fresh_total
 
     def _fetch(self, client: IMAPClient, uid: int, size: object) -> bytes | None:
-        """The message; for one over the size limit only its header, marked so the worker
-        answers its sender with the too-large rejection (over SMTP that is a 552). The message
-        itself stays in the mailbox, moved to the processed folder like any other."""
+        """The message; for one over the size limit only its header (its row records the size,
+        so the worker answers its sender with the too-large rejection, as SMTP's 552 would).
+        The message itself stays in the mailbox, moved to the processed folder like any other."""
         if not isinstance(size, int):
             return None
         if size <= self.max_message_size:
@@ -224,8 +232,7 @@ class ImapPoller:
         head = client.fetch([uid], ["BODY.PEEK[HEADER]"]).get(uid, {}).get(b"BODY[HEADER]")
         if not isinstance(head, bytes):
             return None
-        mark = f"{OVERSIZE_HEADER}: size={size}; limit={self.max_message_size}\r\n"
-        return mark.encode("ascii") + head
+        return head
 
     def _routable(self, candidates: tuple[str, ...], tenant: Tenant) -> tuple[str, ...]:
         """The candidates mailhub answers at. Headers also name people (a colleague in Cc) and

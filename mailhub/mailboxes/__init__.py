@@ -20,7 +20,6 @@ from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.domain import actions
 from mailhub.domain.directory import guest_author, mark_active, user_by_email
 from mailhub.domain.preferences import PreferenceRefused
-from mailhub.ingress.imap import OVERSIZE_HEADER
 from mailhub.mailboxes import bounces, comments, forms, pages, rejections
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected
@@ -127,7 +126,7 @@ def _dispatch(
     sender = user_by_email(session, tenant.id, parsed.from_addr) if parsed.from_addr else None
     if sender is not None and msg.mail_from.lower() == sender.email:
         mark_active(sender)  # their account is in use: no deletion for inactivity
-    refused = _objection(session, sender) or _oversize(msg, parsed)
+    refused = _objection(session, sender) or _oversize(msg)
     if refused is not None:
         return _reject(Mail(session, batch, 0, tenant, msg, parsed, todo), refused)
     held = _held_for_moderation(stores, tenant, msg, parsed, todo, sender)
@@ -188,20 +187,18 @@ def _objection(session: Session, sender: User | None) -> Rejected | None:
     return Rejected(request.kind, f"{sender.email}: {request.kind} in force; not processed")
 
 
-def _oversize(msg: InboundMessage, parsed: ParsedMail) -> Rejected | None:
+def _oversize(msg: InboundMessage) -> Rejected | None:
     """A message the IMAP reader left in the mailbox for being too large (ingress/imap.py)."""
-    mark = parsed.headers.get(OVERSIZE_HEADER.lower(), "")
-    if not mark or not msg.peer.startswith("imap:"):
+    if msg.oversize is None:
         return None
-    values = dict(p.strip().partition("=")[::2] for p in mark.split(";"))
-    size, limit = _megabytes(values.get("size", "")), _megabytes(values.get("limit", ""))
+    size, limit = _megabytes(msg.oversize), _megabytes(msg.oversize_limit)
     return Rejected(
         "too_large", f"{size} is over the limit of {limit}; left in the mailbox", limit=limit
     )
 
 
-def _megabytes(value: str) -> str:
-    return f"{int(value) / 1_048_576:.1f} MB" if value.isdigit() else "?"
+def _megabytes(value: int | None) -> str:
+    return "?" if value is None else f"{value / 1_048_576:.1f} MB"
 
 
 def _held_for_moderation(

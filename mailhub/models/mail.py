@@ -61,6 +61,10 @@ class InboundMessage(Base):
     raw_path: Mapped[str] = mapped_column(String(500))  # relative to the raw mail store
     size: Mapped[int] = mapped_column(Integer)
     peer: Mapped[str] = mapped_column(String(100), default="")  # client IP, kept for abuse checks
+    # A message the IMAP reader left in its mailbox for being over the size limit: only its
+    # header is stored, and these say how large it was and what the limit was.
+    oversize: Mapped[int | None] = mapped_column(Integer, default=None)
+    oversize_limit: Mapped[int | None] = mapped_column(Integer, default=None)
     status: Mapped[str] = mapped_column(String(20), default=InboundStatus.PENDING, index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -29,7 +29,7 @@ from mailhub.models import (
     utcnow,
 )
 from mailhub.models.privacy import Objection
-from mailhub.outbound.compose import compose
+from mailhub.outbound.compose import Envelope, compose
 from mailhub.outbound.prepare import Prepared, prepare
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
@@ -126,12 +126,7 @@ def _send_all(
     """Render, sign and hand over each claimed mail; sort the outcomes into the three lists."""
     for id_, attempts, prepared in claimed:
         try:
-            data, envelope = compose(
-                prepared.draft,
-                renderer.render(prepared.template, prepared.context, prepared.locale),
-            )
-            if signer is not None:
-                data = signer.sign(data, prepared.draft.from_addr.rpartition("@")[2])
+            data, envelope = build(renderer, signer, prepared)
             transport.send(f"notification-{id_}", data, envelope.mail_from, envelope.rcpt_to)
             # Marked at once, not with the batch: a worker killed now re-sends at most this one.
             with unit_of_work(factory) as session:
@@ -218,3 +213,31 @@ def _claim(
                     continue
                 claimed.append((n.id, n.attempts, prepared))
     return results, claimed
+
+
+def build(
+    renderer: Renderer, signer: DkimSigner | None, prepared: Prepared
+) -> tuple[bytes, Envelope]:
+    """The bytes of a prepared mail: rendered, composed, DKIM-signed where a key is set."""
+    data, envelope = compose(
+        prepared.draft, renderer.render(prepared.template, prepared.context, prepared.locale)
+    )
+    if signer is not None:
+        data = signer.sign(data, prepared.draft.from_addr.rpartition("@")[2])
+    return data, envelope
+
+
+def send_unstored(
+    renderer: Renderer,
+    transport: Transport,
+    signer: DkimSigner | None,
+    prepared: Prepared,
+    name: str,
+) -> None:
+    """A mail that is not kept as a row (the last one to an erased person): built like every
+    other, one try."""
+    try:
+        data, envelope = build(renderer, signer, prepared)
+        transport.send(name, data, envelope.mail_from, envelope.rcpt_to)
+    except Exception:
+        log.warning("could not send %s", name, exc_info=True)

@@ -5,6 +5,7 @@ before an unused account is deleted.
 
 from __future__ import annotations
 
+from email.utils import make_msgid
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from mailhub.models import (
     User,
     utcnow,
 )
+from mailhub.outbound.compose import Draft
 from mailhub.outbound.keys import mint_token
 from mailhub.outbound.mails.parts import (
     Links,
@@ -216,6 +218,46 @@ def privacy_notice(
         "tenant_name": tenant.name,
     }
     draft = from_intranet(_, n, tenant, user.name, user.email, subject)
+    return Prepared("privacy", context, draft, locale)
+
+
+def erased_notice(tenant_name: str, domain: str, email: str, locale: str, stores: int) -> Prepared:
+    """The confirmation that the account is gone, rendered and signed like every other mail
+    but never stored as a row: held in memory and sent once (a stored copy would be the
+    person's data, left behind)."""
+    locale = i18n.negotiate(locale)
+    _ = i18n.translator(locale)
+    subject = _("Your account at {tenant} is erased", tenant=tenant_name)
+    context = {
+        "subject": subject,
+        "json_ld": "",
+        "headline": subject,
+        "lines": [
+            _(
+                "Your account at {tenant} was erased on {date}, as you asked or as its rules for unused accounts say.",
+                tenant=tenant_name,
+                date=f"{utcnow():%Y-%m-%d}",
+            ),
+            _(
+                "Every place where mailhub keeps data ({count} in all) was checked afterwards, and none still holds your name or address. Backups made before today can no longer be read for you: their key is destroyed.",
+                count=str(stores),
+            ),
+            _("This is the last mail you get from {tenant}.", tenant=tenant_name),
+        ],
+        "report": None,
+        "buttons": [],
+        "reason": _("your account was erased"),
+        "tenant_name": tenant_name,
+    }
+    draft = Draft(
+        from_name=_("{tenant} intranet", tenant=tenant_name),
+        from_addr=f"notifications@{domain}",
+        to_name="",
+        to_addr=email,
+        subject=subject,
+        message_id=make_msgid(domain=domain),
+        reason="your account was erased",
+    )
     return Prepared("privacy", context, draft, locale)
 
 

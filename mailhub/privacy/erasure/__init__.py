@@ -27,13 +27,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mailhub import i18n
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.models import (
     Erasure,
@@ -44,9 +41,11 @@ from mailhub.models import (
     User,
     utcnow,
 )
+from mailhub.outbound.prepare import Prepared
 from mailhub.privacy.erasure import rows
 from mailhub.privacy.erasure.files import remove_files, remove_outbox
 from mailhub.privacy.erasure.rows import FORMER_MEMBER
+from mailhub.privacy.mails import erased_notice
 from mailhub.privacy.proof import Places, Subject, prove
 from mailhub.privacy.requests import log
 
@@ -65,7 +64,7 @@ class Outcome:
     counts: dict[str, int]
     # The last mail to the person, saying it is done: held in memory only, sent once by the
     # caller, never stored (a stored copy would be the person's data, left behind).
-    notice: EmailMessage | None = None
+    notice: Prepared | None = None
 
     @property
     def left(self) -> dict[str, int]:
@@ -136,7 +135,7 @@ def run(factory: SessionFactory, places: Places, request_id: int) -> Outcome | N
         req.error = "left after erasure: " + ", ".join(sorted(left)) if left else ""
         log(session, req, req.state, items=sum(counts.values()), stores=sorted(counts))
         notice = (
-            final_notice(tenant_name, domain, subject, locale, len(proof)) if not left else None
+            erased_notice(tenant_name, domain, subject.email, locale, len(proof)) if not left else None
         )
         outcome = Outcome(request_id, req.state, proof, counts, notice)
     logger.info("erasure %s %s: %d stores checked", request_id, outcome.state, len(proof))
@@ -178,36 +177,3 @@ def _settle(factory: SessionFactory, user_id: int, patience: float = SETTLE_SECO
         if not sending:
             return
         time.sleep(0.2)
-
-
-def final_notice(
-    tenant_name: str, domain: str, subject: Subject, locale: str, stores: int
-) -> EmailMessage:
-    """The confirmation that the account is gone: plain text, from the intranet."""
-    _ = i18n.translator(locale)
-    msg = EmailMessage()
-    msg["From"] = formataddr(
-        (_("{tenant} intranet", tenant=tenant_name), f"notifications@{domain}")
-    )
-    msg["To"] = subject.email
-    msg["Subject"] = _("Your account at {tenant} is erased", tenant=tenant_name)
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(domain=domain)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(
-        "\n\n".join(
-            [
-                _(
-                    "Your account at {tenant} was erased on {date}, as you asked or as its rules for unused accounts say.",
-                    tenant=tenant_name,
-                    date=f"{utcnow():%Y-%m-%d}",
-                ),
-                _(
-                    "Every place where mailhub keeps data ({count} in all) was checked afterwards, and none still holds your name or address. Backups made before today can no longer be read for you: their key is destroyed.",
-                    count=str(stores),
-                ),
-                _("This is the last mail you get from {tenant}.", tenant=tenant_name),
-            ]
-        )
-    )
-    return msg

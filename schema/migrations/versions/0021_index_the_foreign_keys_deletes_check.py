@@ -9,9 +9,7 @@ Create Date: 2026-11-27 05:18:02.983115
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0021"
 down_revision = "0020"

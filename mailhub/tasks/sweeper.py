@@ -1,0 +1,269 @@
+"""The sweeper: re-enqueues work whose job was lost (broker restart, worker killed), makes the
+digests that are due, runs confirmed exports and erasures; hourly, walks the stores
+(stale spools, stray files), applies retention, warns of due privacy requests and backs up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from mailhub.config import Settings
+from mailhub.db import SessionFactory, rowcount, unit_of_work
+from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
+from mailhub.outbound.deliver import send_unstored
+from mailhub.outbound.digest import Schedule, collect_due
+from mailhub.outbound.transport import Transport
+from mailhub.privacy.erasure import Outcome
+from mailhub.privacy.proof import Places
+from mailhub.privacy.retention import Retained, run_all
+from mailhub.stores.filecheck import remove_stray
+from mailhub.stores.files import FileStore
+from mailhub.stores.rawstore import RawStore
+from mailhub.tasks.actors import Actors
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_EVERY = 3600.0  # seconds between one sweeper's walks over the stores
+
+# An SMTP client has at most 10 minutes per DATA block (RFC 5321 §4.5.3.2.6); twice that.
+STALE_SPOOL_SECONDS = 20 * 60
+
+
+
+class Sweeper:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: SessionFactory,
+        raw_store: RawStore,
+        files: FileStore,
+        places: Places,
+        transport: Transport,
+        actors: Actors,
+        *,
+        replays_lost_work: bool,
+    ) -> None:
+        """`replays_lost_work`: the in-process broker forgets its queue when the process
+        ends, so at start-up everything unfinished is lost work and the first sweep takes it
+        at once; a real broker still holds it, so the first sweep waits as usual."""
+        self.settings, self.sessions = settings, sessions
+        self.raw_store, self.files, self.places = raw_store, files, places
+        self.transport = transport
+        self.renderer, self.signer = actors.renderer, actors.signer
+        self.enqueue_inbound = actors.enqueue_inbound
+        self.enqueue_notifications = actors.enqueue_notifications
+        self.lease = actors.lease
+        self.replays_lost_work = replays_lost_work
+        self._housekeeping_ran = float("-inf")
+
+    def sweep(self, grace: float | None = None) -> tuple[int, int]:
+        """Re-enqueue work that has waited longer than `grace` seconds; return (inbound, outbound)."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.sweep_grace if grace is None else grace)
+        inbound = self._claim_stale(
+            InboundMessage,
+            InboundMessage.status.in_([InboundStatus.PENDING, InboundStatus.PROCESSING]),
+            cutoff,
+        )
+        outbound = self._claim_stale(
+            Notification,
+            or_(
+                Notification.status == NotificationStatus.QUEUED,
+                (Notification.status == NotificationStatus.SENDING)
+                & (Notification.claimed_at < utcnow() - self.lease),
+            ),
+            cutoff,
+        )
+        self.enqueue_inbound(inbound)
+        self.enqueue_notifications(outbound)
+        self.enqueue_notifications(self.collect_digests())
+        self.enqueue_notifications(self.run_exports())
+        self.run_erasures()
+        if time.monotonic() - self._housekeeping_ran >= HOUSEKEEPING_EVERY:
+            self.housekeeping()
+        if inbound or outbound:
+            log.info(
+                "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)
+            )
+        return len(inbound), len(outbound)
+
+    def collect_digests(self, now: datetime | None = None) -> list[int]:
+        """Make the digests that are due (each sweep; cheap when none are)."""
+        schedule = Schedule(self.settings.hourly_digest_minute, self.settings.daily_digest_hour)
+        return collect_due(self.sessions, now or utcnow(), schedule)
+
+    def housekeeping(self) -> None:
+        """What walks whole stores: stale spools, stray files, retention. Hourly, not per sweep."""
+        self._housekeeping_ran = time.monotonic()
+        stale = self.raw_store.remove_stale_spools(older_than=STALE_SPOOL_SECONDS)
+        if stale:
+            log.info("sweeper removed %d spool files left by interrupted deliveries", stale)
+        with self.sessions() as session:
+            stray = remove_stray(session, self.files)
+        if stray:
+            log.info("sweeper removed %d files left by failed transactions", len(stray))
+        self.run_retention()
+        self.warn_due_requests()
+        self.run_backups()
+
+    def run_exports(self) -> list[int]:
+        """Build the archives of confirmed export requests (and resume any a crash left)."""
+        from mailhub.privacy import requests
+
+        with self.sessions() as session:
+            pending = requests.pending_exports(session)
+        mails: list[int] = []
+        for request_id in pending:
+            try:
+                mails += requests.run_export(
+                    self.sessions, request_id, self.files, self.settings.exports_dir
+                )
+            except Exception:
+                log.exception("export %s failed; the next sweep tries again", request_id)
+        return mails
+
+    def run_erasures(self) -> list[Outcome]:
+        """Carry out confirmed erasures (and resume any a crash left running)."""
+        from mailhub.privacy import erasure
+
+        with self.sessions() as session:
+            pending = erasure.pending(session)
+        done: list[Outcome] = []
+        for request_id in pending:
+            try:
+                outcome = erasure.run(self.sessions, self.places, request_id)
+            except Exception:
+                log.exception("erasure %s failed; the next sweep tries again", request_id)
+                continue
+            if outcome is None:
+                continue
+            done.append(outcome)
+        self.send_last_mails(done)
+        return done
+
+    def run_backups(self, now: float | None = None) -> int:
+        """Back up each tenant whose newest backup is older than MAILHUB_BACKUP_EVERY_HOURS
+        (the rotation then prunes the oldest); how many were made."""
+        from mailhub.models import Tenant
+        from mailhub.privacy import backups
+
+        hours = self.settings.backup_every_hours
+        if not hours:
+            return 0
+        with self.sessions() as session:
+            tenant_ids = list(session.scalars(select(Tenant.id)))
+        made = 0
+        for tenant_id in tenant_ids:
+            if not backups.due(self.places.backups, tenant_id, hours * 3600, now):
+                continue
+            try:
+                backups.create(
+                    self.sessions,
+                    self.places.keys,
+                    self.places.backups,
+                    self.files.root,
+                    tenant_id,
+                    self.settings.backup_keep,
+                )
+                made += 1
+            except Exception:
+                log.exception("backup of tenant %s failed; the next sweep tries again", tenant_id)
+        if made:
+            log.info("backed up %d tenants", made)
+        return made
+
+    def expire_exports(self) -> int:
+        from mailhub.privacy import requests
+
+        with unit_of_work(self.sessions) as session:
+            return requests.expire_archives(session, self.settings.exports_dir)
+
+    def warn_due_requests(self) -> list[int]:
+        """Tell administrators about privacy requests due within a week (once each)."""
+        from mailhub.privacy.requests import warn_due
+
+        with unit_of_work(self.sessions) as session:
+            ids = warn_due(session)
+        self.enqueue_notifications(ids)
+        return ids
+
+    def run_retention(self) -> Retained:
+        done = run_all(self.sessions, self.places, self.settings)
+        self.enqueue_notifications(done.warnings)
+        self.send_last_mails(done.erased)
+        if done.incinerated.count:
+            log.info(
+                "retention incinerated %d raw messages (%d bytes)",
+                done.incinerated.count,
+                done.incinerated.bytes,
+            )
+        if done.archives or done.secrets or done.logs:
+            log.info(
+                "retention deleted %d export archives, %d link tokens and sessions, %d log files",
+                done.archives,
+                done.secrets,
+                done.logs,
+            )
+        if done.warnings or done.erased:
+            log.info(
+                "retention warned %d unused accounts, erased %d",
+                len(done.warnings),
+                len(done.erased),
+            )
+        return done
+
+    def send_last_mails(self, erased: list[Outcome]) -> None:
+        """The mail that tells each erased person it is done: sent once, never stored."""
+        for outcome in erased:
+            if outcome.notice is not None:
+                send_unstored(
+                    self.renderer,
+                    self.transport,
+                    self.signer,
+                    outcome.notice,
+                    f"erased-{outcome.request_id}",
+                )
+
+    def _claim_stale(self, model: Any, condition: Any, cutoff: Any) -> list[int]:
+        """Ids whose enqueued_at this sweeper moved forward: concurrent sweepers split the work."""
+        with unit_of_work(self.sessions) as session:
+            stale = session.execute(
+                select(model.id, model.enqueued_at)
+                .where(condition, model.enqueued_at < cutoff)
+                .limit(1000)
+            ).all()
+            claimed = []
+            now = utcnow()
+            for id_, seen in stale:
+                result = session.execute(
+                    update(model)
+                    .where(model.id == id_, model.enqueued_at == seen)
+                    .values(enqueued_at=now)
+                )
+                if rowcount(result) == 1:
+                    claimed.append(id_)
+        return claimed
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        first_grace = 0.0 if self.replays_lost_work else None
+
+        def loop() -> None:
+            self._sweep_safely(first_grace)
+            while not stop.wait(self.settings.sweep_interval):
+                self._sweep_safely()
+
+        thread = threading.Thread(target=loop, name="mailhub-sweeper", daemon=True)
+        thread.start()
+        return thread
+
+    def _sweep_safely(self, grace: float | None = None) -> None:
+        try:
+            self.sweep(grace)
+        except Exception:
+            log.exception("sweep failed; trying again next interval")
+
