@@ -1,8 +1,10 @@
-"""Writing on the web: new pages, edits, restores and comments.
+"""Writing content: the one writer of pages, revisions and comments, for mail and web alike
+(`write_page`, `write_comment`), and the web's own use cases around it: new pages, edits,
+restores and comments, each checked for who may write.
 
 Every edit is a new revision, so no edit can destroy what was there: restoring an old
 revision is one more revision with its content. Notifications are written in the same
-transaction, exactly as for a page or comment that arrived by mail.
+transaction, for a page or comment from the browser exactly as for one that came by mail.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailhub.content.attachments import link_inline_images, refusal_note
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
+from mailhub.domain.attachments import Upload, store_files, urls_by_cid
 from mailhub.domain.directory import can_see
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Comment, Page, Revision, Space, Tenant, User, utcnow
 from mailhub.outbound import events
+from mailhub.outbound.events import Fanout
 
 TITLE_MAX = 300
 
@@ -30,6 +35,94 @@ def _member(tenant: Tenant, user: User, session: Session | None = None, space_id
             raise NotFound("not a member of this space")
 
 
+def write_page(
+    session: Session,
+    tenant: Tenant,
+    space: Space,
+    author: User,
+    title: str,
+    body_html: str,
+    body_text: str,
+    upload: Upload | None = None,
+) -> tuple[Page, Fanout, list[tuple[str, str]]]:
+    """A page with its first revision (and the files that came with it): the page, who was
+    told, and the files refused (the page says which)."""
+    page = Page(
+        tenant_id=tenant.id,
+        space_id=space.id,
+        author_id=author.id,
+        title=title,
+        source_inbound_id=upload.inbound_id if upload else None,
+    )
+    session.add(page)
+    session.flush()
+    html, text, refused = _with_files(session, tenant, page, author, body_html, body_text, upload)
+    session.add(
+        Revision(
+            tenant_id=tenant.id,
+            page_id=page.id,
+            author_id=author.id,
+            number=1,
+            body_html=html,
+            body_text=text,
+        )
+    )
+    return page, events.page_created(session, tenant, page, space, author, body_text), refused
+
+
+def write_comment(
+    session: Session,
+    tenant: Tenant,
+    page: Page,
+    author: User,
+    body_html: str,
+    body_text: str,
+    quoted_text: str = "",
+    upload: Upload | None = None,
+) -> tuple[Comment, Fanout, list[tuple[str, str]]]:
+    """A comment on a page (and the files that came with it): the comment, who was told, and
+    the files refused."""
+    row = Comment(
+        tenant_id=tenant.id,
+        page_id=page.id,
+        author_id=author.id,
+        body_html=body_html,
+        body_text=body_text,
+        quoted_text=quoted_text,
+        source_inbound_id=upload.inbound_id if upload else None,
+    )
+    session.add(row)
+    session.flush()
+    if upload is not None:
+        row.body_html, row.body_text, refused = _with_files(
+            session, tenant, page, author, body_html, body_text, upload, row.id
+        )
+    else:
+        refused = []
+    space = session.get_one(Space, page.space_id)
+    return row, events.comment_added(session, tenant, page, space, row, author), refused
+
+
+def _with_files(
+    session: Session,
+    tenant: Tenant,
+    page: Page,
+    author: User,
+    body_html: str,
+    body_text: str,
+    upload: Upload | None,
+    comment_id: int | None = None,
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """Store the files; the body with its cid: images linked and a note of refused files."""
+    if upload is None:
+        return body_html, body_text, []
+    stored = store_files(session, upload, tenant, page, author, comment_id)
+    note_html, note_text = refusal_note(stored.refused)
+    html = link_inline_images(body_html, urls_by_cid(tenant, stored.attachments)) + note_html
+    text = "\n\n".join(t for t in (body_text, note_text) if t)
+    return html, text, stored.refused
+
+
 def create(
     session: Session, tenant: Tenant, space: Space, author: User, title: str, text: str
 ) -> tuple[Page, list[int]]:
@@ -40,20 +133,8 @@ def create(
     title, text = title.strip()[:TITLE_MAX], text.replace("\r\n", "\n").strip()
     if not title:
         raise InvalidInput("A page needs a title.")
-    page = Page(tenant_id=tenant.id, space_id=space.id, author_id=author.id, title=title)
-    session.add(page)
-    session.flush()
-    session.add(
-        Revision(
-            tenant_id=tenant.id,
-            page_id=page.id,
-            author_id=author.id,
-            number=1,
-            body_html=text_to_html(text),
-            body_text=text,
-        )
-    )
-    return page, events.page_created(session, tenant, page, space, author, text).ids
+    page, fanout, _ = write_page(session, tenant, space, author, title, text_to_html(text), text)
+    return page, fanout.ids
 
 
 def comment(
@@ -67,18 +148,8 @@ def comment(
     text = text.replace("\r\n", "\n").strip()
     if not text:
         raise InvalidInput("A comment needs some text.")
-    row = Comment(
-        tenant_id=tenant.id,
-        page_id=page.id,
-        author_id=author.id,
-        body_html=text_to_html(text),
-        body_text=text,
-        quoted_text="",
-    )
-    session.add(row)
-    session.flush()
-    space = session.get_one(Space, page.space_id)
-    return row, events.comment_added(session, tenant, page, space, row, author).ids
+    row, fanout, _ = write_comment(session, tenant, page, author, text_to_html(text), text)
+    return row, fanout.ids
 
 
 def restore(

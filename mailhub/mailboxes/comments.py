@@ -7,19 +7,18 @@ so a forwarded notification does not let someone else post in the recipient's na
 
 from __future__ import annotations
 
-from mailhub.content.attachments import link_inline_images, refusal_note, store_files
 from mailhub.content.reply import reply_content
+from mailhub.domain.editing import write_comment
 from mailhub.mailboxes import forms
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected, may_write
 from mailhub.models import Comment, Form, Page, Space, User
-from mailhub.outbound import events
 from mailhub.outbound.keys import reply_key_for
 
 
 def add_from_reply(mail: Mail, key: str) -> tuple[Comment | Form, list[int]]:
     """A reply: a comment on its page, or an answer to (or a correction of) its form."""
-    session, tenant, parsed, inbound_id = mail.session, mail.tenant, mail.parsed, mail.inbound.id
+    session, tenant, parsed = mail.session, mail.tenant, mail.parsed
     reply_key = reply_key_for(session, tenant.id, key)
     if reply_key is None:
         raise Rejected("unknown_key", "this reply address is unknown or has expired")
@@ -44,32 +43,15 @@ def add_from_reply(mail: Mail, key: str) -> tuple[Comment | Form, list[int]]:
     reply = reply_content(parsed, mail.image_hosts)
     if not reply.body_text.strip() and not parsed.files:
         raise Rejected("empty_reply", "the reply has no text")
-    comment = Comment(
-        tenant_id=tenant.id,
-        page_id=page.id,
-        author_id=user.id,
-        body_html=reply.body_html,
-        body_text=reply.body_text,
-        quoted_text=reply.trimmed,
-        source_inbound_id=inbound_id,
-    )
-    session.add(comment)
-    session.flush()
-    stored = store_files(
+    comment, fanout, refused = write_comment(
         session,
-        mail.files,
         tenant,
         page,
         user,
-        parsed.files,
-        inbound_id,
-        mail.max_attachment_size,
-        comment_id=comment.id,
+        reply.body_html,
+        reply.body_text,
+        reply.trimmed,
+        mail.upload(),
     )
-    mail.refused += stored.refused
-    note_html, note_text = refusal_note(stored.refused)
-    comment.body_html = (
-        link_inline_images(comment.body_html, tenant, stored.attachments) + note_html
-    )
-    comment.body_text = "\n\n".join(t for t in (comment.body_text, note_text) if t)
-    return comment, events.comment_added(session, tenant, page, space, comment, user).ids
+    mail.refused += refused
+    return comment, fanout.ids

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
+from mailhub.domain.attachments import Upload
 from mailhub.models import InboundMessage, Tenant
 from mailhub.stores.files import FileBatch
 
@@ -22,3 +23,7 @@ class Mail:
     recipients: list[str]  # the ones this message still has to be handled for
     image_hosts: frozenset[str] = frozenset()  # remote images allowed from these hosts
     refused: list[tuple[str, str]] = field(default_factory=list)  # files left out, and why
+
+    def upload(self) -> Upload:
+        """The files this mail carries, to be stored with what it becomes."""
+        return Upload(self.files, self.parsed.files, self.inbound.id, self.max_attachment_size)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import html
 import re
 
-from mailhub.content.attachments import link_inline_images, refusal_note, store_files
 from mailhub.content.forward import forwarded_of, strip_prefix
 from mailhub.content.parse import ParsedMail
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
+from mailhub.domain.editing import TITLE_MAX, write_page
 from mailhub.mailboxes.mail import Mail
 from mailhub.mailboxes.rejections import Rejected, may_write, space_named
-from mailhub.models import Page, Revision, User
+from mailhub.models import Page, User
 from mailhub.outbound import events
 
-TITLE_MAX = 300
 _CID_PLACEHOLDER = re.compile(r"^[ \t]*\[cid:[^\]\s]+\][ \t]*\n?", re.MULTILINE)
 
 
@@ -62,37 +61,16 @@ def create_from_mail(mail: Mail, author: User, space_slug: str) -> tuple[Page, l
         text = f"{note}\n\n{text}"
     if not title and not text and not parsed.files:
         raise Rejected("empty", "the message has neither a subject nor any text")
-    page = Page(
-        tenant_id=tenant.id,
-        space_id=space.id,
-        author_id=author.id,
-        title=title or parsed.files[0].filename,
-        source_inbound_id=mail.inbound.id,
-    )
-    session.add(page)
-    session.flush()
-    stored = store_files(
+    page, fanout, refused = write_page(
         session,
-        mail.files,
         tenant,
-        page,
+        space,
         author,
-        parsed.files,
-        mail.inbound.id,
-        mail.max_attachment_size,
+        title or parsed.files[0].filename,
+        body_html,
+        text,
+        mail.upload(),
     )
-    mail.refused += stored.refused
-    note_html, note_text = refusal_note(stored.refused)
-    session.add(
-        Revision(
-            tenant_id=tenant.id,
-            page_id=page.id,
-            author_id=author.id,
-            number=1,
-            body_html=link_inline_images(body_html, tenant, stored.attachments) + note_html,
-            body_text="\n\n".join(t for t in (text, note_text) if t),
-        )
-    )
-    fanout = events.page_created(session, tenant, page, space, author, text)
+    mail.refused += refused
     receipt = events.receipt(session, tenant, page, author, fanout)
     return page, fanout.ids + ([receipt] if receipt is not None else [])
