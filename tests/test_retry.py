@@ -9,7 +9,8 @@ from mailhub.db import unit_of_work
 from mailhub.domain.inbound_log import retry_inbound
 from mailhub.errors import InvalidInput
 from mailhub.ingress.accept import Envelope, store_inbound
-from mailhub.mailboxes import MAX_ATTEMPTS, process_inbound
+from mailhub.mailboxes import process_inbound
+from mailhub.mailboxes.lifecycle import MAX_ATTEMPTS
 from mailhub.models import InboundMessage, Page
 from mailhub.tasks import Runtime
 

@@ -1,4 +1,5 @@
-"""The mail being processed, as every mailbox sees it: one transaction, one file batch."""
+"""The mail being processed, as every mailbox sees it: one transaction, one file batch; and
+the stores processing reads from and writes to."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
+from mailhub.content.senders import DnsTxt
 from mailhub.domain.attachments import Upload
 from mailhub.models import InboundMessage, Tenant
-from mailhub.stores.files import FileBatch
+from mailhub.stores.files import FileBatch, FileStore
+from mailhub.stores.rawstore import RawStore
 
 
 @dataclass
@@ -27,3 +30,15 @@ class Mail:
     def upload(self) -> Upload:
         """The files this mail carries, to be stored with what it becomes."""
         return Upload(self.files, self.parsed.files, self.inbound.id, self.max_attachment_size)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Where processing reads raw mail and writes files, and how large a file may be."""
+
+    raw: RawStore
+    files: FileStore
+    max_attachment_size: int = 20 * 1024 * 1024
+    trusted_authserv_ids: tuple[str, ...] = ()
+    dnsfunc: DnsTxt | None = None  # DKIM key lookups; None: the system resolver
+    image_hosts: frozenset[str] = frozenset()
