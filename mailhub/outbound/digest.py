@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.models import DigestItem, Frequency, Notification, NotificationKind, Tenant, User
+from mailhub.outbound.contexts import Digest
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _make(session: Session, user_id: int, frequency: str, cut: datetime) -> int 
         to_addr=user.email,
         user_id=user_id,
         reason=f"you chose a {frequency} digest",
-        context={"frequency": frequency},
+        context=dict(Digest(frequency=frequency)),
         message_id=f"<{tenant.slug}/digests/{user_id}/{first}@{tenant.domain}>",
     )
     session.add(digest)

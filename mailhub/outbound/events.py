@@ -36,6 +36,14 @@ from mailhub.models import (
     utcnow,
 )
 from mailhub.outbound import recipients
+from mailhub.outbound.contexts import (
+    Audience,
+    Context,
+    FormCreated,
+    Moderation,
+    Rejection,
+    Subscribed,
+)
 from mailhub.outbound.recipients import Event
 from mailhub.privacy.objections import objected
 
@@ -56,7 +64,7 @@ def owe(
     kind: NotificationKind,
     event_key: str,
     reason: str,
-    context: dict[str, Any],
+    context: Context,
     message_id: str,
     **about: int,
 ) -> int:
@@ -69,7 +77,7 @@ def owe(
         to_addr=user.email,
         user_id=user.id,
         reason=reason,
-        context=context,
+        context=dict(context),
         message_id=message_id,
         **about,
     )
@@ -179,14 +187,14 @@ def _record(
                     "to_addr": r.email,
                     "revision_id": revision_id,
                     "message_id": message_id,
-                    "context": {
-                        "reason_code": r.reason_code,
-                        "params": r.params,
-                        "setting": [SubjectKind.FORM.value, form_id]
+                    "context": Subscribed(
+                        reason_code=r.reason_code,
+                        params=r.params,
+                        setting=[SubjectKind.FORM.value, form_id]
                         if form_id and r.setting[0] == SubjectKind.PAGE
                         else list(r.setting),
-                        "mandatory": r.mandatory,
-                    },
+                        mandatory=r.mandatory,
+                    ),
                 }
             )
         else:
@@ -225,6 +233,9 @@ def form_created(
 ) -> int:
     """Tell the creator of a form made by mail (or of its corrected version) where it is and
     how each line was read."""
+    created = FormCreated(lines=lines, version=number)
+    if invited:
+        created["invited"] = Audience(now=len(invited.ids), later=dict(invited.later))
     return owe(
         session,
         author,
@@ -233,8 +244,7 @@ def form_created(
         if number == 1
         else f"form:{form.id}:version:{number}:confirmation",
         reason="you created this form by email",
-        context={"lines": lines, "version": number}
-        | ({"invited": {"now": len(invited.ids), "later": dict(invited.later)}} if invited else {}),
+        context=created,
         message_id=form_thread(tenant, form.id)
         if number == 1
         else f"<{tenant.slug}/forms/{form.id}/versions/{number}@{tenant.domain}>",
@@ -381,7 +391,7 @@ def held(session: Session, tenant: Tenant, inbound_id: int, why: str, subject: s
             user_id=admin.id,
             inbound_id=inbound_id,
             reason=f"you moderate mail for {tenant.name}",
-            context={"why": why, "subject": subject},
+            context=dict(Moderation(why=why, subject=subject)),
             message_id=f"<{tenant.slug}/moderation/{inbound_id}/{admin.id}@{tenant.domain}>",
         )
         for admin in admins
@@ -413,7 +423,7 @@ def rejection(
         to_addr=to_addr,
         inbound_id=inbound_id,
         reason=rejection_reason(code),
-        context={"code": code, "detail": detail, "subject": subject, "params": params},
+        context=dict(Rejection(code=code, detail=detail, subject=subject, params=params)),
         message_id=f"<{tenant.slug}/rejections/{inbound_id}@{tenant.domain}>",
     )
     session.add(row)

@@ -21,6 +21,7 @@ from mailhub.models import (
     utcnow,
 )
 from mailhub.outbound.compose import Draft
+from mailhub.outbound.contexts import AccountExpiry, BreachNotice, PrivacyRequestMail, context_of
 from mailhub.outbound.keys import mint_token
 from mailhub.outbound.mails.parts import (
     Links,
@@ -36,7 +37,7 @@ def account_expiry(
 ) -> Prepared:
     """Retention of unused accounts: the exact day this one is deleted, and how to keep it."""
     _ = i18n.translator(locale)
-    due = str(n.context["due"])
+    due = str(context_of(n, AccountExpiry)["due"])
     subject = _("Your account at {tenant} will be deleted on {date}", tenant=tenant.name, date=due)
     return privacy_notice(
         _,
@@ -68,7 +69,7 @@ def breach_notice(
 ) -> Prepared:
     """Art. 34: what happened, to which data, when, and what the person can do."""
     _ = i18n.translator(locale)
-    breach = session.get_one(Breach, n.context["breach_id"])
+    breach = session.get_one(Breach, context_of(n, BreachNotice)["breach_id"])
     if breach.tenant_id != tenant.id:
         raise ValueError(f"notification {n.id} crosses tenants")
     subject = _("Important: a security incident affected your data at {tenant}", tenant=tenant.name)
@@ -104,7 +105,7 @@ def privacy_request(
     """A privacy request's mails: the link that confirms it, its outcome (the access report
     itself, or what was recorded), and the administrators' notice that one is due soon."""
     _ = i18n.translator(locale)
-    req = session.get_one(PrivacyRequest, n.context["request_id"])
+    req = session.get_one(PrivacyRequest, context_of(n, PrivacyRequestMail)["request_id"])
     if req.tenant_id != tenant.id:
         raise ValueError(f"notification {n.id} crosses tenants")
     what = {

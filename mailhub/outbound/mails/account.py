@@ -14,6 +14,7 @@ from mailhub.models import (
     Tenant,
     User,
 )
+from mailhub.outbound.contexts import SignIn, context_of
 from mailhub.outbound.keys import mint_token
 from mailhub.outbound.mails.parts import (
     Links,
@@ -30,7 +31,7 @@ def sign_in(
     _ = i18n.translator(locale)
     token = mint_token(session, tenant.id, user.id, "signin", SubjectKind.TENANT, tenant.id)
     url = f"{links.base}/t/{tenant.slug}/signin/{token}"
-    next_path = str(n.context.get("next") or "")
+    next_path = str(context_of(n, SignIn).get("next") or "")
     if next_path:
         url += "?" + urlencode({"next": next_path})
     subject = _("Sign in to {tenant}", tenant=tenant.name)

@@ -23,6 +23,7 @@ from mailhub.models import (
     User,
 )
 from mailhub.outbound import actions
+from mailhub.outbound.contexts import Digest, context_of
 from mailhub.outbound.mails.parts import (
     Links,
     Prepared,
@@ -88,7 +89,7 @@ def digest(
                         "excerpt": excerpt[:200] + ("…" if len(excerpt) > 200 else ""),
                     }
                 )
-    frequency = (n.context or {}).get("frequency", "daily")
+    frequency = context_of(n, Digest).get("frequency", "daily")
     subject = _(
         "Your {frequency} digest from {tenant}: {count} updates",
         frequency=_(frequency),

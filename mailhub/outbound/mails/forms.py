@@ -24,6 +24,7 @@ from mailhub.models import (
     User,
 )
 from mailhub.outbound import actions
+from mailhub.outbound.contexts import FormAnswered, FormCreated, FormReceipt, Subscribed, context_of
 from mailhub.outbound.events import form_thread as thread_of_form
 from mailhub.outbound.keys import hash_key, mint_token, new_key
 from mailhub.outbound.mails.parts import (
@@ -60,10 +61,11 @@ def form_created(
     """To the creator: the form's link, each line beside how it was understood, and how to
     correct it (a reply with the corrected list makes the next version)."""
     form, _ = _form(session, n, tenant), i18n.translator(locale)
-    number = int(n.context.get("version", 1))
+    created = context_of(n, FormCreated)
+    number = int(created.get("version", 1))
     version = _version(session, form.id, number)
     questions = version.definition["questions"]
-    lines = n.context.get("lines") or [q["text"] for q in questions]
+    lines = created.get("lines") or [q["text"] for q in questions]
     url = links.form(form.id)
     view = _("Open the form")
     subject = (
@@ -78,7 +80,7 @@ def form_created(
         ),
         "headline": subject,
         # Who was invited to answer (the first version's mail only: corrections invite nobody).
-        "audience": audience_lines(_, n.context["invited"]) if "invited" in n.context else [],
+        "audience": audience_lines(_, created["invited"]) if "invited" in created else [],
         "form_url": url,
         "preview": [
             (line, q["text"], understood(_, q)) for line, q in zip(lines, questions, strict=False)
@@ -195,7 +197,7 @@ def form_invitation(
     single_yes_no = len(questions) == 1 and questions[0]["kind"] == "yes_no"
     if quick and single_yes_no and links.secure:
         markup.append(actions.confirm_action(f"{quick[0][1]}/gmail", _("Yes"), description))
-    ctx = n.context or {}
+    ctx = context_of(n, Subscribed)
     reason = reason_for(_, n)
     setting_kind, setting_id = ctx.get("setting") or (SubjectKind.SPACE, space.id)
     unsubscribe = unsubscribe_links(session, n, tenant, user, links, (setting_kind, setting_id))
@@ -251,7 +253,8 @@ def form_answered(
 ) -> Prepared:
     """To a form's owner: who answered what, with the way to all answers and to closing it."""
     form, _ = _form(session, n, tenant), i18n.translator(locale)
-    response = session.get(FormResponse, n.context.get("response_id"))
+    answered = context_of(n, FormAnswered)
+    response = session.get(FormResponse, answered.get("response_id"))
     facts: list[tuple[str, str]] = []
     name = _("Someone")
     if response is not None and response.form_id == form.id:
@@ -276,7 +279,7 @@ def form_answered(
         "facts": facts,
         "buttons": buttons,
         "reason": _("you created this form"),
-        "mandatory": bool(n.context.get("mandatory")),
+        "mandatory": bool(answered.get("mandatory")),
         "tenant_name": tenant.name,
     } | unsubscribe.context
     draft = from_intranet(
@@ -298,11 +301,12 @@ def form_receipt(
     """To whoever answered by mail: what was recorded, or each answer that needs fixing.
     Replying again (with corrected answers) answers again."""
     form, _ = _form(session, n, tenant), i18n.translator(locale)
+    receipt = context_of(n, FormReceipt)
     problems = [
         f"{label}: {_(template, **params)}" if label else _(template, **params)
-        for label, template, params in n.context.get("problems", [])
+        for label, template, params in receipt.get("problems", [])
     ]
-    recorded: list[list[str]] = n.context.get("recorded", [])
+    recorded = receipt.get("recorded", [])
     if problems:
         subject = _("Not recorded yet: your answers to “{title}”", title=form.title)
         headline = _("Some answers could not be understood, so nothing was recorded yet.")
@@ -310,7 +314,7 @@ def form_receipt(
         subject = _("Recorded: your answers to “{title}”", title=form.title)
         headline = (
             _("Your answers replace the ones you gave before.")
-            if n.context.get("replaced")
+            if receipt.get("replaced")
             else _("Thank you. These answers were recorded.")
         )
     web = links.answer(
@@ -329,7 +333,7 @@ def form_receipt(
         "reason": _("you answered this form by email"),
         "tenant_name": tenant.name,
     }
-    version_id = int(n.context["version_id"])
+    version_id = int(receipt["version_id"])
     draft = from_intranet(
         _,
         n,

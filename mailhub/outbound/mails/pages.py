@@ -19,6 +19,7 @@ from mailhub.models import (
     User,
 )
 from mailhub.outbound import actions
+from mailhub.outbound.contexts import Subscribed, context_of
 from mailhub.outbound.events import thread_id
 from mailhub.outbound.keys import mint_token
 from mailhub.outbound.mails.parts import (
@@ -61,7 +62,7 @@ def page_event(
         else:
             subject, template = f"[{space.name}] {page.title}", "page_created"
         view = _("View page")
-    ctx = n.context or {}
+    ctx = context_of(n, Subscribed)
     setting_kind, setting_id = ctx.get("setting") or (SubjectKind.PAGE, page.id)
     reason = reason_for(_, n)
     unsubscribe = unsubscribe_links(session, n, tenant, user, links, (setting_kind, setting_id))

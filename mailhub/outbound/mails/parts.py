@@ -23,6 +23,7 @@ from mailhub.models import (
     User,
 )
 from mailhub.outbound.compose import Draft
+from mailhub.outbound.contexts import Audience, Subscribed, context_of
 from mailhub.outbound.keys import hash_key, mint_token, new_key
 from mailhub.outbound.recipients import REASONS
 
@@ -153,8 +154,8 @@ def from_member(
 
 def reason_for(_: i18n.Translator, n: Notification) -> str:
     """Why the person got it, in their language (the resolver's rule and its values)."""
-    ctx = n.context or {}
-    code = ctx.get("reason_code")
+    ctx = context_of(n, Subscribed)
+    code = ctx.get("reason_code", "")
     return _(REASONS[code], **ctx.get("params", {})) if code in REASONS else n.reason
 
 
@@ -167,10 +168,10 @@ def new_reply_address(session: Session, n: Notification, tenant: Tenant, user: U
     return f"reply+{key}@{tenant.domain}"
 
 
-def audience_lines(_: i18n.Translator, context: dict[str, Any]) -> list[str]:
+def audience_lines(_: i18n.Translator, audience: Audience) -> list[str]:
     """Who heard of something now, and who will in which digest (events.Fanout's counts)."""
-    now = int(context.get("now", 0))
-    later = {str(k): int(v) for k, v in context.get("later", {}).items()}
+    now = int(audience.get("now", 0))
+    later = {str(k): int(v) for k, v in audience.get("later", {}).items()}
     lines = [
         _("Nobody was notified now.")
         if now == 0

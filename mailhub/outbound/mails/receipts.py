@@ -19,6 +19,7 @@ from mailhub.models import (
     User,
 )
 from mailhub.outbound import actions
+from mailhub.outbound.contexts import Audience, Moderation, context_of
 from mailhub.outbound.events import thread_id
 from mailhub.outbound.keys import mint_token
 from mailhub.outbound.mails.parts import (
@@ -40,7 +41,7 @@ def receipt(
     space = session.get_one(Space, page.space_id)
     if page.tenant_id != tenant.id:
         raise ValueError(f"notification {n.id} crosses tenants")
-    lines = audience_lines(_, n.context)
+    lines = audience_lines(_, context_of(n, Audience))
     url = links.page(page.id)
     view = _("View page")
     subject = _("Published: {title}", title=page.title)
@@ -87,7 +88,8 @@ def moderation(
     reject = links.action(
         mint_token(session, tenant.id, user.id, "reject", SubjectKind.INBOUND, inbound.id)
     )
-    original = n.context.get("subject") or _("(no subject)")
+    held = context_of(n, Moderation)
+    original = held.get("subject") or _("(no subject)")
     subject = _("Waiting for approval: {subject}", subject=original)
     approve_name, reject_name = _("Approve and publish"), _("Reject")
     description = _("Mail to {to} waits for a moderator", to=", ".join(inbound.rcpt_to))
@@ -123,7 +125,7 @@ def moderation(
         "facts": [
             (_("From"), inbound.mail_from or "<>"),
             (_("Subject"), original),
-            (_("Why it waits"), str(n.context.get("why", ""))),
+            (_("Why it waits"), str(held.get("why", ""))),
             *waiting,
         ],
         "buttons": [(approve_name, approve, True), (reject_name, reject, False)],

@@ -14,6 +14,7 @@ from mailhub.models import (
     Tenant,
 )
 from mailhub.outbound import rejection_texts
+from mailhub.outbound.contexts import Rejection, context_of
 from mailhub.outbound.mails.parts import (
     Prepared,
     from_intranet,
@@ -27,8 +28,9 @@ def rejection(session: Session, n: Notification, tenant: Tenant) -> Prepared:
     known = user_by_email(session, tenant.id, n.to_addr)
     locale = i18n.negotiate(known.locale if known else None, tenant.locale)
     _ = i18n.translator(locale)
-    code = n.context["code"]
-    what, todo = rejection_texts.explain(_, code, n.context.get("params", {}), tenant.name)
+    rejected = context_of(n, Rejection)
+    code = rejected["code"]
+    what, todo = rejection_texts.explain(_, code, rejected.get("params", {}), tenant.name)
     published = code in rejection_texts.PUBLISHED_ANYWAY
     subject = _(
         "Your message was published without some files"
@@ -38,7 +40,7 @@ def rejection(session: Session, n: Notification, tenant: Tenant) -> Prepared:
     context = {
         "subject": subject,
         "json_ld": "",
-        "original_subject": n.context.get("subject", ""),
+        "original_subject": rejected.get("subject", ""),
         "published": published,
         "original_to": ", ".join(inbound.rcpt_to),
         "what": what,
