@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select, update
 
 from mailhub.db import unit_of_work
-from mailhub.domain import directory, editing, preferences
+from mailhub.domain import directory, editing, objections, preferences
 from mailhub.errors import InvalidInput
 from mailhub.models import Breach, Page, Revision, Suppression, User, utcnow
-from mailhub.privacy import breaches, objections
+from mailhub.privacy import breaches
 
 from conftest import relayed_runtime, wait_until
 

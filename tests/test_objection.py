@@ -7,13 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from mailhub.db import unit_of_work
-from mailhub.domain import directory
+from mailhub.domain import directory, objections
 from mailhub.errors import InvalidInput
 from mailhub.ingress.accept import Envelope, store_inbound
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.mailboxes import process_inbound
 from mailhub.models import InboundMessage, Notification, Page
-from mailhub.privacy import objections
 from mailhub.tasks import Runtime
 
 from conftest import wait_until

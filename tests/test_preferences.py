@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.db import make_engine, migrate, unit_of_work
 from mailhub.domain import directory, editing, preferences
+from mailhub.domain.objections import object_to_processing
 from mailhub.domain.preferences import Choice, PreferenceRefused, resolve
 from mailhub.domain.search import session_factory
 from mailhub.errors import InvalidInput
@@ -27,7 +28,6 @@ from mailhub.models import (
     User,
 )
 from mailhub.outbound import events, recipients
-from mailhub.privacy.objections import object_to_processing
 
 W, N, M = "watching", "normal", "muted"
 NOW, H, D, WK, NV = "immediately", "hourly", "daily", "weekly", "never"

@@ -12,10 +12,9 @@ from mailhub.cli.opening import sessions
 from mailhub.cli.parser import Commands
 from mailhub.config import Settings
 from mailhub.db import unit_of_work
-from mailhub.domain import directory
+from mailhub.domain import directory, objections
 from mailhub.errors import InvalidInput
 from mailhub.models import Breach
-from mailhub.privacy import objections
 from mailhub.privacy.erasure import Outcome
 from mailhub.stores.files import FileStore
 

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
 from mailhub.content.senders import MAX_DKIM_BYTES, authenticate
+from mailhub.domain.objections import in_force
 from mailhub.mailboxes.mail import Stores
 from mailhub.mailboxes.rejections import Rejected
 from mailhub.models import InboundMessage, InboundStatus, Tenant, User
-from mailhub.privacy.objections import in_force
 from mailhub.routing import Mailbox, route
 
 

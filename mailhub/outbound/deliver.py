@@ -21,6 +21,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from mailhub.db import SessionFactory, unit_of_work
+from mailhub.domain import objections
 from mailhub.models import (
     Notification,
     NotificationKind,
@@ -28,7 +29,6 @@ from mailhub.models import (
     Suppression,
     utcnow,
 )
-from mailhub.models.privacy import Objection
 from mailhub.outbound.compose import Envelope, compose
 from mailhub.outbound.prepare import Prepared, prepare
 from mailhub.outbound.render import Renderer
@@ -162,13 +162,7 @@ def _claim(
         )
         results.update(dict.fromkeys(set(ids) - {n.id for n in rows}, "missing"))
         users = {n.user_id for n in rows if n.user_id is not None}
-        objectors = set(
-            session.scalars(
-                select(Objection.user_id).where(
-                    Objection.user_id.in_(users), Objection.withdrawn_at.is_(None)
-                )
-            )
-        )
+        objectors = objections.among(session, users)
         bouncing = {
             (tenant_id, address)
             for tenant_id, address in session.execute(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from mailhub.domain.objections import objected
 from mailhub.domain.preferences import effective_for
 from mailhub.models import (
     Comment,
@@ -45,7 +46,6 @@ from mailhub.outbound.contexts import (
     Subscribed,
 )
 from mailhub.outbound.recipients import Event
-from mailhub.privacy.objections import objected
 
 BATCH = 1000
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from mailhub.domain.objections import objected
 from mailhub.domain.preferences import Choice, defaults_for
 from mailhub.domain.preferences import resolve as resolve_preference
 from mailhub.models import (
@@ -38,7 +39,6 @@ from mailhub.models import (
     Tenant,
     User,
 )
-from mailhub.privacy.objections import objected
 
 BATCH = 2000
 # Events about something new: nobody took part in it yet.

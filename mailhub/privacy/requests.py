@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
+from mailhub.domain import objections
 from mailhub.domain.directory import get_user
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import (
@@ -36,7 +37,6 @@ from mailhub.models import (
 )
 from mailhub.outbound.events import owe
 from mailhub.outbound.keys import TokenRefused, token_for, use_token
-from mailhub.privacy import objections
 from mailhub.stores.files import FileStore
 
 KINDS = ("access", "export", "erase", "object", "restrict")

@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.domain import preferences
+from mailhub.domain import objections, preferences
 from mailhub.domain.directory import can_see, get_tenant, space_by_slug, visible_space_ids
 from mailhub.domain.preferences import PreferenceRefused
 from mailhub.domain.signin import Viewer
 from mailhub.errors import NotFound
 from mailhub.models import Form, Page, Space, SubjectKind, Subscription, Tenant, User
 from mailhub.outbound.keys import TokenRefused, token_for
-from mailhub.privacy import objections, requests
+from mailhub.privacy import requests
 from mailhub.web.auth import check_csrf, require
 from mailhub.web.notify import Notify
 

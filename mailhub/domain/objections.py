@@ -3,11 +3,14 @@ moment either is recorded, mailhub sends the person no notifications or digests 
 process mail they send in — it answers that mail once with a rejection that says why and how
 to withdraw or lift it.
 
-Checked where recipients are resolved and again right before a notification is sent, so an
+Checked here, once, for every caller: where recipients are resolved (`objected`), again right
+before a notification is sent (`among`), and when their mail comes in (`in_force`), so an
 objection recorded while a notification waited in the queue still stops it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -16,11 +19,13 @@ from mailhub.errors import InvalidInput
 from mailhub.models import Tenant, User, utcnow
 from mailhub.models.privacy import Objection
 
+_IN_FORCE = Objection.withdrawn_at.is_(None)
+
 
 def in_force(session: Session, user_id: int) -> Objection | None:
     return session.scalar(
         select(Objection)
-        .where(Objection.user_id == user_id, Objection.withdrawn_at.is_(None))
+        .where(Objection.user_id == user_id, _IN_FORCE)
         .order_by(Objection.id)
         .limit(1)
     )
@@ -28,7 +33,17 @@ def in_force(session: Session, user_id: int) -> Objection | None:
 
 def objected(user_id: ColumnElement[int] | InstrumentedAttribute[int] | int) -> ColumnElement[bool]:
     """SQL: this user has an objection in force (for filtering recipients in one query)."""
-    return exists().where(Objection.user_id == user_id, Objection.withdrawn_at.is_(None))
+    return exists().where(Objection.user_id == user_id, _IN_FORCE)
+
+
+def among(session: Session, user_ids: Iterable[int | None]) -> set[int]:
+    """Which of these users have an objection in force (checked again right before sending)."""
+    wanted = {u for u in user_ids if u is not None}
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(select(Objection.user_id).where(Objection.user_id.in_(wanted), _IN_FORCE))
+    )
 
 
 def object_to_processing(
@@ -57,6 +72,6 @@ def withdraw(session: Session, tenant: Tenant, user: User, kind: str = "objectio
 def _current(session: Session, user_id: int, kind: str) -> Objection | None:
     return session.scalar(
         select(Objection).where(
-            Objection.user_id == user_id, Objection.kind == kind, Objection.withdrawn_at.is_(None)
+            Objection.user_id == user_id, Objection.kind == kind, _IN_FORCE
         )
     )
