@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import smtplib
+import sys
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -18,7 +19,11 @@ from sqlalchemy import func, select
 from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus
 from mailhub.tasks import Runtime
 
-MAIL = Path(__file__).parent / "mail"
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+MAIL = TESTS / "mail"
+# The `mailhub` command of the virtualenv the tests run in.
+MAILHUB = str(Path(sys.executable).parent / "mailhub")
 
 
 def fixture(name: str) -> bytes:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "mailhub"
+from helpers import ROOT
+
+PACKAGE = ROOT / "mailhub"
 MAX_LINES = 500
 EDGES = (
     "mailhub.ingress.smtp",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -11,7 +10,7 @@ import yaml
 from mailhub import config
 from mailhub.cli.main import build_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
 
 
 def _compose() -> dict[str, Any]:

@@ -4,7 +4,6 @@ checked against its question, with one clear line per problem."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,9 @@ from hypothesis import strategies as st
 
 from mailhub.content.answers import check, from_reply
 
-CORPUS = Path(__file__).parents[2] / "shared" / "corpus" / "email_reply_parser"
+from conftest import CORPUS
+
+REPLIES = CORPUS / "email_reply_parser"
 
 OFFSITE: list[dict[str, Any]] = [
     {"text": "Your name", "kind": "short", "required": True},
@@ -161,13 +162,13 @@ def test_a_one_question_form_takes_the_reply_itself_from_real_replies() -> None:
     """Real replies (another project's corpus): the new text is the answer; the quoted
     history, "On … wrote:" and "Sent from my iPhone" are not."""
     question = [{"text": "Comments", "kind": "long", "required": True}]
-    iphone = from_reply(question, (CORPUS / "email_iPhone.txt").read_text())
+    iphone = from_reply(question, (REPLIES / "email_iPhone.txt").read_text())
     assert iphone.values == {0: "Here is another email"}
-    riak = from_reply(question, (CORPUS / "email_1_2.txt").read_text())
+    riak = from_reply(question, (REPLIES / "email_1_2.txt").read_text())
     answer = str(riak.values[0])
     assert answer.startswith("Hi,\n\nYou can list the keys") or answer.startswith("Hi,")
     assert "What is the best way" not in answer and "wrote:" not in answer
-    outlook = from_reply(question, (CORPUS / "email_2_1.txt").read_text())
+    outlook = from_reply(question, (REPLIES / "email_2_1.txt").read_text())
     assert outlook.values == {0: "Outlook with a reply"}
 
 

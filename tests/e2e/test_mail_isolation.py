@@ -4,7 +4,6 @@ gets is searched for the other tenant's names, titles, addresses and links."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,10 +12,10 @@ from sqlalchemy import select
 
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, preferences
-from mailhub.models import InboundMessage, Notification, SubjectKind, utcnow
+from mailhub.models import Notification, SubjectKind, utcnow
 
 from conftest import relayed_runtime, wait_until
-from helpers import reply_like_gmail, smtp_send
+from helpers import reply_like_gmail, settled, smtp_send
 
 TENANTS = {
     "acme": {
@@ -42,13 +41,6 @@ def _page(domain: str, author: str, title: str) -> bytes:
     msg["Message-ID"] = f"<{title.replace(' ', '.')}@{domain}>"
     msg.set_content(f"{title}: details for @bob and everyone.")
     return msg.as_bytes()
-
-
-def _quiet(rt) -> bool:  # type: ignore[no-untyped-def]
-    with rt.sessions() as s:
-        busy = set(s.scalars(select(InboundMessage.status))) & {"pending", "processing"}
-        owed = set(s.scalars(select(Notification.status))) & {"queued", "sending"}
-    return not busy and not owed
 
 
 def test_no_mail_carries_another_tenants_data(tmp_path: Path) -> None:
@@ -98,14 +90,13 @@ def test_no_mail_carries_another_tenants_data(tmp_path: Path) -> None:
                 [f"sales@{t['domain']}"],
                 _page("outside.example", "Eve", f"Hello {t['name']}"),
             )
-        wait_until(lambda: _quiet(rt))
+        wait_until(lambda: settled(rt))
         bob_mail = next(r.message for r in sink.received if r.rcpt_tos == ["bob@acme.example"])
         reply = reply_like_gmail(bob_mail, "Bob Acme <bob@acme.example>", "Noted, @ann.")
         smtp_send(server.port, "bob@acme.example", [str(bob_mail["Reply-To"])], reply)
-        wait_until(lambda: _quiet(rt))
+        wait_until(lambda: settled(rt))
         rt.enqueue_notifications(rt.collect_digests(utcnow() + timedelta(days=2)))
-        wait_until(lambda: _quiet(rt))
-        time.sleep(0.3)
+        wait_until(lambda: settled(rt))
         received = list(sink.received)
 
     kinds = set()

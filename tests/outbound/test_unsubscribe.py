@@ -24,13 +24,13 @@ from sqlalchemy import select, update
 
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, preferences
-from mailhub.models import ActionToken, InboundMessage, Notification, Subscription, User, utcnow
+from mailhub.models import ActionToken, Subscription, User, utcnow
 from mailhub.tasks import Runtime
 from mailhub.web.app import create_app
 from mailhub.web.gmail import GMAIL_AZP, GoogleBearer
 
 from conftest import free_port, relayed_runtime, wait_until
-from helpers import fixture, smtp_send
+from helpers import fixture, settled, smtp_send
 from smtp_sink import SmtpSink
 
 GOOGLE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -51,17 +51,9 @@ def _post_page(rt: Runtime, port: int, sink: SmtpSink, subject: str) -> EmailMes
     raw = fixture("page_plain.eml").replace(b"Q3 pipeline review", subject.encode())
     raw = raw.replace(b"<CAF8k2xQ-q3review-1@", f"<{subject.replace(' ', '-')}@".encode())
     smtp_send(port, "ann@acme.example", ["sales@acme.example"], raw)
-    wait_until(lambda: _settled(rt))
-    time.sleep(0.3)
+    wait_until(lambda: settled(rt))
     mails = [r.message for r in sink.received[before:] if "bob@acme.example" in r.rcpt_tos]
     return mails[0] if mails else None
-
-
-def _settled(rt: Runtime) -> bool:
-    with rt.sessions() as s:
-        statuses = set(s.scalars(select(InboundMessage.status)))
-        pending = set(s.scalars(select(Notification.status))) & {"queued", "sending"}
-    return statuses <= {"processed", "rejected", "bounced", "ignored"} and not pending
 
 
 def _html(msg: EmailMessage) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from conftest import free_port, wait_until
-from test_cli import MAILHUB
+from helpers import MAILHUB
 
 
 def test_demo_serve_send_reply(tmp_path: Path) -> None:

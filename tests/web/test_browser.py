@@ -25,10 +25,10 @@ from mailhub.models import FormResponse, Objection, Subscription
 from mailhub.web.app import create_app
 
 from conftest import free_port, relayed_runtime, wait_until
-from helpers import smtp_send
+from helpers import TESTS, smtp_send
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).parent / "output" / "screenshots"
+SHOTS = TESTS / "output" / "screenshots"
 MAIL_BASE = "https://intranet.acme.example"
 
 if not Path(CHROMIUM).exists():

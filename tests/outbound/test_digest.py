@@ -4,7 +4,6 @@ collecting twice carries nothing twice, and nobody with nothing waiting gets a m
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from mailhub.db import unit_of_work
 from mailhub.domain import directory, preferences
 from mailhub.models import (
     DigestItem,
-    InboundMessage,
-    Notification,
     SubjectKind,
     Subscription,
     utcnow,
@@ -27,14 +24,7 @@ from mailhub.tasks import Runtime
 from mailhub.web.app import create_app
 
 from conftest import relayed_runtime, wait_until
-from helpers import fixture, smtp_send
-
-
-def _idle(rt: Runtime) -> bool:
-    with rt.sessions() as s:
-        statuses = set(s.scalars(select(Notification.status)))
-        inbound = set(s.scalars(select(InboundMessage.status)))
-    return not statuses & {"queued", "sending"} and not inbound & {"pending", "processing"}
+from helpers import fixture, settled, smtp_send
 
 
 def _mail(port: int, to: str, subject: str, n: int) -> None:
@@ -71,10 +61,9 @@ def test_a_daily_digest_groups_by_space_and_is_sent_once(tmp_path: Path) -> None
             ]
         ):
             _mail(server.port, to, subject, n)
-        wait_until(lambda: _idle(rt) and _items(rt) == 3)
+        wait_until(lambda: settled(rt) and _items(rt) == 3)
 
         # Then nothing is mailed now: it waits for the daily cut
-        time.sleep(0.3)
         assert sink.received == []
         assert rt.collect_digests(utcnow()) == []
 
@@ -91,8 +80,7 @@ def test_a_daily_digest_groups_by_space_and_is_sent_once(tmp_path: Path) -> None
         made = rt.collect_digests(later)
         assert len(made) == 1 and rt.collect_digests(later) == []
         rt.enqueue_notifications(made)
-        wait_until(lambda: len(sink.received) == 1)
-        time.sleep(0.3)
+        wait_until(lambda: settled(rt) and len(sink.received) >= 1)
         assert len(sink.received) == 1
 
     # And it lists every page once, grouped by space, with the reason and an unsubscribe

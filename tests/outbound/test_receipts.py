@@ -3,7 +3,6 @@ which digests; a tenant can turn receipts off."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -15,7 +14,7 @@ from mailhub.models import InboundMessage, Notification, SubjectKind
 from mailhub.web.app import create_app
 
 from conftest import relayed_runtime, wait_until
-from helpers import fixture, sign_in, smtp_send
+from helpers import fixture, settled, sign_in, smtp_send
 
 
 def test_the_receipt_counts_who_hears_now_and_in_which_digest(tmp_path: Path) -> None:
@@ -69,8 +68,7 @@ def test_the_receipt_counts_who_hears_now_and_in_which_digest(tmp_path: Path) ->
             directory.set_policy(s, directory.get_tenant(s, "acme"), publish_receipts=False)
         raw = fixture("page_plain.eml").replace(b"<CAF8k2xQ-q3review-1@", b"<second@")
         smtp_send(server.port, "ann@acme.example", ["sales@acme.example"], raw)
-        wait_until(lambda: len(sink.received) == 3)
-        time.sleep(0.3)
+        wait_until(lambda: settled(rt) and len(sink.received) >= 3)
         assert [r.rcpt_tos for r in sink.received[2:]] == [["bob@acme.example"]]
         with rt.sessions() as s:
             assert {m.status for m in s.scalars(select(InboundMessage))} == {"processed"}

@@ -8,7 +8,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from mailhub.db import unit_of_work
 from mailhub.mailboxes.bounces import SOFT_LIMIT, dsn_status
@@ -17,7 +17,7 @@ from mailhub.outbound.deliver import deliver_notification
 from mailhub.tasks import Runtime
 
 from conftest import relayed_runtime, wait_until
-from helpers import fixture, smtp_send
+from helpers import fixture, settled, smtp_send
 from smtp_sink import SmtpSink
 
 
@@ -44,24 +44,8 @@ def _page(rt: Runtime, port: int, sink: SmtpSink, n: int) -> list[str]:
     before = len(sink.received)
     raw = fixture("page_plain.eml").replace(b"<CAF8k2xQ-q3review-1@", f"<bounce-{n}@".encode())
     smtp_send(port, "ann@acme.example", ["sales@acme.example"], raw)
-    wait_until(lambda: _done(rt))
-    time.sleep(0.2)
+    wait_until(lambda: settled(rt))
     return [r.mail_from for r in sink.received[before:]]
-
-
-def _done(rt: Runtime) -> bool:
-    with rt.sessions() as s:
-        busy = s.scalar(
-            select(func.count())
-            .select_from(InboundMessage)
-            .where(InboundMessage.status.in_(["pending", "processing"]))
-        )
-        queued = s.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.status.in_(["queued", "sending"]))
-        )
-    return busy == 0 and queued == 0
 
 
 def _suppression(rt: Runtime) -> Suppression | None:
@@ -77,7 +61,7 @@ def test_a_hard_bounce_suppresses_the_address(tmp_path: Path) -> None:
 
         # When his server's bounce comes back to it, with a null sender
         smtp_send(server.port, "", [verp], dsn(verp, "5.1.1"))
-        wait_until(lambda: _done(rt))
+        wait_until(lambda: settled(rt))
 
         # Then the report is recorded against his address, not answered, and he is suppressed
         with rt.sessions() as s:
@@ -93,7 +77,7 @@ def test_a_hard_bounce_suppresses_the_address(tmp_path: Path) -> None:
         smtp_send(
             server.port, "", ["bounce+AAAAAAAAAAAAAAAAAAAAAAAA@acme.example"], dsn("x", "5.1.1")
         )
-        wait_until(lambda: _done(rt))
+        wait_until(lambda: settled(rt))
         with rt.sessions() as s:
             last = s.scalars(select(InboundMessage).order_by(InboundMessage.id.desc())).first()
             assert last is not None and "unknown key" in last.reason
@@ -107,7 +91,7 @@ def test_soft_bounces_add_up_and_a_queued_mail_is_stopped_before_sending(tmp_pat
             sup = _suppression(rt)
             assert sup is None or (not sup.suppressed and sup.soft_score == i)
             smtp_send(server.port, "", [verp], dsn(verp, "4.2.2"))
-            wait_until(lambda: _done(rt))
+            wait_until(lambda: settled(rt))
         sup = _suppression(rt)
         assert sup is not None and sup.suppressed and sup.last_status == "4.2.2"
 

@@ -5,7 +5,6 @@ pipeline on its own, and every file sent over SMTP through the whole product."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +20,9 @@ from mailhub.outbound.keys import hash_key, new_key
 from mailhub.tasks import Runtime
 
 from conftest import wait_until
-from helpers import fixture, smtp_send
+from helpers import MAIL, fixture, smtp_send
 
-CLIENTS = Path(__file__).parent / "mail" / "clients"
+CLIENTS = MAIL / "clients"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((CLIENTS / "expected.json").read_text())
 QUOTED = "pipeline review is on Thursday"  # the notification every reply quotes
 REPLIES = sorted(name for name, e in EXPECTED.items() if e["kind"] == "reply")

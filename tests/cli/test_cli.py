@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-MAILHUB = str(Path(sys.executable).parent / "mailhub")
+from helpers import MAILHUB
 
 
 def run(

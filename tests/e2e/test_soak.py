@@ -25,7 +25,7 @@ from mailhub.models import Attachment, InboundMessage, Notification, Page
 from mailhub.tasks import Runtime
 
 from conftest import REDIS_URL, add_small_acme, free_port, make_settings, wait_until
-from test_cli import MAILHUB
+from helpers import MAILHUB
 
 MESSAGES = 2000
 SENDERS = 4
