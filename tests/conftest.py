@@ -55,6 +55,18 @@ def pytest_configure(config: pytest.Config) -> None:
         root.setLevel(logging.INFO)
 
 
+# What starts processes, a browser, Dovecot or a soak: `pytest -m "not slow"` is the quick loop
+# while developing; CI runs everything.
+SLOW = ("e2e/", "cli/", "web/test_browser.py", "ingress/test_imap.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = ROOT / "tests"
+    for item in items:
+        if item.path.relative_to(tests).as_posix().startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The log of the whole run holds no test user's address and no IP address."""
     for handler in logging.getLogger().handlers:

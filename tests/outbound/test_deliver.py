@@ -11,12 +11,13 @@ from sqlalchemy import select
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, preferences
 from mailhub.ingress.smtp import SmtpServer
-from mailhub.models import Notification
+from mailhub.models import Notification, NotificationKind
+from mailhub.outbound import prepare
 from mailhub.outbound.transport import SmtpRelayTransport
 from mailhub.tasks import Runtime
 
 from conftest import free_port, relayed_runtime, wait_until
-from helpers import fixture, smtp_send
+from helpers import fixture, settled, smtp_send
 from smtp_sink import SmtpSink
 
 
@@ -101,3 +102,21 @@ def test_a_connection_the_relay_dropped_is_opened_again(tmp_path: Path) -> None:
     assert [r.rcpt_tos for r in first.received] == [["bob@acme.example"]]
     assert [r.rcpt_tos for r in second.received] == [["cat@acme.example"]]
     assert transport.connections == 2
+
+
+def test_every_kind_of_notification_has_a_maker_and_one_without_fails_alone(
+    relayed: tuple[Runtime, SmtpSink, SmtpServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt, sink, server = relayed
+    # Given the runtime wired (privacy's mail registered): every kind of mail can be made
+    missing = {k for k in NotificationKind if k not in prepare._BY_KIND}
+    assert missing == {NotificationKind.REJECTION}  # made from the inbound message, not a user
+    # When page mail has no maker (as a kind nobody registered would)
+    for kind in (NotificationKind.PAGE_CREATED, NotificationKind.PAGE_EDITED):
+        monkeypatch.delitem(prepare._BY_KIND, kind)
+    smtp_send(server.port, "ann@acme.example", ["sales@acme.example"], fixture("page_plain.eml"))
+    wait_until(lambda: _has(rt) and settled(rt))
+    # Then that notification fails, saying why, and is never sent as some other kind of mail
+    n = _notification(rt)
+    assert n.status == "failed" and "no mail is made for notifications of kind" in n.last_error
+    assert sink.received == []

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import dkim
 import pytest
+from sqlalchemy import select
 
 from mailhub.config import ConfigError
+from mailhub.domain import directory
 from mailhub.errors import InvalidInput
+from mailhub.models import Notification
 from mailhub.outbound.signing import DkimSigner, wire_bytes
+from mailhub.privacy import erasure
 
 from conftest import make_settings, relayed_runtime, wait_until
 from helpers import dkim_test_key, fixture, smtp_send
@@ -72,3 +76,31 @@ def test_bad_key_configuration_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "acme.example.pem").write_text("not a key")
     with pytest.raises(InvalidInput, match="acme.example is not a PEM private key"):
         DkimSigner.from_dir(tmp_path, "mh2026")
+
+
+def test_the_last_mail_to_an_erased_person_is_rendered_and_signed_like_any_other(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "dkim"
+    keys.mkdir()
+    (keys / "acme.example.pem").write_bytes(PEM)
+    with relayed_runtime(
+        tmp_path, MAILHUB_DKIM_KEY_DIR=str(keys), MAILHUB_DKIM_SELECTOR="mh2026"
+    ) as (rt, sink, _server):
+        # Given Bob erased at once (as an administrator may, for a request made elsewhere)
+        with rt.sessions() as s:
+            tenant = directory.get_tenant(s, "acme")
+        outcome = erasure.erase_user(rt.sessions, rt.places, tenant, "bob@acme.example")
+        assert outcome.state == "done"
+        # When his last mail is sent
+        rt.send_last_mails([outcome])
+        # Then it is a notification like every other: both parts, the intranet's footer, and a
+        # DKIM signature of acme.example that verifies after the relay
+        [got] = [r for r in sink.received if r.rcpt_tos == ["bob@acme.example"]]
+        assert dkim.verify(got.raw, dnsfunc=dns)
+        assert "erased" in str(got.message["Subject"])
+        html = got.message.get_body(preferencelist=("html",))
+        assert html is not None and "This is the last mail you get from Acme" in html.get_content()
+        # And it was never a row: nothing of his is left behind to send it
+        with rt.sessions() as s:
+            assert s.scalars(select(Notification)).all() == []
