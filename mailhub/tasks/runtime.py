@@ -67,7 +67,7 @@ class Runtime:
         self.raw_store = RawStore(settings.raw_dir)
         self.files = FileStore(settings.files_dir)
         self.places = Places.of(settings)
-        self.stores = Stores(
+        stores = Stores(
             self.raw_store,
             self.files,
             settings.max_attachment_size,
@@ -88,7 +88,7 @@ class Runtime:
             self.broker,
             settings,
             self.sessions,
-            self.stores,
+            stores,
             self.renderer,
             self.transport,
             self.signer,
@@ -118,6 +118,15 @@ class Runtime:
         self.warn_due_requests = self.sweeper.warn_due_requests
         self.run_retention = self.sweeper.run_retention
         self.send_last_mails = self.sweeper.send_last_mails
+
+    @property
+    def stores(self) -> Stores:
+        """What processing reads and writes; replacing it changes what the actors use."""
+        return self.actors.stores
+
+    @stores.setter
+    def stores(self, stores: Stores) -> None:
+        self.actors.stores = stores
 
     def start_imap_pollers(self, stop: threading.Event) -> list[threading.Thread]:
         """One thread per configured IMAP account (none when there are none)."""
