@@ -256,6 +256,7 @@ def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     return subprocess.run([MAILHUB, *args], capture_output=True, text=True, env=full, timeout=60)
 
 
+@pytest.mark.slow  # runs the mailhub command, process by process
 def test_backups_erasure_and_closure_from_the_command_line(tmp_path: Path) -> None:
     def ok(*args: str, **env: str) -> str:
         done = _cli(tmp_path, *args, **env)
