@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mailhub.content.parse import ParsedMail
+from mailhub.content.parse import ParsedMail, parse_message
 
 _PREFIX = re.compile(r"^\s*((fwd?|fw|tr|wg|rv|i|doorst|vs|pd|enc|vb)\s*:\s*)+", re.IGNORECASE)
 _MARKER = re.compile(
@@ -72,8 +72,6 @@ def forwarded_of(parsed: ParsedMail) -> Forwarded | None:
     if _PREFIX.match(parsed.subject):
         for f in parsed.files:
             if f.content_type == "message/rfc822" and f.data:
-                from mailhub.content.parse import parse_message
-
                 inner = parse_message(f.data)
                 sender = (
                     f"{inner.from_name} <{inner.from_addr}>" if inner.from_name else inner.from_addr

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.domain import forms, preferences
+from mailhub.domain.inbound_log import approve, reject_held
 from mailhub.errors import InvalidInput
 from mailhub.models import (
     ActionToken,
@@ -102,8 +103,6 @@ def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") 
 
 def _moderate(session: Session, tenant: Tenant, user: User, row: ActionToken) -> str:
     """Approve or reject held mail: only while the user is still an administrator."""
-    from mailhub.domain.inbound_log import approve, reject_held
-
     if not user.is_admin or not user.active:
         raise TokenRefused("Only an administrator of this intranet can decide on held mail.")
     if row.action == "approve":

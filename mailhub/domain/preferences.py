@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailhub.domain.directory import get_space, get_user
 from mailhub.errors import InvalidInput, MailhubError, NotFound
 from mailhub.models import (
     Form,
@@ -298,8 +299,6 @@ def overview(session: Session, tenant: Tenant, user: User) -> list[Row]:
 
 def import_csv(session: Session, tenant: Tenant, text: str) -> int:
     """Rows of email,space,level,frequency (a header row is allowed); all or nothing."""
-    from mailhub.domain.directory import get_space, get_user
-
     count = 0
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not row or not any(cell.strip() for cell in row):

@@ -20,17 +20,18 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mailhub.db import rowcount
-from mailhub.domain.directory import mark_active, user_by_email
+from mailhub.domain.directory import get_user, mark_active, user_by_email
 from mailhub.models import (
     Notification,
     NotificationKind,
+    SubjectKind,
     Tenant,
     User,
     WebSession,
     utcnow,
 )
 from mailhub.outbound.events import owe
-from mailhub.outbound.keys import TokenRefused, hash_key, new_key, token_for, use_token
+from mailhub.outbound.keys import TokenRefused, hash_key, mint_token, new_key, token_for, use_token
 
 LINKS_PER_HOUR = 5
 SESSION_DAYS = 30
@@ -79,10 +80,6 @@ def link_for(session: Session, tenant: Tenant, email: str, base_url: str) -> str
     """A sign-in link for an administrator to hand over (the first sign-in of a new
     deployment, or a member whose mail does not arrive); the same 15-minute, single-use
     token a mailed link carries."""
-    from mailhub.domain.directory import get_user
-    from mailhub.models import SubjectKind
-    from mailhub.outbound.keys import mint_token
-
     user = get_user(session, tenant, email)
     if not user.active or user.guest:
         raise TokenRefused(f"{user.email} cannot sign in: the account is not an active member")

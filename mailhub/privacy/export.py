@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.models import (
     Attachment,
+    Base,
     Comment,
     Form,
     FormResponse,
@@ -229,7 +230,6 @@ def build_tenant(
     Returns the rows per table."""
     from sqlalchemy import DateTime
 
-    from mailhub.models import Base
 
     counts: dict[str, int] = {}
     partial = target.with_name(target.name + ".part")

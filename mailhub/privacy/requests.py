@@ -37,6 +37,8 @@ from mailhub.models import (
 )
 from mailhub.outbound.events import owe
 from mailhub.outbound.keys import TokenRefused, token_for, use_token
+from mailhub.privacy.export import build
+from mailhub.privacy.report import access_report
 from mailhub.stores.files import FileStore
 
 KINDS = ("access", "export", "erase", "object", "restrict")
@@ -154,7 +156,6 @@ def run(session: Session, tenant: Tenant, req: PrivacyRequest) -> list[int]:
         objections.object_to_processing(session, tenant, user, kind)
         _finish(session, req, "done", stores=["objections"], items=1)
         return [_outcome(session, tenant, req, user)]
-    from mailhub.privacy.report import access_report
 
     report = access_report(session, tenant, user)
     _finish(
@@ -289,8 +290,6 @@ def run_export(
     factory: SessionFactory, request_id: int, files: FileStore, exports: Path
 ) -> list[int]:
     """Build one export's archive and mail its link; [] if another run got there first."""
-    from mailhub.privacy.export import build
-
     with unit_of_work(factory) as session:
         req = session.get(PrivacyRequest, request_id)
         if req is None or req.kind != "export" or req.state not in ("verified", "running"):

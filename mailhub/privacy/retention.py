@@ -14,14 +14,16 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
-from mailhub.db import SessionFactory, unit_of_work
+from mailhub.config import Settings
+from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.domain.inbound_log import strip_inbound
+from mailhub.domain.signin import purge_expired
 from mailhub.models import (
+    ActionToken,
     InboundMessage,
     InboundStatus,
     NotificationKind,
@@ -30,12 +32,10 @@ from mailhub.models import (
     utcnow,
 )
 from mailhub.outbound.events import owe
+from mailhub.privacy.erasure import FORMER_MEMBER, Outcome, erase_user
+from mailhub.privacy.proof import Places
+from mailhub.privacy.requests import expire_archives
 from mailhub.stores.rawstore import RawStore
-
-if TYPE_CHECKING:
-    from mailhub.config import Settings
-    from mailhub.privacy.erasure import Outcome
-    from mailhub.privacy.proof import Places
 
 UNUSED = (InboundStatus.REJECTED, InboundStatus.BOUNCED, InboundStatus.IGNORED)
 BATCH = 500
@@ -92,12 +92,6 @@ def incinerate_due(
 def forget_expired_secrets(factory: SessionFactory, keep_days: int = 30) -> int:
     """Delete action tokens that expired more than `keep_days` ago (until then a late click is
     told "expired" rather than "not valid") and web sessions past their expiry."""
-    from sqlalchemy import delete
-
-    from mailhub.db import rowcount
-    from mailhub.domain.signin import purge_expired
-    from mailhub.models import ActionToken
-
     with unit_of_work(factory) as session:
         tokens = rowcount(
             session.execute(
@@ -118,8 +112,6 @@ def expire_inactive(
     """Accounts unused for their tenant's `inactive_days`: warned 30, 7 and 1 days before
     the day, which the first warning fixes (at least 30 days after it, so every warning
     holds), then erased with a proof. Returns (warnings to send, erasures done)."""
-    from mailhub.privacy.erasure import FORMER_MEMBER, erase_user
-
     now = now or utcnow()
     mails: list[int] = []
     due: list[tuple[Tenant, str]] = []
@@ -197,8 +189,6 @@ class Retained:
 
 def run_all(factory: SessionFactory, places: Places, settings: Settings) -> Retained:
     """Everything retention does, for the sweeper (hourly) and `mailhub retention run`."""
-    from mailhub.privacy.requests import expire_archives
-
     incinerated = incinerate_due(
         factory, places.raw, settings.raw_retention_days, settings.rejected_retention_days
     )

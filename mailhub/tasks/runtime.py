@@ -8,7 +8,6 @@ privacy's mail joins outbound's kind table.
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 
@@ -19,7 +18,9 @@ from sqlalchemy import select
 from mailhub.config import Settings
 from mailhub.db import make_engine
 from mailhub.domain.search import session_factory
+from mailhub.ingress.imap import ImapPoller
 from mailhub.mailboxes import Stores
+from mailhub.models import ImapAccount
 from mailhub.outbound import prepare
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
@@ -30,8 +31,6 @@ from mailhub.stores.files import FileStore
 from mailhub.stores.rawstore import RawStore
 from mailhub.tasks.actors import Actors
 from mailhub.tasks.sweeper import Sweeper
-
-log = logging.getLogger(__name__)
 
 
 def make_broker(settings: Settings) -> dramatiq.Broker:
@@ -130,9 +129,6 @@ class Runtime:
 
     def start_imap_pollers(self, stop: threading.Event) -> list[threading.Thread]:
         """One thread per configured IMAP account (none when there are none)."""
-        from mailhub.ingress.imap import ImapPoller
-        from mailhub.models import ImapAccount
-
         with self.sessions() as session:
             ids = list(session.scalars(select(ImapAccount.id).order_by(ImapAccount.id)))
         threads = []

@@ -15,12 +15,21 @@ from sqlalchemy import or_, select, update
 
 from mailhub.config import Settings
 from mailhub.db import SessionFactory, rowcount, unit_of_work
-from mailhub.models import InboundMessage, InboundStatus, Notification, NotificationStatus, utcnow
+from mailhub.models import (
+    InboundMessage,
+    InboundStatus,
+    Notification,
+    NotificationStatus,
+    Tenant,
+    utcnow,
+)
 from mailhub.outbound.deliver import send_unstored
 from mailhub.outbound.digest import Schedule, collect_due
 from mailhub.outbound.transport import Transport
+from mailhub.privacy import backups, erasure, requests
 from mailhub.privacy.erasure import Outcome
 from mailhub.privacy.proof import Places
+from mailhub.privacy.requests import warn_due
 from mailhub.privacy.retention import Retained, run_all
 from mailhub.stores.filecheck import remove_stray
 from mailhub.stores.files import FileStore
@@ -113,8 +122,6 @@ class Sweeper:
 
     def run_exports(self) -> list[int]:
         """Build the archives of confirmed export requests (and resume any a crash left)."""
-        from mailhub.privacy import requests
-
         with self.sessions() as session:
             pending = requests.pending_exports(session)
         mails: list[int] = []
@@ -129,8 +136,6 @@ class Sweeper:
 
     def run_erasures(self) -> list[Outcome]:
         """Carry out confirmed erasures (and resume any a crash left running)."""
-        from mailhub.privacy import erasure
-
         with self.sessions() as session:
             pending = erasure.pending(session)
         done: list[Outcome] = []
@@ -149,9 +154,6 @@ class Sweeper:
     def run_backups(self, now: float | None = None) -> int:
         """Back up each tenant whose newest backup is older than MAILHUB_BACKUP_EVERY_HOURS
         (the rotation then prunes the oldest); how many were made."""
-        from mailhub.models import Tenant
-        from mailhub.privacy import backups
-
         hours = self.settings.backup_every_hours
         if not hours:
             return 0
@@ -178,15 +180,11 @@ class Sweeper:
         return made
 
     def expire_exports(self) -> int:
-        from mailhub.privacy import requests
-
         with unit_of_work(self.sessions) as session:
             return requests.expire_archives(session, self.settings.exports_dir)
 
     def warn_due_requests(self) -> list[int]:
         """Tell administrators about privacy requests due within a week (once each)."""
-        from mailhub.privacy.requests import warn_due
-
         with unit_of_work(self.sessions) as session:
             ids = warn_due(session)
         self.enqueue_notifications(ids)

@@ -47,7 +47,7 @@ from mailhub.privacy.erasure.files import remove_files, remove_outbox
 from mailhub.privacy.erasure.rows import FORMER_MEMBER
 from mailhub.privacy.mails import erased_notice
 from mailhub.privacy.proof import Places, Subject, prove
-from mailhub.privacy.requests import log
+from mailhub.privacy.requests import log, open_request
 
 __all__ = ["FORMER_MEMBER", "Outcome", "erase_user", "pending", "run"]
 
@@ -148,8 +148,6 @@ def erase_user(
     """Erase at once, without the emailed confirmation: for an administrator acting on a
     request received elsewhere, and for retention of inactive accounts. Still a request on
     record, with its audit log, ledger entry and proof."""
-    from mailhub.privacy.requests import open_request
-
     with unit_of_work(factory) as session:
         req = open_request(session, session.get_one(Tenant, tenant.id), email, "erase", via)
         req.state, req.verified_at = "verified", utcnow()
