@@ -24,7 +24,6 @@ def register(commands: Commands) -> None:
     digests = commands.group("digests", "digest mail")
     add("run", cmd_digests_run, "make and queue the digests that are due", digests)
 
-
     fms = commands.group("forms", "forms made by mail")
     fl = add("list", cmd_forms, "list a tenant's forms with their answer counts", fms)
     fl.add_argument("tenant")

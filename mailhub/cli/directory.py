@@ -85,7 +85,6 @@ def register(commands: Commands) -> None:
     s_mem.add_argument("space")
     s_mem.add_argument("email")
 
-
     subs = commands.group("subscriptions", "who hears about what, and how often")
     ss = add("show", cmd_subscriptions, "a user's effective setting for every space", subs)
     ss.add_argument("tenant")
@@ -107,7 +106,6 @@ def register(commands: Commands) -> None:
     si = add("import", cmd_subscriptions, "import email,space,level,frequency rows", subs)
     si.add_argument("tenant")
     si.add_argument("file")
-
 
     fol = add(
         "follow", cmd_follow, "make a user watch a space (subscriptions set --level watching)"

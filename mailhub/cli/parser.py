@@ -24,7 +24,9 @@ class Commands:
             self._groups[name] = parent.add_subparsers(dest="sub", required=True)
         return self._groups[name]
 
-    def add(self, name: str, fn: Handler, help_: str, parent: Any = None) -> argparse.ArgumentParser:
+    def add(
+        self, name: str, fn: Handler, help_: str, parent: Any = None
+    ) -> argparse.ArgumentParser:
         cmd: argparse.ArgumentParser = (parent or self._sub).add_parser(
             name, help=help_, description=help_
         )

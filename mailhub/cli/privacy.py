@@ -31,7 +31,6 @@ def register(commands: Commands) -> None:
     t_exp.add_argument("slug")
     t_exp.add_argument("--to", required=True, help="the ZIP file to write")
 
-
     backup = commands.group("backup", "encrypted per-tenant backups")
     bk_create = add("create", cmd_backup, "back up a tenant, then prune to the rotation", backup)
     bk_create.add_argument("tenant")
@@ -49,7 +48,6 @@ def register(commands: Commands) -> None:
     bk_restore.add_argument("tenant")
     bk_restore.add_argument("name", help="the backup's file name, from `mailhub backup list`")
     bk_restore.add_argument("--yes", action="store_true", help="yes, replace the current data")
-
 
     privacy = commands.group("privacy", "people's rights over their data")
     for name, helptext in (
@@ -101,7 +99,6 @@ def register(commands: Commands) -> None:
     b_not.add_argument("id", type=int)
     b_list = add("list", cmd_breach, "the tenant's breaches and their deadlines", breach)
     b_list.add_argument("tenant")
-
 
     retention = commands.group("retention", "data retention")
     add(

@@ -93,8 +93,6 @@ def attachment_url(tenant: Tenant, attachment: Attachment) -> str:
     return f"/t/{tenant.slug}/attachments/{attachment.id}"
 
 
-
-
 def urls_by_cid(tenant: Tenant, attachments: list[Attachment]) -> dict[str, str]:
     """Where each inline image (by its Content-ID) is served."""
     return {a.content_id: attachment_url(tenant, a) for a in attachments if a.content_id}

@@ -71,7 +71,5 @@ def withdraw(session: Session, tenant: Tenant, user: User, kind: str = "objectio
 
 def _current(session: Session, user_id: int, kind: str) -> Objection | None:
     return session.scalar(
-        select(Objection).where(
-            Objection.user_id == user_id, Objection.kind == kind, _IN_FORCE
-        )
+        select(Objection).where(Objection.user_id == user_id, Objection.kind == kind, _IN_FORCE)
     )

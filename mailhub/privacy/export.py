@@ -230,7 +230,6 @@ def build_tenant(
     Returns the rows per table."""
     from sqlalchemy import DateTime
 
-
     counts: dict[str, int] = {}
     partial = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)

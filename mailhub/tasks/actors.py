@@ -101,4 +101,3 @@ class Actors:
                     id_,
                     exc_info=True,
                 )
-

@@ -103,7 +103,10 @@ class Runtime:
             replays_lost_work=isinstance(self.broker, StubBroker),
         )
         # What the edges and the tests call by its plain name.
-        self.inbound_queue, self.outbound_queue = self.actors.inbound_queue, self.actors.outbound_queue
+        self.inbound_queue, self.outbound_queue = (
+            self.actors.inbound_queue,
+            self.actors.outbound_queue,
+        )
         self.enqueue_inbound = self.actors.enqueue_inbound
         self.enqueue_notifications = self.actors.enqueue_notifications
         self.sweep = self.sweeper.sweep

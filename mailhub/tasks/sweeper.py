@@ -44,7 +44,6 @@ HOUSEKEEPING_EVERY = 3600.0  # seconds between one sweeper's walks over the stor
 STALE_SPOOL_SECONDS = 20 * 60
 
 
-
 class Sweeper:
     def __init__(
         self,
@@ -264,4 +263,3 @@ class Sweeper:
             self.sweep(grace)
         except Exception:
             log.exception("sweep failed; trying again next interval")
-

@@ -1,5 +1,4 @@
-"""Mail about a person's account: the sign-in link they asked for.
-"""
+"""Mail about a person's account: the sign-in link they asked for."""
 
 from __future__ import annotations
 

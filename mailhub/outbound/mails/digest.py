@@ -1,5 +1,4 @@
-"""One mail for everything a person's digest collected, grouped by space, then by page.
-"""
+"""One mail for everything a person's digest collected, grouped by space, then by page."""
 
 from __future__ import annotations
 
@@ -96,7 +95,9 @@ def digest(
         tenant=tenant.name,
         count=len(rows),
     )
-    unsubscribe = unsubscribe_links(session, n, tenant, user, links, (SubjectKind.TENANT, tenant.id))
+    unsubscribe = unsubscribe_links(
+        session, n, tenant, user, links, (SubjectKind.TENANT, tenant.id)
+    )
     view = _("Open the intranet")
     home = f"{links.base}/t/{tenant.slug}/pages"
     markup = [actions.view_action(home, view, subject, tenant.name, links.base)]

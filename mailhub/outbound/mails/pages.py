@@ -53,7 +53,11 @@ def page_event(
         subject, template = f"Re: [{space.name}] {page.title}", "comment_added"
         view = _("View comment")
     else:
-        rev = session.get(Revision, n.revision_id) if n.revision_id else latest_revision(session, page.id)
+        rev = (
+            session.get(Revision, n.revision_id)
+            if n.revision_id
+            else latest_revision(session, page.id)
+        )
         actor = session.get_one(User, rev.author_id if rev else page.author_id)
         body_html, body_text = (rev.body_html, rev.body_text) if rev else ("", "")
         if n.kind == NotificationKind.PAGE_EDITED:

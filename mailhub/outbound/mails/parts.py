@@ -159,7 +159,9 @@ def reason_for(_: i18n.Translator, n: Notification) -> str:
     return _(REASONS[code], **ctx.get("params", {})) if code in REASONS else n.reason
 
 
-def new_reply_address(session: Session, n: Notification, tenant: Tenant, user: User, page: Page) -> str:
+def new_reply_address(
+    session: Session, n: Notification, tenant: Tenant, user: User, page: Page
+) -> str:
     """A fresh reply+KEY address for this mail; only the key's hash is stored."""
     key = new_key()
     row = ReplyKey(tenant_id=tenant.id, user_id=user.id, page_id=page.id, key_hash=hash_key(key))

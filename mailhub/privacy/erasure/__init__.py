@@ -135,7 +135,9 @@ def run(factory: SessionFactory, places: Places, request_id: int) -> Outcome | N
         req.error = "left after erasure: " + ", ".join(sorted(left)) if left else ""
         log(session, req, req.state, items=sum(counts.values()), stores=sorted(counts))
         notice = (
-            erased_notice(tenant_name, domain, subject.email, locale, len(proof)) if not left else None
+            erased_notice(tenant_name, domain, subject.email, locale, len(proof))
+            if not left
+            else None
         )
         outcome = Outcome(request_id, req.state, proof, counts, notice)
     logger.info("erasure %s %s: %d stores checked", request_id, outcome.state, len(proof))
