@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from mailhub.content.parse import ParsedMail, parse_message
 
 _PREFIX = re.compile(r"^\s*((fwd?|fw|tr|wg|rv|i|doorst|vs|pd|enc|vb)\s*:\s*)+", re.IGNORECASE)
+# Within one line ([ \t], not \s): a \s* at each line start would read every blank line that
+# follows, once per line, which is quadratic in a mail of many empty lines.
 _MARKER = re.compile(
-    r"^\s*(-{3,}\s*(Forwarded message|Weitergeleitete Nachricht|Message transféré|"
+    r"^[ \t]*(-{3,}[ \t]*(Forwarded message|Weitergeleitete Nachricht|Message transféré|"
     r"Mensaje reenviado|Messaggio inoltrato|Doorgestuurd bericht|Original Message|"
-    r"Ursprüngliche Nachricht)\s*-*|Begin forwarded message:|Anfang der weitergeleiteten Nachricht:|"
-    r"Début du message réexpédié :|_{20,})\s*$",
+    r"Ursprüngliche Nachricht)[ \t]*-*|Begin forwarded message:|Anfang der weitergeleiteten Nachricht:|"
+    r"Début du message réexpédié :|_{20,})[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _FIELD = re.compile(

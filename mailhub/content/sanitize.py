@@ -70,11 +70,13 @@ def text_to_html(text: str) -> str:
 
 def html_to_text(markup: str) -> str:
     """A readable plain-text rendering of sanitized HTML, for the text/plain alternative."""
+    # Every pattern here is linear: a tag is read up to the next "<" or ">", and a run of
+    # spaces is only tried from its start, so "<<<<…" or a long run of spaces is read once.
     text = re.sub(r"(?i)<br\s*/?>", "\n", markup)
     text = re.sub(r"(?i)</(p|div|h[1-6]|li|tr|blockquote|pre)>", "\n\n", text)
-    text = re.sub(r"(?i)<li[^>]*>", "- ", text)
-    text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"(?i)<li[^<>]*>", "- ", text)
+    text = re.sub(r"<[^<>]+>", "", text)
     text = html.unescape(text)
     # Outlook writes empty paragraphs as <p>&nbsp;</p>: a line of only spaces is blank.
-    text = re.sub(r"[ \t\xa0]+\n", "\n", text)
+    text = re.sub(r"(?<![ \t\xa0])[ \t\xa0]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -38,6 +38,13 @@ def confirm_action(handler_url: str, name: str, description: str) -> dict[str, A
     }
 
 
+# What could end the <script> element early or open a comment inside it ("</script>",
+# "<!--" and "-->" in a page title), escaped the way JSON allows, as HTML serialisers do.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def to_script(markup: dict[str, Any] | list[dict[str, Any]]) -> str:
-    """JSON safe inside <script>: no "</" can close the element early."""
-    return json.dumps(markup, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe inside <script>: no "<", ">" or "&" at all, so no title can close the element,
+    open an HTML comment that hides the rest of the mail, or start an entity."""
+    text = json.dumps(markup, ensure_ascii=False, separators=(",", ":"))
+    return text.translate(_SCRIPT_SAFE)

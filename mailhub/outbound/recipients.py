@@ -13,7 +13,6 @@ the space or page, or who are involved, are read at all.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from mailhub.content.mentions import mentions_in
 from mailhub.domain.objections import objected
 from mailhub.domain.preferences import Choice, defaults_for
 from mailhub.domain.preferences import resolve as resolve_preference
@@ -61,10 +61,6 @@ _BY_SOURCE = {
     "tenant-default": "tenant_default",
 }
 
-# "@ann" (a member's address up to the @) or a whole address, not inside a longer word.
-_HANDLE = re.compile(r"(?<![\w.@])@([a-z0-9][a-z0-9._+-]{0,63})(?![\w@])", re.IGNORECASE)
-_ADDRESS = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
-
 
 @dataclass(frozen=True)
 class Event:
@@ -91,8 +87,7 @@ class Recipient:
 
 
 def mentioned_ids(session: Session, tenant_id: int, text: str) -> set[int]:
-    handles = {h.rstrip(".").lower() for h in _HANDLE.findall(text)}
-    addresses = {a.lower() for a in _ADDRESS.findall(text)}
+    handles, addresses = mentions_in(text)
     if not handles and not addresses:
         return set()
     conditions = [User.email.startswith(f"{h}@", autoescape=True) for h in handles]

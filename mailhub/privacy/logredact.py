@@ -15,7 +15,8 @@ import re
 import traceback
 from typing import Any
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Starts only where an address can start, so a long run without "@" is read once (linear).
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _H = r"[0-9a-fA-F]{1,4}"
 # Full (eight groups) or shortened with "::"; a time like 12:30:45 is neither.
