@@ -55,9 +55,15 @@ def pytest_configure(config: pytest.Config) -> None:
         root.setLevel(logging.INFO)
 
 
-# What starts processes, a browser, Dovecot or a soak: `pytest -m "not slow"` is the quick loop
+# What starts processes, a browser, Dovecot, a soak or megabytes of hostile text: `pytest -m "not slow"` is the quick loop
 # while developing; CI runs everything.
-SLOW = ("e2e/", "cli/", "web/test_browser.py", "ingress/test_imap.py")
+SLOW = (
+    "e2e/",
+    "cli/",
+    "web/test_browser.py",
+    "ingress/test_imap.py",
+    "adversarial/test_linear_scans.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

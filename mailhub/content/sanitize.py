@@ -26,6 +26,47 @@ _ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
 }
 _URL = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
+# HTML parsers take time quadratic in how deeply block elements nest (nh3's html5ever: 40,000
+# nested <div> or <blockquote> cost 5 s). No mail client nests so deep; past MAX_DEPTH the
+# tags go and their text stays.
+MAX_DEPTH = 100
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^<>]*>")
+# Elements with no content, and those a parser closes by itself at the next sibling (so an
+# unclosed run of them is no nesting).
+_FLAT = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "option",
+        "optgroup",
+        "thead",
+        "tbody",
+        "tfoot",
+        "colgroup",
+        "rb",
+        "rt",
+        "rp",
+    ]
+)
 
 
 def image_host_allowed(src: str, hosts: frozenset[str]) -> bool:
@@ -44,7 +85,7 @@ def clean_html(markup: str, image_hosts: frozenset[str] = frozenset()) -> str:
         return value
 
     return nh3.clean(
-        markup,
+        shallow(markup),
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "cid"},
@@ -52,6 +93,30 @@ def clean_html(markup: str, image_hosts: frozenset[str] = frozenset()) -> str:
         attribute_filter=keep,
         strip_comments=True,
     ).strip()
+
+
+def shallow(markup: str, limit: int = MAX_DEPTH) -> str:
+    """The markup with every tag deeper than `limit` removed (its text kept); one pass."""
+    depth = dropped = 0
+
+    def visit(m: re.Match[str]) -> str:
+        nonlocal depth, dropped
+        tag = m.group(0)
+        if m.group(2).lower() in _FLAT or tag.endswith("/>"):
+            return tag
+        if m.group(1):  # a closing tag: of a dropped element first, the innermost
+            if dropped:
+                dropped -= 1
+                return ""
+            depth = max(0, depth - 1)
+            return tag
+        if depth >= limit:
+            dropped += 1
+            return ""
+        depth += 1
+        return tag
+
+    return _TAG.sub(visit, markup)
 
 
 def text_to_html(text: str) -> str:

@@ -75,6 +75,7 @@ def split_reply(text: str) -> Reply:
 
 
 def _quote_start(lines: list[str]) -> int:
+    after = _Tail(lines)
     for i, line in enumerate(lines):
         stripped = line.strip()
         if not stripped:
@@ -85,10 +86,10 @@ def _quote_start(lines: list[str]) -> int:
         header = (
             _WROTE.match(stripped) or _WROTE_CJK.match(stripped) or _WROTE_DATED.match(stripped)
         )
-        if header and _history_follows(lines, i + 1):
+        if header and after.history_follows(i + 1):
             return i
         next_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        if _WROTE.match(pair) and not _WROTE.match(next_line) and _history_follows(lines, i + 2):
+        if _WROTE.match(pair) and not _WROTE.match(next_line) and after.history_follows(i + 2):
             return i
         if _ORIGINAL.match(stripped):
             return i
@@ -96,7 +97,7 @@ def _quote_start(lines: list[str]) -> int:
             return i
         if _HEADER_FROM.match(stripped) and _header_block_follows(lines, i):
             return i
-        if stripped.startswith(">") and _only_quotes_follow(lines, i):
+        if stripped.startswith(">") and after.only_quotes_follow(i):
             return i
     return len(lines)
 
@@ -110,28 +111,48 @@ def _header_block_follows(lines: list[str], start: int) -> bool:
     )
 
 
-def _history_follows(lines: list[str], start: int) -> bool:
-    """After a quote header: history, unless quotes are followed by answers (interleaved).
+class _Tail:
+    """What comes after each line, worked out once from the end, so that asking it at every
+    line of a long quoted mail costs nothing (asked by reading the rest each time, it was
+    quadratic in the number of lines)."""
 
-    Clients that quote without ">" (Outlook, HTML converted to text) put the old text right
-    under the header; that is history too.
-    """
-    rest = [ln.strip() for ln in lines[start:] if ln.strip()]
-    if not rest or not rest[0].startswith(">"):
-        return True
-    return _only_quotes_follow(lines, start)
+    def __init__(self, lines: list[str]) -> None:
+        n = len(lines)
+        # quotes_only[i]: from line i on, nothing but quotes, blanks and at most two
+        # signature lines. first_quoted[i]: the first non-blank line from i on is a quote
+        # (None: there is none).
+        self.quotes_only = [True] * (n + 1)
+        self.first_quoted: list[bool | None] = [None] * (n + 1)
+        unquoted, signatures_only = 0, True
+        for i in range(n - 1, -1, -1):
+            line = lines[i].strip()
+            self.first_quoted[i] = self.first_quoted[i + 1]
+            if line:
+                self.first_quoted[i] = line.startswith(">")
+                if not line.startswith(">"):
+                    unquoted += 1
+                    signatures_only = signatures_only and bool(
+                        _SIGNATURE.match(line) or _SENT_FROM.match(line)
+                    )
+            self.quotes_only[i] = unquoted <= 2 and signatures_only
 
+    def history_follows(self, start: int) -> bool:
+        """After a quote header: history, unless quotes are followed by answers (interleaved).
 
-def _only_quotes_follow(lines: list[str], start: int) -> bool:
-    """True when nothing but quotes, blanks and a signature come from `start` on.
+        Clients that quote without ">" (Outlook, HTML converted to text) put the old text
+        right under the header; that is history too.
+        """
+        start = min(start, len(self.quotes_only) - 1)
+        if not self.first_quoted[start]:
+            return True
+        return self.quotes_only[start]
 
-    Otherwise it is an interleaved reply, where the quotes give context to the answers.
-    """
-    rest = [ln.strip() for ln in lines[start:] if ln.strip()]
-    unquoted = [ln for ln in rest if not ln.startswith(">")]
-    return len(unquoted) <= 2 and all(
-        _SIGNATURE.match(ln) or _SENT_FROM.match(ln) for ln in unquoted
-    )
+    def only_quotes_follow(self, start: int) -> bool:
+        """True when nothing but quotes, blanks and a signature come from `start` on.
+
+        Otherwise it is an interleaved reply, where the quotes give context to the answers.
+        """
+        return self.quotes_only[min(start, len(self.quotes_only) - 1)]
 
 
 def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
