@@ -41,6 +41,10 @@ class Settings:
     sender_rate_limit: int = (
         300  # messages per sender and tenant per hour and SMTP process; 0: none
     )
+    # Postfix's habits at the door: recipients per message (then 452 4.5.3), connections at
+    # once per SMTP process (then 421 4.7.0).
+    max_recipients: int = 100
+    max_connections: int = 100
     worker_threads: int = 4
     sweep_interval: float = 30.0  # seconds between sweeps for lost jobs
     sweep_grace: float = 60.0  # how long a job may stay queued before it counts as lost
@@ -199,6 +203,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             "MAILHUB_HOURLY_DIGEST_MINUTE must be 0-59 and MAILHUB_DAILY_DIGEST_HOUR 0-23"
         )
+    if s.max_recipients < 1 or s.max_connections < 1:
+        raise ConfigError("MAILHUB_MAX_RECIPIENTS and MAILHUB_MAX_CONNECTIONS must be at least 1")
     if s.worker_threads < 1:
         raise ConfigError("MAILHUB_WORKER_THREADS must be at least 1")
     if s.backup_every_hours < 0:

@@ -88,6 +88,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         runtime.raw_store,
         runtime.enqueue_inbound,
         sender_rate_limit=settings.sender_rate_limit,
+        max_recipients=settings.max_recipients,
+        max_connections=settings.max_connections,
     )
     smtp = SmtpServer(handler, settings.smtp_host, settings.smtp_port, settings.max_message_size)
     smtp.start()
@@ -133,6 +135,8 @@ def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
         runtime.raw_store,
         runtime.enqueue_inbound,
         sender_rate_limit=settings.sender_rate_limit,
+        max_recipients=settings.max_recipients,
+        max_connections=settings.max_connections,
     )
     # SO_REUSEPORT: run one `mailhub smtp` per core on the same port; the kernel spreads
     # connections across them.

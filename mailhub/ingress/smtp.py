@@ -5,6 +5,12 @@ server bounces with a clear reason). DATA is streamed to a spool file as it arri
 would hold it in memory line by line) and answered 250 only after the bytes are fsynced and
 their row committed; if storage fails the answer is 451 and the sender retries. SIZE is
 advertised; larger mail gets 552.
+
+Limits as a real MTA keeps them (Postfix's defaults are the reference): a recipient named twice
+is one recipient; past MAX_RECIPIENTS, 452 4.5.3; past MAX_CONNECTIONS at once, 421 4.7.0;
+DATA past the size limit is discarded as it streams (552), and a line longer than FLUSH_AT is
+written to the spool as it comes, so no client can make the server hold more than FLUSH_AT and
+one chunk per connection.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ REPLY_LOOKUP_FAILED = "451 4.3.0 Could not check this recipient right now; pleas
 REPLY_NO_RECIPIENTS = "554 5.5.1 No valid recipients"
 REPLY_RATE_LIMITED = "450 4.7.1 Too many messages from this sender; please try again later"
 REPLY_TOO_BIG = "552 5.3.4 Message too big for this system"
+REPLY_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+REPLY_TOO_MANY_CONNECTIONS = "421 4.7.0 mailhub Too many connections; please try again later"
 
 CHUNK = 65536
 FLUSH_AT = 262144  # write whole lines to the spool once this much is buffered
@@ -50,7 +58,12 @@ class MailhubHandler:
         enqueue: Callable[[list[int]], None],
         threads: int = 8,
         sender_rate_limit: int = 0,
+        max_recipients: int = 100,
+        max_connections: int = 100,
     ) -> None:
+        self.max_recipients = max_recipients
+        self.max_connections = max_connections
+        self.open_connections = 0  # counted on the server's event loop
         self.sessions = sessions
         self.raw_store = raw_store
         self.enqueue = enqueue
@@ -71,6 +84,10 @@ class MailhubHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if address.lower() in {a.lower() for a in envelope.rcpt_tos}:
+            return REPLY_RCPT_OK  # the same recipient twice is one recipient
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return REPLY_TOO_MANY_RECIPIENTS
         try:
             tenant_id = await self._run(self.recipients.tenant_of, address)
         except UnknownRecipient as exc:
@@ -81,7 +98,7 @@ class MailhubHandler:
         known = tenants(envelope)
         if tenant_id not in known.values():  # one count per message and tenant
             sender = (envelope.mail_from or "").strip().strip("<>")
-            if not self.rate_limiter.allow(tenant_id, sender):
+            if not self.rate_limiter.allow(tenant_id, sender, _peer(session)):
                 return REPLY_RATE_LIMITED
         envelope.rcpt_tos.append(address)
         known[address] = tenant_id
@@ -96,7 +113,7 @@ class MailhubHandler:
         if not envelope.rcpt_tos:
             spool.discard()
             return REPLY_NO_RECIPIENTS
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        peer = _peer(session)
         # aiosmtpd reports the null reverse-path (bounces, RFC 5321 §4.5.5) as "<>".
         mail_from = (envelope.mail_from or "").strip().strip("<>")
         facts = Envelope(mail_from=mail_from, rcpt_to=tuple(envelope.rcpt_tos), peer=peer)
@@ -120,6 +137,10 @@ class MailhubHandler:
         return REPLY_QUEUED.format(ids=",".join(str(i) for i in fresh))
 
 
+def _peer(session: SmtpSession) -> str:
+    return session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+
+
 def tenants(envelope: SmtpEnvelope) -> dict[str, int]:
     """The tenant of each accepted recipient, kept on the envelope from RCPT to DATA."""
     found: dict[str, int] | None = getattr(envelope, "mailhub_tenants", None)
@@ -136,6 +157,28 @@ class MailhubSMTP(SMTP):
     would cost several times its size, and a 32 KB one some 400 awaits. Here the stream is
     read in 64 KB chunks, un-dot-stuffed (RFC 5321 §4.5.2) and written to a spool file.
     """
+
+    _counted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        handler: MailhubHandler = self.event_handler
+        if self.transport is None:  # a new connection (not STARTTLS over an open one)
+            if handler.open_connections >= handler.max_connections:
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(REPLY_TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+                transport.close()
+                return
+            handler.open_connections += 1
+            self._counted = True
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.session is None:  # refused at the door: nothing was started
+            return
+        if self._counted:
+            self.event_handler.open_connections -= 1
+            self._counted = False
+        super().connection_lost(error)
 
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed():
@@ -158,14 +201,14 @@ class MailhubSMTP(SMTP):
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         try:
-            spool, too_big = await self._receive(spool)
+            spool, refused = await self._receive(spool)
         except BaseException:
             if spool is not None:
                 spool.discard()
             raise
-        if spool is None or too_big:
+        if spool is None or refused:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push(REPLY_TOO_BIG if too_big else REPLY_STORAGE_FAILED)
+            await self.push(refused or REPLY_STORAGE_FAILED)
             return
         setattr(self.envelope, "mailhub_spool", spool)  # noqa: B010
         try:
@@ -175,16 +218,17 @@ class MailhubSMTP(SMTP):
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(status)
 
-    async def _receive(self, spool: Spool | None) -> tuple[Spool | None, bool]:
+    async def _receive(self, spool: Spool | None) -> tuple[Spool | None, str]:
         """Read up to the lone "." line into the spool.
 
-        Returns the spool (None when writing failed and it was dropped) and whether the
-        message was over the size limit. Either way the whole message is read, so the
-        answer comes after it (RFC 5321 §4.2.5).
+        Returns the spool (None when writing failed and it was dropped) and the reply that
+        refuses the message ("" when it is acceptable: it is over the size limit). Either way
+        the whole message is read, so the answer comes after it (RFC 5321 §4.2.5); once
+        refused, only the last bytes are kept, to find the terminator.
         """
         limit = self.data_size_limit
         buf = bytearray(b"\r\n")  # as if after a line end, so a first "." line is seen
-        first, received, too_big, scan_from = True, 0, False, 0
+        first, received, refused, scan_from = True, 0, "", 0
         while True:
             chunk = await self._reader.read(CHUNK)
             if not chunk:
@@ -192,18 +236,29 @@ class MailhubSMTP(SMTP):
             buf += chunk
             end = buf.find(b"\r\n.\r\n", scan_from)
             received += len(chunk) if end < 0 else len(chunk) - (len(buf) - end)
-            if limit and received > limit:
-                too_big = True
-            if too_big and spool is not None:
+            if limit and received > limit and not refused:
+                refused = REPLY_TOO_BIG
+            if refused and spool is not None:
                 spool.discard()
                 spool = None
             if end >= 0:
                 spool = _write_lines(spool, buf[:end], first, final=True)
                 self._unread(bytes(buf[end + 5 :]))
-                return spool, too_big
-            if len(buf) > FLUSH_AT:
+                return spool, refused
+            if refused:
+                del buf[:-4]  # what may begin the terminator; the rest is thrown away
+            elif len(buf) > FLUSH_AT:
                 cut = buf.rfind(b"\r\n")  # keep the last line: it may begin the terminator
                 if cut > 0:
+                    spool = _write_lines(spool, buf[:cut], first, final=False)
+                    first = False
+                    del buf[:cut]
+                else:  # one line longer than FLUSH_AT: written as it comes (Postfix accepts
+                    # such lines too), keeping the tail that may begin the terminator, and never
+                    # cutting between a CR and its LF
+                    cut = len(buf) - 4
+                    while cut > 0 and buf[cut - 1] in b"\r\n":
+                        cut -= 1
                     spool = _write_lines(spool, buf[:cut], first, final=False)
                     first = False
                     del buf[:cut]

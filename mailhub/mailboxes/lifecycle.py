@@ -162,7 +162,13 @@ def _route_all(mail: Mail) -> Outcome:
         raise Rejected("no_sender", "the message has no usable From address")
     outcome = Outcome(InboundStatus.PROCESSED)
     done: list[str] = []
+    seen: set[tuple[Mailbox, str]] = set()
     for r in (route(addr) for addr in mail.recipients):
+        # However many of its addresses a message names (a mailbox read over IMAP lists them
+        # as its headers do), one page per space, one comment per reply key.
+        if (r.mailbox, r.arg.lower()) in seen:
+            continue
+        seen.add((r.mailbox, r.arg.lower()))
         if r.mailbox is Mailbox.PAGES:
             page, ids = pages.create_from_mail(mail, _author(mail), r.arg)
             outcome.notification_ids += ids

@@ -1,0 +1,164 @@
+"""The SMTP door keeps a real MTA's limits: a recipient named many times is one recipient,
+too many recipients or connections are refused with the codes Postfix uses, and DATA that
+never ends a line, or never ends at all within the size limit, is not held in memory."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mailhub.db import unit_of_work
+from mailhub.domain import directory
+from mailhub.ingress.ratelimit import PEER_FACTOR, SenderRateLimiter
+from mailhub.ingress.smtp import MailhubHandler, SmtpServer
+from mailhub.models import InboundMessage, Page
+from mailhub.tasks import Runtime
+
+from conftest import free_port, wait_until
+from helpers import final_count, fixture
+
+pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.usefixtures("acme")]
+
+
+@contextlib.contextmanager
+def serving(runtime: Runtime, max_size: int = 10**6, **limits: int) -> Iterator[SmtpServer]:
+    handler = MailhubHandler(runtime.sessions, runtime.raw_store, runtime.enqueue_inbound, **limits)
+    server = SmtpServer(handler, "127.0.0.1", free_port(), max_size)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_one_space_named_many_times_makes_one_page(runtime: Runtime) -> None:
+    with serving(runtime) as server, smtplib.SMTP("127.0.0.1", server.port) as s:
+        s.ehlo()
+        s.mail("ann@acme.example")
+        for address in ["sales@acme.example", "SALES@acme.example", "Sales@ACME.example"] * 50:
+            assert s.rcpt(address)[0] == 250
+        assert s.data(fixture("page_plain.eml"))[0] == 250
+    wait_until(lambda: final_count(runtime) == 1)
+    with runtime.sessions() as session:
+        [msg] = session.scalars(select(InboundMessage)).all()
+        assert msg.rcpt_to == ["sales@acme.example"]
+        assert len(session.scalars(select(Page)).all()) == 1
+
+
+def test_recipients_past_the_limit_are_refused_452(runtime: Runtime) -> None:
+    with unit_of_work(runtime.sessions) as session:
+        directory.add_space(session, directory.get_tenant(session, "acme"), "support")
+    with serving(runtime, max_recipients=2) as server, smtplib.SMTP("127.0.0.1", server.port) as s:
+        s.ehlo()
+        s.mail("ann@acme.example")
+        assert s.rcpt("sales@acme.example")[0] == 250
+        assert s.rcpt("support@acme.example")[0] == 250
+        code, text = s.rcpt("sales+form@acme.example")
+        assert (code, text) == (452, b"4.5.3 Too many recipients")
+        assert s.rcpt("SALES@acme.example")[0] == 250  # a repeat is no new recipient
+        assert s.data(fixture("page_plain.eml"))[0] == 250
+    wait_until(lambda: final_count(runtime) == 1)
+    with runtime.sessions() as session:
+        assert len(session.scalars(select(Page)).all()) == 2
+
+
+def test_connections_past_the_limit_are_refused_421(runtime: Runtime) -> None:
+    with serving(runtime, max_connections=2) as server:
+        first = smtplib.SMTP("127.0.0.1", server.port)
+        second = smtplib.SMTP("127.0.0.1", server.port)
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            smtplib.SMTP("127.0.0.1", server.port)
+        assert refused.value.smtp_code == 421
+        first.quit()
+        # One leaves, the next comes in
+        wait_until(lambda: server.controller.handler.open_connections < 2)
+        with smtplib.SMTP("127.0.0.1", server.port) as third:
+            assert third.noop()[0] == 250
+        second.quit()
+
+
+def _rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def _stream(port: int, size: int, line: bytes) -> bytes:
+    """Open a transaction and send `size` bytes of `line` repeated, then end DATA."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        reader = sock.makefile("rb")
+
+        def reply() -> bytes:
+            while True:
+                got = reader.readline()
+                if got[3:4] != b"-":
+                    return got
+
+        reply()
+        for command in (
+            b"EHLO x",
+            b"MAIL FROM:<ann@acme.example>",
+            b"RCPT TO:<sales@acme.example>",
+        ):
+            sock.sendall(command + b"\r\n")
+            reply()
+        sock.sendall(b"DATA\r\n")
+        assert reply().startswith(b"354")
+        sock.sendall(b"Subject: stream\r\n\r\n")
+        block = line * (65536 // len(line))
+        for _ in range(size // len(block)):
+            sock.sendall(block)
+        sock.sendall(b"\r\n.\r\n")
+        return reply()
+
+
+def test_data_without_line_ends_past_the_limit_is_not_held_in_memory(runtime: Runtime) -> None:
+    with serving(runtime, max_size=1_000_000) as server:
+        before = peak = _rss()
+        done = threading.Event()
+
+        def watch() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, _rss())
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            answers = [_stream(server.port, 100_000_000, b"x") for _ in range(2)]
+        finally:
+            done.set()
+            watcher.join()
+    assert all(a.startswith(b"552 5.3.4") for a in answers)
+    assert peak - before < 50 * 1024 * 1024, f"RSS grew by {(peak - before) >> 20} MiB"
+    with runtime.sessions() as session:
+        assert session.scalars(select(InboundMessage)).all() == []
+    assert list(runtime.raw_store.root.rglob("*.spool")) == []
+
+
+def test_a_line_longer_than_the_buffer_is_stored_whole(runtime: Runtime) -> None:
+    with serving(runtime, max_size=10_000_000) as server:
+        answer = _stream(server.port, 2_000_000, b"ab.cd")
+    assert answer.startswith(b"250")
+    with runtime.sessions() as session:
+        msg = session.scalars(select(InboundMessage)).one()
+    stored = runtime.raw_store.read(msg.raw_path)
+    body = stored.split(b"\r\n\r\n", 1)[1]
+    assert body == b"ab.cd" * (2_000_000 // 5 // 13107 * 13107) + b"\r\n"
+
+
+def test_changing_the_envelope_sender_does_not_escape_the_rate_limit() -> None:
+    limiter = SenderRateLimiter(limit=2)
+    allowed = [limiter.allow(1, f"bot{i}@x.example", "203.0.113.9", now=i) for i in range(100)]
+    assert allowed.count(True) == 2 * PEER_FACTOR
+    assert limiter.allow(1, "someone@x.example", "198.51.100.1", now=101)  # another client
