@@ -24,7 +24,11 @@ from mailhub.content.headers import (
     decode_latin1_as_windows_1252,
     unescape_surrogates,
 )
+from mailhub.errors import InvalidInput
 
+# MIME nesting deeper than this is refused: no client nests more than a handful of levels (a
+# forward of a forward of a signed mail), and the stdlib parser recurses once per level.
+MAX_DEPTH = 100
 _HEADER_PARSER = BytesHeaderParser(policy=policy.default)
 _PARSER = BytesParser(policy=policy.default)
 
@@ -45,12 +49,49 @@ class ParsedMail:
     calendar: str = ""  # a readable summary of any calendar invitation in the mail
 
 
+class TooDeep(InvalidInput):
+    """MIME nested deeper than MAX_DEPTH: the message is refused, its sender told."""
+
+
 def parse_file(path: Path) -> ParsedMail:
     """Parse a stored message; large file parts are left on disk (see bigparts)."""
     skeleton = skeleton_of(path)
     if skeleton is None:
         return parse_message(path.read_bytes())
     return parse_message(skeleton.data, skeleton)
+
+
+def parse_head(path: Path) -> ParsedMail:
+    """Only the headers of a stored message (who sent it, its subject): enough to answer a
+    message whose body cannot be read."""
+    with path.open("rb") as f:
+        head = f.read(65536)
+    msg = _HEADER_PARSER.parsebytes(head)
+    assert isinstance(msg, EmailMessage)
+    name, addr = _from_of(msg)
+    return ParsedMail(
+        subject=" ".join(_subject(msg).split()),
+        from_addr=addr,
+        from_name=name,
+        message_id=message_id_of(head),
+        in_reply_to="",
+        references=[],
+        text="",
+        html="",
+        headers={k.lower(): _safe_header(msg, k) for k in msg},
+    )
+
+
+def _depth(msg: Message) -> int:
+    """How deeply the parts nest (without recursing: the tree may be deep)."""
+    deepest, stack = 0, [(msg, 1)]
+    while stack:
+        part, level = stack.pop()
+        deepest = max(deepest, level)
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend((p, level + 1) for p in payload if isinstance(p, Message))
+    return deepest
 
 
 def message_id_of(raw: bytes, sha256: str | None = None) -> str:
@@ -67,8 +108,13 @@ def message_id_of(raw: bytes, sha256: str | None = None) -> str:
 
 
 def parse_message(raw: bytes, skeleton: Skeleton | None = None) -> ParsedMail:
-    msg = _PARSER.parsebytes(raw)
+    try:
+        msg = _PARSER.parsebytes(raw)
+    except RecursionError:
+        raise TooDeep("its MIME parts are nested too deeply to be read") from None
     assert isinstance(msg, EmailMessage)
+    if _depth(msg) > MAX_DEPTH:
+        raise TooDeep(f"its MIME parts are nested more than {MAX_DEPTH} levels deep")
     name, addr = _from_of(msg)
     text_part, html_part = _body_parts(msg)
     return ParsedMail(

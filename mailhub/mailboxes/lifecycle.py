@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from mailhub.content.noise import NoiseKind, classify
-from mailhub.content.parse import ParsedMail, parse_file
+from mailhub.content.parse import ParsedMail, TooDeep, parse_file, parse_head
 from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.domain.directory import guest_author, mark_active, user_by_email
 from mailhub.mailboxes import bounces, comments, forms, pages, rejections
@@ -58,11 +58,16 @@ def process_inbound(factory: SessionFactory, stores: Stores, inbound_id: int) ->
         msg.attempts += 1
         attempts, raw_path = msg.attempts, msg.raw_path
     try:
-        parsed = parse_file(stores.raw.root / raw_path)
+        unreadable: Rejected | None = None
+        try:
+            parsed = parse_file(stores.raw.root / raw_path)
+        except TooDeep as exc:  # answered from its headers: the sender is told, not left waiting
+            parsed = parse_head(stores.raw.root / raw_path)
+            unreadable = Rejected("too_deep", str(exc))
         # Files before rows: the batch removes what it wrote if the transaction fails.
         with stores.files.batch() as batch, unit_of_work(factory) as session:
             inbound = session.get_one(InboundMessage, inbound_id)
-            outcome = _dispatch(session, batch, stores, inbound, parsed)
+            outcome = _dispatch(session, batch, stores, inbound, parsed, unreadable)
             _finish(session, inbound_id, outcome)
         return outcome
     except _LostRace:
@@ -94,7 +99,12 @@ def _finish(session: Session, inbound_id: int, outcome: Outcome) -> None:
 
 
 def _dispatch(
-    session: Session, batch: FileBatch, stores: Stores, msg: InboundMessage, parsed: ParsedMail
+    session: Session,
+    batch: FileBatch,
+    stores: Stores,
+    msg: InboundMessage,
+    parsed: ParsedMail,
+    unreadable: Rejected | None = None,
 ) -> Outcome:
     tenant = session.get_one(Tenant, msg.tenant_id)
     noise = classify(parsed, msg.mail_from)
@@ -113,7 +123,7 @@ def _dispatch(
     sender = user_by_email(session, tenant.id, parsed.from_addr) if parsed.from_addr else None
     if sender is not None and msg.mail_from.lower() == sender.email:
         mark_active(sender)  # their account is in use: no deletion for inactivity
-    refused = objection(session, sender) or oversize(msg)
+    refused = objection(session, sender) or oversize(msg) or unreadable
     if refused is not None:
         return _reject(Mail(session, batch, 0, tenant, msg, parsed, todo), refused)
     held = held_for_moderation(stores, tenant, msg, parsed, todo, sender)

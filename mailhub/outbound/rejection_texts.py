@@ -48,6 +48,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The message is larger than {tenant} accepts ({limit}).",
         "Share large files as a link to a file share, or spread them over several messages.",
     ),
+    "too_deep": (
+        "The message could not be read: its parts are nested more deeply than any mail "
+        "program nests them.",
+        "Send the text again as a new message, without forwarding it inside other messages.",
+    ),
     "not_supported": (
         "Mail to {address} is not handled yet.",
         "Use the intranet for this for now.",

@@ -142,3 +142,31 @@ def test_allowed_image_hosts_reach_the_page(runtime: Runtime, smtp: SmtpServer, 
         rev = s.scalars(select(Revision)).one()
     assert 'src="https://img.acme.example/chart.png"' in rev.body_html
     assert "tracker.example" not in rev.body_html
+
+
+def _nested(depth: int) -> bytes:
+    head = b"From: Ann <ann@acme.example>\r\nTo: sales@acme.example\r\nSubject: Deep\r\n"
+    head += b"Message-ID: <deep@mail.acme.example>\r\nMIME-Version: 1.0\r\n"
+    opening = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+        for i in range(depth)
+    )
+    closing = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(depth)))
+    return head + opening + b"Content-Type: text/plain\r\n\r\nhello\r\n" + closing
+
+
+@pytest.mark.parametrize("depth", [150, 3000])
+def test_mime_nested_too_deep_is_refused_and_its_sender_told(
+    runtime: Runtime, smtp: SmtpServer, depth: int
+) -> None:
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], _nested(depth))
+    wait_until(lambda: final_count(runtime) == 1 and bool(outbox(runtime)))
+    with runtime.sessions() as s:
+        msg = s.scalars(select(InboundMessage)).one()
+        assert s.scalars(select(Page)).all() == []
+    # Rejected at once with the reason (not retried until it fails), and answered once
+    assert msg.status == "rejected" and msg.reason.startswith("too_deep:") and msg.attempts == 1
+    [answer] = outbox(runtime)
+    assert to(answer) == "ann@acme.example"
+    text = answer.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "nested more deeply than any mail program" in text and "Deep" in text
