@@ -147,6 +147,16 @@ def sign_in(client: Any, sessions: Any, tenant_slug: str, email: str) -> str:
     return str(csrf)
 
 
+def press_sign_in(client: Any, link: str) -> Any:
+    """Open a sign-in link and press its button, as a browser does (the page sets the form's
+    double-submit cookie and token; only that POST signs in)."""
+    import re
+
+    page = client.get(link)
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    return client.post(link, data={"csrf": token.group(1) if token else ""}, follow_redirects=False)
+
+
 def png(width: int = 900, height: int = 600) -> bytes:
     """A real PNG image, big enough to get thumbnails."""
     import io

@@ -20,7 +20,7 @@ from mailhub.errors import MailhubError, NotFound
 from mailhub.ingress.ratelimit import SenderRateLimiter
 from mailhub.stores.files import FileStore
 from mailhub.web import actions, admin, auth, forms, pages, preferences, privacy, search
-from mailhub.web.auth import Forbidden, SignInRequired, to_signin
+from mailhub.web.auth import Forbidden, SignInRequired, same_origin, to_signin
 from mailhub.web.gmail import GoogleBearer
 from mailhub.web.notify import Notify, due_for_next_sweep
 
@@ -65,6 +65,16 @@ def create_app(
 
     def error(code: int, heading: str, message: str) -> HTMLResponse:
         return html("error.html", code, status=code, heading=heading, message=message)
+
+    @app.middleware("http")
+    async def posts_from_our_pages(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # RFC 8058's one-click unsubscribe and Gmail's action handler are POSTed by mail
+        # providers' servers, and only their tokens decide.
+        exempt = request.url.path.endswith("/gmail") or "/unsubscribe/" in request.url.path
+        if request.method == "POST" and not exempt and not same_origin(request, base_url):
+            return error(403, "Not allowed", "This form was sent from another site.")
+        response: Response = await call_next(request)
+        return response
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

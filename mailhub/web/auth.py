@@ -6,8 +6,14 @@ not. Links in mail that carry their own token (unsubscribe, actions, a person's 
 need no session: the token is the credential.
 
 Every form a signed-in person posts carries the session's CSRF token, compared in constant
-time; the sign-in form, which has no session yet, uses a double-submit cookie. Cookies are
-HttpOnly and SameSite=Lax, and Secure when mailhub is served over https.
+time; the sign-in forms (asking for a link, and the button the link opens), which have no
+session yet, use a double-submit cookie, and every POST from a browser must come from
+mailhub's own pages (`same_origin`, checked for the whole app). Cookies are HttpOnly and
+SameSite=Lax, Secure when mailhub is served over https, and scoped to one tenant's path, so
+signing in to one tenant never replaces or reuses another's session.
+
+Asking for a link answers at once, the same for members and strangers; the link is made and
+queued after the response, so how long the answer takes tells nobody who has an account.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable, Mapping
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain import signin
@@ -68,9 +75,36 @@ def require_admin(request: Request, session: Session, tenant_slug: str) -> tuple
 
 
 def check_csrf(seen: Viewer, form: Mapping[str, object]) -> None:
-    sent = str(form.get("csrf") or "")
-    if not sent or not hmac.compare_digest(sent, seen.csrf):
+    _same_token(str(form.get("csrf") or ""), seen.csrf)
+
+
+def _same_token(sent: str, kept: str) -> None:
+    if not sent or not kept or not hmac.compare_digest(sent, kept):
         raise Forbidden("This form has expired. Go back, reload the page and try again.")
+
+
+def tenant_path(slug: str) -> str:
+    """Where a tenant's cookies are sent: its pages only."""
+    return f"/t/{slug}/"
+
+
+def same_origin(request: Request, base_url: str) -> bool:
+    """A POST a browser sent from mailhub's own pages: its Origin (or, without one, its
+    Referer) is this server's, as the Host header or the configured base URL names it. A
+    request with neither header comes from no web page (a mail provider's one-click POST, a
+    script), and its own token decides."""
+    claimed = request.headers.get("origin")
+    if claimed is None:
+        referer = request.headers.get("referer")
+        if referer is None:
+            return True
+        parts = urlsplit(referer)
+        claimed = f"{parts.scheme}://{parts.netloc}"
+    ours = {f"{request.url.scheme}://{request.headers.get('host', '')}".lower()}
+    if base_url:
+        base = urlsplit(base_url)
+        ours.add(f"{base.scheme}://{base.netloc}".lower())
+    return claimed.lower() in ours
 
 
 def register(
@@ -81,58 +115,90 @@ def register(
     secure: bool,
     limiter: SenderRateLimiter,
 ) -> None:
-    def cookie(response: Response, name: str, value: str, max_age: int | None) -> None:
+    def cookie(response: Response, slug: str, name: str, value: str, max_age: int) -> None:
         response.set_cookie(
-            name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/"
+            name,
+            value,
+            max_age=max_age,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+            path=tenant_path(slug),
         )
+
+    def with_form_token(slug: str, page: HTMLResponse, token: str) -> HTMLResponse:
+        cookie(page, slug, CSRF_COOKIE, token, 3600)
+        return page
+
+    def form_token(request: Request) -> str:
+        return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
 
     @app.get("/t/{tenant}/signin", response_class=HTMLResponse)
     def signin_page(request: Request, tenant: str, next: str = "") -> HTMLResponse:
         with sessions() as session:
             t = get_tenant(session, tenant)
-        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        token = form_token(request)
         page = html("signin.html", tenant=t, next=next, csrf=token, sent=False)
-        cookie(page, CSRF_COOKIE, token, 3600)
-        return page
+        return with_form_token(t.slug, page, token)
 
     @app.post("/t/{tenant}/signin", response_class=HTMLResponse)
     async def ask_for_link(request: Request, tenant: str) -> HTMLResponse:
         form = await request.form()
-        sent, kept = str(form.get("csrf") or ""), request.cookies.get(CSRF_COOKIE) or ""
-        if not sent or not hmac.compare_digest(sent, kept):
-            raise Forbidden("This form has expired. Go back, reload the page and try again.")
+        sent = str(form.get("csrf") or "")
+        _same_token(sent, request.cookies.get(CSRF_COOKIE) or "")
         email, next_path = str(form.get("email") or "").strip(), str(form.get("next") or "")
         client = request.client.host if request.client else "?"
-        with unit_of_work(sessions) as session:
+        with sessions() as session:
             t = get_tenant(session, tenant)
-            if not limiter.allow(t.id, client):
-                return html(
-                    "error.html",
-                    429,
-                    status=429,
-                    heading="Too many requests",
-                    message="Too many sign-in links were asked for from here. "
-                    "Wait a few minutes, then try again.",
+        if not limiter.allow(t.id, client):
+            return html(
+                "error.html",
+                429,
+                status=429,
+                heading="Too many requests",
+                message="Too many sign-in links were asked for from here. "
+                "Wait a few minutes, then try again.",
+            )
+
+        def mail_the_link() -> None:  # after the response: it takes as long for anyone
+            with unit_of_work(sessions) as session:
+                tenant_row = session.get_one(Tenant, t.id)
+                made = (
+                    signin.request_link(session, tenant_row, email, next_path)
+                    if "@" in email
+                    else None
                 )
-            made = signin.request_link(session, t, email, next_path) if "@" in email else None
-        notify([made] if made is not None else [])
+            notify([made] if made is not None else [])
+
         # The same answer for members and strangers: nobody learns who has an account.
-        return html("signin.html", tenant=t, next=next_path, csrf=sent, sent=True, email=email)
+        page = html("signin.html", tenant=t, next=next_path, csrf=sent, sent=True, email=email)
+        page.background = BackgroundTask(mail_the_link)
+        return page
 
     @app.get("/t/{tenant}/signin/{token}", response_class=HTMLResponse)
-    def signin_confirm(tenant: str, token: str, next: str = "") -> HTMLResponse:
+    def signin_confirm(request: Request, tenant: str, token: str, next: str = "") -> HTMLResponse:
         with sessions() as session:
             t = get_tenant(session, tenant)
         query = f"?{urlencode({'next': next})}" if next else ""
-        return html("signin_confirm.html", tenant=t, action=f"/t/{t.slug}/signin/{token}{query}")
+        csrf = form_token(request)
+        page = html(
+            "signin_confirm.html",
+            tenant=t,
+            action=f"/t/{t.slug}/signin/{token}{query}",
+            csrf=csrf,
+        )
+        return with_form_token(t.slug, page, csrf)
 
     @app.post("/t/{tenant}/signin/{token}")
-    def signin_post(tenant: str, token: str, next: str = "") -> Response:
+    async def signin_post(request: Request, tenant: str, token: str, next: str = "") -> Response:
+        # Login CSRF: only the button on the page the link opened signs in, in this browser.
+        form = await request.form()
+        _same_token(str(form.get("csrf") or ""), request.cookies.get(CSRF_COOKIE) or "")
         with unit_of_work(sessions) as session:
             t = get_tenant(session, tenant)
             opened = signin.sign_in(session, t, token, next)
         response = RedirectResponse(opened.next_path, status_code=303)
-        cookie(response, COOKIE, opened.cookie, signin.SESSION_DAYS * 86400)
+        cookie(response, t.slug, COOKIE, opened.cookie, signin.SESSION_DAYS * 86400)
         return response
 
     @app.post("/t/{tenant}/signout")
@@ -143,7 +209,8 @@ def register(
             check_csrf(seen, form)
             signin.sign_out(session, request.cookies.get(COOKIE))
         response = RedirectResponse(f"/t/{tenant}/signin", status_code=303)
-        response.delete_cookie(COOKIE, path="/")
+        response.delete_cookie(COOKIE, path=tenant_path(tenant))
+        response.delete_cookie(COOKIE, path="/")  # as sessions before per-tenant cookies had it
         return response
 
 

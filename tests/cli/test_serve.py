@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from conftest import free_port, wait_until
-from helpers import MAILHUB
+from helpers import MAILHUB, press_sign_in
 
 
 def test_demo_serve_send_reply(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_demo_serve_send_reply(tmp_path: Path) -> None:
             link_line, shell=True, capture_output=True, text=True, env=shell_env, timeout=60
         )
         assert link.returncode == 0, link.stderr
-        signed = http.post(link.stdout.strip())
+        signed = press_sign_in(http, link.stdout.strip())
         assert signed.status_code == 303 and signed.headers["location"] == "/t/acme/pages"
         listing = http.get("/t/acme/pages")
         assert "Q3 pipeline review" in listing.text

@@ -18,6 +18,7 @@ from mailhub.web.app import create_app
 from mailhub.web.auth import COOKIE, CSRF_COOKIE
 
 from conftest import relayed_runtime, wait_until
+from helpers import press_sign_in
 from smtp_sink import Received
 
 
@@ -60,7 +61,7 @@ def test_a_member_signs_in_with_a_mailed_link_and_out_again(tmp_path: Path) -> N
         scanned = web.get(link)
         assert scanned.status_code == 200 and "<button" in scanned.text
         assert web.cookies.get(COOKIE) is None
-        signed = web.post(link, follow_redirects=False)
+        signed = press_sign_in(web, link)
         assert signed.status_code == 303
         assert signed.headers["location"] == "/t/acme/pages?space=sales"
         cookie = signed.headers["set-cookie"]
@@ -83,7 +84,7 @@ def test_a_member_signs_in_with_a_mailed_link_and_out_again(tmp_path: Path) -> N
             assert s.scalars(select(WebSession)).one().expires_at > utcnow() + timedelta(days=29)
 
         # The link works once
-        again = TestClient(create_app(rt.sessions, rt.files)).post(link, follow_redirects=False)
+        again = press_sign_in(TestClient(create_app(rt.sessions, rt.files)), link)
         assert again.status_code == 400 and "already used" in again.text
 
         # Signing out needs the session's CSRF token, then ends the session
@@ -117,7 +118,7 @@ def test_strangers_floods_old_links_and_foreign_redirects_get_nothing(tmp_path: 
         _ask(web, "bob@acme.example", "https://evil.example/")
         wait_until(lambda: len(sink.received) == 1)
         link = _link(sink.received[0])
-        signed = web.post(link, follow_redirects=False)
+        signed = press_sign_in(web, link)
         assert signed.headers["location"] == "/t/acme/pages"
         assert "Secure" in signed.headers["set-cookie"]  # served over https
         # Over the limit, a client address is told to wait (3 per 15 minutes here)
@@ -128,7 +129,7 @@ def test_strangers_floods_old_links_and_foreign_redirects_get_nothing(tmp_path: 
         with unit_of_work(rt.sessions) as s:
             s.execute(update(ActionToken).values(expires_at=utcnow() - timedelta(minutes=1)))
         wait_until(lambda: len(sink.received) == 2)
-        late = fresh.post(_link(sink.received[1]), follow_redirects=False)
+        late = press_sign_in(fresh, _link(sink.received[1]))
         assert late.status_code == 400 and "expired" in late.text
         # A deactivated member's session stops at once
         assert web.get("/t/acme/pages").status_code == 200

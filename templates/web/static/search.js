@@ -28,7 +28,7 @@
       list.appendChild(none);
     }
   }
-  input.addEventListener("input", function () {
+  function ask() {
     clearTimeout(timer);
     timer = setTimeout(function () {
       var asked = ++latest;
@@ -36,5 +36,8 @@
         .then(function (r) { return r.ok ? r.json() : {hits: []}; })
         .then(function (data) { if (asked === latest) show(data.hits); });
     }, 150);
-  });
+  }
+  input.addEventListener("input", ask);
+  // What was typed before this script ran (a slow connection) is searched too.
+  if (input.value.trim() && input.value !== input.defaultValue) ask();
 })();
