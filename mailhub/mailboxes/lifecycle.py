@@ -54,9 +54,14 @@ def process_inbound(factory: SessionFactory, stores: Stores, inbound_id: int) ->
         # Held mail waits for a moderator; a stray job for it (a broker redelivery) does nothing.
         if msg is None or msg.status in InboundStatus.final() or msg.status == InboundStatus.HELD:
             return None
+        stopped = msg.attempts >= MAX_ATTEMPTS  # every earlier run died before it finished
         msg.status = InboundStatus.PROCESSING
         msg.attempts += 1
         attempts, raw_path = msg.attempts, msg.raw_path
+    if stopped:  # a message that kills or stalls its worker is not tried forever
+        return give_up(
+            factory, stores, inbound_id, f"processing stopped {attempts - 1} times before it ended"
+        )
     try:
         unreadable: Rejected | None = None
         try:
@@ -76,13 +81,32 @@ def process_inbound(factory: SessionFactory, stores: Stores, inbound_id: int) ->
         if attempts < MAX_ATTEMPTS:
             raise  # the actor retries with back-off
         log.exception("inbound %s failed for good", inbound_id)
-        outcome = Outcome(InboundStatus.FAILED, f"processing failed: {type(exc).__name__}: {exc}")
-        try:
-            with unit_of_work(factory) as session:
-                _finish(session, inbound_id, outcome)
-        except _LostRace:
-            return None
-        return outcome
+        return give_up(
+            factory, stores, inbound_id, f"processing failed: {type(exc).__name__}: {exc}"
+        )
+
+
+def give_up(factory: SessionFactory, stores: Stores, inbound_id: int, why: str) -> Outcome | None:
+    """End a message that could not be processed as failed, with the reason, and tell its
+    sender once (unless it is automatic mail); the administrators see it in the inbound log,
+    and `mailhub inbound retry` is the only way it is tried again."""
+    outcome = Outcome(InboundStatus.FAILED, why)
+    try:
+        with unit_of_work(factory) as session:
+            msg = session.get_one(InboundMessage, inbound_id)
+            tenant = session.get_one(Tenant, msg.tenant_id)
+            try:
+                parsed: ParsedMail | None = parse_head(stores.raw.root / msg.raw_path)
+            except (OSError, ValueError):
+                parsed = None
+            if parsed is not None and msg.mail_from and classify(parsed, msg.mail_from) is None:
+                told = rejections.answer(session, tenant, msg, parsed, "not_processed", why)
+                if told is not None:
+                    outcome.notification_ids.append(told)
+            _finish(session, inbound_id, outcome)
+    except _LostRace:
+        return None
+    return outcome
 
 
 def _finish(session: Session, inbound_id: int, outcome: Outcome) -> None:

@@ -48,6 +48,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The message is larger than {tenant} accepts ({limit}).",
         "Share large files as a link to a file share, or spread them over several messages.",
     ),
+    "not_processed": (
+        "The message could not be processed: reading it failed several times.",
+        "Send it again in a simpler form (plain text, fewer or smaller attachments). The "
+        "administrators of {tenant} can see it in the log of incoming mail.",
+    ),
     "too_deep": (
         "The message could not be read: its parts are nested more deeply than any mail "
         "program nests them.",
