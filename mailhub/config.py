@@ -44,6 +44,8 @@ class Settings:
     # Postfix's habits at the door: recipients per message (then 452 4.5.3), connections at
     # once per SMTP process (then 421 4.7.0).
     max_recipients: int = 100
+    # Seconds one message may be processed before it is stopped (and counted as an attempt).
+    process_timeout: float = 60.0
     max_connections: int = 100
     worker_threads: int = 4
     sweep_interval: float = 30.0  # seconds between sweeps for lost jobs
@@ -205,6 +207,8 @@ def _validate(s: Settings) -> None:
         )
     if s.max_recipients < 1 or s.max_connections < 1:
         raise ConfigError("MAILHUB_MAX_RECIPIENTS and MAILHUB_MAX_CONNECTIONS must be at least 1")
+    if s.process_timeout <= 0:
+        raise ConfigError("MAILHUB_PROCESS_TIMEOUT must be more than 0 seconds")
     if s.worker_threads < 1:
         raise ConfigError("MAILHUB_WORKER_THREADS must be at least 1")
     if s.backup_every_hours < 0:

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterable
 
 from mailhub.cli.opening import prepare_data_dir, sessions
 from mailhub.cli.output import print_json
@@ -24,7 +25,8 @@ def register(commands: Commands) -> None:
     add("serve", cmd_serve, "run everything in one process on the embedded default")
     add("smtp", cmd_smtp, "run the SMTP ingress")
     add("web", cmd_web, "run the web server")
-    add("worker", cmd_worker, "run a queue worker (needs MAILHUB_BROKER_URL)")
+    worker = add("worker", cmd_worker, "run a queue worker (needs MAILHUB_BROKER_URL)")
+    worker.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)
     imap = add("imap", cmd_imap, "read the configured IMAP mailboxes")
     imap.add_argument("--once", action="store_true", help="read each mailbox once, then exit")
     acct = commands.group("imap-account", "IMAP mailboxes mailhub reads")
@@ -69,31 +71,41 @@ def _wait_for_signal() -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Everything in one process on the embedded default."""
+    """Everything on one machine with one command: SMTP, IMAP and web here, the worker in a
+    child process (tasks/child.py) that a message can never take SMTP or the web down with."""
     import uvicorn
 
     from mailhub.ingress.smtp import MailhubHandler, SmtpServer
+    from mailhub.models import InboundMessage, Notification
     from mailhub.tasks import Runtime
+    from mailhub.tasks.child import ChildWorker
+    from mailhub.tasks.sweeper import due_now
     from mailhub.web.app import create_app
 
     prepare_data_dir(settings)
     migrate(settings.effective_database_url)
     runtime = Runtime(settings)
-    worker = runtime.worker()
+    enqueue_inbound: Callable[[Iterable[int]], None]
+    notify: Callable[[Iterable[int]], None]
+    if settings.broker_url:  # the child takes the work from the broker, as any worker does
+        enqueue_inbound, notify = runtime.enqueue_inbound, runtime.enqueue_notifications
+    else:  # the child's sweeper takes what is marked due, within a second
+        enqueue_inbound = due_now(runtime.sessions, InboundMessage)
+        notify = due_now(runtime.sessions, Notification)
+    worker = ChildWorker()
     worker.start()
     stop = threading.Event()
-    runtime.start_sweeper(stop)
     handler = MailhubHandler(
         runtime.sessions,
         runtime.raw_store,
-        runtime.enqueue_inbound,
+        enqueue_inbound,
         sender_rate_limit=settings.sender_rate_limit,
         max_recipients=settings.max_recipients,
         max_connections=settings.max_connections,
     )
     smtp = SmtpServer(handler, settings.smtp_host, settings.smtp_port, settings.max_message_size)
     smtp.start()
-    pollers = runtime.start_imap_pollers(stop)
+    pollers = runtime.start_imap_pollers(stop, enqueue_inbound)
     outbox = settings.smtp_relay or f"{settings.outbox_dir}/ (as .eml files)"
     print(f"mailhub is running on {settings.effective_database_url.split('://')[0]}", flush=True)
     print(f"  send mail to   smtp://{settings.smtp_host}:{settings.smtp_port}", flush=True)
@@ -108,7 +120,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 runtime.sessions,
                 runtime.files,
                 _gmail(settings),
-                runtime.enqueue_notifications,
+                notify,
                 settings.base_url,
                 exports=settings.exports_dir,
             ),
@@ -155,18 +167,22 @@ def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.tasks import Runtime
+    from mailhub.tasks.child import EMBEDDED_SWEEP
 
-    if not settings.broker_url:
+    if not settings.broker_url and not args.embedded:
         raise ConfigError(
             "`mailhub worker` needs MAILHUB_BROKER_URL (redis://… or amqp://…); "
-            "`mailhub serve` runs an in-process worker instead"
+            "`mailhub serve` runs its own worker instead"
         )
     sessions(settings)
     runtime = Runtime(settings)
     worker = runtime.worker()
     worker.start()
     stop = threading.Event()
-    runtime.start_sweeper(stop)
+    # Embedded (`mailhub serve`'s child, no broker): the sweeper is how work arrives.
+    runtime.start_sweeper(
+        stop, EMBEDDED_SWEEP if args.embedded and not settings.broker_url else None
+    )
     print(f"mailhub worker running with {settings.worker_threads} threads", flush=True)
     try:
         _wait_for_signal()

@@ -47,6 +47,9 @@ class Actors:
             broker=broker,
             actor_name="process_inbound",
             queue_name=self.inbound_queue,
+            # A message taking longer is interrupted; its attempt counts (lifecycle's
+            # MAX_ATTEMPTS then ends it failed, its sender told).
+            time_limit=int(settings.process_timeout * 1000),
             max_retries=10,
             min_backoff=500,
             max_backoff=300_000,

@@ -9,6 +9,7 @@ privacy's mail joins outbound's kind table.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import dramatiq
@@ -130,8 +131,11 @@ class Runtime:
     def stores(self, stores: Stores) -> None:
         self.actors.stores = stores
 
-    def start_imap_pollers(self, stop: threading.Event) -> list[threading.Thread]:
-        """One thread per configured IMAP account (none when there are none)."""
+    def start_imap_pollers(
+        self, stop: threading.Event, enqueue: Callable[[list[int]], None] | None = None
+    ) -> list[threading.Thread]:
+        """One thread per configured IMAP account (none when there are none); what they store
+        goes to `enqueue` (by default this runtime's actors)."""
         with self.sessions() as session:
             ids = list(session.scalars(select(ImapAccount.id).order_by(ImapAccount.id)))
         threads = []
@@ -139,7 +143,7 @@ class Runtime:
             poller = ImapPoller(
                 self.sessions,
                 self.raw_store,
-                self.enqueue_inbound,
+                enqueue or self.enqueue_inbound,
                 account_id,
                 self.settings.secret_key,
                 poll_interval=self.settings.imap_poll_interval,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -246,12 +247,13 @@ class Sweeper:
                     claimed.append(id_)
         return claimed
 
-    def start(self, stop: threading.Event) -> threading.Thread:
+    def start(self, stop: threading.Event, interval: float | None = None) -> threading.Thread:
         first_grace = 0.0 if self.replays_lost_work else None
+        every = self.settings.sweep_interval if interval is None else interval
 
         def loop() -> None:
             self._sweep_safely(first_grace)
-            while not stop.wait(self.settings.sweep_interval):
+            while not stop.wait(every):
                 self._sweep_safely()
 
         thread = threading.Thread(target=loop, name="mailhub-sweeper", daemon=True)
@@ -263,3 +265,20 @@ class Sweeper:
             self.sweep(grace)
         except Exception:
             log.exception("sweep failed; trying again next interval")
+
+
+def due_now(sessions: SessionFactory, model: Any) -> Callable[[Iterable[int]], None]:
+    """For a process with no broker to its worker (`mailhub web` alone, `mailhub serve`'s SMTP
+    and web): mark the rows due, so the worker's next sweep takes them without waiting out its
+    grace period."""
+
+    def mark(ids: Iterable[int]) -> None:
+        wanted = list(ids)
+        if not wanted:
+            return
+        with unit_of_work(sessions) as session:
+            session.execute(
+                update(model).where(model.id.in_(wanted)).values(enqueued_at=datetime(1970, 1, 1))
+            )
+
+    return mark

@@ -130,10 +130,15 @@ def test_web_alone_marks_the_mail_it_causes_due_for_the_workers_sweep(tmp_path: 
         )
         assert "a sign-in link is on its way" in asked.text
         engine = create_engine(f"sqlite:///{tmp_path / 'var' / 'mailhub.sqlite3'}")
-        with engine.connect() as conn:
-            kind, status, due = conn.execute(
-                text("SELECT kind, status, enqueued_at FROM notifications")
-            ).one()
+
+        def made() -> list[tuple[str, str, object]]:  # the link is made after the answer
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT kind, status, enqueued_at FROM notifications"))
+                return [tuple(r) for r in rows]
+
+        # Settled: the row is made and marked (or a timeout says it never was)
+        wait_until(lambda: any(str(due)[:4] == "1970" for _, _, due in made()))
+        [(kind, status, due)] = made()
         engine.dispose()
         assert (kind, status, str(due)[:4]) == ("sign_in", "queued", "1970")
     finally:
