@@ -144,3 +144,106 @@ def test_web_alone_marks_the_mail_it_causes_due_for_the_workers_sweep(tmp_path: 
     finally:
         web.terminate()
         web.wait(timeout=30)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _status(db: Path, subject: str) -> list[str]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT status, raw_path FROM inbound_messages")).all()
+    finally:
+        engine.dispose()
+    return [
+        status
+        for status, raw in rows
+        if raw and subject.encode() in (db.parent / "raw" / raw).read_bytes()[:4096]
+    ]
+
+
+def test_a_stuck_or_killed_worker_never_stops_serve(tmp_path: Path) -> None:
+    import signal
+    import smtplib
+    import socket
+
+    smtp_port, http_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
+    env.update(
+        {
+            "MAILHUB_DATA_DIR": str(tmp_path / "var"),
+            "MAILHUB_SMTP_PORT": str(smtp_port),
+            "MAILHUB_HTTP_PORT": str(http_port),
+            "MAILHUB_LOG_LEVEL": "WARNING",
+        }
+    )
+    subprocess.run([MAILHUB, "demo"], capture_output=True, env=env, timeout=60, check=True)
+    server = subprocess.Popen(
+        [MAILHUB, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+    db = tmp_path / "var" / "mailhub.sqlite3"
+    try:
+        http = httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10)
+        wait_until(lambda: _up(http), timeout=30)
+        wait_until(lambda: bool(_children(server.pid)), timeout=30)
+        [worker] = _children(server.pid)
+        # Given a big page mailed in, being processed by the worker
+        html = ("<div>" + "<p>Quarterly numbers are in, " * 20 + "</div>\n") * 30000
+        big = (
+            "From: Ann <ann@acme.example>\r\nTo: sales@acme.example\r\nSubject: Big one\r\n"
+            "Content-Type: text/html; charset=utf-8\r\n\r\n" + html
+        ).encode()
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as s:
+            s.sendmail("ann@acme.example", ["sales@acme.example"], big)
+        wait_until(lambda: _status(db, "Big one") == ["processing"], timeout=60, interval=0.01)
+        # When the worker is stuck in it for as long as we like
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            # Then SMTP greets and the web answers at once (new mail may wait for the database
+            # the stuck worker holds: SQLite has one writer; it is answered 4xx, never lost)
+            for _ in range(3):
+                with socket.create_connection(("127.0.0.1", smtp_port), timeout=2) as sock:
+                    assert sock.recv(512).startswith(b"220")
+                assert httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=2).json() == {
+                    "status": "ok"
+                }
+        finally:
+            # And when it is killed mid-message, the watchdog starts another that finishes it
+            os.kill(worker, signal.SIGKILL)
+        raw = (
+            b"From: Ann <ann@acme.example>\r\nTo: sales@acme.example\r\n"
+            b"Subject: Small one\r\n\r\nStill here.\r\n"
+        )
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as s:
+            s.sendmail("ann@acme.example", ["sales@acme.example"], raw)
+        wait_until(lambda: worker not in _children(server.pid) and bool(_children(server.pid)))
+        wait_until(
+            lambda: (
+                _status(db, "Big one") == ["processed"]
+                and _status(db, "Small one") == ["processed"]
+            ),
+            timeout=120,
+        )
+        assert server.poll() is None  # serve itself never stopped
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(f"sqlite:///{db}")
+        with engine.connect() as conn:  # and the message killed mid-way made one page, once
+            titles = conn.execute(text("SELECT title FROM pages ORDER BY id")).scalars().all()
+        engine.dispose()
+        assert titles.count("Big one") == 1 and titles.count("Small one") == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
