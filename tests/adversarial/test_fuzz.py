@@ -17,11 +17,12 @@ from mailhub.mailboxes import process_inbound
 from mailhub.models import InboundMessage, InboundStatus
 from mailhub.tasks import Runtime
 
-from helpers import MAIL, fixture
+from helpers import MAIL
 
 pytestmark = [pytest.mark.parametrize("backend", ["sqlite"]), pytest.mark.usefixtures("acme")]
 
-SEEDS = [fixture(p.name) for p in sorted(MAIL.glob("*.eml"))]
+# The realistic corpus: the fixtures and the mail of every client in every language.
+SEEDS = [p.read_bytes() for p in sorted([*MAIL.glob("*.eml"), *MAIL.glob("clients/*.eml")])]
 # Held for moderation is not final, but it is a decided state with a reason, not a crash.
 FINAL = {s.value for s in InboundStatus.final()} | {"held"}
 
@@ -76,7 +77,9 @@ def mutated(draw: st.DrawFn) -> bytes:
     data = bytearray(draw(st.sampled_from(SEEDS)))
     for _ in range(draw(st.integers(1, 8))):
         pos = draw(st.integers(0, max(0, len(data) - 1)))
-        action = draw(st.sampled_from(["flip", "cut", "insert", "truncate"]))
+        action = draw(
+            st.sampled_from(["flip", "cut", "insert", "truncate", "repeat", "splice", "nest"])
+        )
         if action == "flip" and data:
             data[pos] = draw(st.integers(0, 255))
         elif action == "cut":
@@ -85,6 +88,18 @@ def mutated(draw: st.DrawFn) -> bytes:
             data[pos:pos] = draw(
                 st.sampled_from([b"\r\n", b"--", b"=?", b"\x00", b"\xff\xfe", b":", b"boundary="])
             )
+        elif action == "repeat":  # a line or run many times over: what a scanner chokes on
+            size = draw(st.integers(1, 80))
+            data[pos:pos] = bytes(data[pos : pos + size]) * draw(st.integers(2, 2000))
+        elif action == "splice":  # another client's mail pasted in (a forward, a bad paste)
+            other = draw(st.sampled_from(SEEDS))
+            data[pos:pos] = other[: draw(st.integers(0, len(other)))]
+        elif action == "nest":  # its MIME wrapped again and again
+            for level in range(draw(st.integers(1, 150))):
+                data[0:0] = b'Content-Type: multipart/mixed; boundary="n%d"\r\n\r\n--n%d\r\n' % (
+                    level,
+                    level,
+                )
         else:
             del data[pos:]
     return bytes(data)
