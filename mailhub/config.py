@@ -55,6 +55,7 @@ class Settings:
     rejected_retention_days: int = 7  # …and rejected, bounced or ignored mail this long
     allowed_image_hosts: str = ""  # comma-separated hosts whose https images pages may show
     trusted_authserv_ids: str = ""  # comma-separated: whose Authentication-Results to believe
+    dns_server: str = ""  # host:port of the one DNS server to ask; empty: the system's resolver
     imap_poll_interval: float = 30.0  # seconds between checks when a server has no IDLE
     dkim_key_dir: str = ""  # PEM private keys named DOMAIN.pem; empty: mail goes out unsigned
     dkim_selector: str = "mailhub"  # the DNS record is SELECTOR._domainkey.DOMAIN
@@ -195,6 +196,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             "MAILHUB_RAW_RETENTION_DAYS and MAILHUB_REJECTED_RETENTION_DAYS must be at least 1"
         )
+    if s.dns_server:
+        dns_host, sep, dns_port = s.dns_server.rpartition(":")
+        if not sep or not dns_host or not dns_port.isdigit():
+            raise ConfigError(f"MAILHUB_DNS_SERVER={s.dns_server!r} must be host:port")
     if s.dkim_key_dir and not Path(s.dkim_key_dir).is_dir():
         raise ConfigError(f"MAILHUB_DKIM_KEY_DIR={s.dkim_key_dir!r} is not a directory")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", s.dkim_selector):

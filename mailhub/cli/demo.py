@@ -54,5 +54,10 @@ def create_demo(
             f"prints. In {settings.outbox_dir}/ are also bob's notification and ann's receipt.",
             "Reply to bob's notification as bob, which adds a comment:",
             f"  {reply}",
+            "",
+            "Mail in a member's name is held for a moderator when it fails DKIM, or when it is",
+            "not authenticated and the member's domain publishes DMARC p=quarantine or",
+            f"p=reject. Change it with `{command} tenant set {tenant.slug} --dmarc no` or",
+            "`--require-authenticated yes`.",
         ]
     )

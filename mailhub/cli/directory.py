@@ -37,6 +37,12 @@ def register(commands: Commands) -> None:
         choices=("yes", "no"),
         help="hold members' mail that carries no DKIM or trusted authentication result",
     )
+    t_set.add_argument(
+        "--dmarc",
+        choices=("yes", "no"),
+        help="hold members' unauthenticated mail when their domain publishes DMARC "
+        "p=quarantine or p=reject (yes, the default)",
+    )
     t_set.add_argument("--locale", help="language of mail to strangers (en, de, fr, …)")
     t_set.add_argument(
         "--receipts",
@@ -131,6 +137,7 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
             require_authenticated=(
                 None if args.require_authenticated is None else args.require_authenticated == "yes"
             ),
+            apply_dmarc=None if args.dmarc is None else args.dmarc == "yes",
             locale=args.locale,
             publish_receipts=None if args.receipts is None else args.receipts == "yes",
             default_space=args.default_space,
@@ -142,6 +149,7 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"tenant {t.slug}: unknown senders {t.unknown_senders}, "
             f"authenticated mail {'required' if t.require_authenticated else 'not required'}, "
+            f"DMARC policy of senders' domains {'applied' if t.apply_dmarc else 'ignored'}, "
             f"language {t.locale}, receipts {'on' if t.publish_receipts else 'off'}, "
             f"default space {t.default_space or '(none)'}, "
             f"erased people's shared content {'kept' if t.keep_shared_content else 'deleted'}, "

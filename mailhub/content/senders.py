@@ -6,19 +6,23 @@ straight away; it waits for a moderator. Verdicts are taken from Authentication-
 MTA), since anyone can write such a header. Without one, DKIM signatures (RFC 6376) are
 verified with dkimpy; DNS lookups go through a function passed in, so tests run offline.
 A signature counts only when its d= domain is aligned with the From domain (RFC 7489 §3.1.1).
+
+Mail with nothing to go by is judged by the From domain's own DMARC policy (RFC 7489 §6.3):
+a domain that publishes p=quarantine or p=reject says its mail is always authenticated, so
+unauthenticated mail in its name is treated as forged.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesHeaderParser
 
 import dkim
 
-DnsTxt = Callable[..., bytes | None]  # dkimpy's dnsfunc: (name: bytes, timeout=…) -> TXT or None
+from mailhub.dns import DnsTxt, txt_lookup
 
 _HEADERS = BytesHeaderParser(policy=policy.compat32)
 _RESULT = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*(\w+)", re.IGNORECASE)
@@ -32,6 +36,28 @@ MAX_DKIM_BYTES = 25 * 1024 * 1024  # verifying hashes the whole body in memory
 class Verdict:
     result: str  # "pass", "fail" or "none" (nothing to go by)
     detail: str
+
+
+def dmarc_policy(from_domain: str, dnsfunc: DnsTxt | None = None) -> str | None:
+    """The DMARC policy the From domain publishes ("none", "quarantine", "reject"), or None
+    without a record. Looked up at the domain, then at its parents up to the last two labels
+    (the organizational domain, whose sp= applies to its subdomains)."""
+    lookup = dnsfunc or txt_lookup()
+    labels = from_domain.lower().strip(".").split(".")
+    for start in range(0, max(1, len(labels) - 1)):
+        record = lookup(("_dmarc." + ".".join(labels[start:])).encode())
+        if not record:
+            continue
+        text = record.decode("utf-8", "replace")
+        tags = dict(
+            (k.strip().lower(), v.strip().lower())
+            for k, _, v in (part.partition("=") for part in text.split(";"))
+        )
+        if tags.get("v") != "dmarc1":
+            continue
+        policy = tags.get("sp", tags.get("p")) if start > 0 else tags.get("p")
+        return policy if policy in ("none", "quarantine", "reject") else "none"
+    return None
 
 
 def aligned(domain: str, from_domain: str) -> bool:

@@ -119,6 +119,7 @@ def set_policy(
     *,
     unknown_senders: str | None = None,
     require_authenticated: bool | None = None,
+    apply_dmarc: bool | None = None,
     locale: str | None = None,
     publish_receipts: bool | None = None,
     default_space: str | None = None,
@@ -140,6 +141,8 @@ def set_policy(
         tenant.unknown_senders = unknown_senders
     if require_authenticated is not None:
         tenant.require_authenticated = require_authenticated
+    if apply_dmarc is not None:
+        tenant.apply_dmarc = apply_dmarc
     if locale is not None:
         tenant.locale = locale_tag(locale)
     if publish_receipts is not None:

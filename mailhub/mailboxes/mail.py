@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
-from mailhub.content.senders import DnsTxt
+from mailhub.dns import DnsTxt
 from mailhub.domain.attachments import Upload
 from mailhub.models import InboundMessage, Tenant
 from mailhub.stores.files import FileBatch, FileStore

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
-from mailhub.content.senders import MAX_DKIM_BYTES, authenticate
+from mailhub.content.senders import MAX_DKIM_BYTES, authenticate, dmarc_policy
 from mailhub.domain.objections import in_force
 from mailhub.mailboxes.mail import Stores
 from mailhub.mailboxes.rejections import Rejected
@@ -79,7 +79,8 @@ def held_for_moderation(
 
     Mail from outside the tenant to a space waits when the tenant moderates unknown senders
     (otherwise it is rejected further on). Mail claiming to be from a member waits when its
-    authentication fails, or is missing where the tenant requires it.
+    authentication fails, or is missing where the tenant requires it or where the From domain's
+    DMARC policy says its mail is always authenticated (unless the tenant turned that off).
     """
     if msg.moderation == "approved" or not parsed.from_addr:
         return None
@@ -99,4 +100,11 @@ def held_for_moderation(
         return verdict.detail
     if verdict.result == "none" and tenant.require_authenticated:
         return f"{tenant.name} requires authenticated mail: {verdict.detail}"
+    if verdict.result == "none" and tenant.apply_dmarc:
+        policy = dmarc_policy(domain, stores.dnsfunc)
+        if policy in ("quarantine", "reject"):
+            return (
+                f"{domain} publishes DMARC p={policy} and the mail is not authenticated "
+                f"({verdict.detail}): the From address may be forged"
+            )
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailhub.models.base import Base, utcnow
@@ -20,6 +21,9 @@ class Tenant(Base):
     # Hold mail from members for moderation unless it is authenticated (DKIM, trusted
     # Authentication-Results); off: only mail that fails authentication is held.
     require_authenticated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Hold members' unauthenticated mail when the From domain publishes DMARC p=quarantine or
+    # p=reject (it says all its mail is authenticated, so this may be forged).
+    apply_dmarc: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     # Mail to a space from someone who is not a member: "reject" answers it, "moderate" holds
     # it for an administrator, whose approval publishes it under a guest author.
     unknown_senders: Mapped[str] = mapped_column(String(16), default="reject")

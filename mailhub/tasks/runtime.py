@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from mailhub.config import Settings
 from mailhub.db import make_engine
+from mailhub.dns import txt_lookup
 from mailhub.domain.search import session_factory
 from mailhub.ingress.imap import ImapPoller
 from mailhub.mailboxes import Stores
@@ -72,6 +73,7 @@ class Runtime:
             self.files,
             settings.max_attachment_size,
             tuple(t for t in settings.trusted_authserv_ids.split(",") if t.strip()),
+            dnsfunc=txt_lookup(settings.dns_server) if settings.dns_server else None,
             image_hosts=frozenset(
                 h.strip().lower() for h in settings.allowed_image_hosts.split(",") if h.strip()
             ),

@@ -123,6 +123,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
                 t,
                 unknown_senders=value("unknown_senders") or None,
                 require_authenticated=value("require_authenticated") == "yes",
+                apply_dmarc=value("apply_dmarc") == "yes",
                 locale=value("locale") or None,
                 publish_receipts=value("receipts") == "yes",
                 default_space=value("default_space") or None,
