@@ -149,7 +149,6 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"tenant {t.slug}: unknown senders {t.unknown_senders}, "
             f"authenticated mail {'required' if t.require_authenticated else 'not required'}, "
-            f"DMARC policy of senders' domains {'applied' if t.apply_dmarc else 'ignored'}, "
             f"language {t.locale}, receipts {'on' if t.publish_receipts else 'off'}, "
             f"default space {t.default_space or '(none)'}, "
             f"erased people's shared content {'kept' if t.keep_shared_content else 'deleted'}, "
@@ -158,6 +157,7 @@ def cmd_tenant_set(args: argparse.Namespace, settings: Settings) -> int:
                 if t.inactive_days
                 else "unused accounts kept"
             )
+            + f", DMARC policy of senders' domains {'applied' if t.apply_dmarc else 'ignored'}"
         )
     return 0
 
