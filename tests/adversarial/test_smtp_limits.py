@@ -162,3 +162,43 @@ def test_changing_the_envelope_sender_does_not_escape_the_rate_limit() -> None:
     allowed = [limiter.allow(1, f"bot{i}@x.example", "203.0.113.9", now=i) for i in range(100)]
     assert allowed.count(True) == 2 * PEER_FACTOR
     assert limiter.allow(1, "someone@x.example", "198.51.100.1", now=101)  # another client
+
+
+@pytest.mark.parametrize("fake_end", [b"\n.\n", b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n"])
+def test_a_smuggled_second_message_stays_inside_the_first(
+    runtime: Runtime, fake_end: bytes
+) -> None:
+    # Given a message whose body hides a fake end of DATA and a second transaction after it
+    smuggled = (
+        b"Subject: outer\r\n\r\nHello."
+        + fake_end
+        + b"MAIL FROM:<boss@acme.example>\r\nRCPT TO:<sales@acme.example>\r\nDATA\r\n"
+        + b"Subject: smuggled\r\n\r\nPay now.\r\n"
+    )
+    with serving(runtime) as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
+        reader = sock.makefile("rb")
+
+        def reply() -> bytes:
+            while True:
+                got = reader.readline()
+                if got[3:4] != b"-":
+                    return got
+
+        reply()
+        for command in (
+            b"EHLO x",
+            b"MAIL FROM:<ann@acme.example>",
+            b"RCPT TO:<sales@acme.example>",
+        ):
+            sock.sendall(command + b"\r\n")
+            reply()
+        sock.sendall(b"DATA\r\n")
+        assert reply().startswith(b"354")
+        sock.sendall(smuggled + b"\r\n.\r\nQUIT\r\n")
+        answers = [reply(), reply()]
+    # Then the server saw one message, answered once, and the "second" is text inside it
+    assert answers[0].startswith(b"250") and answers[1].startswith(b"221")
+    with runtime.sessions() as session:
+        [msg] = session.scalars(select(InboundMessage)).all()
+    stored = runtime.raw_store.read(msg.raw_path)
+    assert b"Subject: smuggled" in stored and msg.mail_from == "ann@acme.example"
