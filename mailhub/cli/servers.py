@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from mailhub.cli.opening import prepare_data_dir, sessions
@@ -68,6 +69,19 @@ def _wait_for_signal() -> None:
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(3600):
         pass
+
+
+def follow_parent() -> None:
+    """`mailhub serve`'s worker ends when serve does, however serve ended (even killed): it
+    watches for its parent to change and stops itself as a signal would stop it."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="mailhub-parent-watch", daemon=True).start()
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,6 +197,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     runtime.start_sweeper(
         stop, EMBEDDED_SWEEP if args.embedded and not settings.broker_url else None
     )
+    if args.embedded:
+        follow_parent()
     print(f"mailhub worker running with {settings.worker_threads} threads", flush=True)
     try:
         _wait_for_signal()

@@ -158,6 +158,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent's reaping is left
+
+
 def _status(db: Path, subject: str) -> list[str]:
     from sqlalchemy import create_engine, text
 
@@ -244,6 +252,11 @@ def test_a_stuck_or_killed_worker_never_stops_serve(tmp_path: Path) -> None:
             titles = conn.execute(text("SELECT title FROM pages ORDER BY id")).scalars().all()
         engine.dispose()
         assert titles.count("Big one") == 1 and titles.count("Small one") == 1
+        # And when serve itself is killed, its worker does not outlive it
+        [child] = _children(server.pid)
+        server.kill()
+        server.wait(timeout=30)
+        wait_until(lambda: not _alive(child), timeout=30)
     finally:
         server.terminate()
         server.wait(timeout=30)
