@@ -47,6 +47,7 @@ class Settings:
     # Seconds one message may be processed before it is stopped (and counted as an attempt).
     process_timeout: float = 60.0
     max_connections: int = 100
+    max_connections_per_client: int = 50
     worker_threads: int = 4
     sweep_interval: float = 30.0  # seconds between sweeps for lost jobs
     sweep_grace: float = 60.0  # how long a job may stay queued before it counts as lost
@@ -210,8 +211,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             "MAILHUB_HOURLY_DIGEST_MINUTE must be 0-59 and MAILHUB_DAILY_DIGEST_HOUR 0-23"
         )
-    if s.max_recipients < 1 or s.max_connections < 1:
-        raise ConfigError("MAILHUB_MAX_RECIPIENTS and MAILHUB_MAX_CONNECTIONS must be at least 1")
+    if min(s.max_recipients, s.max_connections, s.max_connections_per_client) < 1:
+        raise ConfigError(
+            "MAILHUB_MAX_RECIPIENTS, MAILHUB_MAX_CONNECTIONS and "
+            "MAILHUB_MAX_CONNECTIONS_PER_CLIENT must be at least 1"
+        )
     if s.process_timeout <= 0:
         raise ConfigError("MAILHUB_PROCESS_TIMEOUT must be more than 0 seconds")
     if s.worker_threads < 1:

@@ -116,6 +116,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         sender_rate_limit=settings.sender_rate_limit,
         max_recipients=settings.max_recipients,
         max_connections=settings.max_connections,
+        max_per_client=settings.max_connections_per_client,
     )
     smtp = SmtpServer(handler, settings.smtp_host, settings.smtp_port, settings.max_message_size)
     smtp.start()
@@ -163,6 +164,7 @@ def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
         sender_rate_limit=settings.sender_rate_limit,
         max_recipients=settings.max_recipients,
         max_connections=settings.max_connections,
+        max_per_client=settings.max_connections_per_client,
     )
     # SO_REUSEPORT: run one `mailhub smtp` per core on the same port; the kernel spreads
     # connections across them.

@@ -3,9 +3,9 @@
 Over the limit, RCPT is answered 450 (RFC 5321 §4.2.2: try again later), so the sending server
 keeps the mail and retries; nothing accepted is ever dropped. Counted per process in a sliding
 window (each `mailhub smtp` process keeps its own count), keyed by tenant and envelope sender,
-and by tenant and client address with PEER_FACTOR times the limit, so changing MAIL FROM from
-one machine does not reset the count (an organisation's outbound relay sends for many people,
-hence the larger allowance).
+by tenant and client address with PEER_FACTOR times the limit, so changing MAIL FROM from one
+machine does not reset the count (an organisation's outbound relay sends for many people,
+hence the larger allowance), and by tenant alone with TENANT_FACTOR times it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from collections import defaultdict, deque
 
 PEER_FACTOR = 10
+TENANT_FACTOR = 100  # and every sender to one tenant together, so a botnet is slowed too
 
 
 class SenderRateLimiter:
@@ -29,7 +30,10 @@ class SenderRateLimiter:
         if self.limit <= 0:
             return True
         now = time.monotonic() if now is None else now
-        keys = [((tenant_id, "sender", sender.lower()), self.limit)]
+        keys = [
+            ((tenant_id, "sender", sender.lower()), self.limit),
+            ((tenant_id, "tenant", ""), self.limit * TENANT_FACTOR),
+        ]
         if peer:
             keys.append(((tenant_id, "peer", peer), self.limit * PEER_FACTOR))
         with self._lock:

@@ -7,7 +7,8 @@ their row committed; if storage fails the answer is 451 and the sender retries. 
 advertised; larger mail gets 552.
 
 Limits as a real MTA keeps them (Postfix's defaults are the reference): a recipient named twice
-is one recipient; past MAX_RECIPIENTS, 452 4.5.3; past MAX_CONNECTIONS at once, 421 4.7.0;
+is one recipient; past MAX_RECIPIENTS, 452 4.5.3; past MAX_CONNECTIONS at once, or
+MAX_CONNECTIONS_PER_CLIENT from one address, 421 4.7.0;
 DATA past the size limit is discarded as it streams (552), and a line longer than FLUSH_AT is
 written to the spool as it comes, so no client can make the server hold more than FLUSH_AT and
 one chunk per connection.
@@ -60,10 +61,15 @@ class MailhubHandler:
         sender_rate_limit: int = 0,
         max_recipients: int = 100,
         max_connections: int = 100,
+        max_per_client: int = 50,
     ) -> None:
         self.max_recipients = max_recipients
         self.max_connections = max_connections
         self.open_connections = 0  # counted on the server's event loop
+        # What one client address may hold of them (Postfix: 50 of 100), so no single
+        # machine can take the door from everybody else.
+        self.max_per_client = max_per_client
+        self.per_client: dict[str, int] = {}
         self.sessions = sessions
         self.raw_store = raw_store
         self.enqueue = enqueue
@@ -158,26 +164,38 @@ class MailhubSMTP(SMTP):
     read in 64 KB chunks, un-dot-stuffed (RFC 5321 §4.5.2) and written to a spool file.
     """
 
-    _counted = False
+    _counted = ""  # the client address this connection is counted under, once counted
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         handler: MailhubHandler = self.event_handler
         if self.transport is None:  # a new connection (not STARTTLS over an open one)
-            if handler.open_connections >= handler.max_connections:
+            peer = transport.get_extra_info("peername")
+            client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+            if (
+                handler.open_connections >= handler.max_connections
+                or handler.per_client.get(client, 0) >= handler.max_per_client
+            ):
                 assert isinstance(transport, asyncio.WriteTransport)
                 transport.write(REPLY_TOO_MANY_CONNECTIONS.encode() + b"\r\n")
                 transport.close()
                 return
             handler.open_connections += 1
-            self._counted = True
+            handler.per_client[client] = handler.per_client.get(client, 0) + 1
+            self._counted = client
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.session is None:  # refused at the door: nothing was started
             return
         if self._counted:
-            self.event_handler.open_connections -= 1
-            self._counted = False
+            handler: MailhubHandler = self.event_handler
+            handler.open_connections -= 1
+            left = handler.per_client.get(self._counted, 1) - 1
+            if left > 0:
+                handler.per_client[self._counted] = left
+            else:
+                handler.per_client.pop(self._counted, None)
+            self._counted = ""
         super().connection_lost(error)
 
     async def smtp_DATA(self, arg: str) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from mailhub.db import unit_of_work
 from mailhub.domain import directory
-from mailhub.ingress.ratelimit import PEER_FACTOR, SenderRateLimiter
+from mailhub.ingress.ratelimit import PEER_FACTOR, TENANT_FACTOR, SenderRateLimiter
 from mailhub.ingress.smtp import MailhubHandler, SmtpServer
 from mailhub.models import InboundMessage, Page
 from mailhub.tasks import Runtime
@@ -83,6 +83,19 @@ def test_connections_past_the_limit_are_refused_421(runtime: Runtime) -> None:
         with smtplib.SMTP("127.0.0.1", server.port) as third:
             assert third.noop()[0] == 250
         second.quit()
+
+
+def test_one_client_address_cannot_hold_every_connection(runtime: Runtime) -> None:
+    with serving(runtime, max_connections=10, max_per_client=2) as server:
+        held = [smtplib.SMTP("127.0.0.1", server.port) for _ in range(2)]
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            smtplib.SMTP("127.0.0.1", server.port)
+        assert refused.value.smtp_code == 421
+        # Another address is still let in (the connection limit is not used up)
+        with smtplib.SMTP("127.0.0.1", server.port, source_address=("127.0.0.2", 0)) as other:
+            assert other.noop()[0] == 250
+        for connection in held:
+            connection.quit()
 
 
 def _rss() -> int:
@@ -162,6 +175,17 @@ def test_changing_the_envelope_sender_does_not_escape_the_rate_limit() -> None:
     allowed = [limiter.allow(1, f"bot{i}@x.example", "203.0.113.9", now=i) for i in range(100)]
     assert allowed.count(True) == 2 * PEER_FACTOR
     assert limiter.allow(1, "someone@x.example", "198.51.100.1", now=101)  # another client
+
+
+def test_a_botnet_is_slowed_at_the_tenant() -> None:
+    # Many senders from many addresses, each under its own limits, to one tenant
+    limiter = SenderRateLimiter(limit=1)
+    allowed = [
+        limiter.allow(1, f"bot{i}@x.example", f"203.0.{i // 250}.{i % 250}", now=0)
+        for i in range(1000)
+    ]
+    assert allowed.count(True) == TENANT_FACTOR
+    assert limiter.allow(2, "bot0@x.example", "203.0.0.0", now=0)  # another tenant is not
 
 
 @pytest.mark.parametrize("fake_end", [b"\n.\n", b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n"])
