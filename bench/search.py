@@ -1,6 +1,6 @@
 """Search latency at 100,000 pages: find-as-you-type queries against the database's own
 full-text engine (FTS5 on SQLite, a GIN-indexed tsvector on PostgreSQL), through
-mailhub.search.find, as the web page calls it.
+mailhub.domain.search.find, as the web page calls it.
 
 Pages get ~120 words each from a 6,000-word vocabulary with a Zipf-like spread (a few words
 everywhere, most rare), plus a comment on every tenth page; a second tenant holds a tenth as

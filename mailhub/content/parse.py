@@ -153,7 +153,7 @@ def _safe_header(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
     except Exception:  # noqa: BLE001 - policy.default's header parser raises all kinds
-        # Malformed beyond parsing (found by tests/test_fuzz.py): use the raw text.
+        # Malformed beyond parsing (found by tests/adversarial/test_fuzz.py): use the raw text.
         value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
     return "" if value is None else unescape_surrogates(str(value))
 

@@ -1,7 +1,7 @@
 """Signing in without passwords: a magic link by mail, and the session it opens.
 
-The link's token is minted when the mail is made (outbound/prepare.py), so no secret exists
-outside the mail; it is single use, expires after 15 minutes, and is consumed only by the POST
+The link's token is minted when the mail is made (outbound/mails/account.py), so no secret
+exists outside the mail; it is single use, expires after 15 minutes, and is consumed only by the POST
 of the page it opens, so a mail scanner that fetches every link signs nobody in. Asking for a
 link says the same whether or not the address belongs to a member (no one learns who is one),
 and at most LINKS_PER_HOUR are mailed to one person.

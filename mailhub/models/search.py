@@ -1,5 +1,5 @@
 """What search reads: one entry per page, comment, form and attachment, kept in step with
-them in the same transaction (mailhub/search.py), and deleted with them by the database
+them in the same transaction (mailhub/domain/search.py), and deleted with them by the database
 itself (ON DELETE CASCADE), so an erased item leaves search in the transaction that erases it.
 
 The full-text index over it is the database's own: an FTS5 table on SQLite, a GIN index on

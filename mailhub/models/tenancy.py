@@ -97,7 +97,7 @@ class SpaceMember(Base):
 class WebSession(Base):
     """A signed-in browser: the cookie holds a random secret, this row only its SHA-256.
 
-    Made by a magic link (mailhub/signin.py); ends on sign-out, after SESSION_DAYS of not
+    Made by a magic link (mailhub/domain/signin.py); ends on sign-out, after SESSION_DAYS of not
     being used, or when the user is deactivated. `csrf` is the token every form of this
     session must send back.
     """

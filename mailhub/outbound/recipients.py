@@ -1,7 +1,7 @@
 """The one recipient resolver: who hears about an event, how soon, and why.
 
 Every event (a page created or edited, a comment added) comes through `resolve`. For each
-member of the tenant it applies that person's effective preference (mailhub.preferences) and
+member of the tenant it applies that person's effective preference (domain/preferences.py) and
 the rules of the levels: watching hears of every change; normal hears of pages they wrote,
 threads they took part in, and mentions; muted hears nothing. Left out always: the person who
 acted, guests, deactivated users, objectors (GDPR Art. 21) and addresses that bounce.

@@ -58,7 +58,7 @@ def canonical_body(body: bytes) -> bytes:
     """Relaxed body canonicalization (RFC 6376 §3.4.4) of a CRLF body.
 
     With bytes.replace rather than regular expressions: four times faster on a notification
-    (a run of n spaces takes log2(n) passes), and the same result (tests/test_message_build.py).
+    (a run of n spaces takes log2(n) passes), and the same result (tests/outbound/test_message_build.py).
     """
     if b"\t" in body:
         body = body.replace(b"\t", b" ")
