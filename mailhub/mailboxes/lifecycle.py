@@ -20,7 +20,13 @@ from mailhub.domain.directory import guest_author, mark_active, user_by_email
 from mailhub.mailboxes import bounces, comments, forms, pages, rejections
 from mailhub.mailboxes.mail import Mail, Stores
 from mailhub.mailboxes.rejections import Rejected
-from mailhub.mailboxes.screening import handled_before, held_for_moderation, objection, oversize
+from mailhub.mailboxes.screening import (
+    handled_before,
+    held_for_moderation,
+    objection,
+    over_hourly_limit,
+    oversize,
+)
 from mailhub.mailboxes.unsubscribe import unsubscribe
 from mailhub.models import Comment, InboundMessage, InboundStatus, Tenant, User, utcnow
 from mailhub.outbound import events
@@ -150,7 +156,9 @@ def _dispatch(
     refused = objection(session, sender) or oversize(msg) or unreadable
     if refused is not None:
         return _reject(Mail(session, batch, 0, tenant, msg, parsed, todo), refused)
-    held = held_for_moderation(stores, tenant, msg, parsed, todo, sender)
+    held = held_for_moderation(stores, tenant, msg, parsed, todo, sender) or over_hourly_limit(
+        session, stores, msg, sender
+    )
     if held is not None:
         told = events.held(session, tenant, msg.id, held, parsed.subject)
         return Outcome(InboundStatus.HELD, f"held for moderation: {held}", told)

@@ -42,3 +42,6 @@ class Stores:
     trusted_authserv_ids: tuple[str, ...] = ()
     dnsfunc: DnsTxt | None = None  # DKIM key lookups; None: the system resolver
     image_hosts: frozenset[str] = frozenset()
+    # Pages and comments one member may publish by mail in an hour before the rest waits for a
+    # moderator (MAILHUB_SENDER_RATE_LIMIT; 0: no limit).
+    author_hourly_limit: int = 0

@@ -6,7 +6,9 @@ sender).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailhub.content.parse import ParsedMail
@@ -14,7 +16,7 @@ from mailhub.content.senders import MAX_DKIM_BYTES, authenticate, dmarc_policy
 from mailhub.domain.objections import in_force
 from mailhub.mailboxes.mail import Stores
 from mailhub.mailboxes.rejections import Rejected
-from mailhub.models import InboundMessage, InboundStatus, Tenant, User
+from mailhub.models import Comment, InboundMessage, InboundStatus, Page, Tenant, User, utcnow
 from mailhub.routing import Mailbox, route
 
 
@@ -108,3 +110,32 @@ def held_for_moderation(
                 f"({verdict.detail}): the From address may be forged"
             )
     return None
+
+
+def over_hourly_limit(
+    session: Session, stores: Stores, msg: InboundMessage, sender: User | None
+) -> str | None:
+    """Why a member's mail waits for a moderator because they published too much by mail in
+    the last hour, or None. Counted per author, after authentication, so a runaway script or a
+    stolen account is slowed however it changes its envelope sender and client address (the
+    SMTP door counts those); nothing is lost, and a moderator's approval is final."""
+    limit = stores.author_hourly_limit
+    if not limit or sender is None or sender.guest or msg.moderation == "approved":
+        return None
+    since = utcnow() - timedelta(hours=1)
+    made = sum(
+        session.scalar(
+            select(func.count())
+            .select_from(model)
+            .where(
+                model.author_id == sender.id,
+                model.created_at >= since,
+                model.source_inbound_id.is_not(None),
+            )
+        )
+        or 0
+        for model in (Page, Comment)
+    )
+    if made < limit:
+        return None
+    return f"{sender.email} published {made} times by mail in the last hour (the limit is {limit})"

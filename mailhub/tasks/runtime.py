@@ -74,6 +74,7 @@ class Runtime:
             settings.max_attachment_size,
             tuple(t for t in settings.trusted_authserv_ids.split(",") if t.strip()),
             dnsfunc=txt_lookup(settings.dns_server) if settings.dns_server else None,
+            author_hourly_limit=settings.sender_rate_limit,
             image_hosts=frozenset(
                 h.strip().lower() for h in settings.allowed_image_hosts.split(",") if h.strip()
             ),

@@ -226,3 +226,36 @@ def test_a_smuggled_second_message_stays_inside_the_first(
         [msg] = session.scalars(select(InboundMessage)).all()
     stored = runtime.raw_store.read(msg.raw_path)
     assert b"Subject: smuggled" in stored and msg.mail_from == "ann@acme.example"
+
+
+def test_a_member_publishing_past_the_hourly_limit_waits_for_a_moderator(runtime: Runtime) -> None:
+    from dataclasses import replace
+
+    from mailhub.domain.inbound_log import approve
+    from mailhub.ingress.accept import Envelope, store_inbound
+    from mailhub.mailboxes import process_inbound
+
+    stores = replace(runtime.stores, author_hourly_limit=2)
+
+    def deliver(n: int, mail_from: str) -> str:
+        raw = fixture("page_plain.eml").replace(b"<CAF8k2xQ-q3review-1@", f"<hourly-{n}@".encode())
+        [accepted] = store_inbound(
+            runtime.sessions, runtime.raw_store, raw, Envelope(mail_from, ("sales@acme.example",))
+        )
+        outcome = process_inbound(runtime.sessions, stores, accepted.inbound_id)
+        assert outcome is not None
+        return outcome.status
+
+    # Ann, authenticated as a member, publishes twice; the third within the hour waits,
+    # however the envelope sender changes
+    assert [deliver(1, "ann@acme.example"), deliver(2, "x@bounce.example")] == ["processed"] * 2
+    assert deliver(3, "other@relay.example") == "held"
+    with runtime.sessions() as session:
+        held = session.scalars(select(InboundMessage).where(InboundMessage.status == "held")).one()
+        assert "the limit is 2" in held.reason
+    # A moderator's approval is final: it is published
+    with unit_of_work(runtime.sessions) as session:
+        approve(session, "acme", held.id)
+    process_inbound(runtime.sessions, stores, held.id)
+    with runtime.sessions() as session:
+        assert len(session.scalars(select(Page)).all()) == 3
