@@ -9,7 +9,7 @@ import smtplib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -105,27 +105,30 @@ def _rss() -> int:
     raise AssertionError("no VmRSS")
 
 
+def _in_data(sock: socket.socket) -> Callable[[], bytes]:
+    """Greet, open a transaction from Ann to sales@ and start DATA, by hand (the bytes that
+    follow are the test's); return how to read the server's next reply."""
+    reader = sock.makefile("rb")
+
+    def reply() -> bytes:
+        while True:
+            got = reader.readline()
+            if got[3:4] != b"-":  # the last line of a multi-line reply
+                return got
+
+    reply()
+    for command in (b"EHLO x", b"MAIL FROM:<ann@acme.example>", b"RCPT TO:<sales@acme.example>"):
+        sock.sendall(command + b"\r\n")
+        reply()
+    sock.sendall(b"DATA\r\n")
+    assert reply().startswith(b"354")
+    return reply
+
+
 def _stream(port: int, size: int, line: bytes) -> bytes:
     """Open a transaction and send `size` bytes of `line` repeated, then end DATA."""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        reader = sock.makefile("rb")
-
-        def reply() -> bytes:
-            while True:
-                got = reader.readline()
-                if got[3:4] != b"-":
-                    return got
-
-        reply()
-        for command in (
-            b"EHLO x",
-            b"MAIL FROM:<ann@acme.example>",
-            b"RCPT TO:<sales@acme.example>",
-        ):
-            sock.sendall(command + b"\r\n")
-            reply()
-        sock.sendall(b"DATA\r\n")
-        assert reply().startswith(b"354")
+        reply = _in_data(sock)
         sock.sendall(b"Subject: stream\r\n\r\n")
         block = line * (65536 // len(line))
         for _ in range(size // len(block)):
@@ -200,24 +203,7 @@ def test_a_smuggled_second_message_stays_inside_the_first(
         + b"Subject: smuggled\r\n\r\nPay now.\r\n"
     )
     with serving(runtime) as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
-        reader = sock.makefile("rb")
-
-        def reply() -> bytes:
-            while True:
-                got = reader.readline()
-                if got[3:4] != b"-":
-                    return got
-
-        reply()
-        for command in (
-            b"EHLO x",
-            b"MAIL FROM:<ann@acme.example>",
-            b"RCPT TO:<sales@acme.example>",
-        ):
-            sock.sendall(command + b"\r\n")
-            reply()
-        sock.sendall(b"DATA\r\n")
-        assert reply().startswith(b"354")
+        reply = _in_data(sock)
         sock.sendall(smuggled + b"\r\n.\r\nQUIT\r\n")
         answers = [reply(), reply()]
     # Then the server saw one message, answered once, and the "second" is text inside it
