@@ -6,6 +6,7 @@ operator's validating resolver, or the local zone a test serves).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import dns.exception
 import dns.resolver
@@ -16,8 +17,11 @@ DnsTxt = Callable[..., bytes | None]  # dkimpy's dnsfunc: (name: bytes, timeout=
 RESERVED = frozenset({"example", "test", "invalid", "localhost", "local"})
 
 
+@cache
 def txt_lookup(server: str = "", timeout: float = 5.0) -> DnsTxt:
-    """A TXT lookup: the first record's strings joined, or None when there is none."""
+    """A TXT lookup: the first record's strings joined, or None when there is none. One per
+    server, made once: the system's resolver reads its configuration when it is made, not for
+    every message whose sender's DMARC policy is asked for."""
     resolver = dns.resolver.Resolver(configure=not server)
     if server:
         host, _, port = server.rpartition(":")
