@@ -1,10 +1,21 @@
 """Split a reply into what the person wrote and the history their client quoted below it.
 
-Text heuristics in the spirit of github/email_reply_parser and Discourse's EmailReplyTrimmer:
-the first quote header ("On … wrote:", Outlook's "-----Original Message-----" or "From:/Sent:"
-block) or trailing ">" block ends the new text; a "-- " line or "Sent from my …" starts the
-signature. The trimmed part is kept, never thrown away, and a non-empty mail never yields an
-empty body.
+The approach of Discourse's EmailReplyTrimmer, on our own marks (quote_marks.py): every line
+gets a letter — text, quote, marker (a quote header, a separator, an Outlook block), delimiter,
+phone signature, empty — and the shape of the whole mail decides:
+
+- phone and app signatures ("Sent from my iPhone", "Envoyé de mon iPhone") are set apart;
+- the first delimiter ("-- ", "__", "***", "ᐧ") after the first words ends the reply;
+- a marker with text above it ends the reply when history follows it: no quotes at all (a client
+  that quotes without marks), or one block of quotes with at most a few unquoted lines under
+  it (the quoted person's signature, a list footer);
+- a marker with nothing above it is a forward or a bottom-posted reply: what follows is kept (an
+  answer under a quote keeps the answer); an interleaved reply keeps its answers and the quotes
+  they answer, and only the header line goes;
+- a block of quotes that ends the mail is history.
+
+The trimmed part is kept, never thrown away, and a non-empty mail never yields an empty body.
+Each decision reads precomputed counts, so trimming is linear in the mail's length.
 """
 
 from __future__ import annotations
@@ -12,47 +23,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# "On <date>, <name> wrote:" and its translations. Clients wrap it over two lines when the
-# name and address are long (Gmail does at 80 columns), so it is matched on a joined pair.
-_WROTE = re.compile(
-    r"^\s*(On|Am|Le|El|Il|Il giorno|Em|Op|Den|Dnia|W dniu|På|Le\s\w+\.?)\b.{0,300}?"
-    r"(wrote|schrieb|a écrit|escribió|ha scritto|escreveu|schreef|skrev|napisał(\(a\))?|pisze)"
-    r".{0,40}:\s*$",
-    re.IGNORECASE | re.DOTALL,
+from mailhub.content.quote_marks import (
+    DELIMITER,
+    MARKER,
+    QUOTE,
+    SIGNATURE,
+    TEXT,
+    classify,
 )
-# Japanese and Chinese clients put the verb last, or no verb at all: Gmail in Japanese writes
-# "2026年11月24日(火) 10:02 Ann <ann@acme.example>:", in Chinese "Ann <ann@…> 于2026年11月24日
-# 周二 10:02写道：", Apple Mail in Japanese "…のメッセージ:" or "…さんは書きました:".
-_WROTE_CJK = re.compile(
-    r"(.{4,200}(のメッセージ|書きました|写道|寫道)[:：]?\s*$)|"
-    r"(^\s*\d{4}年\d{1,2}月\d{1,2}日.{0,120}<[^>@\s]+@[^>\s]+>\s*[:：]\s*$)",
-    re.DOTALL,
-)
-# Gmail in languages that lead with the date ("tir. 24. nov. 2026 kl. 10:02 skrev Ann
-# <ann@…>:" in Norwegian): a line with a digit that ends in "<address>:".
-_WROTE_DATED = re.compile(r"^.{0,200}\d.{0,200}<[^>\s]+@[^>\s]+>\s*[:：]\s*$")
-# Outlook's plain-text separator in each language it ships in, and QQ Mail's / Foxmail's.
-_ORIGINAL = re.compile(
-    r"^\s*-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine|"
-    r"Mensaje original|Messaggio originale|Oorspronkelijk bericht|Mensagem original|"
-    r"Ursprungligt meddelande|Oprindelig meddelelse|Opprinnelig melding|"
-    r"Oryginalna wiadomość|元のメッセージ|原始邮件|原始郵件|Forwarded message)\s*-{2,}\s*$",
-    re.IGNORECASE,
-)
-# Outlook puts a rule of underscores above its "From: / Sent:" header block.
-_OUTLOOK_RULE = re.compile(r"^\s*_{20,}\s*$")
-_HEADER_FROM = re.compile(r"^\s*\*?(From|Von|De|Van|Da|Från|Fra|Od)\s*:\*?\s+\S", re.IGNORECASE)
-_HEADER_SENT = re.compile(
-    r"^\s*\*?(Sent|Date|Gesendet|Datum|Envoyé|Enviado|Inviato|Verzonden|Skickat|Sendt|Wysłane)"
-    r"\s*:\*?\s+\S",
-    re.IGNORECASE,
-)
-_SIGNATURE = re.compile(r"^-- ?$|^__+$")
-_SENT_FROM = re.compile(
-    r"^\s*(Sent from (my )?.{1,40}|Get Outlook for \w+|Von meinem .{1,40} gesendet|"
-    r"Envoyé de mon .{1,40}|Enviado desde mi .{1,40})\s*$",
-    re.IGNORECASE,
-)
+
+_HARD_RULE = re.compile(r"^\s*(-{2,}|_{2,}|ᐧ)\s*$")  # always a delimiter
+_SOFT_RULE_TEXT = 10  # a "***" or "====" rule above more text lines than this is a divider
+_SIGNATURE_TEXT = 2  # a "Sent from …" line above more text lines than this is text
+_FOOTER_LINES = 7  # unquoted lines under a quote that are still history (a signature, a footer)
+_BLANKS = re.compile(r"\n{3,}")
+_EDGES = " \t\r\n\u00a0\u200b\u200c\u200d\u2060\ufeff"  # blank and invisible
 
 
 @dataclass(frozen=True)
@@ -63,101 +48,140 @@ class Reply:
 
 def split_reply(text: str) -> Reply:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    cut = _quote_start(lines)
-    body_lines, rest = lines[:cut], lines[cut:]
-    body_lines, signature = _split_signature(body_lines)
-    body = "\n".join(body_lines).strip()
-    trimmed = "\n".join(signature + rest).strip()
+    keep = _keep(lines, classify(lines))
+    pairs = list(zip(lines, keep, strict=True))
+    body = _BLANKS.sub("\n\n", "\n".join(ln for ln, k in pairs if k).strip(_EDGES))
+    trimmed = "\n".join(ln for ln, k in pairs if not k).strip()
     if not body and text.strip():
-        # Everything looked like history (a top-quoted forward, a bare quote): show it all.
+        # Everything looked like history (a bare quote, a forward with nothing under it).
         return Reply(body=text.strip(), trimmed="")
     return Reply(body=body, trimmed=trimmed)
 
 
-def _quote_start(lines: list[str]) -> int:
-    after = _Tail(lines)
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        pair = stripped + " " + lines[i + 1].strip() if i + 1 < len(lines) else stripped
-        # A quote header ends the new text only when history follows it; when answers follow
-        # the quotes (an interleaved reply), the quotes are context and everything stays.
-        header = (
-            _WROTE.match(stripped) or _WROTE_CJK.match(stripped) or _WROTE_DATED.match(stripped)
-        )
-        if header and after.history_follows(i + 1):
-            return i
-        next_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        if _WROTE.match(pair) and not _WROTE.match(next_line) and after.history_follows(i + 2):
-            return i
-        if _ORIGINAL.match(stripped):
-            return i
-        if _OUTLOOK_RULE.match(stripped) and _header_block_follows(lines, i + 1):
-            return i
-        if _HEADER_FROM.match(stripped) and _header_block_follows(lines, i):
-            return i
-        if stripped.startswith(">") and after.only_quotes_follow(i):
-            return i
-    return len(lines)
+class _Counts:
+    """Prefix counts of text and quote lines and the nearest marker, quote and content line
+    around each position, so that every question about a stretch of the mail costs O(1)."""
 
-
-def _header_block_follows(lines: list[str], start: int) -> bool:
-    window = [ln for ln in lines[start : start + 6] if ln.strip()]
-    return (
-        bool(window)
-        and _HEADER_FROM.match(window[0]) is not None
-        and any(_HEADER_SENT.match(ln) for ln in window[1:5])
-    )
-
-
-class _Tail:
-    """What comes after each line, worked out once from the end, so that asking it at every
-    line of a long quoted mail costs nothing (asked by reading the rest each time, it was
-    quadratic in the number of lines)."""
-
-    def __init__(self, lines: list[str]) -> None:
-        n = len(lines)
-        # quotes_only[i]: from line i on, nothing but quotes, blanks and at most two
-        # signature lines. first_quoted[i]: the first non-blank line from i on is a quote
-        # (None: there is none).
-        self.quotes_only = [True] * (n + 1)
-        self.first_quoted: list[bool | None] = [None] * (n + 1)
-        unquoted, signatures_only = 0, True
+    def __init__(self, kinds: list[str]) -> None:
+        n = len(kinds)
+        self.text = [0] * (n + 1)
+        self.quote = [0] * (n + 1)
+        for i, k in enumerate(kinds):
+            self.text[i + 1] = self.text[i] + (k == TEXT)
+            self.quote[i + 1] = self.quote[i] + (k == QUOTE)
+        self.next_marker = [n] * (n + 1)
+        self.next_content = [n] * (n + 1)
         for i in range(n - 1, -1, -1):
-            line = lines[i].strip()
-            self.first_quoted[i] = self.first_quoted[i + 1]
-            if line:
-                self.first_quoted[i] = line.startswith(">")
-                if not line.startswith(">"):
-                    unquoted += 1
-                    signatures_only = signatures_only and bool(
-                        _SIGNATURE.match(line) or _SENT_FROM.match(line)
-                    )
-            self.quotes_only[i] = unquoted <= 2 and signatures_only
+            self.next_marker[i] = i if kinds[i] == MARKER else self.next_marker[i + 1]
+            self.next_content[i] = i if kinds[i] in (TEXT, QUOTE) else self.next_content[i + 1]
+        self.prev_quote = [-1] * (n + 1)
+        self.prev_text = [-1] * (n + 1)
+        for i in range(1, n + 1):
+            k = kinds[i - 1]
+            self.prev_quote[i] = i - 1 if k == QUOTE else self.prev_quote[i - 1]
+            self.prev_text[i] = i - 1 if k == TEXT else self.prev_text[i - 1]
 
-    def history_follows(self, start: int) -> bool:
-        """After a quote header: history, unless quotes are followed by answers (interleaved).
+    def texts(self, a: int, b: int) -> int:
+        return self.text[b] - self.text[a] if b > a else 0
 
-        Clients that quote without ">" (Outlook, HTML converted to text) put the old text
-        right under the header; that is history too.
-        """
-        start = min(start, len(self.quotes_only) - 1)
-        if not self.first_quoted[start]:
-            return True
-        return self.quotes_only[start]
-
-    def only_quotes_follow(self, start: int) -> bool:
-        """True when nothing but quotes, blanks and a signature come from `start` on.
-
-        Otherwise it is an interleaved reply, where the quotes give context to the answers.
-        """
-        return self.quotes_only[min(start, len(self.quotes_only) - 1)]
+    def quotes(self, a: int, b: int) -> int:
+        return self.quote[b] - self.quote[a] if b > a else 0
 
 
-def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
-    for i in range(len(lines) - 1, -1, -1):
-        line = lines[i].rstrip()
-        if _SIGNATURE.match(line) or (_SENT_FROM.match(line) and len(lines) - i <= 3):
-            return lines[:i], lines[i:]
-    return lines, []
+def _keep(lines: list[str], kinds: list[str]) -> list[bool]:
+    n = len(kinds)
+    _soften_rules(lines, kinds)
+    keep = [k != SIGNATURE for k in kinds]
+    end = _first_delimiter(kinds)
+    for i in range(end, n):
+        keep[i] = False
+    c = _Counts(kinds)
+    start = 0
+    while True:
+        m = c.next_marker[start]
+        if m >= end:
+            _cut_trailing_quotes(kinds, keep, c, start, end)
+            break
+        me = m
+        while me < end and kinds[me] == MARKER:
+            me += 1
+        quotes, texts = c.quotes(me, end), c.texts(me, end)
+        first = c.next_content[me]
+        last_quote = c.prev_quote[end] if quotes else -1
+        if c.texts(start, m) == 0:
+            # Nothing written above the marker: a forward, a bottom post or an interleaved reply.
+            if texts and (not quotes or kinds[first] == TEXT):
+                _drop(keep, start, me)  # a forward's header: what follows is looked at again
+                start = me
+                continue
+            if texts and c.texts(me, last_quote) == 0:
+                _drop(keep, start, last_quote + 1)  # the answer under the quote
+            elif texts:
+                _drop_markers(kinds, keep, start, end)  # interleaved: only the header goes
+                _cut_trailing_quotes(kinds, keep, c, start, end)
+            else:
+                _drop(keep, start, end)  # all history: the caller shows it whole
+            break
+        one_block = quotes and kinds[first] == QUOTE and c.texts(me, last_quote) == 0
+        if (
+            not quotes
+            or kinds[first] == TEXT
+            or (one_block and c.texts(last_quote, end) < _FOOTER_LINES)
+        ):
+            _drop(keep, m, end)
+        else:
+            _drop_markers(kinds, keep, start, end)  # answers between the quotes
+            _cut_trailing_quotes(kinds, keep, c, start, end)
+        break
+    return keep
+
+
+def _soften_rules(lines: list[str], kinds: list[str]) -> None:
+    """A "***", "####" or "====" rule with much text under it divides the text; a "===="
+    right under a line of text underlines a heading; a "Sent with …" line with text under it
+    is part of the text."""
+    below = 0
+    for i in range(len(kinds) - 1, -1, -1):
+        k = kinds[i]
+        if k == MARKER:
+            below = 0
+        elif k == TEXT:
+            below += 1
+        elif k == SIGNATURE and below > _SIGNATURE_TEXT:
+            kinds[i] = TEXT  # "Sent with love" above the rest of a letter is what they wrote
+            below += 1
+        elif k == DELIMITER and not _HARD_RULE.match(lines[i]):
+            heading = i > 0 and kinds[i - 1] == TEXT and lines[i].strip().startswith("=")
+            if below > _SOFT_RULE_TEXT or heading:
+                kinds[i] = TEXT
+                below += 1
+
+
+def _first_delimiter(kinds: list[str]) -> int:
+    """The first delimiter below some content ends the reply (a rule at the very top does not)."""
+    seen = False
+    for i, k in enumerate(kinds):
+        if k == DELIMITER and seen:
+            return i
+        seen = seen or k in (TEXT, QUOTE, MARKER)
+    return len(kinds)
+
+
+def _cut_trailing_quotes(
+    kinds: list[str], keep: list[bool], c: _Counts, start: int, end: int
+) -> None:
+    last_text = c.prev_text[end]
+    if last_text < start or c.quotes(last_text, end) == 0:
+        return
+    _drop(keep, last_text + 1, end)
+
+
+def _drop(keep: list[bool], a: int, b: int) -> None:
+    for i in range(a, b):
+        keep[i] = False
+
+
+def _drop_markers(kinds: list[str], keep: list[bool], a: int, b: int) -> None:
+    for i in range(a, b):
+        if kinds[i] == MARKER:
+            keep[i] = False

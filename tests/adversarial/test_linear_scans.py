@@ -36,6 +36,11 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "headers": lambda n: "From: x\n" * (n // 8),
     "wrote": lambda n: "On Mon, Ann wrote " * (n // 18),
     "numbered": lambda n: "1. " * (n // 3),
+    "quote headers": lambda n: "On 1 Jan, Ann <a@b> wrote:\n" * (n // 27),
+    "wrapped headers": lambda n: "On 1 Jan 2026 Ann <\n" * (n // 20),
+    "separators": lambda n: "-----Original Message-----\n" * (n // 27),
+    "field blocks": lambda n: "From: a\nSent: 1\nTo: b\n" * (n // 22),
+    "rules": lambda n: "***\ntext\n" * (n // 9),
 }
 
 QUESTION = [{"text": "Which day?", "kind": "choice", "options": ["Mon", "Tue"], "required": True}]
