@@ -10,7 +10,7 @@ import smtplib
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import make_msgid
+from email.utils import getaddresses, make_msgid
 from pathlib import Path
 
 from mailhub.config import Settings
@@ -52,7 +52,10 @@ def send_mail(
     msg.set_content(body)
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
-            smtp.send_message(msg)
+            # As it was typed: smtplib's send_message would write a body line "From …" as
+            # ">From …" (mbox quoting, which mail on the wire does not need).
+            recipients = [addr for _, addr in getaddresses([to]) if addr]
+            smtp.sendmail(_address(sender), recipients, msg.as_bytes(policy=_WIRE))
     except smtplib.SMTPRecipientsRefused as exc:
         reasons = "; ".join(
             f"{addr}: {code} {text.decode(errors='replace')}"
@@ -66,6 +69,14 @@ def send_mail(
             f"cannot reach mailhub at {settings.smtp_host}:{settings.smtp_port} ({exc}); is `mailhub serve` running?"
         ) from None
     return f"sent to {to}"
+
+
+_WIRE = policy.SMTP.clone(mangle_from_=False)
+
+
+def _address(header: str) -> str:
+    pairs = getaddresses([header])
+    return pairs[0][1] if pairs and pairs[0][1] else header
 
 
 def _read(path: str) -> EmailMessage:
