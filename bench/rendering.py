@@ -66,6 +66,7 @@ def context(i: int) -> dict[str, object]:
         "mandatory": False,
         "manage_url": "https://intranet.acme.example/t/acme/unsubscribe/t0k3n",
         "tenant_name": "Acme",
+        "files": [],
     }
 
 

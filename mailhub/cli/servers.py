@@ -17,6 +17,7 @@ from mailhub.cli.parser import Commands
 from mailhub.config import Settings
 from mailhub.db import migrate, unit_of_work
 from mailhub.errors import ConfigError
+from mailhub.outbound.files import link_key
 from mailhub.stores.files import FileStore
 from mailhub.web.gmail import GoogleBearer
 
@@ -138,6 +139,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 notify,
                 settings.base_url,
                 exports=settings.exports_dir,
+                file_key=link_key(settings.secret_key),
             ),
             host=settings.http_host,
             port=settings.http_port,
@@ -319,6 +321,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         runtime.enqueue_notifications if settings.broker_url else None,
         settings.base_url,
         exports=settings.exports_dir,
+        file_key=link_key(settings.secret_key),
     )
     try:
         uvicorn.run(

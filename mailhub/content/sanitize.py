@@ -2,7 +2,8 @@
 
 nh3 (ammonia) drops scripts, event handlers and javascript: URLs. Remote images are dropped:
 in mail they are mostly tracking pixels; hosts the operator allows (an intranet's own image
-server, say) are kept, over https only.
+server, say) are kept, over https only. An image left without a source, or one pixel in size,
+goes entirely, so no empty frame is shown.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ _ATTRIBUTES = {
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan"},
 }
+# <img> as nh3 writes it: attribute values double-quoted, where a ">" may sit.
+_IMG = re.compile(r'<img\b(?:[^>"]|"[^"]*"){0,10000}>', re.IGNORECASE)
+_PIXEL = re.compile(r'\b(width|height)="[01](px)?"')
 _URL = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
 # HTML parsers take time quadratic in how deeply block elements nest (nh3's html5ever: 40,000
 # nested <div> or <blockquote> cost 5 s). No mail client nests so deep; past MAX_DEPTH the
@@ -84,7 +88,7 @@ def clean_html(markup: str, image_hosts: frozenset[str] = frozenset()) -> str:
             return value if image_host_allowed(value, image_hosts) else None
         return value
 
-    return nh3.clean(
+    cleaned = nh3.clean(
         shallow(markup),
         tags=_TAGS,
         attributes=_ATTRIBUTES,
@@ -92,7 +96,17 @@ def clean_html(markup: str, image_hosts: frozenset[str] = frozenset()) -> str:
         link_rel="noopener noreferrer nofollow",
         attribute_filter=keep,
         strip_comments=True,
-    ).strip()
+    )
+    return _IMG.sub(_shown_or_gone, cleaned).strip()
+
+
+def _shown_or_gone(m: re.Match[str]) -> str:
+    """An image whose source was dropped (a tracking pixel, a remote image) or that is a pixel
+    in size leaves no empty <img> behind."""
+    tag = m.group(0)
+    if ' src="' not in tag or _PIXEL.search(tag):
+        return ""
+    return tag
 
 
 def shallow(markup: str, limit: int = MAX_DEPTH) -> str:

@@ -34,6 +34,7 @@ from mailhub.outbound.prepare import Prepared, prepare
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import Transport, TransportError
+from mailhub.stores.files import FileStore
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,21 @@ def deliver_notification(
     notification_id: int,
     lease: timedelta = timedelta(minutes=5),
     signer: DkimSigner | None = None,
+    files: FileStore | None = None,
+    file_key: bytes = b"",
 ) -> str:
     """Send one notification if it is still owed; return the status it ends in."""
-    return deliver_batch(factory, renderer, transport, base_url, [notification_id], lease, signer)[
-        notification_id
-    ]
+    return deliver_batch(
+        factory,
+        renderer,
+        transport,
+        base_url,
+        [notification_id],
+        lease,
+        signer,
+        files=files,
+        file_key=file_key,
+    )[notification_id]
 
 
 def deliver_batch(
@@ -81,16 +92,21 @@ def deliver_batch(
     ids: Sequence[int],
     lease: timedelta = timedelta(minutes=5),
     signer: DkimSigner | None = None,
+    files: FileStore | None = None,
+    file_key: bytes = b"",
 ) -> dict[int, str]:
     """Send each notification that is still owed; return the status each ends in. Raises
-    Retry (after recording everything) when some must be tried again later."""
-    results, claimed = _claim(factory, base_url, ids, lease)
+    Retry (after recording everything) when some must be tried again later.
+
+    `files` is where the images that travel inside mails are read; `file_key` signs the links
+    to files that mails carry (outbound.files)."""
+    results, claimed = _claim(factory, base_url, ids, lease, file_key)
     sent: list[int] = []
     again: dict[int, str] = {}
     failed: dict[int, str] = {}
     batch = getattr(transport, "batch", contextlib.nullcontext)
     with batch():  # one relay connection for the whole job, where the transport has one
-        _send_all(factory, renderer, transport, signer, claimed, sent, again, failed)
+        _send_all(factory, renderer, transport, signer, files, claimed, sent, again, failed)
     with unit_of_work(factory) as session:
         for outcome, errors in (
             (NotificationStatus.FAILED, failed),
@@ -118,6 +134,7 @@ def _send_all(
     renderer: Renderer,
     transport: Transport,
     signer: DkimSigner | None,
+    files: FileStore | None,
     claimed: list[tuple[int, int, Prepared]],
     sent: list[int],
     again: dict[int, str],
@@ -126,7 +143,7 @@ def _send_all(
     """Render, sign and hand over each claimed mail; sort the outcomes into the three lists."""
     for id_, attempts, prepared in claimed:
         try:
-            data, envelope = build(renderer, signer, prepared)
+            data, envelope = build(renderer, signer, prepared, files)
             transport.send(f"notification-{id_}", data, envelope.mail_from, envelope.rcpt_to)
             # Marked at once, not with the batch: a worker killed now re-sends at most this one.
             with unit_of_work(factory) as session:
@@ -145,7 +162,7 @@ def _send_all(
 
 
 def _claim(
-    factory: SessionFactory, base_url: str, ids: Sequence[int], lease: timedelta
+    factory: SessionFactory, base_url: str, ids: Sequence[int], lease: timedelta, file_key: bytes
 ) -> tuple[dict[int, str], list[tuple[int, int, Prepared]]]:
     """In one transaction: skip what is done or busy, suppress what must not go, claim and
     prepare the rest (minting each mail's keys and tokens)."""
@@ -196,7 +213,7 @@ def _claim(
                     # Checks that can fail (a row gone, tenants crossed) come before anything
                     # is added, so a failure leaves nothing behind for the others' commit.
                     with session.no_autoflush:
-                        prepared = prepare(session, n, base_url)
+                        prepared = prepare(session, n, base_url, file_key)
                 except Exception as exc:  # bad data for this one: it fails alone
                     log.exception("notification %s cannot be prepared", n.id)
                     n.status, n.last_error = (
@@ -210,11 +227,26 @@ def _claim(
 
 
 def build(
-    renderer: Renderer, signer: DkimSigner | None, prepared: Prepared
+    renderer: Renderer,
+    signer: DkimSigner | None,
+    prepared: Prepared,
+    files: FileStore | None = None,
 ) -> tuple[bytes, Envelope]:
-    """The bytes of a prepared mail: rendered, composed, DKIM-signed where a key is set."""
+    """The bytes of a prepared mail: rendered, composed with the images that travel inside it
+    (read from the file store; one erased meanwhile is left out), DKIM-signed where a key is
+    set."""
+    inline = []
+    for part in prepared.draft.related:
+        if files is None:
+            break
+        try:
+            inline.append((part, files.path(part.path).read_bytes()))
+        except (OSError, ValueError):
+            log.info("an image of a mail is gone from the file store; the mail goes without it")
     data, envelope = compose(
-        prepared.draft, renderer.render(prepared.template, prepared.context, prepared.locale)
+        prepared.draft,
+        renderer.render(prepared.template, prepared.context, prepared.locale),
+        inline=inline,
     )
     if signer is not None:
         data = signer.sign(data, prepared.draft.from_addr.rpartition("@")[2])

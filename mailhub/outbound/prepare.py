@@ -51,7 +51,7 @@ def register(makers: Mapping[NotificationKind, Maker]) -> None:
     _BY_KIND.update(makers)
 
 
-def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
+def prepare(session: Session, n: Notification, base_url: str, file_key: bytes = b"") -> Prepared:
     tenant = session.get_one(Tenant, n.tenant_id)
     if n.bounce_key is None:
         n.bounce_key = new_key()
@@ -60,7 +60,7 @@ def prepare(session: Session, n: Notification, base_url: str) -> Prepared:
     make = _BY_KIND.get(NotificationKind(n.kind))
     if make is None:
         raise UnknownKind(f"no mail is made for notifications of kind {n.kind!r}")
-    links = Links(base_url.rstrip("/"), tenant)
+    links = Links(base_url.rstrip("/"), tenant, file_key)
     assert n.user_id is not None
     user = session.get_one(User, n.user_id)
     if user.tenant_id != tenant.id:

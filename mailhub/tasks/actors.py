@@ -16,6 +16,7 @@ from mailhub.config import Settings
 from mailhub.db import SessionFactory
 from mailhub.mailboxes import Stores, process_inbound
 from mailhub.outbound.deliver import BATCH, deliver_batch
+from mailhub.outbound.files import link_key
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import Transport
@@ -40,6 +41,7 @@ class Actors:
         self.sessions, self.stores = sessions, stores
         self.renderer, self.transport, self.signer = renderer, transport, signer
         self.base_url = settings.base_url
+        self.file_key = link_key(settings.secret_key)
         self.lease = timedelta(seconds=settings.send_lease)
         self.inbound_queue = f"{settings.queue_prefix}.inbound"
         self.outbound_queue = f"{settings.queue_prefix}.outbound"
@@ -79,6 +81,8 @@ class Actors:
             batch,
             lease=self.lease,
             signer=self.signer,
+            files=self.stores.files,
+            file_key=self.file_key,
         )
         for notification_id, status in results.items():
             log.info("notification %s %s", notification_id, status)

@@ -45,11 +45,13 @@ def create_app(
     base_url: str = "",
     limiter: SenderRateLimiter | None = None,
     exports: Path | None = None,
+    file_key: bytes = b"",
 ) -> FastAPI:
     """The web application; `gmail` verifies Google's bearer on ConfirmAction handlers;
     `notify` enqueues notifications a request made (without it, the next sweep sends them);
     cookies are Secure when `base_url` is https; `limiter` counts sign-in requests per client
-    address (10 per 15 minutes by default)."""
+    address (10 per 15 minutes by default); `file_key` checks the file links that mails carry
+    (without it, none opens)."""
     limiter = limiter or SenderRateLimiter(limit=10, window=900)
     app = FastAPI(title="mailhub", docs_url=None, redoc_url=None, openapi_url=None)
     notify = notify or due_for_next_sweep(sessions)
@@ -119,7 +121,7 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     auth.register(app, sessions, html, notify, base_url.startswith("https://"), limiter)
-    pages.register(app, sessions, files, html, notify)
+    pages.register(app, sessions, files, html, notify, file_key)
     actions.register(app, sessions, html, gmail, notify)
     forms.register(app, sessions, html, notify)
     preferences.register(app, sessions, html, notify)

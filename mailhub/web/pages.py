@@ -9,6 +9,7 @@ for a page that does not exist; every POST checks the session's CSRF token.
 from __future__ import annotations
 
 import difflib
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -20,11 +21,12 @@ from sqlalchemy.orm import Session
 from mailhub.content.sanitize import text_to_html
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain import editing
-from mailhub.domain.directory import space_by_slug, visible_space_ids
+from mailhub.domain.directory import get_tenant, space_by_slug, visible_space_ids
 from mailhub.domain.queries import attachment_file, list_pages, page_view
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Page, Revision, Space, Tenant, User
 from mailhub.outbound import recipients
+from mailhub.outbound.files import recipient_of
 from mailhub.stores.files import FileStore
 from mailhub.web.auth import check_csrf, require
 from mailhub.web.notify import Notify
@@ -65,7 +67,12 @@ def number(value: str) -> int:
 
 
 def register(
-    app: FastAPI, sessions: SessionFactory, files: FileStore, html: Html, notify: Notify
+    app: FastAPI,
+    sessions: SessionFactory,
+    files: FileStore,
+    html: Html,
+    notify: Notify,
+    file_key: bytes = b"",
 ) -> None:
     @app.get("/t/{tenant}/pages", response_class=HTMLResponse)
     def pages(request: Request, tenant: str) -> HTMLResponse:
@@ -257,4 +264,32 @@ def register(
             filename=a.filename,
             content_disposition_type="inline" if shown_inline else "attachment",
             headers={"Content-Security-Policy": "default-src 'none'; sandbox"},
+        )
+
+    @app.get("/t/{tenant}/files/{attachment_id}/{credential}/{filename}")
+    def file_by_link(tenant: str, attachment_id: str, credential: str, filename: str) -> Response:
+        """A file link from a notification: no sign-in, that one file, for as long as the
+        link is unexpired and the file, the person and their access to the space remain."""
+        with sessions() as session:
+            t = get_tenant(session, tenant)
+            user_id = (
+                recipient_of(file_key, t.id, number(attachment_id), credential, time.time())
+                if file_key
+                else None
+            )
+            user = session.get(User, user_id) if user_id is not None else None
+            if user is None or user.tenant_id != t.id:
+                raise NotFound("file link")
+            a, rel = attachment_file(session, t.slug, number(attachment_id), "", user)
+        shown_inline = a.content_type in INLINE_TYPES
+        return FileResponse(
+            files.path(rel),
+            media_type=a.content_type if shown_inline else "application/octet-stream",
+            filename=a.filename,
+            content_disposition_type="inline" if shown_inline else "attachment",
+            headers={
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+                "Cache-Control": "private, max-age=3600",
+                "Referrer-Policy": "no-referrer",
+            },
         )

@@ -41,6 +41,7 @@ def test_a_hostile_title_hides_nothing_of_the_notification() -> None:
             "mandatory": False,
             "tenant_name": "Acme",
             "manage_url": "https://i.example/unsubscribe/t",
+            "files": [(title, "1 KB", "https://i.example/t/acme/files/1/x/y")],
         }
         html = Renderer().render("page_created", context).html
         # Then a consumer of the markup reads the title back whole

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import time
 
 import pytest
 from fastapi.routing import APIRoute
@@ -16,12 +17,15 @@ from mailhub.domain import directory, preferences
 from mailhub.domain.queries import list_pages, page_view
 from mailhub.errors import NotFound
 from mailhub.ingress.smtp import SmtpServer
-from mailhub.models import Form, FormVersion, Page
+from mailhub.models import Attachment, Form, FormVersion, Page
+from mailhub.outbound.files import file_url, link_key
 from mailhub.tasks import Runtime
 from mailhub.web.app import create_app
 
 from conftest import wait_until
 from helpers import final_count, fixture, outbox, sign_in, smtp_send
+
+KEY = link_key("test-secret-0123456789abcdef")
 
 
 @pytest.fixture
@@ -110,10 +114,20 @@ def test_every_route_refuses_a_member_of_another_tenant(
             )
         )
         ids = {"page_id": str(page.id), "form_id": str(form.id), "attachment_id": "1"}
-    app = create_app(runtime.sessions, runtime.files)
+        # A genuine file link, signed for Gus, to Acme's file 1: still not his to open.
+        gus_user = directory.get_user(s, directory.get_tenant(s, "globex"), "gus@globex.example")
+        link = file_url("", KEY, acme, gus_user, Attachment(id=1, filename="x"), time.time())
+        ids["credential"] = link.split("/")[-2]
+    app = create_app(runtime.sessions, runtime.files, file_key=KEY)
     gus = TestClient(app)
     csrf = sign_in(gus, runtime.sessions, "globex", "gus@globex.example")
-    values = ids | {"token": "A" * 32, "revision": "1", "width": "320", "fmt": "csv"}
+    values = ids | {
+        "token": "A" * 32,
+        "revision": "1",
+        "width": "320",
+        "fmt": "csv",
+        "filename": "x",
+    }
     secrets = ("Q3 pipeline", "Secret survey", "Salary", "ann@acme.example")
     checked = 0
     for route in app.routes:

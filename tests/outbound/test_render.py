@@ -60,6 +60,9 @@ CONTEXT: dict[str, Any] = {
         )
     ],
     "tenant_name": "Acme",
+    "files": [
+        ("plan <v2>.pdf", "1.2 MB", "https://intranet.acme.example/t/acme/files/3/x?a=1&b=2")
+    ],
     "original_subject": "Hello",
     "original_to": "sales@acme.example",
     "published": False,
@@ -83,7 +86,10 @@ CONTEXT: dict[str, Any] = {
         ]
     },
 }
-TEMPLATES = sorted(p.stem for p in ROOT.glob("*.html") if p.stem != "layout")
+# Whole mails; "_name" templates are parts they include.
+TEMPLATES = sorted(
+    p.stem for p in ROOT.glob("*.html") if p.stem != "layout" and not p.stem.startswith("_")
+)
 
 
 def _naive(template: str) -> str:

@@ -1,8 +1,12 @@
 """Mail about a page: created, edited, or commented on; in the author's name, threaded, reply-able
-(the reply becomes a comment), with View and Unfollow buttons and Gmail actions.
+(the reply becomes a comment), with View and Unfollow buttons and Gmail actions; its images
+travel inside it or by a link of the recipient's own, and its attachments are listed
+(outbound.files).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +25,7 @@ from mailhub.models import (
 from mailhub.outbound import actions
 from mailhub.outbound.contexts import Subscribed, context_of
 from mailhub.outbound.events import thread_id
+from mailhub.outbound.files import mail_files
 from mailhub.outbound.keys import mint_token
 from mailhub.outbound.mails.parts import (
     Links,
@@ -66,6 +71,16 @@ def page_event(
         else:
             subject, template = f"[{space.name}] {page.title}", "page_created"
         view = _("View page")
+    files = mail_files(
+        session,
+        tenant,
+        user,
+        links.base,
+        links.file_key,
+        body_html,
+        page.id,
+        n.comment_id if n.kind == NotificationKind.COMMENT_ADDED else None,
+    )
     ctx = context_of(n, Subscribed)
     setting_kind, setting_id = ctx.get("setting") or (SubjectKind.PAGE, page.id)
     reason = reason_for(_, n)
@@ -84,7 +99,8 @@ def page_event(
         "author_name": actor.name,
         "space_name": space.name,
         "page_title": page.title,
-        "body_html": body_html,
+        "body_html": files.body_html,
+        "files": [(f.filename, f.size, f.url) for f in files.listed],
         "body_text": body_text,
         "page_url": url,
         "buttons": [(view, url, True), (unfollow_name, unfollow, False)],
@@ -103,4 +119,4 @@ def page_event(
         thread_id(tenant, page.id),
         unsubscribe,
     )
-    return Prepared(template, context, draft, locale)
+    return Prepared(template, context, replace(draft, related=files.related), locale)

@@ -40,6 +40,7 @@ class Prepared:
 class Links:
     base: str
     tenant: Tenant
+    file_key: bytes = b""  # signs the file links of mails (outbound.files)
 
     @property
     def secure(self) -> bool:
