@@ -61,6 +61,7 @@ SLOW = (
     "e2e/",
     "cli/",
     "web/test_browser.py",
+    "outbound/test_mail_layout.py",
     "ingress/test_imap.py",
     "adversarial/test_linear_scans.py",
 )

@@ -3,93 +3,13 @@ gives, for every template, and nothing of a template's Jinja logic is lost on th
 
 from __future__ import annotations
 
-from typing import Any
-
 import jinja2
 import lxml.html
 import pytest
 
-from mailhub import TEMPLATES_DIR
 from mailhub.outbound.render import Renderer, inline_css, inline_template
 
-ROOT = TEMPLATES_DIR / "email"
-CONTEXT: dict[str, Any] = {
-    "subject": "[Sales] Q3 pipeline review",
-    "json_ld": '{"@context": "http://schema.org"}',
-    "author_name": "Ann <Author>",
-    "space_name": "Sales & Marketing",
-    "page_title": "Q3 pipeline review",
-    "body_html": "<p>Numbers <b>are</b> in.</p><blockquote>old</blockquote>",
-    "body_text": "Numbers are in.",
-    "page_url": "https://intranet.acme.example/t/acme/pages/1?a=1&b=2",
-    "reason": "you watch the Sales space",
-    "mandatory": True,
-    "headline": "Your page “Q3 <review>” is published in Sales.",
-    "audience": ["12 people were notified now.", "30 will see it in their daily digest."],
-    "preview": [("2. Which day? [Mon / Tue]", "Which day?", "single choice: Mon, Tue; required")],
-    "form_url": "https://intranet.acme.example/t/acme/forms/1",
-    "facts": [("From", "Eve <eve@partner.example>"), ("Why it waits", "not a member")],
-    "manage_url": "https://intranet.acme.example/t/acme/unsubscribe/tok?x=1&y=2",
-    "buttons": [
-        ("View page", "https://intranet.acme.example/t/acme/pages/1?a=1&b=2", True),
-        ("Unfollow this page", "https://intranet.acme.example/t/acme/actions/tok", False),
-    ],
-    "spaces": [
-        (
-            "Sales & Marketing",
-            [
-                {
-                    "title": "Q3 <review>",
-                    "url": "https://intranet.acme.example/t/acme/pages/1",
-                    "new": True,
-                    "edits": 2,
-                    "comments": [{"author": "Ann <Author>", "excerpt": "Numbers are in."}],
-                    "form": False,
-                    "answers": 0,
-                },
-                {
-                    "title": "Offsite <poll>",
-                    "url": "https://intranet.acme.example/t/acme/forms/1",
-                    "new": True,
-                    "edits": 0,
-                    "comments": [],
-                    "form": True,
-                    "answers": 3,
-                },
-            ],
-        )
-    ],
-    "tenant_name": "Acme",
-    "files": [
-        ("plan <v2>.pdf", "1.2 MB", "https://intranet.acme.example/t/acme/files/3/x?a=1&b=2")
-    ],
-    "original_subject": "Hello",
-    "original_to": "sales@acme.example",
-    "published": False,
-    "what": "Something happened.",
-    "todo": "Do something.",
-    "description": "Please answer by <Friday>.",
-    "questions": [(1, "Your name", "", False), (2, "Which day?", "choose one", ["Mon", "Tue"])],
-    "quick": [("Yes", "https://intranet.acme.example/t/acme/actions/a?x=1&y=2")],
-    "quick_question": "Coming <soon>?",
-    "problems": ["2. Which day?: “Thu” is not one of: Mon, Tue."],
-    "lines": ["Someone, probably you, asked to sign in to <Acme>."],
-    "report": {
-        "categories": [
-            {
-                "table": "pages",
-                "purpose": "what <you> wrote",
-                "retention": "while kept",
-                "count": 1,
-                "entries": [{"title": "Q3 <review>"}],
-            }
-        ]
-    },
-}
-# Whole mails; "_name" templates are parts they include.
-TEMPLATES = sorted(
-    p.stem for p in ROOT.glob("*.html") if p.stem != "layout" and not p.stem.startswith("_")
-)
+from mail_context import CONTEXT, ROOT, TEMPLATES
 
 
 def _naive(template: str) -> str:
