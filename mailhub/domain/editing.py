@@ -3,13 +3,15 @@
 restores and comments, each checked for who may write.
 
 Every edit is a new revision, so no edit can destroy what was there: restoring an old
-revision is one more revision with its content. Notifications are written in the same
+revision is one more revision with its content. Saving without a change makes none. Notifications are written in the same
 transaction, for a page or comment from the browser exactly as for one that came by mail.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import re
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.content.attachments import link_inline_images, refusal_note
@@ -22,6 +24,12 @@ from mailhub.outbound import events
 from mailhub.outbound.events import Fanout
 
 TITLE_MAX = 300
+MAX_HTML = 4_000_000  # characters of HTML an edit may send
+_REMOTE_IMG = re.compile(r'<img\b[^<>]{0,4000}?\bsrc="https://([^/"\s:]{1,253})[/"]')
+
+
+def _image_hosts(html: str) -> frozenset[str]:
+    return frozenset(m.group(1).lower() for m in _REMOTE_IMG.finditer(html))
 
 
 def _member(tenant: Tenant, user: User, session: Session | None = None, space_id: int = 0) -> None:
@@ -124,17 +132,35 @@ def _with_files(
 
 
 def create(
-    session: Session, tenant: Tenant, space: Space, author: User, title: str, text: str
+    session: Session,
+    tenant: Tenant,
+    space: Space,
+    author: User,
+    title: str,
+    text: str,
+    body_html: str | None = None,
 ) -> tuple[Page, list[int]]:
-    """A new page written in the browser: as a page made by mail, without the mail."""
+    """A new page written in the browser: as a page made by mail, without the mail. From the
+    rich-text editor it comes as HTML, sanitised as mail is; else as plain text."""
     if space.tenant_id != tenant.id:
         raise NotFound(f"no space {space.slug} in {tenant.slug}")
     _member(tenant, author, session, space.id)
     title, text = title.strip()[:TITLE_MAX], text.replace("\r\n", "\n").strip()
     if not title:
         raise InvalidInput("A page needs a title.")
-    page, fanout, _ = write_page(session, tenant, space, author, title, text_to_html(text), text)
+    if body_html is not None:
+        _bounded(body_html)
+        html = clean_html(body_html)
+        text = html_to_text(html)
+    else:
+        html = text_to_html(text)
+    page, fanout, _ = write_page(session, tenant, space, author, title, html, text)
     return page, fanout.ids
+
+
+def _bounded(body_html: str) -> None:
+    if len(body_html) > MAX_HTML:
+        raise InvalidInput(f"The text is too long to save (over {MAX_HTML // 1_000_000} MB).")
 
 
 def comment(
@@ -174,13 +200,23 @@ def revise(
     if page is None or page.tenant_id != tenant.id:
         raise NotFound(f"no page {page_id} in {tenant.slug}")
     _member(tenant, editor, session, page.space_id)
-    clean = clean_html(body_html)
+    _bounded(body_html)
+    latest = session.scalar(
+        select(Revision)
+        .where(Revision.page_id == page.id)
+        .order_by(Revision.number.desc())
+        .limit(1)
+    )
+    # Remote images that came in by mail were allowed then (MAILHUB_ALLOWED_IMAGE_HOSTS): an
+    # edit keeps them, and can bring in no others.
+    clean = clean_html(body_html, _image_hosts(latest.body_html if latest else ""))
     text = html_to_text(clean)
     if not text.strip() and not title.strip():
         raise InvalidInput("An edit needs a title or some text.")
-    number = (
-        session.scalar(select(func.max(Revision.number)).where(Revision.page_id == page.id)) or 0
-    ) + 1
+    title = title.strip()[:TITLE_MAX]
+    if latest is not None and latest.body_html == clean and title in ("", page.title):
+        return latest, []  # saved without a change: no revision, nobody told
+    number = (latest.number if latest else 0) + 1
     revision = Revision(
         tenant_id=tenant.id,
         page_id=page.id,
@@ -190,8 +226,8 @@ def revise(
         body_text=text,
     )
     session.add(revision)
-    if title.strip():
-        page.title = title.strip()[:300]
+    if title:
+        page.title = title
     page.updated_at = utcnow()
     session.flush()
     space = session.get_one(Space, page.space_id)

@@ -105,13 +105,14 @@ def register(
                 page=None,
                 title="",
                 text="",
+                body_html="",
                 audience=audience(counts),
                 error="",
             )
 
     @app.post("/t/{tenant}/pages/new")
     async def create_page(request: Request, tenant: str) -> Response:
-        form = await request.form()
+        form = await request.form(max_part_size=3 * editing.MAX_HTML)
         with unit_of_work(sessions) as session:
             t, seen = require(request, session, tenant)
             check_csrf(seen, form)
@@ -119,8 +120,9 @@ def register(
             if space is None:
                 raise NotFound("no such space")
             title, text = str(form.get("title") or ""), str(form.get("text") or "")
+            rich = str(form.get("body_html") or "") if form.get("mode") == "rich" else None
             try:
-                page, ids = editing.create(session, t, space, seen.user, title, text)
+                page, ids = editing.create(session, t, space, seen.user, title, text, rich)
             except InvalidInput as exc:
                 spaces = writable(session, t, seen.user)
                 return html(
@@ -133,6 +135,7 @@ def register(
                     page=None,
                     title=title,
                     text=text,
+                    body_html=rich or "",
                     audience=audience(recipients.preview(session, t, space, seen.user)),
                     error=str(exc),
                 )
@@ -177,24 +180,26 @@ def register(
                 page=view,
                 title=view.title,
                 text=view.body_text,
+                body_html=view.body_html,
                 audience=audience(counts),
                 error="",
             )
 
     @app.post("/t/{tenant}/pages/{page_id}/edit")
     async def save_page(request: Request, tenant: str, page_id: str) -> Response:
-        form = await request.form()
+        form = await request.form(max_part_size=3 * editing.MAX_HTML)
         with unit_of_work(sessions) as session:
             t, seen = require(request, session, tenant)
             check_csrf(seen, form)
-            text = str(form.get("text") or "").replace("\r\n", "\n")
+            # From the rich-text editor, the page's HTML (sanitised by revise, as mail is);
+            # without JavaScript, the plain text.
+            body = (
+                str(form.get("body_html") or "")
+                if form.get("mode") == "rich"
+                else text_to_html(str(form.get("text") or "").replace("\r\n", "\n"))
+            )
             _, ids = editing.revise(
-                session,
-                t,
-                number(page_id),
-                seen.user,
-                text_to_html(text),
-                str(form.get("title") or ""),
+                session, t, number(page_id), seen.user, body, str(form.get("title") or "")
             )
         notify(ids)
         return RedirectResponse(f"/t/{tenant}/pages/{number(page_id)}", status_code=303)

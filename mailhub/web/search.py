@@ -7,15 +7,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from mailhub import TEMPLATES_DIR
 from mailhub.db import SessionFactory
 from mailhub.domain import search
 from mailhub.web.auth import require
 
 Html = Callable[..., HTMLResponse]
-STATIC = TEMPLATES_DIR / "web" / "static"
 
 
 def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
@@ -32,7 +30,3 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
             t, seen = require(request, session, tenant)
             hits = [asdict(h) for h in search.find(session, t, q, viewer=seen.user)]
         return JSONResponse({"q": q, "hits": hits}, headers={"Cache-Control": "no-store"})
-
-    @app.get("/static/search.js")
-    def script() -> FileResponse:
-        return FileResponse(STATIC / "search.js", media_type="text/javascript")

@@ -76,7 +76,9 @@ def test_every_mail_fits_a_phone_and_a_desktop(browser: Browser, template: str) 
             for above, below in zip(buttons, buttons[1:], strict=False):
                 assert below[1] >= above[3] - 1, "buttons stack on a phone"
             for b in buttons:
-                assert b[2] >= card_width - 2 * got["padding"] - 2, "a button is as wide as the card"
+                assert b[2] >= card_width - 2 * got["padding"] - 2, (
+                    "a button is as wide as the card"
+                )
         else:
             assert card_width <= 652 and left > 100, "a centred card on the desktop"
             for row in got["rows"]:  # the buttons of one paragraph

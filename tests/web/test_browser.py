@@ -21,11 +21,11 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from mailhub.models import FormResponse, Objection, Subscription
+from mailhub.models import FormResponse, Objection, Revision, Subscription
 from mailhub.web.app import create_app
 
 from conftest import free_port, relayed_runtime, wait_until
-from helpers import TESTS, smtp_send
+from helpers import TESTS, png, sign_in, smtp_send
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = TESTS / "output" / "screenshots"
@@ -232,3 +232,80 @@ def test_an_administrator_makes_a_space_mandatory(site: tuple, page: Page) -> No
     with rt.sessions() as s:
         d = s.scalars(select(SubscriptionDefault)).one()
         assert (d.level, d.mandatory) == ("watching", True)
+
+
+class _CookieJar:
+    """Where helpers.sign_in puts the session cookie, to hand to the browser."""
+
+    def __init__(self) -> None:
+        self.cookies = self
+        self.values: dict[str, str] = {}
+
+    def set(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+
+RICH = (
+    '<p>The <b>review</b> is on <a href="https://crm.acme.example/q3">Thursday</a> at ten.</p>'
+    "<ul><li>North first</li><li>South second</li></ul>"
+    "<table><tr><th>Region</th><th>Total</th></tr><tr><td>North</td><td>12</td></tr></table>"
+    '<p><img src="cid:chart@ann" alt="Q3 chart"></p><p>Bring your laptop.</p>'
+)
+
+
+def test_a_page_mailed_as_html_is_edited_as_rich_text(site: tuple, page: Page) -> None:  # type: ignore[type-arg]
+    rt, sink, smtp, base = site
+    msg = EmailMessage()
+    msg["From"] = "Ann <ann@acme.example>"
+    msg["To"] = "sales@acme.example"
+    msg["Subject"] = "Q3 review agenda"
+    msg["Message-ID"] = "<rich-1@acme.example>"
+    msg.set_content("The review is on Thursday at ten.")
+    msg.add_alternative(RICH, subtype="html")
+    msg.get_payload()[1].add_related(png(120, 80), "image", "png", cid="<chart@ann>")
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], msg.as_bytes())
+    wait_until(lambda: _revisions(rt) == 1)
+    jar = _CookieJar()
+    sign_in(jar, rt.sessions, "acme", "bob@acme.example")
+    page.context.add_cookies([{"name": k, "value": v, "url": base} for k, v in jar.values.items()])
+
+    # Bob changes one word in the rich-text editor and saves
+    page.goto(f"{base}/t/acme/pages")
+    page.get_by_role("link", name="Q3 review agenda").click()
+    page.get_by_role("link", name="Edit").click()
+    editor = page.locator("#editor")
+    expect(editor.locator("table")).to_be_visible()
+    expect(editor.locator("img")).to_be_visible()
+    assert page.locator("#text").is_hidden()  # the plain-text box is only for no JavaScript
+    _shot(page, "edit-rich")
+    editor.get_by_text("Bring your laptop.").click()
+    page.keyboard.press("End")
+    for _ in range(len("laptop.")):
+        page.keyboard.press("Backspace")
+    page.keyboard.type("notes.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Bring your notes.")).to_be_visible()
+    with rt.sessions() as s:
+        revs = list(s.scalars(select(Revision).order_by(Revision.number)))
+    assert len(revs) == 2
+    new = revs[-1].body_html
+    assert "Bring your notes." in new and "laptop" not in new
+    assert "<b>review</b>" in new and 'href="https://crm.acme.example/q3"' in new
+    assert "<li>North first</li>" in new and "<li>South second</li>" in new
+    assert "<table>" in new and "<td>12</td>" in new and "<th>Region</th>" in new
+    assert re.search(r'<img [^>]*src="/t/acme/attachments/\d+"', new)
+    assert "<script" not in page.content().split("</main>")[0].split("<main>")[1].replace(
+        '<script src="', ""
+    )  # no inline script: the policy allows only mailhub's own files
+
+    # Saving again without a change makes no new revision
+    page.get_by_role("link", name="Edit").click()
+    expect(page.locator("#editor table")).to_be_visible()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Bring your notes.")).to_be_visible()
+    assert _revisions(rt) == 2
+
+
+def _revisions(rt: object) -> int:
+    with rt.sessions() as s:  # type: ignore[attr-defined]
+        return len(list(s.scalars(select(Revision))))
