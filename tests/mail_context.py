@@ -27,7 +27,7 @@ CONTEXT: dict[str, Any] = {
     "reason": "you watch the Sales space",
     "mandatory": True,
     "headline": "Your page “Q3 <review>” is published in Sales.",
-    "audience": ["12 people were notified now.", "30 will see it in their daily digest."],
+    "audience": ["12 people were notified now.", "30 people will see it in their daily digest."],
     "preview": [("2. Which day? [Mon / Tue]", "Which day?", "single choice: Mon, Tue; required")],
     "form_url": "https://intranet.acme.example/t/acme/forms/1",
     "facts": [("From", "Eve <eve@partner.example>"), ("Why it waits", "not a member")],
@@ -45,9 +45,13 @@ CONTEXT: dict[str, Any] = {
                     "url": "https://intranet.acme.example/t/acme/pages/1",
                     "new": True,
                     "edits": 2,
-                    "comments": [{"author": "Ann <Author>", "excerpt": "Numbers are in."}],
+                    "comments": [
+                        {"author": "Ann <Author>", "excerpt": "Numbers are in.", "files": ["a.pdf"]}
+                    ],
                     "form": False,
                     "answers": 0,
+                    "excerpt": "The review is on <Thursday>.",
+                    "files": ["deck <v2>.pdf", "chart.png"],
                 },
                 {
                     "title": "Offsite <poll>",
@@ -57,10 +61,14 @@ CONTEXT: dict[str, Any] = {
                     "comments": [],
                     "form": True,
                     "answers": 3,
+                    "excerpt": "",
+                    "files": [],
                 },
             ],
         )
     ],
+    "changes": [("-", "The review is on <Thursday>."), ("+", "The review is on <Friday>.")],
+    "more": 3,
     "tenant_name": "Acme",
     "files": [
         ("plan <v2>.pdf", "1.2 MB", "https://intranet.acme.example/t/acme/files/3/x?a=1&b=2")

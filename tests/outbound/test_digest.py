@@ -92,7 +92,9 @@ def test_a_daily_digest_groups_by_space_and_is_sent_once(tmp_path: Path) -> None
     sales_at, support_at = text.index("\nSales\n"), text.index("\nSupport\n")
     assert sales_at < text.index("Q3 numbers") < text.index("Pricing") < support_at
     assert support_at < text.index("On-call rota")
-    assert text.count("Q3 numbers") == 1
+    assert text.count("* Q3 numbers") == 1
+    # Each page with a line of its text
+    assert re.search(r"\* Q3 numbers \(new page\)\n  Hi all, The Q3 numbers", text)
     assert "because you chose a daily digest" in text
     with rt.sessions() as s:
         assert {i.digest_id for i in s.scalars(select(DigestItem))} == set(made)

@@ -47,8 +47,8 @@ def test_the_receipt_counts_who_hears_now_and_in_which_digest(tmp_path: Path) ->
         text = receipt.get_body(preferencelist=("plain",)).get_content()
         assert "is published in Sales" in text
         assert "1 person was notified now." in text
-        assert "1 will see it in their daily digest." in text
-        assert "1 will see it in their weekly digest." in text
+        assert "1 person will see it in their daily digest." in text
+        assert "1 person will see it in their weekly digest." in text
         assert str(receipt["Reply-To"]).startswith("reply+")
         assert receipt["Auto-Submitted"] == "auto-replied"
         assert "because you published this page by email" in text

@@ -7,6 +7,7 @@ import jinja2
 import lxml.html
 import pytest
 
+from mailhub import i18n
 from mailhub.outbound.render import Renderer, inline_css, inline_template
 
 from mail_context import CONTEXT, ROOT, TEMPLATES
@@ -18,7 +19,7 @@ def _naive(template: str) -> str:
         loader=jinja2.FileSystemLoader(ROOT), autoescape=True, undefined=jinja2.StrictUndefined
     )
     html = env.get_template(f"{template}.html").render(
-        {**CONTEXT, "_": lambda s, **kw: s.format(**kw) if kw else s, "lang": "en"}
+        {**CONTEXT, "_": i18n.translator("en"), "lang": "en"}
     )
     return inline_css(html)
 
@@ -74,3 +75,15 @@ def test_jinja_tags_survive_inlining_in_text_attributes_and_between_elements() -
     assert '{% for i in items %}<li style="margin:0">{{ i }}</li>{% endfor %}' in inlined
     out = jinja2.Environment().from_string(inlined).render(x=2, t="T", y=True, items=[1, 2])
     assert out.count("<li") == 2 and "&lt;b&gt;" not in out
+
+
+def test_a_digest_names_files_gives_excerpts_and_counts_in_words() -> None:
+    for locale, comment, files in (
+        ("en", "1 comment", "Files: deck &lt;v2&gt;.pdf, chart.png"),
+        ("de", "1 Kommentar", "Dateien: deck &lt;v2&gt;.pdf, chart.png"),
+        ("fr", "1 commentaire", "Fichiers : deck &lt;v2&gt;.pdf, chart.png"),
+    ):
+        rendered = Renderer().render("digest", CONTEXT, locale)
+        assert comment + "\n" in rendered.html and f"({comment})" in rendered.text
+        assert files in rendered.html and "The review is on &lt;Thursday&gt;." in rendered.html
+        assert "Numbers are in. (" in rendered.text  # a comment's files follow its line

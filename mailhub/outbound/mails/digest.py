@@ -1,4 +1,7 @@
-"""One mail for everything a person's digest collected, grouped by space, then by page."""
+"""One mail for everything a person's digest collected, grouped by space, then by page: each page
+with a one-line excerpt of its text and the names of its files, each comment with a line of
+what it says and its files. Counts and frequencies are worded with each language's plural
+forms and articles ("1 comment", "an hourly digest")."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailhub import i18n
 from mailhub.models import (
+    Attachment,
     Comment,
     DigestItem,
     Form,
@@ -27,8 +31,51 @@ from mailhub.outbound.mails.parts import (
     Links,
     Prepared,
     from_intranet,
+    latest_revision,
     unsubscribe_links,
 )
+
+# Whole sentences per frequency: the adjective and its article agree differently in each
+# language ("an hourly digest", "eine stündliche Zusammenfassung").
+SUBJECTS = {
+    "hourly": (
+        "Your hourly digest from {tenant}: {count} update",
+        "Your hourly digest from {tenant}: {count} updates",
+    ),
+    "daily": (
+        "Your daily digest from {tenant}: {count} update",
+        "Your daily digest from {tenant}: {count} updates",
+    ),
+    "weekly": (
+        "Your weekly digest from {tenant}: {count} update",
+        "Your weekly digest from {tenant}: {count} updates",
+    ),
+}
+REASONS = {
+    "hourly": "you chose an hourly digest",
+    "daily": "you chose a daily digest",
+    "weekly": "you chose a weekly digest",
+}
+EXCERPT = 140  # characters of a page's or comment's text in its one line
+
+
+def one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= EXCERPT else line[: EXCERPT - 1] + "…"
+
+
+def _file_names(session: Session, page_id: int, comment_id: int | None) -> list[str]:
+    return list(
+        session.scalars(
+            select(Attachment.filename)
+            .where(Attachment.page_id == page_id, Attachment.comment_id.is_(None))
+            .order_by(Attachment.id)
+            if comment_id is None
+            else select(Attachment.filename)
+            .where(Attachment.comment_id == comment_id)
+            .order_by(Attachment.id)
+        )
+    )
 
 
 def digest(
@@ -51,7 +98,7 @@ def digest(
             entry = spaces[space.name].setdefault(
                 ("form", form.id),
                 {"title": form.title, "url": links.form(form.id), "new": False, "edits": 0}
-                | {"comments": [], "form": True, "answers": 0},
+                | {"comments": [], "form": True, "answers": 0, "excerpt": "", "files": []},
             )
             if item.kind == NotificationKind.FORM_ANSWERED:
                 entry["answers"] += 1
@@ -71,8 +118,14 @@ def digest(
                 "comments": [],
                 "form": False,
                 "answers": 0,
+                "excerpt": "",
+                "files": [],
             },
         )
+        if not entry["excerpt"]:
+            latest = latest_revision(session, page.id)
+            entry["excerpt"] = one_line(latest.body_text) if latest else ""
+            entry["files"] = _file_names(session, page.id, None)
         if item.kind == NotificationKind.PAGE_CREATED:
             entry["new"] = True
         elif item.kind == NotificationKind.PAGE_EDITED:
@@ -81,20 +134,16 @@ def digest(
             comment = session.get(Comment, item.comment_id)
             if comment is not None:
                 author = session.get_one(User, comment.author_id)
-                excerpt = " ".join(comment.body_text.split())
                 entry["comments"].append(
                     {
                         "author": author.name,
-                        "excerpt": excerpt[:200] + ("…" if len(excerpt) > 200 else ""),
+                        "excerpt": one_line(comment.body_text),
+                        "files": _file_names(session, page.id, comment.id),
                     }
                 )
     frequency = context_of(n, Digest).get("frequency", "daily")
-    subject = _(
-        "Your {frequency} digest from {tenant}: {count} updates",
-        frequency=_(frequency),
-        tenant=tenant.name,
-        count=len(rows),
-    )
+    frequency = frequency if frequency in SUBJECTS else "daily"
+    subject = _.n(*SUBJECTS[frequency], len(rows), tenant=tenant.name)
     unsubscribe = unsubscribe_links(
         session, n, tenant, user, links, (SubjectKind.TENANT, tenant.id)
     )
@@ -106,7 +155,7 @@ def digest(
         "json_ld": actions.to_script(markup),
         "spaces": [(name, list(pages.values())) for name, pages in spaces.items()],
         "buttons": [(view, home, True)],
-        "reason": _("you chose a {frequency} digest", frequency=_(frequency)),
+        "reason": _(REASONS[frequency]),
         "mandatory": False,
         "tenant_name": tenant.name,
     } | unsubscribe.context

@@ -1,5 +1,6 @@
 """Mail about a page: created, edited, or commented on; in the author's name, threaded, reply-able
-(the reply becomes a comment), with View and Unfollow buttons and Gmail actions; its images
+(the reply becomes a comment), with View and Unfollow buttons and Gmail actions. An edit's mail
+shows what changed (the removed and added lines), not the whole text again. Its images
 travel inside it or by a link of the recipient's own, and its attachments are listed
 (outbound.files).
 """
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub import i18n
+from mailhub.content.changes import changed_lines
 from mailhub.models import (
     Comment,
     Notification,
@@ -68,6 +71,16 @@ def page_event(
         if n.kind == NotificationKind.PAGE_EDITED:
             subject, template = f"Re: [{space.name}] {page.title}", "page_edited"
             url += f"?revision={rev.number}" if rev else ""
+            before = (
+                session.scalar(
+                    select(Revision.body_text).where(
+                        Revision.page_id == page.id, Revision.number == rev.number - 1
+                    )
+                )
+                if rev
+                else None
+            )
+            changes, more = changed_lines(before or "", body_text)
         else:
             subject, template = f"[{space.name}] {page.title}", "page_created"
         view = _("View page")
@@ -81,6 +94,8 @@ def page_event(
         page.id,
         n.comment_id if n.kind == NotificationKind.COMMENT_ADDED else None,
     )
+    if n.kind != NotificationKind.PAGE_EDITED:
+        changes, more = [], 0
     ctx = context_of(n, Subscribed)
     setting_kind, setting_id = ctx.get("setting") or (SubjectKind.PAGE, page.id)
     reason = reason_for(_, n)
@@ -101,6 +116,8 @@ def page_event(
         "page_title": page.title,
         "body_html": files.body_html,
         "files": [(f.filename, f.size, f.url) for f in files.listed],
+        "changes": changes,  # an edit: the lines it removed and added
+        "more": more,
         "body_text": body_text,
         "page_url": url,
         "buttons": [(view, url, True), (unfollow_name, unfollow, False)],

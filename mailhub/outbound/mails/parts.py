@@ -178,14 +178,34 @@ def audience_lines(_: i18n.Translator, audience: Audience) -> list[str]:
     lines = [
         _("Nobody was notified now.")
         if now == 0
-        else _("1 person was notified now.")
-        if now == 1
-        else _("{count} people were notified now.", count=now)
+        else _.n("{count} person was notified now.", "{count} people were notified now.", now)
     ]
+    hourly, daily, weekly = (later.get(f, 0) for f in ("hourly", "daily", "weekly"))
     digests = (
-        ("hourly", _("{count} will see it in their hourly digest.", count=later.get("hourly", 0))),
-        ("daily", _("{count} will see it in their daily digest.", count=later.get("daily", 0))),
-        ("weekly", _("{count} will see it in their weekly digest.", count=later.get("weekly", 0))),
+        (
+            "hourly",
+            _.n(
+                "{count} person will see it in their hourly digest.",
+                "{count} people will see it in their hourly digest.",
+                hourly,
+            ),
+        ),
+        (
+            "daily",
+            _.n(
+                "{count} person will see it in their daily digest.",
+                "{count} people will see it in their daily digest.",
+                daily,
+            ),
+        ),
+        (
+            "weekly",
+            _.n(
+                "{count} person will see it in their weekly digest.",
+                "{count} people will see it in their weekly digest.",
+                weekly,
+            ),
+        ),
     )
     return lines + [line for frequency, line in digests if later.get(frequency)]
 

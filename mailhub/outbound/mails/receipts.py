@@ -112,7 +112,7 @@ def moderation(
         [
             (
                 _("Also waiting"),
-                _("{count} other messages", count=others) if others != 1 else _("1 other message"),
+                _.n("{count} other message", "{count} other messages", others),
             )
         ]
         if others
