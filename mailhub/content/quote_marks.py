@@ -32,8 +32,9 @@ _VERBS = (
     r"(?<!\w)(wrote|writes|schrieb|a\s+écrit|escribió|escribio|ha\s+scritto|scrisse|escreveu|"
     r"schreef|geschreven|skrev|skriver|napisał\(a\)|napisała|napisał|napisal|pisze|"
     r"написал\(а\)|написала|написал|пишет|пише|написав|yazdı|napsal\(a\)|napsala|napsal|"
-    r"kirjoitti|írta|έγραψε|va\s+escriure|ha\s+escrit)(?!\w)|写道|寫道|작성|書きました|のメッセージ|"
-    r"のメール"
+    r"kirjoitti|írta|έγραψε|va\s+escriure|ha\s+escrit|menulis|đã\s+viết|napisao|napisala|"
+    r"napísal|rašė|rakstīja|kirjutas|a\s+scris|написа|escribiu|כתב|כתבה|كتب)(?!\w)|写道|寫道|"
+    r"작성|書きました|のメッセージ|のメール|เขียน"
 )
 # A header that names a date or an address and ends in the verb and a colon, with at most a
 # short tail between them ("schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:", "ezt írta
@@ -42,7 +43,12 @@ _VERB_HEADER = re.compile(r"^.{0,500}?(" + _VERBS + r").{0,160}?[:：]$", re.IGN
 # Zoho's "---- On Mon, 24 Oct 2016 … Ann <ann@…> wrote ----": the verb ends it, dashes around.
 _VERB_LAST = re.compile(r"^.{0,500}?(" + _VERBS + r")$", re.IGNORECASE)
 # Older clients' bare "Ann Author wrote:" or "you wrote:" (trusted only right above a quote).
-_WEAK_HEADER = re.compile(r"^[^\d@:<>\n]{1,60}?(" + _VERBS + r")\s*[:：]$", re.IGNORECASE)
+# A name is one to five capitalised words of two letters or more ("As I wrote:" is prose).
+_WEAK_HEADER = re.compile(
+    r"^(you|\"[^\"]{1,60}\"|[A-ZÀ-ÖØ-Þ][\w.'’-]+(\s[A-ZÀ-ÖØ-Þ][\w.'’-]+){0,4})\s("
+    + _VERBS
+    + r")\s*[:：]$"
+)
 # Gmail in languages that lead with the date and have no verb ("пн, 24 окт. 2016 г. в 15:36,
 # Иван <ivan@…>:", "2016年10月24日(月) 15:36 Taro <taro@…>:"), an address sometimes never
 # closed, or wrapped so that "<" ends a line.
@@ -56,6 +62,11 @@ _ISO_LED = re.compile(r"^\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\b.{0,300}?(@|\svia\s)")
 _MUTT = re.compile(
     r"^(\*\s)?.{0,200}?<[^<>\s]{1,200}@[^<>\s]{1,200}>\s*\[[^\]]{0,80}\d[^\]]{0,80}\]:$"
 )
+
+# GroupWise and Lotus Notes: ">>> Ann Author <ann@acme.example> 24.11.2026 10:02 >>>".
+_GROUPWISE = re.compile(r"^\s{0,8}>>>\s.{0,300}?\d.{0,100}?>>>\s*$")
+# Help desks' "##- Please type your reply above this line -##" and its kin.
+_REPLY_ABOVE = re.compile(r"(reply|write|type)\s.{0,40}above\s(this|the)\sline", re.IGNORECASE)
 
 # "-----Original Message-----", "Begin forwarded message:" and their translations, compared
 # once the dashes, stars, underscores and colon around them are stripped.
@@ -121,7 +132,7 @@ _RULE = re.compile(r"^\s{0,8}(-{2,}|_{2,}|\*{3,}|#{3,}|~{3,}|={3,}|ᐧ)\s*$")
 _LONG_RULE = re.compile(r"^\s{0,8}(-{5,}|_{5,}|—{3,})\s*$")
 
 # "Sent from my iPhone" and the rest of the lines phones and apps sign with.
-_NAME = r"[\w .,'’&()+-]{1,40}"
+_NAME = r"[\w .,'’&()+®™-]{1,40}"
 _LINK = r"(\s?<https?://[^\s>]{1,300}>)?"
 _SENT_FROM = re.compile(
     r"^\s{0,8}(sent from (my )?" + _NAME + r"|sent (via|with|using|by) " + _NAME + r"|"
@@ -129,7 +140,8 @@ _SENT_FROM = re.compile(
     r"sent from my android device with k-9 mail\. please excuse my brevity\.|"
     r"sent from mail for windows( 10| 11)?|"
     r"von meinem " + _NAME + r" gesendet|gesendet (von|mit) " + _NAME + r"|"
-    r"envoyé (de|depuis|avec) (mon|ma|l'|un) ?" + _NAME + r"|"
+    r"envoyé (de|depuis|avec|à partir de) (mon|ma|l'|un|) ?" + _NAME + r"|"
+    r"lähetetty \S{1,30}(sta|stä)|"
     r"enviado (desde|de|do|com|con) (mi|meu|o meu|o|el) ?" + _NAME + r"|"
     r"inviato da(l| il)? (mio )?"
     + _NAME
@@ -139,7 +151,7 @@ _SENT_FROM = re.compile(
     r"skickat från " + _NAME + r"|sendt fra " + _NAME + r"|wysłane z " + _NAME + r"|"
     r"отправлено (с|из) " + _NAME + r"|надіслано з " + _NAME + r"|odesláno z " + _NAME + r"|"
     r"" + _NAME + r"(dan|den|tan|ten) gönderildi|\S{1,30}から送信|发自我的\s?\S{1,30}|"
-    r"從我的\s?\S{1,30}\s?傳送|\S{1,30}에서 보냄)" + _LINK + r"\s*$",
+    r"從我的\s?\S{1,30}\s?傳送|\S{1,30}에서 보냄)\.?" + _LINK + r"\s*$",
     re.IGNORECASE,
 )
 
@@ -169,6 +181,8 @@ def _plain_kind(line: str) -> str:
     stripped = line.strip().strip(_INVISIBLE)
     if not stripped:
         return EMPTY
+    if _REPLY_ABOVE.search(stripped):
+        return DELIMITER
     if _QUOTE.match(line):
         return QUOTE
     if _RULE.match(line):
@@ -182,6 +196,8 @@ def _marker_span(lines: list[str], kinds: list[str], i: int) -> int:
     """How many lines from i make a marker (0: none starts there)."""
     if kinds[i] == EMPTY:
         return 0
+    if _GROUPWISE.match(lines[i]):
+        return 1
     if _is_separator(lines[i]):
         return 1 + _block_after(lines, i + 1)
     if kinds[i] == DELIMITER and _LONG_RULE.match(lines[i]):
