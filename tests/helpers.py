@@ -166,3 +166,15 @@ def png(width: int = 900, height: int = 600) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (20, 120, 200)).save(out, "PNG")
     return out.getvalue()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium(playwright: Any) -> Any:
+    """Debian's Chromium, headless, as the browser tests drive it."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=["--no-sandbox", "--disable-background-networking"],
+    )

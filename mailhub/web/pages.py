@@ -24,7 +24,7 @@ from mailhub.domain import editing
 from mailhub.domain.directory import get_tenant, space_by_slug, visible_space_ids
 from mailhub.domain.queries import attachment_file, list_pages, page_view
 from mailhub.errors import InvalidInput, NotFound
-from mailhub.models import Page, Revision, Space, Tenant, User
+from mailhub.models import Attachment, Page, Revision, Space, Tenant, User
 from mailhub.outbound import recipients
 from mailhub.outbound.files import recipient_of
 from mailhub.stores.files import FileStore
@@ -57,6 +57,20 @@ def writable(session: Session, tenant: Tenant, user: User) -> list[Space]:
             .where(Space.tenant_id == tenant.id, Space.id.in_(visible))
             .order_by(Space.name)
         )
+    )
+
+
+def _file(
+    files: FileStore, a: Attachment, rel: str, headers: dict[str, str] | None = None
+) -> FileResponse:
+    """An attachment's file: a raster image shown, anything else downloaded, sandboxed."""
+    shown_inline = a.content_type in INLINE_TYPES
+    return FileResponse(
+        files.path(rel),
+        media_type=a.content_type if shown_inline else "application/octet-stream",
+        filename=a.filename,
+        content_disposition_type="inline" if shown_inline else "attachment",
+        headers={"Content-Security-Policy": "default-src 'none'; sandbox"} | (headers or {}),
     )
 
 
@@ -262,14 +276,7 @@ def register(
         if width:
             media = "image/png" if rel.endswith(".png") else "image/jpeg"
             return FileResponse(files.path(rel), media_type=media)
-        shown_inline = a.content_type in INLINE_TYPES
-        return FileResponse(
-            files.path(rel),
-            media_type=a.content_type if shown_inline else "application/octet-stream",
-            filename=a.filename,
-            content_disposition_type="inline" if shown_inline else "attachment",
-            headers={"Content-Security-Policy": "default-src 'none'; sandbox"},
-        )
+        return _file(files, a, rel)
 
     @app.get("/t/{tenant}/files/{attachment_id}/{credential}/{filename}")
     def file_by_link(tenant: str, attachment_id: str, credential: str, filename: str) -> Response:
@@ -286,15 +293,9 @@ def register(
             if user is None or user.tenant_id != t.id:
                 raise NotFound("file link")
             a, rel = attachment_file(session, t.slug, number(attachment_id), "", user)
-        shown_inline = a.content_type in INLINE_TYPES
-        return FileResponse(
-            files.path(rel),
-            media_type=a.content_type if shown_inline else "application/octet-stream",
-            filename=a.filename,
-            content_disposition_type="inline" if shown_inline else "attachment",
-            headers={
-                "Content-Security-Policy": "default-src 'none'; sandbox",
-                "Cache-Control": "private, max-age=3600",
-                "Referrer-Policy": "no-referrer",
-            },
+        return _file(
+            files,
+            a,
+            rel,
+            {"Cache-Control": "private, max-age=3600", "Referrer-Policy": "no-referrer"},
         )

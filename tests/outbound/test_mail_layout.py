@@ -13,10 +13,9 @@ import pytest
 
 from mailhub.outbound.render import Renderer
 
-from helpers import TESTS
+from helpers import CHROMIUM, TESTS, chromium
 from mail_context import CONTEXT, TEMPLATES
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = TESTS / "output" / "screenshots" / "mail"
 PHONE, DESKTOP = 375, 1024
 
@@ -48,11 +47,7 @@ MEASURE = """() => {
 def browser() -> Iterator[Browser]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
+        b = chromium(p)
         yield b
         b.close()
 

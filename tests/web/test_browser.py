@@ -25,9 +25,8 @@ from mailhub.models import FormResponse, Objection, Revision, Subscription
 from mailhub.web.app import create_app
 
 from conftest import free_port, relayed_runtime, wait_until
-from helpers import TESTS, png, sign_in, smtp_send
+from helpers import CHROMIUM, TESTS, chromium, png, sign_in, smtp_send
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = TESTS / "output" / "screenshots"
 MAIL_BASE = "https://intranet.acme.example"
 
@@ -89,11 +88,7 @@ def site(tmp_path: Path) -> Iterator[tuple[object, object, object, str]]:
 def page() -> Iterator[Page]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
+        browser = chromium(p)
         context = browser.new_context(viewport={"width": 420, "height": 900})  # a phone
         yield context.new_page()
         browser.close()
