@@ -32,7 +32,8 @@ from mailhub.content.quote_marks import (
     classify,
 )
 
-_HARD_RULE = re.compile(r"^\s*(-{2,}|_{2,}|ᐧ)\s*$")  # always a delimiter
+_HARD_RULE = re.compile(r"^\s*(-{2,}|_{2,}|ᐧ)\s*$")  # a delimiter, whatever follows
+_UNDERLINE = re.compile(r"^(={3,}|-{3,})\s*$")  # right under a line of text: a heading
 _SOFT_RULE_TEXT = 10  # a "***" or "====" rule above more text lines than this is a divider
 _SIGNATURE_TEXT = 2  # a "Sent from …" line above more text lines than this is text
 _FOOTER_LINES = 7  # unquoted lines under a quote that are still history (a signature, a footer)
@@ -138,8 +139,8 @@ def _keep(lines: list[str], kinds: list[str]) -> list[bool]:
 
 def _soften_rules(lines: list[str], kinds: list[str]) -> None:
     """A "***", "####" or "====" rule with much text under it divides the text; a "===="
-    right under a line of text underlines a heading; a "Sent with …" line with text under it
-    is part of the text."""
+    or "----" right under a line of text underlines a heading; a "Sent with …" line with text
+    under it is part of the text."""
     below = 0
     for i in range(len(kinds) - 1, -1, -1):
         k = kinds[i]
@@ -150,11 +151,12 @@ def _soften_rules(lines: list[str], kinds: list[str]) -> None:
         elif k == SIGNATURE and below > _SIGNATURE_TEXT:
             kinds[i] = TEXT  # "Sent with love" above the rest of a letter is what they wrote
             below += 1
-        elif k == DELIMITER and not _HARD_RULE.match(lines[i]):
-            heading = i > 0 and kinds[i - 1] == TEXT and lines[i].strip().startswith("=")
-            if below > _SOFT_RULE_TEXT or heading:
-                kinds[i] = TEXT
-                below += 1
+        elif k == DELIMITER and _UNDERLINE.match(lines[i]) and i > 0 and kinds[i - 1] == TEXT:
+            kinds[i] = TEXT  # a heading's underline ("Agenda" over "------")
+            below += 1
+        elif k == DELIMITER and not _HARD_RULE.match(lines[i]) and below > _SOFT_RULE_TEXT:
+            kinds[i] = TEXT
+            below += 1
 
 
 def _first_delimiter(kinds: list[str]) -> int:
