@@ -181,3 +181,8 @@ def test_remote_images_only_from_allowed_hosts() -> None:
     for blocked in ("tracker.example", "plain.png", "evil.example"):
         assert blocked not in cleaned
     assert "https://" not in clean_html(html)  # nothing allowed by default
+    # A blocked image, or a pixel-sized one even from an allowed host, leaves no <img> at all
+    assert cleaned.count("<img") == 1
+    pixel = '<p>Hi<img src="https://img.intranet.acme.example/open.gif" width="1" height="1"></p>'
+    assert clean_html(pixel, hosts) == "<p>Hi</p>"
+    assert clean_html('<img alt="logo" src="https://tracker.example/l.png">') == ""
