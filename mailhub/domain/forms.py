@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from math import isfinite
 from typing import Any
 
 from sqlalchemy import func, select
@@ -206,21 +207,69 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """One question's answers at a glance: options with how often each was chosen (in the
+    form's order, unchosen ones too), a number's count, minimum, average and maximum, or the
+    written answers listed."""
+
+    question: str
+    kind: str
+    answered: int
+    options: list[tuple[str, int]]
+    numbers: tuple[int, float, float, float] | None  # count, minimum, average, maximum
+    written: list[str]
+
+
+_CHOICES = frozenset({"single", "multiple", "yes_no"})
+
+
+@dataclass(frozen=True)
 class Results:
     form: Form
     questions: list[str]  # every question text of every version, in order of first appearance
     rows: list[Row]
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # newest, by text
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """For choice questions: how often each option was chosen."""
-        out: dict[str, dict[str, int]] = {}
-        for row in self.rows:
-            for question, value in row.answers.items():
-                for option in value if isinstance(value, list) else [value]:
-                    if isinstance(option, str) and len(option) <= 200:
-                        out.setdefault(question, {}).setdefault(option, 0)
-                        out[question][option] += 1
+    def summaries(self) -> list[Summary]:
+        """A summary of each question, in the form's order."""
+        out = []
+        for question in self.questions:
+            definition = self.definitions.get(question, {})
+            kind = str(definition.get("kind", "short"))
+            values = [
+                row.answers[question]
+                for row in self.rows
+                if row.answers.get(question) not in (None, "", [])
+            ]
+            options: list[tuple[str, int]] = []
+            numbers = None
+            written: list[str] = []
+            if kind in _CHOICES:
+                counted: dict[str, int] = {str(o): 0 for o in definition.get("options", [])}
+                for value in values:
+                    for option in value if isinstance(value, list) else [value]:
+                        counted[str(option)] = counted.get(str(option), 0) + 1
+                options = list(counted.items())
+            elif kind == "number":
+                found = [f for f in (float(v) for v in values if _is_number(v)) if isfinite(f)]
+                if found:
+                    numbers = (len(found), min(found), sum(found) / len(found), max(found))
+            else:
+                written = [shown(v) for v in values]
+            out.append(Summary(question, kind, len(values), options, numbers, written))
         return out
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def results(session: Session, tenant: Tenant, form: Form) -> Results:
@@ -231,10 +280,12 @@ def results(session: Session, tenant: Tenant, form: Form) -> Results:
         )
     }
     questions: list[str] = []
+    definitions: dict[str, dict[str, Any]] = {}
     for v in versions.values():
         for q in v.definition["questions"]:
             if q["text"] not in questions:
                 questions.append(q["text"])
+            definitions[q["text"]] = q  # the newest version's wins
     rows = []
     for response, user in session.execute(
         select(FormResponse, User)
@@ -252,7 +303,7 @@ def results(session: Session, tenant: Tenant, form: Form) -> Results:
         rows.append(
             Row(user.name, user.email, response.updated_at, v.number, response.via, answers)
         )
-    return Results(form, questions, rows)
+    return Results(form, questions, rows, definitions)
 
 
 def to_csv(res: Results) -> str:

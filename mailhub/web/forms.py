@@ -121,7 +121,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             "form_results.html",
             form=form,
             results=res,
-            counts=res.counts(),
+            summaries=res.summaries(),
             shown=forms.shown,
             export=export,
             **context,
