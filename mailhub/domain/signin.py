@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from mailhub.db import rowcount
 from mailhub.domain.directory import get_user, mark_active, user_by_email
 from mailhub.models import (
+    ActionToken,
     Notification,
     NotificationKind,
     SubjectKind,
@@ -93,14 +94,25 @@ class Opened:
     next_path: str
 
 
-def sign_in(session: Session, tenant: Tenant, token: str, next_path: str = "") -> Opened:
-    """Consume a magic link and open a session; TokenRefused with a sentence for a person."""
+def holder(session: Session, tenant: Tenant, token: str) -> User:
+    """Whom a magic link would sign in, without using it; TokenRefused with a sentence for a
+    person (unknown, expired, already used, or an account that may not sign in)."""
+    return _check(session, tenant, token)[1]
+
+
+def _check(session: Session, tenant: Tenant, token: str) -> tuple[ActionToken, User]:
     row = token_for(session, tenant.id, token)
     if row.action != "signin":
         raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
     user = session.get(User, row.user_id)
     if user is None or user.tenant_id != tenant.id or not user.active or user.guest:
         raise TokenRefused("This account cannot sign in. Ask an administrator.")
+    return row, user
+
+
+def sign_in(session: Session, tenant: Tenant, token: str, next_path: str = "") -> Opened:
+    """Consume a magic link and open a session; TokenRefused with a sentence for a person."""
+    row, user = _check(session, tenant, token)
     use_token(session, row)
     mark_active(user)
     secret = new_key()

@@ -112,10 +112,6 @@ def create_app(
         log.exception("web request failed")
         return error(500, "Something went wrong", "The error was logged. Please try again later.")
 
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> HTMLResponse:
-        return html("index.html")
-
     @app.get("/healthz")
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})

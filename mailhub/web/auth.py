@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -34,10 +35,12 @@ from mailhub.domain.directory import get_tenant
 from mailhub.domain.signin import Viewer
 from mailhub.errors import MailhubError, NotFound
 from mailhub.ingress.ratelimit import SenderRateLimiter
-from mailhub.models import Tenant
+from mailhub.models import Tenant, User
+from mailhub.outbound.keys import TokenRefused
 from mailhub.web.notify import Notify
 
 COOKIE = "mailhub_session"
+HOME_COOKIE = "mailhub_home"  # the tenant this browser last signed in to, for "/"
 CSRF_COOKIE = "mailhub_csrf"  # the sign-in form's double-submit token, before any session
 Html = Callable[..., HTMLResponse]
 
@@ -175,15 +178,28 @@ def register(
         page.background = BackgroundTask(mail_the_link)
         return page
 
+    def ask_again(request: Request, t: Tenant, problem: str, next_path: str) -> HTMLResponse:
+        """A used, expired or broken link: say so, and offer to mail a new one."""
+        csrf = form_token(request)
+        page = html(
+            "signin.html", 400, tenant=t, next=next_path, csrf=csrf, sent=False, problem=problem
+        )
+        return with_form_token(t.slug, page, csrf)
+
     @app.get("/t/{tenant}/signin/{token}", response_class=HTMLResponse)
     def signin_confirm(request: Request, tenant: str, token: str, next: str = "") -> HTMLResponse:
         with sessions() as session:
             t = get_tenant(session, tenant)
+            try:
+                email = signin.holder(session, t, token).email
+            except TokenRefused as exc:
+                return ask_again(request, t, str(exc), next)
         query = f"?{urlencode({'next': next})}" if next else ""
         csrf = form_token(request)
         page = html(
             "signin_confirm.html",
             tenant=t,
+            email=email,
             action=f"/t/{t.slug}/signin/{token}{query}",
             csrf=csrf,
         )
@@ -194,12 +210,70 @@ def register(
         # Login CSRF: only the button on the page the link opened signs in, in this browser.
         form = await request.form()
         _same_token(str(form.get("csrf") or ""), request.cookies.get(CSRF_COOKIE) or "")
-        with unit_of_work(sessions) as session:
-            t = get_tenant(session, tenant)
-            opened = signin.sign_in(session, t, token, next)
+        try:
+            with unit_of_work(sessions) as session:
+                t = get_tenant(session, tenant)
+                opened = signin.sign_in(session, t, token, next)
+        except TokenRefused as exc:
+            with sessions() as session:
+                return ask_again(request, get_tenant(session, tenant), str(exc), next)
         response = RedirectResponse(opened.next_path, status_code=303)
         cookie(response, t.slug, COOKIE, opened.cookie, signin.SESSION_DAYS * 86400)
+        # Not a secret: which intranet "/" opens for this browser next time.
+        response.set_cookie(
+            HOME_COOKIE, t.slug, max_age=365 * 86400, httponly=True, samesite="lax", secure=secure
+        )
         return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        """The way in: the intranet this browser signed in to last, the only one there is,
+        or a form that mails a sign-in link for each intranet the address belongs to."""
+        with sessions() as session:
+            last = request.cookies.get(HOME_COOKIE, "")
+            known = session.scalar(select(Tenant.slug).where(Tenant.slug == last)) if last else None
+            if known:
+                return RedirectResponse(f"/t/{known}/pages", status_code=303)
+            slugs = list(session.scalars(select(Tenant.slug).limit(2)))
+        if len(slugs) == 1:
+            return RedirectResponse(f"/t/{slugs[0]}/signin", status_code=303)
+        return html("index.html", sent=False, email="")
+
+    @app.post("/signin", response_class=HTMLResponse)
+    async def find_my_intranet(request: Request) -> HTMLResponse:
+        form = await request.form()
+        email = str(form.get("email") or "").strip()[:320]
+        client = request.client.host if request.client else "?"
+        if not limiter.allow(0, client):
+            return html(
+                "error.html",
+                429,
+                status=429,
+                heading="Too many requests",
+                message="Too many sign-in links were asked for from here. "
+                "Wait a few minutes, then try again.",
+            )
+
+        def mail_the_links() -> None:  # after the response: it takes as long for anyone
+            made: list[int] = []
+            if "@" in email:
+                with unit_of_work(sessions) as session:
+                    tenants = session.scalars(
+                        select(Tenant)
+                        .join(User, User.tenant_id == Tenant.id)
+                        .where(func.lower(User.email) == email.lower(), User.active)
+                        .limit(20)
+                    )
+                    for t in list(tenants):
+                        n = signin.request_link(session, t, email)
+                        if n is not None:
+                            made.append(n)
+            notify(made)
+
+        # The same answer for members and strangers: nobody learns who has an account where.
+        page = html("index.html", sent=True, email=email)
+        page.background = BackgroundTask(mail_the_links)
+        return page
 
     @app.post("/t/{tenant}/signout")
     async def signout(request: Request, tenant: str) -> Response:

@@ -60,6 +60,8 @@ def test_a_member_signs_in_with_a_mailed_link_and_out_again(tmp_path: Path) -> N
         # A link scanner's GET signs nobody in; the page's button (a POST) does
         scanned = web.get(link)
         assert scanned.status_code == 200 and "<button" in scanned.text
+        # …which says whom it signs in, and where
+        assert "signs in <strong>bob@acme.example</strong> to the Acme intranet" in scanned.text
         assert web.cookies.get(COOKIE) is None
         signed = press_sign_in(web, link)
         assert signed.status_code == 303
@@ -83,9 +85,16 @@ def test_a_member_signs_in_with_a_mailed_link_and_out_again(tmp_path: Path) -> N
         with rt.sessions() as s:
             assert s.scalars(select(WebSession)).one().expires_at > utcnow() + timedelta(days=29)
 
-        # The link works once
+        # The link works once; a used one says so and offers to mail a new one
         again = press_sign_in(TestClient(create_app(rt.sessions, rt.files)), link)
         assert again.status_code == 400 and "already used" in again.text
+        assert "Mail me a sign-in link" in again.text and 'action="/t/acme/signin"' in again.text
+        opened_again = web.get(link)
+        assert opened_again.status_code == 400 and "already used" in opened_again.text
+
+        # "/" now opens the intranet this browser signed in to
+        home = web.get("/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"] == "/t/acme/pages"
 
         # Signing out needs the session's CSRF token, then ends the session
         assert web.post("/t/acme/signout", data={}).status_code == 403
@@ -139,3 +148,28 @@ def test_strangers_floods_old_links_and_foreign_redirects_get_nothing(tmp_path: 
         with rt.sessions() as s:
             acme = directory.get_tenant(s, "acme")
             assert acme.slug == "acme"
+
+
+def test_the_front_door_leads_to_sign_in(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, sink, _):
+        web = TestClient(create_app(rt.sessions, rt.files, notify=rt.enqueue_notifications))
+        # One intranet here: "/" is its sign-in, never a placeholder
+        only = web.get("/", follow_redirects=False)
+        assert only.status_code == 303 and only.headers["location"] == "/t/acme/signin"
+        with unit_of_work(rt.sessions) as s:
+            globex = directory.add_tenant(s, "globex", "globex.example", "Globex")
+            directory.add_user(s, globex, "bob@acme.example", "Bob at Globex")
+        # Several: a form mails a link for each intranet the address belongs to
+        door = web.get("/")
+        assert door.status_code == 200 and "Sign in to your intranet" in door.text
+        answer = web.post("/signin", data={"email": "bob@acme.example"}).text
+        assert "If bob@acme.example belongs to a member of an intranet here" in answer
+        wait_until(lambda: len(sink.received) == 2)
+        subjects = sorted(str(r.message["Subject"]) for r in sink.received)
+        assert subjects == ["Sign in to Acme", "Sign in to Globex"]
+        # A stranger gets the same words and no mail
+        stranger = web.post("/signin", data={"email": "eve@elsewhere.example"}).text
+        assert "If eve@elsewhere.example belongs to a member of an intranet here" in stranger
+        with rt.sessions() as s:
+            assert len(list(s.scalars(select(User)))) >= 3
+        assert len(sink.received) == 2
