@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from mailhub.domain.directory import can_see, get_tenant, visible_space_ids
@@ -20,6 +20,7 @@ from mailhub.models import (
     Page,
     Revision,
     Space,
+    Tenant,
     User,
 )
 
@@ -80,40 +81,77 @@ class PageSummary:
     author: str
     created_at: datetime
     comments: int
+    space_name: str = ""
+    updated_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat() + "Z"
+        data["updated_at"] = self.updated_at.isoformat() + "Z" if self.updated_at else None
         return data
 
 
-def list_pages(
-    session: Session, tenant_slug: str, limit: int = 200, viewer: User | None = None
-) -> list[PageSummary]:
-    """A tenant's newest pages; with a viewer, only those in spaces they may see (the CLI, an
-    administrator's tool, passes none)."""
-    tenant = get_tenant(session, tenant_slug)
-    query = (
-        select(Page, Space.slug, User.name)
-        .join(Space, Space.id == Page.space_id)
-        .join(User, User.id == Page.author_id)
-        .where(Page.tenant_id == tenant.id)
-    )
+# How a list of pages may be ordered: newest first, last activity first, or by title.
+SORTS = ("new", "activity", "title")
+
+
+def _pages_query(
+    session: Session, tenant: Tenant, viewer: User | None, space_id: int | None
+) -> Select[Page]:
+    query = select(Page).where(Page.tenant_id == tenant.id)
     if viewer is not None:
         query = query.where(Page.space_id.in_(visible_space_ids(session, tenant, viewer)))
-    rows = session.execute(query.order_by(Page.id.desc()).limit(limit)).all()
+    if space_id is not None:
+        query = query.where(Page.space_id == space_id)
+    return query
+
+
+def list_pages(
+    session: Session,
+    tenant_slug: str,
+    limit: int = 200,
+    viewer: User | None = None,
+    *,
+    offset: int = 0,
+    sort: str = "new",
+    space_id: int | None = None,
+) -> list[PageSummary]:
+    """A tenant's pages, `limit` from `offset` in the order `sort` names; with a viewer, only
+    those in spaces they may see (the CLI, an administrator's tool, passes none)."""
+    tenant = get_tenant(session, tenant_slug)
+    order = {
+        "activity": (Page.updated_at.desc(), Page.id.desc()),
+        "title": (func.lower(Page.title), Page.id),
+    }.get(sort, (Page.id.desc(),))
+    query = (
+        _pages_query(session, tenant, viewer, space_id)
+        .add_columns(Space.slug, Space.name, User.name)
+        .join(Space, Space.id == Page.space_id)
+        .join(User, User.id == Page.author_id)
+    )
+    rows = session.execute(query.order_by(*order).offset(offset).limit(limit)).all()
+    ids = [p.id for p, *_ in rows]
     tally: dict[int, int] = {
         page_id: count
         for page_id, count in session.execute(
             select(Comment.page_id, func.count())
-            .where(Comment.tenant_id == tenant.id)
+            .where(Comment.tenant_id == tenant.id, Comment.page_id.in_(ids))
             .group_by(Comment.page_id)
         ).all()
     }
     return [
-        PageSummary(p.id, space, p.title, author, p.created_at, tally.get(p.id, 0))
-        for p, space, author in rows
+        PageSummary(
+            p.id, slug, p.title, author, p.created_at, tally.get(p.id, 0), name, p.updated_at
+        )
+        for p, slug, name, author in rows
     ]
+
+
+def count_pages(
+    session: Session, tenant: Tenant, viewer: User | None = None, space_id: int | None = None
+) -> int:
+    query = _pages_query(session, tenant, viewer, space_id)
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 def page_view(

@@ -19,7 +19,18 @@ from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
 from mailhub.ingress.ratelimit import SenderRateLimiter
 from mailhub.stores.files import FileStore
-from mailhub.web import actions, admin, auth, forms, pages, preferences, privacy, search, static
+from mailhub.web import (
+    actions,
+    admin,
+    auth,
+    forms,
+    pages,
+    preferences,
+    privacy,
+    search,
+    spaces,
+    static,
+)
 from mailhub.web.auth import Forbidden, SignInRequired, same_origin, to_signin
 from mailhub.web.gmail import GoogleBearer
 from mailhub.web.notify import Notify, due_for_next_sweep
@@ -123,6 +134,7 @@ def create_app(
     preferences.register(app, sessions, html, notify)
     search.register(app, sessions, html)
     static.register(app)
+    spaces.register(app, sessions, html)
     admin.register(app, sessions, html)
     privacy.register(app, sessions, html, notify, exports)
     return app

@@ -22,7 +22,7 @@ from mailhub.content.sanitize import text_to_html
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain import editing
 from mailhub.domain.directory import get_tenant, space_by_slug, visible_space_ids
-from mailhub.domain.queries import attachment_file, list_pages, page_view
+from mailhub.domain.queries import SORTS, attachment_file, count_pages, list_pages, page_view
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Attachment, Page, Revision, Space, Tenant, User
 from mailhub.outbound import recipients
@@ -46,6 +46,9 @@ def audience(counts: Counter[str]) -> str:
         f"{counts[f]} in their {f} digest" for f in ("hourly", "daily", "weekly") if counts.get(f)
     ]
     return ", ".join(parts)
+
+
+PER_PAGE = 50  # pages in one screen of a list
 
 
 def writable(session: Session, tenant: Tenant, user: User) -> list[Space]:
@@ -89,16 +92,31 @@ def register(
     file_key: bytes = b"",
 ) -> None:
     @app.get("/t/{tenant}/pages", response_class=HTMLResponse)
-    def pages(request: Request, tenant: str) -> HTMLResponse:
+    def pages(request: Request, tenant: str, page: str = "1", sort: str = "new") -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
             spaces = writable(session, t, seen.user)
+            sort = sort if sort in SORTS else "new"
+            total = count_pages(session, t, seen.user)
+            last = max(1, -(-total // PER_PAGE))
+            shown = min(max(1, int(page) if page.isdigit() else 1), last)
             return html(
                 "pages.html",
                 tenant=t.slug,
                 viewer=seen,
-                pages=list_pages(session, t.slug, viewer=seen.user),
+                pages=list_pages(
+                    session,
+                    t.slug,
+                    PER_PAGE,
+                    seen.user,
+                    offset=(shown - 1) * PER_PAGE,
+                    sort=sort,
+                ),
                 spaces=spaces,
+                sort=sort,
+                page=shown,
+                last=last,
+                total=total,
             )
 
     @app.get("/t/{tenant}/pages/new", response_class=HTMLResponse)

@@ -127,6 +127,7 @@ def test_every_route_refuses_a_member_of_another_tenant(
         "width": "320",
         "fmt": "csv",
         "filename": "x",
+        "space": "sales",
     }
     secrets = ("Q3 pipeline", "Secret survey", "Salary", "ann@acme.example")
     checked = 0

@@ -1,0 +1,73 @@
+"""The ways into the content: the tenant's home lists the spaces a member sees with what is new,
+each space has a home with its addresses, who hears of it and the member's own setting, its
+recent pages and forms; the page list is paged and sortable, with dates, authors and space
+names; forms have a list of their own."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from mailhub.content.questions import parse
+from mailhub.db import unit_of_work
+from mailhub.domain import directory, editing
+from mailhub.models import Form, FormVersion
+from mailhub.web.app import create_app
+
+from conftest import relayed_runtime
+from helpers import sign_in
+
+
+def test_homes_lists_and_paging(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, _sink, _):
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            ann = directory.get_user(s, t, "ann@acme.example")
+            sales = directory.get_space(s, t, "sales")
+            secret = directory.add_space(s, t, "board", "Board")
+            directory.set_space(s, t, "board", restricted=True)
+            directory.add_member(s, t, "board", "ann@acme.example")
+            for i in range(55):
+                editing.create(s, t, sales, ann, f"Report {i:02d}", f"Numbers for week {i}.")
+            editing.create(s, t, secret, ann, "Salaries", "Not for everyone.")
+            form = Form(tenant_id=t.id, space_id=sales.id, creator_id=ann.id, title="Offsite")
+            s.add(form)
+            s.flush()
+            definition = parse("Offsite", "1. Which day? [Mon / Tue]\n")
+            s.add(
+                FormVersion(
+                    tenant_id=t.id, form_id=form.id, number=1, definition=definition.as_json()
+                )
+            )
+        web = TestClient(create_app(rt.sessions, rt.files))
+        sign_in(web, rt.sessions, "acme", "bob@acme.example")
+
+        home = web.get("/t/acme").text
+        assert 'href="/t/acme/s/sales"' in home and "55 pages" in home
+        assert "56 new or changed" not in home and "55 new or changed in the last 7 days" in home
+        assert "Board" not in home and "Salaries" not in home  # a members-only space stays hidden
+        assert 'href="mailto:sales@acme.example"' in home
+
+        space = web.get("/t/acme/s/sales").text
+        assert 'href="mailto:sales@acme.example"' in space and "sales+form@acme.example" in space
+        assert "A new page here reaches" in space and "Change how you hear of Sales" in space
+        assert "Report 54" in space and "55 pages in all" in space
+        assert "Offsite" in space and "open · 0 answers" in space
+        assert web.get("/t/acme/s/board").status_code == 404
+        assert web.get("/t/acme/s/nothing").status_code == 404
+
+        first = web.get("/t/acme/pages").text
+        assert "55 pages" in first and "page 1 of 2" in first and "Report 54" in first
+        assert "Report 04" not in first and 'href="/t/acme/s/sales">Sales</a>' in first
+        second = web.get("/t/acme/pages?page=2").text
+        assert "page 2 of 2" in second and "Report 04" in second and "Report 54" not in second
+        by_title = web.get("/t/acme/pages?sort=title").text
+        titles = re.findall(r">(Report \d\d)</a>", by_title)
+        assert titles == sorted(titles) and titles[0] == "Report 00"
+        assert "page 2 of 2" in web.get("/t/acme/pages?page=999").text  # past the end: the last
+        assert web.get("/t/acme/pages?page=abc").status_code == 200
+
+        forms = web.get("/t/acme/forms").text
+        assert "Offsite" in forms and 'href="/t/acme/s/sales">Sales</a>' in forms
