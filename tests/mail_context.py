@@ -69,6 +69,10 @@ CONTEXT: dict[str, Any] = {
     ],
     "changes": [("-", "The review is on <Thursday>."), ("+", "The review is on <Friday>.")],
     "more": 3,
+    "addresses": [
+        ("Sales & <Co>", "sales@acme.example", "https://intranet.acme.example/t/acme/s/sales")
+    ],
+    "note": "The link works once.",
     "tenant_name": "Acme",
     "files": [
         ("plan <v2>.pdf", "1.2 MB", "https://intranet.acme.example/t/acme/files/3/x?a=1&b=2")

@@ -13,9 +13,10 @@ from mailhub.cli.opening import sessions
 from mailhub.cli.parser import Commands
 from mailhub.config import Settings
 from mailhub.db import unit_of_work
-from mailhub.domain import directory, preferences
+from mailhub.domain import directory, preferences, signin
 from mailhub.errors import InvalidInput
 from mailhub.models import SubjectKind
+from mailhub.web.notify import due_for_next_sweep
 
 
 def register(commands: Commands) -> None:
@@ -69,6 +70,9 @@ def register(commands: Commands) -> None:
     u_add.add_argument("--name", required=True)
     u_add.add_argument("--admin", action="store_true")
     u_add.add_argument("--locale", help="language of the mail this user gets (en, de, fr, …)")
+    u_add.add_argument(
+        "--no-welcome", action="store_true", help="do not send the welcome mail with a way in"
+    )
 
     u_link = add(
         "signin-link", cmd_user_signin_link, "print a one-time sign-in link for a user", user
@@ -223,7 +227,13 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
         u = directory.add_user(s, tenant, args.email, args.name, admin=args.admin)
         if args.locale:
             u.locale = directory.locale_tag(args.locale)
-        print(f"user {u.email} added to {tenant.slug}" + (" as admin" if u.is_admin else ""))
+        welcome = [] if args.no_welcome else [signin.welcome(s, u)]
+        print(
+            f"user {u.email} added to {tenant.slug}"
+            + (" as admin" if u.is_admin else "")
+            + ("" if args.no_welcome else "; a welcome mail is on its way")
+        )
+    due_for_next_sweep(sessions(settings))(welcome)  # the worker sends it at its next pass
     return 0
 
 

@@ -31,6 +31,7 @@ from mailhub.models import (
     WebSession,
     utcnow,
 )
+from mailhub.outbound.contexts import Welcome
 from mailhub.outbound.events import owe
 from mailhub.outbound.keys import TokenRefused, hash_key, mint_token, new_key, token_for, use_token
 
@@ -102,7 +103,7 @@ def holder(session: Session, tenant: Tenant, token: str) -> User:
 
 def _check(session: Session, tenant: Tenant, token: str) -> tuple[ActionToken, User]:
     row = token_for(session, tenant.id, token)
-    if row.action != "signin":
+    if row.action not in ("signin", "welcome"):
         raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
     user = session.get(User, row.user_id)
     if user is None or user.tenant_id != tenant.id or not user.active or user.guest:
@@ -163,3 +164,18 @@ def sign_out(session: Session, cookie: str | None) -> None:
 def purge_expired(session: Session) -> int:
     result = session.execute(delete(WebSession).where(WebSession.expires_at <= utcnow()))
     return rowcount(result)
+
+
+def welcome(session: Session, user: User) -> int:
+    """The welcome mail a member an administrator added gets (once): what the intranet is,
+    where to mail, how replying works, a one-time way in and where to choose their mail."""
+    tenant = session.get_one(Tenant, user.tenant_id)
+    return owe(
+        session,
+        user,
+        kind=NotificationKind.WELCOME,
+        event_key=f"welcome:{user.id}",
+        reason="an administrator added you to the intranet",
+        context=Welcome(),
+        message_id=f"<{tenant.slug}/welcome/{user.id}.{secrets.token_hex(4)}@{tenant.domain}>",
+    )

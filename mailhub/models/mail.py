@@ -121,6 +121,7 @@ class NotificationKind(enum.StrEnum):
     FORM_ANSWERED = "form_answered"  # to the form's owner: someone answered
     FORM_RECEIPT = "form_receipt"  # to whoever answered by mail: what was recorded, or why not
     SIGN_IN = "sign_in"  # a magic link the person asked for on the sign-in page
+    WELCOME = "welcome"  # to a member an administrator added: how it works, and a way in
     PRIVACY_VERIFY = "privacy_verify"  # "was it you?": the link that confirms a privacy request
     PRIVACY_REPORT = "privacy_report"  # the access report (Art. 15), or a request's outcome
     PRIVACY_DUE = "privacy_due"  # to administrators: a request is due within a week

@@ -56,6 +56,10 @@ class SignIn(TypedDict):
     next: str
 
 
+class Welcome(TypedDict):
+    """A welcome mail needs nothing but its person: what it says is read when it is sent."""
+
+
 class Digest(TypedDict):
     frequency: str
 
@@ -88,6 +92,7 @@ Context = (
     | FormReceipt
     | Moderation
     | SignIn
+    | Welcome
     | Digest
     | PrivacyRequestMail
     | BreachNotice

@@ -32,6 +32,7 @@ LIFETIMES = {
     "results": timedelta(days=90),  # a form owner's link to its answers
     "close": timedelta(days=30),
     "signin": timedelta(minutes=15),
+    "welcome": timedelta(days=7),  # the welcome mail's sign-in link: read hours later
     "verify": timedelta(days=7),  # confirming a privacy request made in one's name
     "download": timedelta(days=7),  # an export's archive, deleted when this expires
 }

@@ -39,6 +39,7 @@ _BY_KIND: dict[NotificationKind, Maker] = {
     NotificationKind.FORM_ANSWERED: forms.form_answered,
     NotificationKind.FORM_RECEIPT: forms.form_receipt,
     NotificationKind.SIGN_IN: account.sign_in,
+    NotificationKind.WELCOME: account.welcome,
 }
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, unit_of_work
-from mailhub.domain import directory, inbound_log, preferences
+from mailhub.domain import directory, inbound_log, preferences, signin
 from mailhub.domain.signin import Viewer
 from mailhub.errors import InvalidInput, MailhubError, NotFound
 from mailhub.models import (
@@ -30,12 +30,13 @@ from mailhub.models import (
 )
 from mailhub.privacy import requests
 from mailhub.web.auth import Forbidden, check_csrf, require_admin
+from mailhub.web.notify import Notify
 
 Html = Callable[..., HTMLResponse]
 STATUSES = [s.value for s in InboundStatus]
 
 
-def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
+def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify) -> None:
     def overview(
         session: Session, t: Tenant, seen: Viewer, status: str, message: str, code: int = 200
     ) -> HTMLResponse:
@@ -98,20 +99,24 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
     @app.post("/t/{tenant}/admin")
     async def change(request: Request, tenant: str) -> Response:
         form: Mapping[str, object] = await request.form()
+        owed: list[int] = []
         try:
             with unit_of_work(sessions) as session:
                 t, seen = require_admin(request, session, tenant)
                 check_csrf(seen, form)
-                said = act(session, t, seen, form)
+                said = act(session, t, seen, form, owed)
         except (NotFound, Forbidden):
             raise
         except MailhubError as exc:  # a bad value: nothing changed, and the page says why
             with sessions() as session:
                 t, seen = require_admin(request, session, tenant)
                 return overview(session, t, seen, "", f"Not changed: {exc}", 422)
+        notify(owed)
         return RedirectResponse(f"/t/{tenant}/admin?done={quote(said)}", status_code=303)
 
-    def act(session: Session, t: Tenant, seen: Viewer, form: Mapping[str, object]) -> str:
+    def act(
+        session: Session, t: Tenant, seen: Viewer, form: Mapping[str, object], owed: list[int]
+    ) -> str:
         do = str(form.get("do") or "")
 
         def value(name: str) -> str:
@@ -136,7 +141,8 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
             user = directory.add_user(
                 session, t, value("email"), value("name"), admin=value("admin") == "yes"
             )
-            return f"{user.email} added."
+            owed.append(signin.welcome(session, user))
+            return f"{user.email} added and sent a welcome mail."
         if do == "user":
             email = value("email")
             if email == seen.user.email and value("active") == "no":

@@ -135,6 +135,6 @@ def create_app(
     search.register(app, sessions, html)
     static.register(app)
     spaces.register(app, sessions, html)
-    admin.register(app, sessions, html)
+    admin.register(app, sessions, html, notify)
     privacy.register(app, sessions, html, notify, exports)
     return app

@@ -37,7 +37,9 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
     assert "as admin" in ok(
         tmp_path, "user", "add", "acme", "Ann@Acme.example", "--name", "Ann", "--admin"
     )
-    ok(tmp_path, "user", "add", "acme", "bob@acme.example", "--name", "Bob")
+    assert "a welcome mail is on its way" in ok(
+        tmp_path, "user", "add", "acme", "bob@acme.example", "--name", "Bob"
+    )
     assert "mail sales@acme.example" in ok(tmp_path, "space", "add", "acme", "sales")
     assert "now watches sales" in ok(tmp_path, "follow", "acme", "bob@acme.example", "sales")
     assert "unknown senders moderate, authenticated mail required, language de" in ok(
@@ -52,7 +54,19 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
         "--locale",
         "de",
     )
-    ok(tmp_path, "user", "add", "acme", "cat@acme.example", "--name", "Cat", "--locale", "fr-CH")
+    quiet = ok(
+        tmp_path,
+        "user",
+        "add",
+        "acme",
+        "cat@acme.example",
+        "--name",
+        "Cat",
+        "--locale",
+        "fr-CH",
+        "--no-welcome",
+    )
+    assert "welcome" not in quiet
     assert "bob@acme.example objected" in ok(
         tmp_path, "privacy", "object", "acme", "bob@acme.example"
     )

@@ -91,7 +91,8 @@ def test_an_administrator_runs_the_tenant_from_the_browser(tmp_path: Path) -> No
             ) == ("moderate", 10, "de", True, False, 730)
         # Users: add, make admin, deactivate (which signs them out at once); not oneself
         assert (
-            post(do="add_user", email="Cat@Acme.example", name="Cat") == "cat@acme.example added."
+            post(do="add_user", email="Cat@Acme.example", name="Cat")
+            == "cat@acme.example added and sent a welcome mail."
         )
         assert "Not changed: cat@acme.example is already a user" in post(
             do="add_user", email="cat@acme.example", name="Cat"
@@ -168,3 +169,38 @@ def test_an_administrator_runs_the_tenant_from_the_browser(tmp_path: Path) -> No
 def _statuses(rt: object) -> list[str]:
     with rt.sessions() as s:  # type: ignore[attr-defined]
         return [m.status for m in s.scalars(select(InboundMessage).order_by(InboundMessage.id))]
+
+
+def test_a_new_member_is_welcomed_with_a_way_in(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, sink, _):
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            directory.get_user(s, t, "ann@acme.example").is_admin = True
+            directory.add_space(s, t, "board", "Board")
+            directory.set_space(s, t, "board", restricted=True)
+        web = TestClient(create_app(rt.sessions, rt.files, notify=rt.enqueue_notifications))
+        csrf = sign_in(web, rt.sessions, "acme", "ann@acme.example")
+        web.post(
+            "/t/acme/admin",
+            data={"csrf": csrf, "do": "add_user", "email": "dan@acme.example", "name": "Dan"},
+        )
+        wait_until(lambda: any(r.rcpt_tos == ["dan@acme.example"] for r in sink.received))
+        mail = next(r for r in sink.received if r.rcpt_tos == ["dan@acme.example"]).message
+        assert str(mail["Subject"]) == "Welcome to the Acme intranet"
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        # What it is, where to mail (not the members-only space), how replying works, a way in
+        assert "a mail to a space's address becomes a page" in text
+        assert "- Sales: sales@acme.example" in text and "board@" not in text
+        assert "Reply to any notification to comment" in text
+        assert "/t/acme/preferences" in text
+        link = re.search(r"https://intranet\.acme\.example(/t/acme/signin/\S+)", text)
+        assert link is not None
+        dan = TestClient(create_app(rt.sessions, rt.files))
+        confirm = dan.get(link.group(1)).text
+        assert "signs in <strong>dan@acme.example</strong>" in confirm
+        csrf_token = re.search(r'name="csrf" value="([^"]+)"', confirm)
+        assert csrf_token is not None
+        signed = dan.post(link.group(1), data={"csrf": csrf_token.group(1)}, follow_redirects=False)
+        assert signed.status_code == 303 and dan.get("/t/acme/pages").status_code == 200
+        with rt.sessions() as s:
+            assert s.scalars(select(User).where(User.email == "dan@acme.example")).one().active
