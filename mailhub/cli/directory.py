@@ -74,6 +74,16 @@ def register(commands: Commands) -> None:
         "--no-welcome", action="store_true", help="do not send the welcome mail with a way in"
     )
 
+    u_import = add(
+        "import",
+        cmd_user_import,
+        "add users from a CSV file of email,name[,admin][,locale]; each gets a welcome mail",
+        user,
+    )
+    u_import.add_argument("tenant")
+    u_import.add_argument("file")
+    u_import.add_argument("--no-welcome", action="store_true", help="send no welcome mails")
+
     u_link = add(
         "signin-link", cmd_user_signin_link, "print a one-time sign-in link for a user", user
     )
@@ -234,6 +244,24 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
             + ("" if args.no_welcome else "; a welcome mail is on its way")
         )
     due_for_next_sweep(sessions(settings))(welcome)  # the worker sends it at its next pass
+    return 0
+
+
+def cmd_user_import(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {args.file}: {exc}") from None
+    with unit_of_work(sessions(settings)) as s:
+        tenant = directory.get_tenant(s, args.tenant)
+        added, skipped = directory.import_users(s, tenant, text)
+        welcome = [] if args.no_welcome else [signin.welcome(s, u) for u in added]
+    due_for_next_sweep(sessions(settings))(welcome)
+    print(
+        f"added {len(added)} users to {tenant.slug}"
+        + (f", {len(welcome)} welcome mails on their way" if welcome else "")
+        + (f"; already members: {', '.join(skipped)}" if skipped else "")
+    )
     return 0
 
 

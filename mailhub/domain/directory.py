@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 from sqlalchemy import delete, select
@@ -9,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailhub import i18n
 from mailhub.db import rowcount
-from mailhub.errors import AlreadyExists, InvalidInput, NotFound
+from mailhub.errors import AlreadyExists, InvalidInput, MailhubError, NotFound
 from mailhub.models import Space, SpaceMember, Tenant, User, WebSession, utcnow
 from mailhub.routing import split_address
 
@@ -305,3 +307,34 @@ def end_sessions_of(session: Session, user_id: int) -> int:
     """Sign a user out everywhere (deactivation, erasure)."""
     result = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
     return rowcount(result)
+
+
+def import_users(session: Session, tenant: Tenant, text: str) -> tuple[list[User], list[str]]:
+    """Rows of email,name[,admin][,locale] (a header row is allowed), all or nothing: the users
+    added, and the addresses skipped because they are members already."""
+    added: list[User] = []
+    skipped: list[str] = []
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if number == 1 and row[0].strip().lower() == "email":
+            continue
+        if not 2 <= len(row) <= 4:
+            raise InvalidInput(f"line {number}: expected email,name[,admin][,locale]")
+        email, name, admin, locale = ([cell.strip() for cell in row] + ["", ""])[:4]
+        if admin.lower() not in ("", "yes", "no", "admin", "true", "false"):
+            raise InvalidInput(f"line {number}: admin is yes or no, not {admin!r}")
+        try:
+            existing = user_by_email(session, tenant.id, normalize_email(email))
+            if existing is not None and not existing.guest:
+                skipped.append(existing.email)
+                continue
+            user = add_user(
+                session, tenant, email, name, admin=admin.lower() in ("yes", "admin", "true")
+            )
+            if locale:
+                user.locale = locale_tag(locale)
+        except MailhubError as exc:
+            raise InvalidInput(f"line {number}: {exc}") from None
+        added.append(user)
+    return added, skipped

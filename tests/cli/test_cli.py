@@ -362,3 +362,24 @@ def test_breach_register_commands(tmp_path: Path) -> None:
         "d",
     )
     assert wrong.returncode == 1 and "categories must be among" in wrong.stderr
+
+
+def test_many_members_at_once_from_a_csv(tmp_path: Path) -> None:
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    ok(tmp_path, "user", "add", "acme", "ann@acme.example", "--name", "Ann", "--no-welcome")
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "email,name,admin,locale\nbob@acme.example,Bob,,\ncat@acme.example,Cat,yes,fr\n"
+        "ann@acme.example,Ann,,\n"
+    )
+    said = ok(tmp_path, "user", "import", "acme", str(people))
+    assert "added 2 users to acme, 2 welcome mails on their way" in said
+    assert "already members: ann@acme.example" in said
+    # A bad row anywhere: one line that names it, and nobody is added
+    bad = tmp_path / "bad.csv"
+    bad.write_text("dan@acme.example,Dan\nnot-an-address,Eve\n")
+    refused = run(tmp_path, "user", "import", "acme", str(bad))
+    assert refused.returncode != 0 and "line 2:" in refused.stderr
+    # (Dan was not added: adding him now works.)
+    ok(tmp_path, "user", "add", "acme", "dan@acme.example", "--name", "Dan", "--no-welcome")
