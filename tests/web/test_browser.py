@@ -21,6 +21,8 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from mailhub.db import unit_of_work
+from mailhub.domain import directory, editing
 from mailhub.models import FormResponse, Objection, Revision, Subscription
 from mailhub.web.app import create_app
 
@@ -304,3 +306,107 @@ def test_a_page_mailed_as_html_is_edited_as_rich_text(site: tuple, page: Page) -
 def _revisions(rt: object) -> int:
     with rt.sessions() as s:  # type: ignore[attr-defined]
         return len(list(s.scalars(select(Revision))))
+
+
+WIDE = (
+    "<p>Figures:</p><table><tr>"
+    + "".join(f"<th>Region number {i} total</th>" for i in range(10))
+    + "</tr><tr>"
+    + "<td>1234567.89</td>" * 10
+    + "</tr></table><p>"
+    + "x" * 300
+    + "</p>"
+)
+OVERFLOW = "() => [document.documentElement.scrollWidth, window.innerWidth]"
+
+
+def test_every_page_fits_a_phone_and_a_desktop(site: tuple, page: Page) -> None:  # type: ignore[type-arg]
+    rt, sink, smtp, base = site
+    smtp_send(
+        smtp.port,
+        "ann@acme.example",
+        ["sales@acme.example"],
+        _mail("Regional figures for the whole quarter", "sales@acme.example", "Figures.", WIDE, 31),
+    )
+    smtp_send(
+        smtp.port,
+        "ann@acme.example",
+        ["sales+form@acme.example"],
+        _mail(
+            "Offsite",
+            "sales+form@acme.example",
+            "1. Your name\n2. Which day? [Mon / Tue]\n3. How many? (number)\n",
+            n=32,
+        ),
+    )
+    wait_until(lambda: _revisions(rt) == 1 and len(sink.received) >= 3)
+    with rt.sessions() as s:
+        page_id = s.scalars(select(Revision.page_id)).one()
+    with unit_of_work(rt.sessions) as s:
+        t = directory.get_tenant(s, "acme")
+        ann = directory.get_user(s, t, "ann@acme.example")
+        ann.is_admin = True
+        editing.revise(s, t, page_id, ann, WIDE + "<p>Second version.</p>")
+    jar = _CookieJar()
+    sign_in(jar, rt.sessions, "acme", "ann@acme.example")
+    page.context.add_cookies([{"name": k, "value": v, "url": base} for k, v in jar.values.items()])
+    unsubscribe = _link(sink, 0, r"/t/acme/unsubscribe/\S+", base)
+    routes = {
+        "home": "/t/acme",
+        "pages": "/t/acme/pages",
+        "new-page": "/t/acme/pages/new",
+        "page": f"/t/acme/pages/{page_id}",
+        "edit": f"/t/acme/pages/{page_id}/edit",
+        "history": f"/t/acme/pages/{page_id}/history",
+        "diff": f"/t/acme/pages/{page_id}/diff?a=1&b=2",
+        "space": "/t/acme/s/sales",
+        "forms": "/t/acme/forms",
+        "form": "/t/acme/forms/1",
+        "results": "/t/acme/forms/1/results",
+        "search": "/t/acme/search?q=figures",
+        "settings": "/t/acme/preferences",
+        "admin": "/t/acme/admin",
+        "unsubscribe": unsubscribe[len(base) :],
+    }
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        for name, path in routes.items():
+            response = page.goto(base + path)
+            assert response is not None and response.status == 200, (name, response)
+            scroll, inner = page.evaluate(OVERFLOW)
+            page.screenshot(path=str(SHOTS / f"route-{name}-{width}.png"), full_page=True)
+            assert scroll <= inner, f"{name} overflows at {width} px: {scroll} > {inner}"
+    # Signed out: the sign-in page and the front door
+    page.context.clear_cookies()
+    for name, path in (("signin", "/t/acme/signin"), ("front-door", "/")):
+        for width in (375, 1280):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(base + path)
+            scroll, inner = page.evaluate(OVERFLOW)
+            page.screenshot(path=str(SHOTS / f"route-{name}-{width}.png"), full_page=True)
+            assert scroll <= inner, f"{name} overflows at {width} px"
+
+
+def test_destructive_actions_look_destructive_and_ask_first(site: tuple, page: Page) -> None:  # type: ignore[type-arg]
+    rt, _sink, _smtp, base = site
+    jar = _CookieJar()
+    sign_in(jar, rt.sessions, "acme", "bob@acme.example")
+    page.context.add_cookies([{"name": k, "value": v, "url": base} for k, v in jar.values.items()])
+    page.goto(f"{base}/t/acme/preferences")
+    mute = page.get_by_role("button", name="Mute all mail that is not mandatory")
+    erase = page.get_by_role("button", name="Erase my account")
+    red = "rgb(207, 34, 46)"
+    assert mute.evaluate("b => getComputedStyle(b).backgroundColor") == red
+    assert erase.evaluate("b => getComputedStyle(b).backgroundColor") == red
+    asked: list[str] = []
+
+    def answer(dialog: object) -> None:
+        asked.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    page.on("dialog", answer)
+    mute.click()
+    page.wait_for_timeout(200)
+    assert asked and "Mute all mail" in asked[0]
+    with rt.sessions() as s:  # said no: nothing changed
+        assert not any(sub.level == "muted" for sub in s.scalars(select(Subscription)))
