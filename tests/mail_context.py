@@ -92,10 +92,14 @@ CONTEXT: dict[str, Any] = {
         "categories": [
             {
                 "table": "pages",
+                "title": "Pages you wrote",
+                "what": "the pages you <published>",
+                "who": "members",
+                "source": "your mail",
                 "purpose": "what <you> wrote",
                 "retention": "while kept",
-                "count": 1,
-                "entries": [{"title": "Q3 <review>"}],
+                "count": 3,
+                "listed": ["“Q3 <review>”, 29 November 2026"],
             }
         ]
     },

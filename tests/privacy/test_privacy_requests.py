@@ -15,8 +15,10 @@ from sqlalchemy import select, update
 
 from mailhub.db import unit_of_work
 from mailhub.domain import directory
-from mailhub.models import Objection, PrivacyEvent, PrivacyRequest, utcnow
-from mailhub.privacy import requests
+from mailhub.models import Base, Objection, PrivacyEvent, PrivacyRequest, utcnow
+from mailhub.privacy import datamap, requests
+from mailhub.privacy.report import subject_column
+from mailhub.privacy.report_words import WORDS
 from mailhub.web.app import create_app
 
 from conftest import relayed_runtime, wait_until
@@ -87,11 +89,20 @@ def test_an_access_request_is_verified_then_answered_with_the_report(tmp_path: P
         )
         report = next(r for r in sink.received if "holds about you" in str(r.message["Subject"]))
         text = _text(report)
-        # Every category the data map names a subject for, with purpose, retention and items
-        assert "users: 1" in text and "bob@acme.example" in text
-        assert "pages: 1" in text and "Bob's notes" in text
-        assert "subscriptions: 1" in text and "Why: " in text and "How long: " in text
+        # Each kind of data in words: what it is, why kept, how long, who sees it, where it
+        # came from, and the person's items as they know them
+        assert "Your account (1)" in text and "Bob <bob@acme.example>, member" in text
+        assert text.index("Your account") < text.index("Pages you wrote")  # the account first
+        assert "Pages you wrote (1)" in text and "“Bob's notes”" in text
+        assert "What you chose to hear of (1)" in text
+        assert "the Sales space: every page and comment" in text
+        for label in ("What it is: ", "Why it is kept: ", "How long: ", "Who sees it: "):
+            assert label in text
+        assert "Where it came from: " in text
         assert "ann@acme.example" not in text  # nobody else's data
+        # No table or column names, no internal ids, no raw HTML
+        for technical in ("users:", "pages:", "subscriptions", "author_id", "subject_id", "<p>"):
+            assert technical not in text, technical
         with rt.sessions() as s:
             req = s.get_one(PrivacyRequest, first.id)
             events = s.scalars(select(PrivacyEvent).order_by(PrivacyEvent.id)).all()
@@ -254,3 +265,11 @@ def test_an_export_is_a_zip_of_valid_documents_that_deletes_itself(tmp_path: Pat
         assert path.exists() and rt.expire_exports() == 1 and not path.exists()
         late = web.get(link.group(1))
         assert late.status_code == 400 and "expired" in late.text
+
+
+def test_every_kind_of_personal_data_is_put_in_words() -> None:
+    for name, entry in datamap.load()["tables"].items():
+        table = Base.metadata.tables.get(name)
+        if table is not None and subject_column(table, entry.get("subject")) is not None:
+            assert name in WORDS, f"the access report has no words for {name}"
+            assert all(c in table.c for c in WORDS[name].columns), name
