@@ -28,7 +28,7 @@ from mailhub.mailboxes.screening import (
     oversize,
 )
 from mailhub.mailboxes.unsubscribe import unsubscribe
-from mailhub.models import Comment, InboundMessage, InboundStatus, Tenant, User, utcnow
+from mailhub.models import Comment, InboundMessage, InboundStatus, Page, Tenant, User, utcnow
 from mailhub.outbound import events
 from mailhub.routing import Mailbox, route
 from mailhub.stores.files import FileBatch
@@ -205,16 +205,25 @@ def _route_all(mail: Mail) -> Outcome:
     outcome = Outcome(InboundStatus.PROCESSED)
     done: list[str] = []
     seen: set[tuple[Mailbox, str]] = set()
-    for r in (route(addr) for addr in mail.recipients):
+    # Replies by key first, so a reply-all that reached both a reply address and the space's
+    # address comments once (pages.from_mail finds the comment already made).
+    routes = sorted(
+        (route(addr) for addr in mail.recipients), key=lambda r: r.mailbox is not Mailbox.COMMENTS
+    )
+    for r in routes:
         # However many of its addresses a message names (a mailbox read over IMAP lists them
         # as its headers do), one page per space, one comment per reply key.
         if (r.mailbox, r.arg.lower()) in seen:
             continue
         seen.add((r.mailbox, r.arg.lower()))
         if r.mailbox is Mailbox.PAGES:
-            page, ids = pages.create_from_mail(mail, _author(mail), r.arg)
+            made_here, ids = pages.from_mail(mail, _author(mail), r.arg)
             outcome.notification_ids += ids
-            done.append(f"page {page.id} in {r.arg}")
+            done.append(
+                f"page {made_here.id} in {r.arg}"
+                if isinstance(made_here, Page)
+                else f"comment {made_here.id} on page {made_here.page_id} (a reply to its thread)"
+            )
         elif r.mailbox is Mailbox.FORMS:
             form, ids = forms.create_from_mail(mail, _author(mail), r.arg)
             outcome.notification_ids += ids
