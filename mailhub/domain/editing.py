@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mailhub.content.attachments import link_inline_images, refusal_note
 from mailhub.content.sanitize import clean_html, html_to_text, text_to_html
+from mailhub.content.wikilinks import link_titles
 from mailhub.domain.attachments import Upload, store_files, urls_by_cid
 from mailhub.domain.directory import can_see
 from mailhub.errors import InvalidInput, NotFound
@@ -30,6 +31,27 @@ _REMOTE_IMG = re.compile(r'<img\b[^<>]{0,4000}?\bsrc="https://([^/"\s:]{1,253})[
 
 def _image_hosts(html: str) -> frozenset[str]:
     return frozenset(m.group(1).lower() for m in _REMOTE_IMG.finditer(html))
+
+
+def _linked(session: Session, tenant: Tenant, space: Space, markup: str) -> str:
+    """[[Title]] made a link to the page of that title: in this space first, else in a space
+    open to every member (a members-only page is never revealed by a link to it)."""
+
+    def url_of(title: str) -> str | None:
+        page_id = session.scalar(
+            select(Page.id)
+            .join(Space, Space.id == Page.space_id)
+            .where(
+                Page.tenant_id == tenant.id,
+                or_(Page.title == title, func.lower(Page.title) == title.lower()),
+                (Page.space_id == space.id) | (Space.restricted.is_(False)),
+            )
+            .order_by((Page.space_id != space.id), Page.id)
+            .limit(1)
+        )
+        return f"/t/{tenant.slug}/pages/{page_id}" if page_id is not None else None
+
+    return link_titles(markup, url_of) if "[[" in markup else markup
 
 
 def _member(tenant: Tenant, user: User, session: Session | None = None, space_id: int = 0) -> None:
@@ -65,6 +87,7 @@ def write_page(
     session.add(page)
     session.flush()
     html, text, refused = _with_files(session, tenant, page, author, body_html, body_text, upload)
+    html = _linked(session, tenant, space, html)
     session.add(
         Revision(
             tenant_id=tenant.id,
@@ -94,7 +117,7 @@ def write_comment(
         tenant_id=tenant.id,
         page_id=page.id,
         author_id=author.id,
-        body_html=body_html,
+        body_html=_linked(session, tenant, session.get_one(Space, page.space_id), body_html),
         body_text=body_text,
         quoted_text=quoted_text,
         source_inbound_id=upload.inbound_id if upload else None,
@@ -209,7 +232,12 @@ def revise(
     )
     # Remote images that came in by mail were allowed then (MAILHUB_ALLOWED_IMAGE_HOSTS): an
     # edit keeps them, and can bring in no others.
-    clean = clean_html(body_html, _image_hosts(latest.body_html if latest else ""))
+    clean = _linked(
+        session,
+        tenant,
+        session.get_one(Space, page.space_id),
+        clean_html(body_html, _image_hosts(latest.body_html if latest else "")),
+    )
     text = html_to_text(clean)
     if not text.strip() and not title.strip():
         raise InvalidInput("An edit needs a title or some text.")

@@ -254,3 +254,31 @@ def attachment_file(
             raise NotFound(f"no {thumbnail} px thumbnail of attachment {attachment_id}")
         return a, path
     return a, a.path
+
+
+def linking_pages(
+    session: Session, tenant: Tenant, page_id: int, viewer: User | None = None
+) -> list[tuple[int, str]]:
+    """(id, title) of the pages whose newest text links to this one by title ([[Title]]): its
+    related pages, only those the viewer may see."""
+    newest = (
+        select(Revision.page_id, func.max(Revision.number).label("number"))
+        .where(Revision.tenant_id == tenant.id)
+        .group_by(Revision.page_id)
+        .subquery()
+    )
+    query = (
+        select(Page.id, Page.title)
+        .join(Revision, Revision.page_id == Page.id)
+        .join(newest, (newest.c.page_id == Revision.page_id) & (newest.c.number == Revision.number))
+        .where(
+            Page.tenant_id == tenant.id,
+            Page.id != page_id,
+            Revision.body_html.contains(f'/t/{tenant.slug}/pages/{page_id}" class="page-link"'),
+        )
+        .order_by(Page.title)
+        .limit(50)
+    )
+    if viewer is not None:
+        query = query.where(Page.space_id.in_(visible_space_ids(session, tenant, viewer)))
+    return [(int(i), str(title)) for i, title in session.execute(query)]

@@ -22,7 +22,14 @@ from mailhub.content.sanitize import text_to_html
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain import editing
 from mailhub.domain.directory import get_tenant, space_by_slug, visible_space_ids
-from mailhub.domain.queries import SORTS, attachment_file, count_pages, list_pages, page_view
+from mailhub.domain.queries import (
+    SORTS,
+    attachment_file,
+    count_pages,
+    linking_pages,
+    list_pages,
+    page_view,
+)
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import Attachment, Page, Revision, Space, Tenant, User
 from mailhub.outbound import recipients
@@ -180,7 +187,8 @@ def register(
         with sessions() as session:
             t, seen = require(request, session, tenant)
             view = page_view(session, t.slug, number(page_id), seen.user)
-            return html("page.html", viewer=seen, page=view)
+            related = linking_pages(session, t, view.id, seen.user)
+            return html("page.html", viewer=seen, page=view, related=related)
 
     @app.post("/t/{tenant}/pages/{page_id}/comments")
     async def add_comment(request: Request, tenant: str, page_id: str) -> Response:

@@ -41,6 +41,7 @@ INPUTS: dict[str, Callable[[int], str]] = {
     "separators": lambda n: "-----Original Message-----\n" * (n // 27),
     "field blocks": lambda n: "From: a\nSent: 1\nTo: b\n" * (n // 22),
     "rules": lambda n: "***\ntext\n" * (n // 9),
+    "brackets": lambda n: "[[" * (n // 2),
 }
 
 QUESTION = [{"text": "Which day?", "kind": "choice", "options": ["Mon", "Tue"], "required": True}]
@@ -68,7 +69,16 @@ def _processed_mail(text: str, html: bool) -> None:
 
 
 def entry_points() -> dict[str, Callable[[str], object]]:
-    from mailhub.content import answers, calendar, forward, html_trim, questions, sanitize, trim
+    from mailhub.content import (
+        answers,
+        calendar,
+        forward,
+        html_trim,
+        questions,
+        sanitize,
+        trim,
+        wikilinks,
+    )
     from mailhub.content.mentions import mentions_in
     from mailhub.content.parse import unflow
     from mailhub.domain.search import snippet, words
@@ -78,6 +88,7 @@ def entry_points() -> dict[str, Callable[[str], object]]:
 
     return {
         "trim": trim.split_reply,
+        "page links": lambda text: wikilinks.link_titles(text, lambda _: None),
         "html trim": html_trim.split_html_reply,
         "sanitize html": sanitize.clean_html,
         "html to text": sanitize.html_to_text,
