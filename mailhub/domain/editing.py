@@ -260,3 +260,33 @@ def revise(
     session.flush()
     space = session.get_one(Space, page.space_id)
     return revision, events.page_edited(session, tenant, page, space, revision, editor).ids
+
+
+MAX_DEPTH = 50  # levels of a page tree; deeper is refused
+
+
+def move(
+    session: Session, tenant: Tenant, page_id: int, editor: User, parent_id: int | None
+) -> Page:
+    """Put a page under another page of its space (or at the top, with None). A page cannot
+    sit under itself or under one of its own descendants."""
+    page = session.get(Page, page_id, with_for_update=True)
+    if page is None or page.tenant_id != tenant.id:
+        raise NotFound(f"no page {page_id} in {tenant.slug}")
+    _member(tenant, editor, session, page.space_id)
+    if parent_id is not None:
+        parent = session.get(Page, parent_id)
+        if parent is None or parent.tenant_id != tenant.id or parent.space_id != page.space_id:
+            raise InvalidInput("A page can only sit under a page of its own space.")
+        above: int | None = parent.id
+        for _ in range(MAX_DEPTH):
+            if above is None:
+                break
+            if above == page.id:
+                raise InvalidInput("A page cannot sit under itself or under a page below it.")
+            above = session.scalar(select(Page.parent_id).where(Page.id == above))
+        else:
+            raise InvalidInput(f"Pages nest at most {MAX_DEPTH} levels deep.")
+    page.parent_id = parent_id
+    session.flush()
+    return page

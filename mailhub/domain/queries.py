@@ -282,3 +282,73 @@ def linking_pages(
     if viewer is not None:
         query = query.where(Page.space_id.in_(visible_space_ids(session, tenant, viewer)))
     return [(int(i), str(title)) for i, title in session.execute(query)]
+
+
+def ancestors(session: Session, page: Page) -> list[tuple[int, str]]:
+    """(id, title) of the pages above this one, from the top (at most 50 levels)."""
+    trail: list[tuple[int, str]] = []
+    above, seen = page.parent_id, {page.id}
+    while above is not None and above not in seen and len(trail) < 50:
+        seen.add(above)
+        row = session.execute(
+            select(Page.id, Page.title, Page.parent_id).where(
+                Page.id == above, Page.tenant_id == page.tenant_id
+            )
+        ).first()
+        if row is None:
+            break
+        trail.append((int(row[0]), str(row[1])))
+        above = row[2]
+    return list(reversed(trail))
+
+
+def children(session: Session, page: Page) -> list[tuple[int, str]]:
+    return [
+        (int(i), str(t))
+        for i, t in session.execute(
+            select(Page.id, Page.title)
+            .where(Page.parent_id == page.id, Page.tenant_id == page.tenant_id)
+            .order_by(func.lower(Page.title))
+            .limit(200)
+        )
+    ]
+
+
+@dataclass
+class Node:
+    id: int
+    title: str
+    children: list[Node] = field(default_factory=list)
+
+
+def page_tree(session: Session, tenant: Tenant, space_id: int, limit: int = 500) -> list[Node]:
+    """The space's pages as a tree (a table of contents), titles in order at each level; a page
+    whose parent is missing, or that is part of a loop, stands at the top."""
+    rows = list(
+        session.execute(
+            select(Page.id, Page.title, Page.parent_id)
+            .where(Page.tenant_id == tenant.id, Page.space_id == space_id)
+            .order_by(func.lower(Page.title), Page.id)
+            .limit(limit)
+        )
+    )
+    nodes = {int(i): Node(int(i), str(t)) for i, t, _ in rows}
+    parent_of = {int(i): p for i, _, p in rows}
+    top: list[Node] = []
+    for i, _, parent in rows:
+        node = nodes[int(i)]
+        if parent in nodes and not _loops(int(i), parent_of):
+            nodes[parent].children.append(node)
+        else:
+            top.append(node)
+    return top
+
+
+def _loops(start: int, parent_of: dict[int, int | None]) -> bool:
+    seen, at = {start}, parent_of.get(start)
+    while at is not None:
+        if at in seen:
+            return True
+        seen.add(at)
+        at = parent_of.get(at)
+    return False

@@ -25,6 +25,11 @@ class Page(Base):
     source_inbound_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id"), index=True, default=None
     )
+    # The page this one sits under in its space's tree (None: at the top). A parent that is
+    # deleted leaves its children at the top.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pages.id", ondelete="SET NULL"), index=True, default=None
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

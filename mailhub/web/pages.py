@@ -24,7 +24,9 @@ from mailhub.domain import editing
 from mailhub.domain.directory import get_tenant, space_by_slug, visible_space_ids
 from mailhub.domain.queries import (
     SORTS,
+    ancestors,
     attachment_file,
+    children,
     count_pages,
     linking_pages,
     list_pages,
@@ -188,7 +190,15 @@ def register(
             t, seen = require(request, session, tenant)
             view = page_view(session, t.slug, number(page_id), seen.user)
             related = linking_pages(session, t, view.id, seen.user)
-            return html("page.html", viewer=seen, page=view, related=related)
+            row = session.get_one(Page, view.id)
+            return html(
+                "page.html",
+                viewer=seen,
+                page=view,
+                related=related,
+                trail=ancestors(session, row),
+                below=children(session, row),
+            )
 
     @app.post("/t/{tenant}/pages/{page_id}/comments")
     async def add_comment(request: Request, tenant: str, page_id: str) -> Response:
@@ -211,6 +221,12 @@ def register(
             p = session.get_one(Page, view.id)
             space = session.get_one(Space, p.space_id)
             counts = recipients.preview_edit(session, t, space, p, seen.user)
+            parents = session.execute(
+                select(Page.id, Page.title)
+                .where(Page.space_id == space.id, Page.tenant_id == t.id, Page.id != p.id)
+                .order_by(Page.title)
+                .limit(500)
+            ).all()
             return html(
                 "page_edit.html",
                 tenant=t.slug,
@@ -221,6 +237,8 @@ def register(
                 title=view.title,
                 text=view.body_text,
                 body_html=view.body_html,
+                parents=parents,
+                parent_id=p.parent_id,
                 audience=audience(counts),
                 error="",
             )
@@ -238,6 +256,11 @@ def register(
                 if form.get("mode") == "rich"
                 else text_to_html(str(form.get("text") or "").replace("\r\n", "\n"))
             )
+            if "parent" in form:  # where the page sits in its space's tree
+                chosen = str(form.get("parent") or "")
+                editing.move(
+                    session, t, number(page_id), seen.user, number(chosen) if chosen else None
+                )
             _, ids = editing.revise(
                 session, t, number(page_id), seen.user, body, str(form.get("title") or "")
             )

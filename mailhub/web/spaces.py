@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from mailhub.db import SessionFactory
 from mailhub.domain.directory import can_see, space_by_slug, visible_space_ids
 from mailhub.domain.preferences import defaults_for, effective_for
-from mailhub.domain.queries import count_pages, list_pages
+from mailhub.domain.queries import count_pages, list_pages, page_tree
 from mailhub.errors import NotFound
 from mailhub.models import Form, FormResponse, Page, Space, utcnow
 from mailhub.outbound import recipients
@@ -90,6 +90,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
                 ),
                 total=count_pages(session, t, seen.user, s.id),
                 forms=forms,
+                tree=page_tree(session, t, s.id),
             )
 
     @app.get("/t/{tenant}/forms", response_class=HTMLResponse)

@@ -71,3 +71,47 @@ def test_homes_lists_and_paging(tmp_path: Path) -> None:
 
         forms = web.get("/t/acme/forms").text
         assert "Offsite" in forms and 'href="/t/acme/s/sales">Sales</a>' in forms
+
+
+def test_pages_form_a_tree_with_breadcrumbs_and_contents(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, _sink, _):
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            ann = directory.get_user(s, t, "ann@acme.example")
+            sales = directory.get_space(s, t, "sales")
+            handbook, _ = editing.create(s, t, sales, ann, "Handbook", "All about sales.")
+            travel, _ = editing.create(s, t, sales, ann, "Travel", "How we travel.")
+            trains, _ = editing.create(s, t, sales, ann, "Trains", "Book early.")
+            ids = (handbook.id, travel.id, trains.id)
+        web = TestClient(create_app(rt.sessions, rt.files))
+        csrf = sign_in(web, rt.sessions, "acme", "ann@acme.example")
+        h, tr, tn = ids
+
+        def put(page: int, parent: int | str) -> int:
+            form = web.get(f"/t/acme/pages/{page}/edit").text
+            assert 'id="parent"' in form
+            data = {"csrf": csrf, "title": "", "mode": "rich", "parent": str(parent)}
+            data["body_html"] = re.search(r'name="body_html" value="([^"]*)"', form).group(1)  # type: ignore[union-attr]
+            data["body_html"] = data["body_html"].replace("&lt;", "<").replace("&gt;", ">")
+            return web.post(f"/t/acme/pages/{page}/edit", data=data).status_code
+
+        assert put(tr, h) == 200 and put(tn, tr) == 200
+        trains_page = web.get(f"/t/acme/pages/{tn}").text
+        assert (
+            f'<a href="/t/acme/pages/{h}">Handbook</a> › <a href="/t/acme/pages/{tr}">Travel</a> › Trains'
+            in trains_page
+        )
+        assert f'href="/t/acme/pages/{tn}">Trains</a>' in web.get(f"/t/acme/pages/{tr}").text
+        contents = web.get("/t/acme/s/sales").text
+        nested = re.search(r"<h2>Contents</h2>\s*(.*?)</section>", contents, re.DOTALL)
+        assert nested is not None
+        assert re.search(
+            r"Handbook</a><ul class=\"tree\"><li><a [^>]+>Travel</a><ul class=\"tree\"><li><a [^>]+>Trains",
+            nested.group(1),
+        )
+        # A page cannot sit under its own descendant; nothing changes
+        refused = put(h, tn)
+        assert refused == 400
+        assert "Handbook</a> ›" not in web.get(f"/t/acme/pages/{h}").text
+        assert put(tn, "") == 200  # back to the top
+        assert "Travel</a> › Trains" not in web.get(f"/t/acme/pages/{tn}").text
