@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -157,7 +158,9 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
         return Who(t, user, f"/t/{t.slug}/preferences/{token}", None)
 
-    def page(session: Session, w: Who, message: str = "", code: int = 200) -> HTMLResponse:
+    def page(
+        session: Session, w: Who, message: str = "", code: int = 200, at: str = ""
+    ) -> HTMLResponse:
         spaces, subjects = settings_of(session, w.tenant, w.user)
         return html(
             "preferences.html",
@@ -170,6 +173,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             frequencies=FREQUENCIES,
             objection=objections.in_force(session, w.user.id),
             message=message,
+            at=at,  # the space row the message is about: shown there too
         )
 
     async def change(request: Request, tenant: str, token: str) -> Response:
@@ -184,7 +188,11 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             except PreferenceRefused as exc:
                 return page(session, w, f"Not changed: {exc}.", 409)
         notify(made)
-        return RedirectResponse(f"{w.base}?done={message}", status_code=303)
+        back = str(form.get("back") or "")
+        if what == "space" and back == f"/t/{w.tenant.slug}/s/{arg}":  # the space's own home
+            return RedirectResponse(f"{back}?done={message}#follow", status_code=303)
+        anchor = f"&at={quote(arg)}#space-{quote(arg)}" if what == "space" else ""
+        return RedirectResponse(f"{w.base}?done={message}{anchor}", status_code=303)
 
     def act(
         session: Session, w: Who, what: str, arg: str, form: Mapping[str, object]
@@ -241,14 +249,16 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
         raise NotFound(what)
 
     @app.get("/t/{tenant}/preferences", response_class=HTMLResponse)
-    def mine(request: Request, tenant: str, done: str = "") -> HTMLResponse:
+    def mine(request: Request, tenant: str, done: str = "", at: str = "") -> HTMLResponse:
         with unit_of_work(sessions) as session:
-            return page(session, who(request, session, tenant, ""), done)
+            return page(session, who(request, session, tenant, ""), done, at=at)
 
     @app.get("/t/{tenant}/preferences/{token}", response_class=HTMLResponse)
-    def by_link(request: Request, tenant: str, token: str, done: str = "") -> HTMLResponse:
+    def by_link(
+        request: Request, tenant: str, token: str, done: str = "", at: str = ""
+    ) -> HTMLResponse:
         with unit_of_work(sessions) as session:
-            return page(session, who(request, session, tenant, token), done)
+            return page(session, who(request, session, tenant, token), done, at=at)
 
     @app.post("/t/{tenant}/preferences")
     async def change_mine(request: Request, tenant: str) -> Response:

@@ -57,7 +57,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
             )
 
     @app.get("/t/{tenant}/s/{space}", response_class=HTMLResponse)
-    def space_home(request: Request, tenant: str, space: str) -> HTMLResponse:
+    def space_home(request: Request, tenant: str, space: str, done: str = "") -> HTMLResponse:
         with sessions() as session:
             t, seen = require(request, session, tenant)
             s = space_by_slug(session, t.id, space)
@@ -91,6 +91,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
                 total=count_pages(session, t, seen.user, s.id),
                 forms=forms,
                 tree=page_tree(session, t, s.id),
+                done=done,
             )
 
     @app.get("/t/{tenant}/forms", response_class=HTMLResponse)

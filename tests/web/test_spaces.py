@@ -52,7 +52,7 @@ def test_homes_lists_and_paging(tmp_path: Path) -> None:
 
         space = web.get("/t/acme/s/sales").text
         assert 'href="mailto:sales@acme.example"' in space and "sales+form@acme.example" in space
-        assert "A new page here reaches" in space and "Change how you hear of Sales" in space
+        assert "A new page here reaches" in space and "all my mail settings" in space
         assert "Report 54" in space and "55 pages in all" in space
         assert "Offsite" in space and "open · 0 answers" in space
         assert web.get("/t/acme/s/board").status_code == 404
@@ -115,3 +115,56 @@ def test_pages_form_a_tree_with_breadcrumbs_and_contents(tmp_path: Path) -> None
         assert "Handbook</a> ›" not in web.get(f"/t/acme/pages/{h}").text
         assert put(tn, "") == 200  # back to the top
         assert "Travel</a> › Trains" not in web.get(f"/t/acme/pages/{tn}").text
+
+
+def test_following_from_the_space_home_says_so_there(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, _sink, _):
+        web = TestClient(create_app(rt.sessions, rt.files))
+        csrf = sign_in(web, rt.sessions, "acme", "bob@acme.example")
+        home = web.get("/t/acme/s/sales").text
+        assert 'id="follow"' in home and "every page and comment (follow)" in home
+        saved = web.post(
+            "/t/acme/preferences",
+            data={
+                "csrf": csrf,
+                "do": "space",
+                "arg": "sales",
+                "level": "watching",
+                "frequency": "daily",
+                "back": "/t/acme/s/sales",
+            },
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303
+        assert saved.headers["location"] == "/t/acme/s/sales?done=saved#follow"
+        after = web.get(saved.headers["location"]).text
+        assert "Saved: you now hear of Sales" in after and "in your daily digest" in after
+        # From the settings page, the message stands in the row that changed
+        again = web.post(
+            "/t/acme/preferences",
+            data={
+                "csrf": csrf,
+                "do": "space",
+                "arg": "sales",
+                "level": "normal",
+                "frequency": "inherit",
+            },
+            follow_redirects=False,
+        )
+        assert again.headers["location"].endswith("?done=saved&at=sales#space-sales")
+        row = web.get(again.headers["location"]).text.split('id="space-sales"')[1].split("</tr>")[0]
+        assert 'role="status" class="done">Saved.' in row
+        # A "back" elsewhere is ignored
+        odd = web.post(
+            "/t/acme/preferences",
+            data={
+                "csrf": csrf,
+                "do": "space",
+                "arg": "sales",
+                "level": "watching",
+                "frequency": "daily",
+                "back": "https://evil.example/",
+            },
+            follow_redirects=False,
+        )
+        assert odd.headers["location"].startswith("/t/acme/preferences")
