@@ -27,6 +27,7 @@ from mailhub.errors import NotFound
 from mailhub.models import Form, Page, Space, SubjectKind, Subscription, Tenant, User
 from mailhub.outbound.keys import TokenRefused, token_for
 from mailhub.privacy import requests
+from mailhub.privacy.report import access_report
 from mailhub.web.auth import check_csrf, require
 from mailhub.web.notify import Notify
 
@@ -252,6 +253,14 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
     def mine(request: Request, tenant: str, done: str = "", at: str = "") -> HTMLResponse:
         with unit_of_work(sessions) as session:
             return page(session, who(request, session, tenant, ""), done, at=at)
+
+    @app.get("/t/{tenant}/my-data", response_class=HTMLResponse)
+    def my_data(request: Request, tenant: str) -> HTMLResponse:
+        """The access report (Art. 15) for the signed-in member, at once, in words."""
+        with sessions() as session:
+            t, seen = require(request, session, tenant)
+            report = access_report(session, t, seen.user)
+            return html("my_data.html", viewer=seen, tenant=t, report=report)
 
     @app.get("/t/{tenant}/preferences/{token}", response_class=HTMLResponse)
     def by_link(

@@ -273,3 +273,19 @@ def test_every_kind_of_personal_data_is_put_in_words() -> None:
         if table is not None and subject_column(table, entry.get("subject")) is not None:
             assert name in WORDS, f"the access report has no words for {name}"
             assert all(c in table.c for c in WORDS[name].columns), name
+
+
+def test_a_member_reads_their_data_on_the_web_in_words(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, _sink, _):
+        web = TestClient(create_app(rt.sessions, rt.files))
+        assert (
+            web.get("/t/acme/my-data", follow_redirects=False).status_code == 303
+        )  # signed in only
+        sign_in(web, rt.sessions, "acme", "bob@acme.example")
+        page = web.get("/t/acme/my-data").text
+        assert "What Acme holds about you" in page and "Your account" in page
+        assert "Bob &lt;bob@acme.example&gt;, member" in page
+        assert "Who sees it" in page and "Where it came from" in page
+        assert "ann@acme.example" not in page
+        for technical in ("users:", "subject_id", "author_id", "web_sessions"):
+            assert technical not in page

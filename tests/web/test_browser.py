@@ -365,6 +365,7 @@ def test_every_page_fits_a_phone_and_a_desktop(site: tuple, page: Page) -> None:
         "results": "/t/acme/forms/1/results",
         "search": "/t/acme/search?q=figures",
         "settings": "/t/acme/preferences",
+        "my-data": "/t/acme/my-data",
         "admin": "/t/acme/admin",
         "unsubscribe": unsubscribe[len(base) :],
     }
