@@ -38,6 +38,7 @@ from mailhub.outbound.keys import TokenRefused, hash_key, mint_token, new_key, t
 LINKS_PER_HOUR = 5
 SESSION_DAYS = 30
 TOUCH_EVERY = timedelta(minutes=5)  # how stale last_seen_at may get before it is written
+VISIT_GAP = timedelta(hours=1)  # a pause this long ends a visit
 
 
 def request_link(session: Session, tenant: Tenant, email: str, next_path: str = "") -> int | None:
@@ -151,6 +152,8 @@ def viewer(session: Session, tenant: Tenant, cookie: str | None) -> Viewer | Non
     user = session.get(User, row.user_id)
     if user is None or not user.active or user.guest or user.tenant_id != tenant.id:
         return None
+    if now - row.last_seen_at > VISIT_GAP:  # a new visit: the previous one ended then
+        user.previous_visit_at = row.last_seen_at
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at, row.expires_at = now, now + timedelta(days=SESSION_DAYS)
     return Viewer(user, tenant, row.csrf, row.id)

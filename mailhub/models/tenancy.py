@@ -60,6 +60,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # Signing in or mailing in; what retention of inactive accounts measures from.
     last_active_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # When their previous visit to the web pages ended: what the home calls new is newer.
+    previous_visit_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     # Retention of inactive accounts: the date the first warning named for deletion (kept, so
     # every warning names the same day), and the days-before of the last warning sent
     # (30, 7, 1). Both None while the account is in use.

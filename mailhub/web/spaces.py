@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
-from mailhub.db import SessionFactory
+from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain.directory import can_see, space_by_slug, visible_space_ids
 from mailhub.domain.preferences import defaults_for, effective_for
 from mailhub.domain.queries import count_pages, list_pages, page_tree
@@ -28,10 +28,10 @@ NEW_DAYS = 7  # what a home counts as new
 def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
     @app.get("/t/{tenant}", response_class=HTMLResponse)
     def tenant_home(request: Request, tenant: str) -> HTMLResponse:
-        with sessions() as session:
+        with unit_of_work(sessions) as session:  # a new visit is remembered
             t, seen = require(request, session, tenant)
             visible = visible_space_ids(session, t, seen.user)
-            since = utcnow() - timedelta(days=NEW_DAYS)
+            since = seen.user.previous_visit_at or utcnow() - timedelta(days=NEW_DAYS)
             fresh = dict(
                 session.execute(
                     select(Page.space_id, func.count())
@@ -54,6 +54,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
                 spaces=spaces,
                 recent=list_pages(session, t.slug, RECENT, seen.user, sort="activity"),
                 days=NEW_DAYS,
+                since_visit=seen.user.previous_visit_at is not None,
             )
 
     @app.get("/t/{tenant}/s/{space}", response_class=HTMLResponse)

@@ -6,14 +6,16 @@ names; forms have a list of their own."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
 from mailhub.content.questions import parse
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, editing
-from mailhub.models import Form, FormVersion
+from mailhub.models import Form, FormVersion, Page, WebSession, utcnow
 from mailhub.web.app import create_app
 
 from conftest import relayed_runtime
@@ -168,3 +170,30 @@ def test_following_from_the_space_home_says_so_there(tmp_path: Path) -> None:
             follow_redirects=False,
         )
         assert odd.headers["location"].startswith("/t/acme/preferences")
+
+
+def test_the_home_says_what_is_new_since_the_last_visit(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, _sink, _):
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            ann = directory.get_user(s, t, "ann@acme.example")
+            sales = directory.get_space(s, t, "sales")
+            old, _ = editing.create(s, t, sales, ann, "Old news", "Seen already.")
+            old.updated_at = utcnow() - timedelta(hours=5)
+        web = TestClient(create_app(rt.sessions, rt.files))
+        sign_in(web, rt.sessions, "acme", "bob@acme.example")
+        with unit_of_work(rt.sessions) as s:  # Bob was last here three hours ago…
+            s.execute(update(WebSession).values(last_seen_at=utcnow() - timedelta(hours=3)))
+            t = directory.get_tenant(s, "acme")
+            editing.create(  # …and this came since
+                s,
+                t,
+                directory.get_space(s, t, "sales"),
+                directory.get_user(s, t, "ann@acme.example"),
+                "Fresh",
+                "New.",
+            )
+        home = web.get("/t/acme").text
+        assert "1 new or changed since your last visit" in home
+        with rt.sessions() as s:
+            assert len(s.scalars(select(Page)).all()) == 2
