@@ -98,7 +98,8 @@ def register(commands: Commands) -> None:
     s_set = add("set", cmd_space_set, "open a space to every member, or restrict it", space)
     s_set.add_argument("tenant")
     s_set.add_argument("space")
-    s_set.add_argument("--restricted", choices=("yes", "no"), required=True)
+    s_set.add_argument("--restricted", choices=("yes", "no"))
+    s_set.add_argument("--description", help="what the space is for, shown on its home")
     s_mem = add("member", cmd_space_member, "add or remove a member of a restricted space", space)
     s_mem.add_argument("action", choices=("add", "remove"))
     s_mem.add_argument("tenant")
@@ -268,9 +269,19 @@ def cmd_user_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_space_set(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(sessions(settings)) as s:
         tenant = directory.get_tenant(s, args.tenant)
-        sp = directory.set_space(s, tenant, args.space, restricted=args.restricted == "yes")
+        if args.restricted is None and args.description is None:
+            raise InvalidInput("say --restricted yes|no, --description TEXT, or both")
+        sp = directory.set_space(
+            s,
+            tenant,
+            args.space,
+            restricted=None if args.restricted is None else args.restricted == "yes",
+            description=args.description,
+        )
         who = "its members and administrators only" if sp.restricted else "every member"
-        print(f"space {sp.slug} is open to {who}")
+        print(
+            f"space {sp.slug} is open to {who}" + (f": {sp.description}" if sp.description else "")
+        )
     return 0
 
 

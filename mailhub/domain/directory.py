@@ -268,12 +268,25 @@ def visible_space_ids(session: Session, tenant: Tenant, user: User) -> set[int]:
     return every - hidden_space_ids(session, tenant, user)
 
 
+DESCRIPTION_MAX = 1000  # characters of a space's description
+
+
 def set_space(
-    session: Session, tenant: Tenant, slug: str, *, restricted: bool | None = None
+    session: Session,
+    tenant: Tenant,
+    slug: str,
+    *,
+    restricted: bool | None = None,
+    description: str | None = None,
 ) -> Space:
     space = get_space(session, tenant, slug)
     if restricted is not None:
         space.restricted = restricted
+    if description is not None:
+        text = " ".join(description.split())
+        if len(text) > DESCRIPTION_MAX:
+            raise InvalidInput(f"a space's description is at most {DESCRIPTION_MAX} characters")
+        space.description = text
     session.flush()
     return space
 

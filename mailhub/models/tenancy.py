@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -80,6 +80,8 @@ class Space(Base):
     # Restricted: only its members (and the tenant's administrators) read, write and hear of
     # it; otherwise every member of the tenant does.
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the space is for, in a sentence or two, shown on its home and the tenant's.
+    description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

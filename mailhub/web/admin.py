@@ -161,7 +161,13 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
             return f"Space {added.name} added: mail {added.slug}@{t.domain}."
         if do == "space":
             restricted = value("restricted") == "yes"
-            changed = directory.set_space(session, t, value("space"), restricted=restricted)
+            changed = directory.set_space(
+                session,
+                t,
+                value("space"),
+                restricted=restricted,
+                description=value("description") if "description" in form else None,
+            )
             access = "its members and administrators only" if restricted else "every member"
             return f"{changed.name}: open to {access}."
         if do == "add_member":

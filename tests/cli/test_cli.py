@@ -296,6 +296,10 @@ def test_restricting_a_space_and_choosing_its_members(tmp_path: Path) -> None:
     assert "open to every member" in ok(
         tmp_path, "space", "set", "acme", "board", "--restricted", "no"
     )
+    said = ok(tmp_path, "space", "set", "acme", "board", "--description", "Minutes  and\ndecisions")
+    assert said.strip().endswith("open to every member: Minutes and decisions")
+    nothing = run(tmp_path, "space", "set", "acme", "board")
+    assert nothing.returncode != 0 and "--description" in nothing.stderr
 
 
 def test_breach_register_commands(tmp_path: Path) -> None:

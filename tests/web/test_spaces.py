@@ -197,3 +197,28 @@ def test_the_home_says_what_is_new_since_the_last_visit(tmp_path: Path) -> None:
         assert "1 new or changed since your last visit" in home
         with rt.sessions() as s:
             assert len(s.scalars(select(Page)).all()) == 2
+
+
+def test_a_space_says_what_it_is_for(tmp_path: Path) -> None:
+    with relayed_runtime(tmp_path) as (rt, _sink, _):
+        with unit_of_work(rt.sessions) as s:
+            t = directory.get_tenant(s, "acme")
+            directory.get_user(s, t, "ann@acme.example").is_admin = True
+        web = TestClient(create_app(rt.sessions, rt.files))
+        csrf = sign_in(web, rt.sessions, "acme", "ann@acme.example")
+        web.post(
+            "/t/acme/admin",
+            data={
+                "csrf": csrf,
+                "do": "space",
+                "space": "sales",
+                "description": "Deals, <leads> and forecasts.",
+            },
+        )
+        assert "Deals, &lt;leads&gt; and forecasts." in web.get("/t/acme/s/sales").text
+        assert "Deals, &lt;leads&gt; and forecasts." in web.get("/t/acme").text
+        too_long = web.post(
+            "/t/acme/admin",
+            data={"csrf": csrf, "do": "space", "space": "sales", "description": "x" * 1001},
+        )
+        assert too_long.status_code == 422 and "at most 1000 characters" in too_long.text
