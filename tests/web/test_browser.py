@@ -24,6 +24,7 @@ from sqlalchemy import select
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, editing
 from mailhub.models import FormResponse, Objection, Revision, Subscription
+from mailhub.privacy import requests
 from mailhub.web.app import create_app
 
 from conftest import free_port, relayed_runtime, wait_until
@@ -351,6 +352,17 @@ def test_every_page_fits_a_phone_and_a_desktop(site: tuple, page: Page) -> None:
     sign_in(jar, rt.sessions, "acme", "ann@acme.example")
     page.context.add_cookies([{"name": k, "value": v, "url": base} for k, v in jar.values.items()])
     unsubscribe = _link(sink, 0, r"/t/acme/unsubscribe/\S+", base)
+    # A privacy request's confirmation page, from the link mailed to the person
+    with unit_of_work(rt.sessions) as s:
+        _, verify = requests.request(
+            s, directory.get_tenant(s, "acme"), "bob@acme.example", "access"
+        )
+    rt.enqueue_notifications([verify])
+    wait_until(lambda: any("Please confirm" in str(r.message["Subject"]) for r in sink.received))
+    confirm_at = next(
+        i for i, r in enumerate(sink.received) if "Please confirm" in str(r.message["Subject"])
+    )
+    privacy = _link(sink, confirm_at, r"/t/acme/privacy/\S+", base)
     routes = {
         "home": "/t/acme",
         "pages": "/t/acme/pages",
@@ -368,6 +380,7 @@ def test_every_page_fits_a_phone_and_a_desktop(site: tuple, page: Page) -> None:
         "my-data": "/t/acme/my-data",
         "admin": "/t/acme/admin",
         "unsubscribe": unsubscribe[len(base) :],
+        "privacy-confirm": privacy[len(base) :],
     }
     for width in (375, 1280):
         page.set_viewport_size({"width": width, "height": 900})
