@@ -12,7 +12,7 @@ from mailhub.errors import NotFound
 
 STATIC = TEMPLATES_DIR / "web" / "static"
 FILES = frozenset(
-    {"search.js", "editor.js", "confirm.js", "vendor/squire.js", "vendor/purify.min.js"}
+    {"search.js", "editor.js", "ui.js", "vendor/squire.js", "vendor/purify.min.js"}
 )
 
 

@@ -424,3 +424,18 @@ def test_destructive_actions_look_destructive_and_ask_first(site: tuple, page: P
     assert asked and "Mute all mail" in asked[0]
     with rt.sessions() as s:  # said no: nothing changed
         assert not any(sub.level == "muted" for sub in s.scalars(select(Subscription)))
+
+
+def test_a_space_home_copies_its_address(site: tuple, page: Page) -> None:  # type: ignore[type-arg]
+    rt, _sink, _smtp, base = site
+    jar = _CookieJar()
+    sign_in(jar, rt.sessions, "acme", "bob@acme.example")
+    page.context.add_cookies([{"name": k, "value": v, "url": base} for k, v in jar.values.items()])
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.goto(f"{base}/t/acme/s/sales")
+    expect(page.get_by_role("link", name="sales@acme.example")).to_have_attribute(
+        "href", "mailto:sales@acme.example"
+    )
+    page.get_by_role("button", name="Copy the address").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == "sales@acme.example"
