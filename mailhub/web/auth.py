@@ -133,6 +133,20 @@ def register(
         cookie(page, slug, CSRF_COOKIE, token, 3600)
         return page
 
+    def too_many(request: Request, tenant_id: int) -> bool:
+        """Count one sign-in request from this client; True when it is over the limit."""
+        return not limiter.allow(tenant_id, request.client.host if request.client else "?")
+
+    def too_many_page() -> HTMLResponse:
+        return html(
+            "error.html",
+            429,
+            status=429,
+            heading="Too many requests",
+            message="Too many sign-in links were asked for from here. "
+            "Wait a few minutes, then try again.",
+        )
+
     def form_token(request: Request) -> str:
         return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
 
@@ -150,18 +164,10 @@ def register(
         sent = str(form.get("csrf") or "")
         _same_token(sent, request.cookies.get(CSRF_COOKIE) or "")
         email, next_path = str(form.get("email") or "").strip(), str(form.get("next") or "")
-        client = request.client.host if request.client else "?"
         with sessions() as session:
             t = get_tenant(session, tenant)
-        if not limiter.allow(t.id, client):
-            return html(
-                "error.html",
-                429,
-                status=429,
-                heading="Too many requests",
-                message="Too many sign-in links were asked for from here. "
-                "Wait a few minutes, then try again.",
-            )
+        if too_many(request, t.id):
+            return too_many_page()
 
         def mail_the_link() -> None:  # after the response: it takes as long for anyone
             with unit_of_work(sessions) as session:
@@ -243,16 +249,8 @@ def register(
     async def find_my_intranet(request: Request) -> HTMLResponse:
         form = await request.form()
         email = str(form.get("email") or "").strip()[:320]
-        client = request.client.host if request.client else "?"
-        if not limiter.allow(0, client):
-            return html(
-                "error.html",
-                429,
-                status=429,
-                heading="Too many requests",
-                message="Too many sign-in links were asked for from here. "
-                "Wait a few minutes, then try again.",
-            )
+        if too_many(request, 0):  # 0: the front door, before any tenant is known
+            return too_many_page()
 
         def mail_the_links() -> None:  # after the response: it takes as long for anyone
             made: list[int] = []

@@ -11,9 +11,7 @@ from mailhub import TEMPLATES_DIR
 from mailhub.errors import NotFound
 
 STATIC = TEMPLATES_DIR / "web" / "static"
-FILES = frozenset(
-    {"search.js", "editor.js", "ui.js", "vendor/squire.js", "vendor/purify.min.js"}
-)
+FILES = frozenset({"search.js", "editor.js", "ui.js", "vendor/squire.js", "vendor/purify.min.js"})
 
 
 def register(app: FastAPI) -> None:
