@@ -32,15 +32,15 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html) -> None:
             t, seen = require(request, session, tenant)
             visible = visible_space_ids(session, t, seen.user)
             since = seen.user.previous_visit_at or utcnow() - timedelta(days=NEW_DAYS)
+            in_spaces = select(Page.space_id, func.count()).where(Page.tenant_id == t.id)
+            totals = dict(session.execute(in_spaces.group_by(Page.space_id)).all())
             fresh = dict(
                 session.execute(
-                    select(Page.space_id, func.count())
-                    .where(Page.tenant_id == t.id, Page.updated_at >= since)
-                    .group_by(Page.space_id)
+                    in_spaces.where(Page.updated_at >= since).group_by(Page.space_id)
                 ).all()
             )
             spaces = [
-                (s, count_pages(session, t, seen.user, s.id), fresh.get(s.id, 0))
+                (s, totals.get(s.id, 0), fresh.get(s.id, 0))
                 for s in session.scalars(
                     select(Space)
                     .where(Space.tenant_id == t.id, Space.id.in_(visible))
