@@ -174,11 +174,11 @@ def classify(lines: list[str]) -> list[str]:
     return kinds
 
 
-_INVISIBLE = " \t\u00a0\u200b\u200c\u200d\u2060\ufeff"
+INVISIBLE = " \t\u00a0\u200b\u200c\u200d\u2060\ufeff"
 
 
 def _plain_kind(line: str) -> str:
-    stripped = line.strip().strip(_INVISIBLE)
+    stripped = line.strip().strip(INVISIBLE)
     if not stripped:
         return EMPTY
     if _REPLY_ABOVE.search(stripped):

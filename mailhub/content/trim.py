@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from mailhub.content.quote_marks import (
     DELIMITER,
+    INVISIBLE,
     MARKER,
     QUOTE,
     SIGNATURE,
@@ -38,7 +39,7 @@ _SOFT_RULE_TEXT = 10  # a "***" or "====" rule above more text lines than this i
 _SIGNATURE_TEXT = 2  # a "Sent from …" line above more text lines than this is text
 _FOOTER_LINES = 7  # unquoted lines under a quote that are still history (a signature, a footer)
 _BLANKS = re.compile(r"\n{3,}")
-_EDGES = " \t\r\n\u00a0\u200b\u200c\u200d\u2060\ufeff"  # blank and invisible
+_EDGES = "\r\n" + INVISIBLE  # blank and invisible
 
 
 @dataclass(frozen=True)
