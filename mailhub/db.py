@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +16,8 @@ from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailhub import SCHEMA_DIR
+
+T = TypeVar("T")
 
 SessionFactory = sessionmaker[Session]
 
@@ -104,3 +106,13 @@ def schema_is_current(engine: Engine) -> bool:
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
     return current == set(script.get_heads())
+
+
+def once_per_transaction(session: Session, name: str, key: object, make: Callable[[], T]) -> T:
+    """`make()`, remembered in the session for `key`: what every mail of a batch (one claiming
+    transaction, one session) about one page asks alike (its revision, its files, an edit's
+    changes)."""
+    memo: dict[object, T] = session.info.setdefault(name, {})
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]

@@ -28,6 +28,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailhub.db import once_per_transaction
 from mailhub.models import Attachment, Tenant, User
 
 INLINE_EACH = 150 * 1024  # an image up to this size travels inside the mail
@@ -125,12 +126,17 @@ def mail_files(
 ) -> MailFiles:
     """The body with its images made to travel, and the attachments to list (those of the
     comment, or the page's own)."""
-    rows = list(
-        session.scalars(
-            select(Attachment)
-            .where(Attachment.tenant_id == tenant.id, Attachment.page_id == page_id)
-            .order_by(Attachment.id)
-        )
+    rows: list[Attachment] = once_per_transaction(  # every recipient of a batch asks alike
+        session,
+        "page_files",
+        page_id,
+        lambda: list(
+            session.scalars(
+                select(Attachment)
+                .where(Attachment.tenant_id == tenant.id, Attachment.page_id == page_id)
+                .order_by(Attachment.id)
+            )
+        ),
     )
     by_id = {a.id: a for a in rows}
     now = time.time()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from mailhub import i18n
 from mailhub.content.changes import changed_lines
+from mailhub.db import once_per_transaction
 from mailhub.models import (
     Comment,
     Notification,
@@ -71,16 +72,11 @@ def page_event(
         if n.kind == NotificationKind.PAGE_EDITED:
             subject, template = f"Re: [{space.name}] {page.title}", "page_edited"
             url += f"?revision={rev.number}" if rev else ""
-            before = (
-                session.scalar(
-                    select(Revision.body_text).where(
-                        Revision.page_id == page.id, Revision.number == rev.number - 1
-                    )
-                )
+            changes, more = (
+                once_per_transaction(session, "changes", rev.id, lambda: _changes(session, rev))
                 if rev
-                else None
+                else ([], 0)
             )
-            changes, more = changed_lines(before or "", body_text)
         else:
             subject, template = f"[{space.name}] {page.title}", "page_created"
         view = _("View page")
@@ -137,3 +133,13 @@ def page_event(
         unsubscribe,
     )
     return Prepared(template, context, replace(draft, related=files.related), locale)
+
+
+def _changes(session: Session, rev: Revision) -> tuple[list[tuple[str, str]], int]:
+    """What this revision changed against the one before: the same for every recipient."""
+    before = session.scalar(
+        select(Revision.body_text).where(
+            Revision.page_id == rev.page_id, Revision.number == rev.number - 1
+        )
+    )
+    return changed_lines(before or "", rev.body_text)

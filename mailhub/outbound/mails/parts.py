@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub import i18n
+from mailhub.db import once_per_transaction
 from mailhub.models import (
     Notification,
     Page,
@@ -213,15 +214,17 @@ def audience_lines(_: i18n.Translator, audience: Audience) -> list[str]:
 def latest_revision(session: Session, page_id: int) -> Revision | None:
     """The page's newest revision, looked up once per transaction (a batch of a fan-out is
     mostly one page)."""
-    memo: dict[int, Revision | None] = session.info.setdefault("latest_revision", {})
-    if page_id not in memo:
-        memo[page_id] = session.scalar(
+    return once_per_transaction(
+        session,
+        "latest_revision",
+        page_id,
+        lambda: session.scalar(
             select(Revision)
             .where(Revision.page_id == page_id)
             .order_by(Revision.number.desc())
             .limit(1)
-        )
-    return memo[page_id]
+        ),
+    )
 
 
 Maker = Callable[[Session, Notification, Tenant, User, Links, str], Prepared]
