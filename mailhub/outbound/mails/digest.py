@@ -65,17 +65,13 @@ def one_line(text: str) -> str:
 
 
 def _file_names(session: Session, page_id: int, comment_id: int | None) -> list[str]:
-    return list(
-        session.scalars(
-            select(Attachment.filename)
-            .where(Attachment.page_id == page_id, Attachment.comment_id.is_(None))
-            .order_by(Attachment.id)
-            if comment_id is None
-            else select(Attachment.filename)
-            .where(Attachment.comment_id == comment_id)
-            .order_by(Attachment.id)
-        )
+    """The names of a comment's files, or of the page's own (comment_id None)."""
+    whose = (
+        (Attachment.page_id == page_id) & Attachment.comment_id.is_(None)
+        if comment_id is None
+        else Attachment.comment_id == comment_id
     )
+    return list(session.scalars(select(Attachment.filename).where(whose).order_by(Attachment.id)))
 
 
 def digest(
