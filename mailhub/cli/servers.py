@@ -144,6 +144,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
+            access_log=False,  # mailhub.access logs each request (web/app.py)
         )
     finally:
         stop.set()
@@ -329,6 +330,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
             host=settings.http_host,
             port=settings.http_port,
             log_level="info",
+            access_log=False,  # mailhub.access logs each request (web/app.py)
             proxy_headers=True,
         )
     finally:

@@ -7,6 +7,7 @@ no route ever shows a traceback.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import jinja2
@@ -36,6 +37,11 @@ from mailhub.web.gmail import GoogleBearer
 from mailhub.web.notify import Notify, due_for_next_sweep
 
 log = logging.getLogger(__name__)
+# One line per request: method, path (redacted like every log line; the query left out),
+# status, milliseconds.
+# uvicorn's own access log is off: its formatter needs the record's arguments, which the
+# redaction has already folded into the message.
+access_log = logging.getLogger("mailhub.access")
 
 SECURITY_HEADERS = {
     # Scripts only from mailhub's own files (find-as-you-type): never inline, never from mail.
@@ -95,6 +101,23 @@ def create_app(
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    @app.middleware("http")  # added last: outermost, so it sees every answer
+    async def log_access(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        status = 500  # unless a response says otherwise
+        try:
+            response: Response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            access_log.info(  # a query (what someone searched for) is shown as "?…"
+                "%s %s %d %.1f ms",
+                request.method,
+                request.url.path + ("?…" if request.url.query else ""),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:

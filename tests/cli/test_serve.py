@@ -141,9 +141,18 @@ def test_web_alone_marks_the_mail_it_causes_due_for_the_workers_sweep(tmp_path: 
         [(kind, status, due)] = made()
         engine.dispose()
         assert (kind, status, str(due)[:4]) == ("sign_in", "queued", "1970")
+        http.get("/t/acme/signin/" + "x" * 43)  # a link's secret in the path
     finally:
         web.terminate()
         web.wait(timeout=30)
+    # The access log: a line per request, with method, path, status and time, secrets cut
+    log = web.stdout.read() if web.stdout else ""
+    assert "Traceback" not in log and "TypeError" not in log, log
+    lines = [line for line in log.splitlines() if " mailhub.access " in line]
+    assert any(re.search(r"GET /t/acme/signin 200 [\d.]+ ms$", line) for line in lines), log
+    assert any(re.search(r"POST /t/acme/signin 200 [\d.]+ ms$", line) for line in lines), log
+    assert any("/t/acme/signin/<token> " in line for line in lines), log
+    assert "x" * 43 not in log
 
 
 def _children(pid: int) -> list[int]:
