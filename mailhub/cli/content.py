@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from mailhub.cli.opening import sessions
-from mailhub.cli.output import print_json
+from mailhub.cli.output import listing, paging, print_json
 from mailhub.cli.parser import Commands
 from mailhub.config import Settings
 from mailhub.db import unit_of_work
@@ -27,6 +27,7 @@ def register(commands: Commands) -> None:
     fms = commands.group("forms", "forms made by mail")
     fl = add("list", cmd_forms, "list a tenant's forms with their answer counts", fms)
     fl.add_argument("tenant")
+    fl.add_argument("--json", action="store_true")
     fc = add("close", cmd_forms, "close a form: later answers are declined politely", fms)
     fc.add_argument("tenant")
     fc.add_argument("id", type=int)
@@ -44,6 +45,7 @@ def register(commands: Commands) -> None:
     pl = add("list", cmd_pages_list, "list a tenant's pages", pages)
     pl.add_argument("tenant")
     pl.add_argument("--json", action="store_true")
+    paging(pl)
     ps = add("show", cmd_pages_show, "show a page with its comments", pages)
     ps.add_argument("tenant")
     ps.add_argument("id", type=int)
@@ -56,6 +58,7 @@ def register(commands: Commands) -> None:
     il.add_argument("tenant")
     il.add_argument("--status")
     il.add_argument("--json", action="store_true")
+    paging(il)
     ish = add("show", cmd_inbound_show, "show one inbound message's status and reason", inbound)
     ish.add_argument("tenant")
     ish.add_argument("id", type=int)
@@ -76,6 +79,7 @@ def register(commands: Commands) -> None:
     ml = add("list", cmd_moderation, "list held mail", moderation)
     ml.add_argument("tenant")
     ml.add_argument("--json", action="store_true")
+    paging(ml)
     for verb, help_ in (
         ("approve", "publish a held message"),
         ("reject", "reject a held message (not answered)"),
@@ -89,9 +93,18 @@ def cmd_forms(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(sessions(settings)) as s:
         tenant = directory.get_tenant(s, args.tenant)
         if args.sub == "list":
-            print(f"{'id':>5} {'status':<7} {'answers':>7}  title")
-            for form, count in forms.listing(s, tenant):
-                print(f"{form.id:>5} {form.status:<7} {count:>7}  {form.title}")
+            rows = [
+                {
+                    "id": form.id,
+                    "title": form.title,
+                    "status": form.status,
+                    "answers": count,
+                    "answers_from": form.answers_from,
+                    "created_at": form.created_at,
+                }
+                for form, count in forms.listing(s, tenant)
+            ]
+            listing(args, rows, ("id", "status", "answers", "title"), f"no forms in {tenant.slug}")
             return 0
         form = forms.get_form(s, tenant, args.id)
         if args.sub == "close":
@@ -133,7 +146,7 @@ def cmd_digests_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_pages_list(args: argparse.Namespace, settings: Settings) -> int:
     with sessions(settings)() as s:
-        pages = list_pages(s, args.tenant)
+        pages = list_pages(s, args.tenant, args.limit, offset=args.offset)
     if args.json:
         print_json([p.as_json() for p in pages])
     else:
@@ -166,7 +179,7 @@ def cmd_inbound_list(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.domain.inbound_log import list_inbound
 
     with sessions(settings)() as s:
-        rows = list_inbound(s, args.tenant, args.status)
+        rows = list_inbound(s, args.tenant, args.status, args.limit, args.offset)
     if args.json:
         print_json([r.as_json() for r in rows])
     else:
@@ -228,7 +241,7 @@ def cmd_moderation(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.sub == "list":
         with sessions(settings)() as s:
-            rows = list_inbound(s, args.tenant, "held")
+            rows = list_inbound(s, args.tenant, "held", args.limit, args.offset)
         if args.json:
             print_json([r.as_json() for r in rows])
         else:

@@ -7,16 +7,22 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from mailhub.cli.opening import sessions
+from mailhub.cli.output import listing, paging
 from mailhub.cli.parser import Commands
 from mailhub.config import Settings
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, preferences, signin
+from mailhub.domain.preferences import Unchanged
 from mailhub.errors import InvalidInput
 from mailhub.models import SubjectKind
 from mailhub.web.notify import due_for_next_sweep
+
+T = TypeVar("T")
 
 
 def register(commands: Commands) -> None:
@@ -26,6 +32,8 @@ def register(commands: Commands) -> None:
     t_add.add_argument("slug")
     t_add.add_argument("--domain", required=True)
     t_add.add_argument("--name")
+    t_list = add("list", cmd_tenant_list, "list the tenants", tenant)
+    t_list.add_argument("--json", action="store_true")
     t_set = add("set", cmd_tenant_set, "change a tenant's mail policy or language", tenant)
     t_set.add_argument("slug")
     t_set.add_argument(
@@ -84,6 +92,18 @@ def register(commands: Commands) -> None:
     u_import.add_argument("file")
     u_import.add_argument("--no-welcome", action="store_true", help="send no welcome mails")
 
+    u_list = add("list", cmd_user_list, "list a tenant's members and guest authors", user)
+    u_list.add_argument("tenant")
+    u_list.add_argument("--json", action="store_true")
+    paging(u_list)
+    for verb, help_ in (
+        ("deactivate", "sign a member out everywhere and stop their mail (reversible)"),
+        ("activate", "let a deactivated member in again"),
+    ):
+        u_act = add(verb, cmd_user_active, help_, user)
+        u_act.add_argument("tenant")
+        u_act.add_argument("email")
+
     u_link = add(
         "signin-link", cmd_user_signin_link, "print a one-time sign-in link for a user", user
     )
@@ -95,6 +115,9 @@ def register(commands: Commands) -> None:
     s_add.add_argument("tenant")
     s_add.add_argument("space")
     s_add.add_argument("--name")
+    s_list = add("list", cmd_space_list, "list a tenant's spaces and their addresses", space)
+    s_list.add_argument("tenant")
+    s_list.add_argument("--json", action="store_true")
     s_set = add("set", cmd_space_set, "open a space to every member, or restrict it", space)
     s_set.add_argument("tenant")
     s_set.add_argument("space")
@@ -123,7 +146,13 @@ def register(commands: Commands) -> None:
     sd.add_argument("--space", help="the space; without it, the default for every space")
     sd.add_argument("--level", help=levels)
     sd.add_argument("--frequency", help=freqs)
-    sd.add_argument("--mandatory", action="store_true", help="users cannot mute it or turn it off")
+    mandatory = sd.add_mutually_exclusive_group()
+    mandatory.add_argument(
+        "--mandatory", action="store_true", help="users cannot mute it or turn it off"
+    )
+    mandatory.add_argument(
+        "--optional", action="store_true", help="users may mute it or turn it off again"
+    )
     si = add("import", cmd_subscriptions, "import email,space,level,frequency rows", subs)
     si.add_argument("tenant")
     si.add_argument("file")
@@ -140,6 +169,47 @@ def cmd_tenant_add(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(sessions(settings)) as s:
         t = directory.add_tenant(s, args.slug, args.domain, args.name or "")
         print(f"tenant {t.slug} created for @{t.domain}")
+    return 0
+
+
+def cmd_tenant_list(args: argparse.Namespace, settings: Settings) -> int:
+    with sessions(settings)() as s:
+        rows = directory.tenants(s)
+    listing(args, rows, ("slug", "domain", "members", "spaces", "name"), "no tenants yet")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
+    with sessions(settings)() as s:
+        rows = directory.users(s, directory.get_tenant(s, args.tenant), args.limit, args.offset)
+    columns = ("email", "admin", "active", "guest", "last_active_at", "name")
+    listing(args, rows, columns, f"no users in {args.tenant}")
+    return 0
+
+
+def cmd_user_active(args: argparse.Namespace, settings: Settings) -> int:
+    active = args.sub == "activate"
+    with unit_of_work(sessions(settings)) as s:
+        user = directory.set_user(
+            s, directory.get_tenant(s, args.tenant), args.email, active=active
+        )
+        print(
+            f"{user.email} may sign in and gets mail again"
+            if active
+            else f"{user.email} is deactivated: signed out everywhere, no more mail"
+        )
+    return 0
+
+
+def cmd_space_list(args: argparse.Namespace, settings: Settings) -> int:
+    with sessions(settings)() as s:
+        rows = directory.spaces(s, directory.get_tenant(s, args.tenant))
+    listing(
+        args,
+        rows,
+        ("slug", "address", "restricted", "pages", "name"),
+        f"no spaces in {args.tenant}",
+    )
     return 0
 
 
@@ -191,36 +261,42 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
                 note = " (mandatory)" if r.mandatory else ""
                 print(f"{r.space:<20} {r.level:<9} {r.frequency:<12} {r.source}{note}")
         elif args.sub == "set":
+            if args.level is None and args.frequency is None:
+                args.command_parser.error("say --level, --frequency, or both")
             user = directory.get_user(s, tenant, args.email)
             space = directory.get_space(s, tenant, args.space)
-            preferences.subscribe(
+            sub = preferences.subscribe(  # what is not given stays as it was
                 s,
                 tenant,
                 user,
                 SubjectKind.SPACE,
                 space.id,
-                preferences.parse_level(args.level),
-                preferences.parse_frequency(args.frequency),
+                _given(preferences.parse_level, args.level),
+                _given(preferences.parse_frequency, args.frequency),
             )
             print(
-                f"{user.email} in {space.slug}: level {args.level or 'inherited'}, "
-                f"frequency {args.frequency or 'inherited'}"
+                f"{user.email} in {space.slug}: level {sub.level or 'inherited'}, "
+                f"frequency {sub.frequency or 'inherited'}"
             )
         elif args.sub == "set-default":
+            if not (args.level or args.frequency or args.mandatory or args.optional):
+                args.command_parser.error("say --level, --frequency, --mandatory or --optional")
             scope = directory.get_space(s, tenant, args.space) if args.space else None
-            preferences.set_default(
+            row = preferences.set_default(
                 s,
                 tenant,
                 scope,
-                preferences.parse_level(args.level),
-                preferences.parse_frequency(args.frequency),
-                mandatory=args.mandatory,
+                _given(preferences.parse_level, args.level),
+                _given(preferences.parse_frequency, args.frequency),
+                mandatory=(
+                    True if args.mandatory else False if args.optional else preferences.KEEP
+                ),
             )
             where = f"space {scope.slug}" if scope else f"every space of {tenant.slug}"
-            kind = "mandatory default" if args.mandatory else "default"
+            kind = "mandatory default" if row.mandatory else "default"
             print(
-                f"{kind} for {where}: level {args.level or 'inherited'}, "
-                f"frequency {args.frequency or 'inherited'}"
+                f"{kind} for {where}: level {row.level or 'inherited'}, "
+                f"frequency {row.frequency or 'inherited'}"
             )
         else:
             try:
@@ -230,6 +306,11 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
             count = preferences.import_csv(s, tenant, text)
             print(f"imported {count} subscriptions into {tenant.slug}")
     return 0
+
+
+def _given(parse: Callable[[str], T | None], value: str | None) -> T | None | Unchanged:
+    """An option's value parsed ("inherit" is None), or KEEP when it was not given."""
+    return preferences.KEEP if value is None else parse(value)
 
 
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -270,7 +351,7 @@ def cmd_space_set(args: argparse.Namespace, settings: Settings) -> int:
     with unit_of_work(sessions(settings)) as s:
         tenant = directory.get_tenant(s, args.tenant)
         if args.restricted is None and args.description is None:
-            raise InvalidInput("say --restricted yes|no, --description TEXT, or both")
+            args.command_parser.error("say --restricted yes|no, --description TEXT, or both")
         sp = directory.set_space(
             s,
             tenant,

@@ -1,14 +1,21 @@
-"""`mailhub`: parse the command line, load the settings once, set up logging, run the command."""
+"""`mailhub`: parse the command line, load the settings once, set up logging, run the command.
+
+Only the module that defines the command asked for is imported (they import the database,
+mail and web layers), so `mailhub --help` and a mistyped command answer at once; the other
+commands appear in the help from the table below, which a test keeps equal to what the
+modules register.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from mailhub import config
-from mailhub.cli import content, directory, exits, privacy, servers, tools
+from mailhub.cli import exits
 from mailhub.cli.parser import Commands, Handler
 from mailhub.config import Settings
 from mailhub.privacy import logredact
@@ -16,8 +23,44 @@ from mailhub.privacy import logredact
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+# command: (its help, the modules of mailhub/cli that add to it)
+COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "serve": ("run everything in one process on the embedded default", ("servers",)),
+    "smtp": ("run the SMTP ingress", ("servers",)),
+    "web": ("run the web server", ("servers",)),
+    "worker": ("run a queue worker (needs MAILHUB_BROKER_URL)", ("servers",)),
+    "imap": ("read the configured IMAP mailboxes", ("servers",)),
+    "imap-account": ("IMAP mailboxes mailhub reads", ("servers",)),
+    "migrate": ("create or upgrade the database schema", ("servers",)),
+    "config": ("print the effective settings, secrets masked", ("servers",)),
+    "demo": ("create a demo tenant and print a command that mails it", ("tools",)),
+    "send": ("send a mail to mailhub's SMTP port (for trying it out)", ("tools",)),
+    "tenant": ("manage tenants", ("directory", "privacy")),
+    "user": ("manage users", ("directory",)),
+    "space": ("manage spaces", ("directory",)),
+    "subscriptions": ("who hears about what, and how often", ("directory",)),
+    "follow": (
+        "make a user watch a space (subscriptions set --level watching)",
+        ("directory",),
+    ),
+    "backup": ("encrypted per-tenant backups", ("privacy",)),
+    "privacy": ("people's rights over their data", ("privacy",)),
+    "breach": ("the register of data breaches", ("privacy",)),
+    "retention": ("data retention", ("privacy",)),
+    "digests": ("digest mail", ("content",)),
+    "forms": ("forms made by mail", ("content",)),
+    "pages": ("read pages", ("content",)),
+    "inbound": ("inspect inbound mail", ("content",)),
+    "files": ("the file store", ("content",)),
+    "moderation": ("mail held because its sender was not authenticated", ("content",)),
+}
+MODULES = ("servers", "tools", "directory", "privacy", "content")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    asked = next((w for w in words if not w.startswith("-")), "")
+    args = build_parser(COMMANDS.get(asked, ("", ()))[1]).parse_args(words)
     handler: Handler = args.handler
 
     def command() -> int:
@@ -28,14 +71,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return exits.run(command)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: Iterable[str] = MODULES) -> argparse.ArgumentParser:
+    """The parser with the commands of `modules` in full, and every other command by name."""
     p = argparse.ArgumentParser(
         prog="mailhub", description="Email as the front door of your intranet."
     )
     commands = Commands(p.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    for module in (servers, tools, directory, privacy, content):
-        module.register(commands)
+    for name in modules:
+        importlib.import_module(f"mailhub.cli.{name}").register(commands)
+    for name, (help_, _modules) in COMMANDS.items():
+        if name not in commands.names:
+            commands.add(name, _unloaded, help_)
     return p
+
+
+def _unloaded(_args: argparse.Namespace, _settings: Settings) -> int:
+    raise AssertionError("main loads the module of the command it runs")
 
 
 def start_logging(settings: Settings) -> None:

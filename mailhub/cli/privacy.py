@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mailhub.cli.opening import sessions
+from mailhub.cli.output import listing
 from mailhub.cli.parser import Commands
 from mailhub.config import Settings
 from mailhub.db import unit_of_work
@@ -36,6 +37,7 @@ def register(commands: Commands) -> None:
     bk_create.add_argument("tenant")
     bk_list = add("list", cmd_backup, "a tenant's backups, newest first", backup)
     bk_list.add_argument("tenant")
+    bk_list.add_argument("--json", action="store_true")
     bk_prune = add("prune", cmd_backup, "delete all but the newest backups", backup)
     bk_prune.add_argument("tenant")
     bk_prune.add_argument("--keep", type=int, help="how many to keep (MAILHUB_BACKUP_KEEP)")
@@ -99,6 +101,7 @@ def register(commands: Commands) -> None:
     b_not.add_argument("id", type=int)
     b_list = add("list", cmd_breach, "the tenant's breaches and their deadlines", breach)
     b_list.add_argument("tenant")
+    b_list.add_argument("--json", action="store_true")
 
     retention = commands.group("retention", "data retention")
     add(
@@ -164,11 +167,18 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
             f"{made.size} bytes (keeping the newest {settings.backup_keep})"
         )
     elif args.sub == "list":
-        found = backups.listing(root, tenant_id)
-        for b in found:
-            print(f"{b.path.name}  {b.created_at}  {b.rows} rows  {b.files} files  {b.size} bytes")
-        if not found:
-            print(f"no backups of {args.tenant}")
+        rows = [
+            {
+                "name": b.path.name,
+                "created_at": b.created_at,
+                "rows": b.rows,
+                "files": b.files,
+                "bytes": b.size,
+            }
+            for b in backups.listing(root, tenant_id)
+        ]
+        columns = ("name", "created_at", "rows", "files", "bytes")
+        listing(args, rows, columns, f"no backups of {args.tenant}")
     elif args.sub == "prune":
         gone = backups.prune(root, tenant_id, args.keep or settings.backup_keep)
         print(f"deleted {len(gone)} old backups of {args.tenant}")
@@ -300,14 +310,22 @@ def cmd_breach(args: argparse.Namespace, settings: Settings) -> int:
             b = s.get_one(Breach, args.id)
             print(f"breach {b.id}: {b.affected} people affected, {len(mails)} notices queued now")
         else:
-            for b in breaches.listing(s, tenant):
-                told = (
-                    f"{b.affected} told {b.notified_at:%Y-%m-%d}" if b.notified_at else "not told"
-                )
-                print(
-                    f"{b.id:>4} aware {b.aware_at:%Y-%m-%d %H:%M} deadline "
-                    f"{b.deadline_at:%Y-%m-%d %H:%M} {','.join(b.categories)} · {told}"
-                )
+            rows = [
+                {
+                    "id": b.id,
+                    "aware_at": b.aware_at,
+                    "deadline_at": b.deadline_at,
+                    "window_from": b.window_from,
+                    "window_to": b.window_to,
+                    "categories": ",".join(b.categories) if not args.json else b.categories,
+                    "description": b.description,
+                    "affected": b.affected,
+                    "notified_at": b.notified_at,
+                }
+                for b in breaches.listing(s, tenant)
+            ]
+            columns = ("id", "aware_at", "deadline_at", "categories", "affected", "notified_at")
+            listing(args, rows, columns, f"no breaches recorded for {tenant.slug}")
     _send_now(settings, mails)
     return 0
 

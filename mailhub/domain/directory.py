@@ -6,13 +6,13 @@ import csv
 import io
 import re
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mailhub import i18n
 from mailhub.db import rowcount
 from mailhub.errors import AlreadyExists, InvalidInput, MailhubError, NotFound
-from mailhub.models import Space, SpaceMember, Tenant, User, WebSession, utcnow
+from mailhub.models import Page, Space, SpaceMember, Tenant, User, WebSession, utcnow
 from mailhub.routing import split_address
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -351,3 +351,79 @@ def import_users(session: Session, tenant: Tenant, text: str) -> tuple[list[User
             raise InvalidInput(f"line {number}: {exc}") from None
         added.append(user)
     return added, skipped
+
+
+# Listings (the CLI's `tenant list`, `user list`, `space list`) --------------------------------
+
+
+def tenants(session: Session) -> list[dict[str, object]]:
+    """Every tenant with its numbers of members and spaces, by slug."""
+    members = (
+        select(User.tenant_id, func.count().label("n"))
+        .where(~User.guest)
+        .group_by(User.tenant_id)
+        .subquery()
+    )
+    spaces = select(Space.tenant_id, func.count().label("n")).group_by(Space.tenant_id).subquery()
+    rows = session.execute(
+        select(Tenant, members.c.n, spaces.c.n)
+        .outerjoin(members, members.c.tenant_id == Tenant.id)
+        .outerjoin(spaces, spaces.c.tenant_id == Tenant.id)
+        .order_by(Tenant.slug)
+    ).all()
+    return [
+        {
+            "slug": t.slug,
+            "name": t.name,
+            "domain": t.domain,
+            "locale": t.locale,
+            "members": n_members or 0,
+            "spaces": n_spaces or 0,
+        }
+        for t, n_members, n_spaces in rows
+    ]
+
+
+def users(session: Session, tenant: Tenant, limit: int, offset: int = 0) -> list[dict[str, object]]:
+    """A tenant's people by address, `limit` from `offset`: members, then guest authors."""
+    found = session.scalars(
+        select(User)
+        .where(User.tenant_id == tenant.id)
+        .order_by(User.guest, User.email)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [
+        {
+            "email": u.email,
+            "name": u.name,
+            "admin": u.is_admin,
+            "active": u.active,
+            "guest": u.guest,
+            "locale": u.locale,
+            "last_active_at": u.last_active_at,
+        }
+        for u in found
+    ]
+
+
+def spaces(session: Session, tenant: Tenant) -> list[dict[str, object]]:
+    """A tenant's spaces by slug, with the address to mail and their page counts."""
+    pages = select(Page.space_id, func.count().label("n")).group_by(Page.space_id).subquery()
+    rows = session.execute(
+        select(Space, pages.c.n)
+        .outerjoin(pages, pages.c.space_id == Space.id)
+        .where(Space.tenant_id == tenant.id)
+        .order_by(Space.slug)
+    ).all()
+    return [
+        {
+            "slug": s.slug,
+            "name": s.name,
+            "address": f"{s.slug}@{tenant.domain}",
+            "restricted": s.restricted,
+            "pages": n or 0,
+            "description": s.description,
+        }
+        for s, n in rows
+    ]

@@ -52,14 +52,17 @@ def _entry(m: InboundMessage) -> InboundEntry:
 
 
 def list_inbound(
-    session: Session, tenant_slug: str, status: str | None = None, limit: int = 200
+    session: Session, tenant_slug: str, status: str | None = None, limit: int = 200, offset: int = 0
 ) -> list[InboundEntry]:
     tenant = get_tenant(session, tenant_slug)
     query = select(InboundMessage).where(InboundMessage.tenant_id == tenant.id)
     if status:
         query = query.where(InboundMessage.status == status)
     return [
-        _entry(m) for m in session.scalars(query.order_by(InboundMessage.id.desc()).limit(limit))
+        _entry(m)
+        for m in session.scalars(
+            query.order_by(InboundMessage.id.desc()).offset(offset).limit(limit)
+        )
     ]
 
 

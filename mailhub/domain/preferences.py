@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +36,15 @@ from mailhub.models import (
 SYSTEM_LEVEL = Level.NORMAL
 SYSTEM_FREQUENCY = Frequency.IMMEDIATELY
 _RANK = {Level.MUTED: 0, Level.NORMAL: 1, Level.WATCHING: 2}
+
+
+class Unchanged(Enum):
+    """A setting not given: it keeps what it was (None would make it inherit)."""
+
+    KEEP = "keep"
+
+
+KEEP = Unchanged.KEEP
 
 
 class PreferenceRefused(MailhubError):
@@ -179,13 +189,19 @@ def subscribe(
     user: User,
     kind: SubjectKind,
     subject_id: int,
-    level: Level | None,
-    frequency: Frequency | None,
+    level: Level | None | Unchanged,
+    frequency: Frequency | None | Unchanged,
 ) -> Subscription:
-    """Set one user's choice for one subject (None inherits); refused below a mandatory floor."""
+    """Set one user's choice for one subject (None inherits, KEEP leaves it as it was);
+    refused below a mandatory floor."""
     if user.tenant_id != tenant.id:
         raise NotFound("the user does not belong to this tenant")
     space_id = _space_of(session, tenant, kind, subject_id)
+    sub = _own(session, user.id, kind, subject_id)
+    if level is KEEP:
+        level = Level(sub.level) if sub is not None and sub.level else None
+    if frequency is KEEP:
+        frequency = Frequency(sub.frequency) if sub is not None and sub.frequency else None
     space_default, tenant_default = defaults_for(session, tenant.id, space_id)
     floor = next((c for c in (space_default, tenant_default) if c and c.mandatory), None)
     if floor is not None:
@@ -198,7 +214,6 @@ def subscribe(
                 f"mail about {space.name} is mandatory in {tenant.name}: an administrator "
                 f"decided everyone gets it, so it cannot be muted or turned off"
             )
-    sub = _own(session, user.id, kind, subject_id)
     if sub is None:
         sub = Subscription(
             tenant_id=tenant.id, user_id=user.id, subject_kind=kind, subject_id=subject_id
@@ -210,8 +225,8 @@ def subscribe(
 
 
 def follow(session: Session, tenant: Tenant, user: User, space: Space) -> Subscription:
-    """Watch a space: hear about every new page and change in it."""
-    return subscribe(session, tenant, user, SubjectKind.SPACE, space.id, Level.WATCHING, None)
+    """Watch a space: hear about every new page and change in it (as often as chosen)."""
+    return subscribe(session, tenant, user, SubjectKind.SPACE, space.id, Level.WATCHING, KEEP)
 
 
 def mute_all(session: Session, tenant: Tenant, user: User) -> list[str]:
@@ -229,14 +244,14 @@ def set_default(
     session: Session,
     tenant: Tenant,
     space: Space | None,
-    level: Level | None,
-    frequency: Frequency | None,
-    mandatory: bool = False,
+    level: Level | None | Unchanged,
+    frequency: Frequency | None | Unchanged,
+    mandatory: bool | Unchanged = False,
 ) -> SubscriptionDefault:
+    """Set the default for a space, or (no space) for every space of the tenant; what is
+    KEEP stays as it was."""
     if space is not None and space.tenant_id != tenant.id:
         raise NotFound("the space does not belong to this tenant")
-    if mandatory and (level == Level.MUTED or frequency == Frequency.NEVER):
-        raise InvalidInput("a mandatory default cannot be muted or never")
     kind, subject_id = (
         (SubjectKind.SPACE, space.id) if space is not None else (SubjectKind.TENANT, tenant.id)
     )
@@ -247,6 +262,14 @@ def set_default(
             SubscriptionDefault.subject_id == subject_id,
         )
     )
+    if level is KEEP:
+        level = Level(row.level) if row is not None and row.level else None
+    if frequency is KEEP:
+        frequency = Frequency(row.frequency) if row is not None and row.frequency else None
+    if mandatory is KEEP:
+        mandatory = row is not None and row.mandatory
+    if mandatory and (level == Level.MUTED or frequency == Frequency.NEVER):
+        raise InvalidInput("a mandatory default cannot be muted or never")
     if row is None:
         row = SubscriptionDefault(tenant_id=tenant.id, subject_kind=kind, subject_id=subject_id)
         session.add(row)

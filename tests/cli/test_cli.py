@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,7 +95,10 @@ def test_admin_commands_for_a_newcomer(tmp_path: Path) -> None:
         (("privacy", "object", "acme", "ann@acme.example"), "no user ann@acme.example in acme"),
         (("inbound", "show", "acme", "5"), "no inbound message 5"),
         (("subscriptions", "set-default", "acme", "--level", "loud"), "level must be watching"),
-        (("subscriptions", "set-default", "acme", "--space", "nope"), "no space 'nope'"),
+        (
+            ("subscriptions", "set-default", "acme", "--space", "nope", "--level", "normal"),
+            "no space 'nope'",
+        ),
         (
             ("subscriptions", "set-default", "acme", "--frequency", "never", "--mandatory"),
             "cannot be muted or never",
@@ -163,6 +168,186 @@ def test_subscriptions_for_an_administrator(tmp_path: Path) -> None:
     cat = json.loads(ok(tmp_path, "subscriptions", "show", "acme", "cat@acme.example", "--json"))
     assert [r["level"] for r in cat if r["space"] == "sales"] == ["normal"]
     assert "0 digests due and queued" in ok(tmp_path, "digests", "run")
+
+
+def test_one_option_changes_one_setting(tmp_path: Path) -> None:
+    """Setting only the frequency keeps the level, and the reverse; following keeps the
+    frequency; a default keeps its mandatory mark unless told otherwise."""
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    ok(tmp_path, "user", "add", "acme", "bob@acme.example", "--name", "Bob", "--no-welcome")
+    ok(tmp_path, "space", "add", "acme", "sales")
+    sub = ("subscriptions", "set", "acme", "bob@acme.example", "sales")
+    ok(tmp_path, *sub, "--level", "watching")
+    assert "level watching, frequency daily" in ok(tmp_path, *sub, "--frequency", "daily")
+    assert "level muted, frequency daily" in ok(tmp_path, *sub, "--level", "muted")
+    ok(tmp_path, "follow", "acme", "bob@acme.example", "sales")
+    assert "level watching, frequency daily" in ok(tmp_path, *sub, "--level", "watching")
+    assert "level watching, frequency inherited" in ok(tmp_path, *sub, "--frequency", "inherit")
+    default = ("subscriptions", "set-default", "acme", "--space", "sales")
+    ok(tmp_path, *default, "--level", "watching", "--mandatory")
+    assert "mandatory default for space sales: level watching, frequency weekly" in ok(
+        tmp_path, *default, "--frequency", "weekly"
+    )
+    assert "default for space sales: level watching, frequency weekly" in ok(
+        tmp_path, *default, "--optional"
+    )
+    # Saying nothing to change is a usage error: the subcommand's usage, exit 2
+    for args in (sub, default, ("space", "set", "acme", "sales")):
+        said = run(tmp_path, *args)
+        assert said.returncode == 2, said
+        assert f"usage: mailhub {' '.join(args[:2])}" in said.stderr, said.stderr
+        assert "Traceback" not in said.stderr
+
+
+def test_listings_for_operators(tmp_path: Path) -> None:
+    """Every listing has a table for people and --json for scripts; long ones page."""
+    ok(tmp_path, "migrate")
+    for slug in ("beta", "acme"):
+        ok(tmp_path, "tenant", "add", slug, "--domain", f"{slug}.example")
+    for name in ("cat", "ann", "bob"):
+        ok(
+            tmp_path,
+            "user",
+            "add",
+            "acme",
+            f"{name}@acme.example",
+            "--name",
+            name.title(),
+            "--no-welcome",
+        )
+    ok(tmp_path, "space", "add", "acme", "sales", "--name", "Sales team")
+    ok(tmp_path, "space", "set", "acme", "sales", "--restricted", "yes")
+
+    table = ok(tmp_path, "tenant", "list").splitlines()
+    assert table[0].split() == ["slug", "domain", "members", "spaces", "name"]
+    assert [line.split()[0] for line in table[1:]] == ["acme", "beta"]
+    tenants = json.loads(ok(tmp_path, "tenant", "list", "--json"))
+    assert [(t["slug"], t["members"], t["spaces"]) for t in tenants] == [
+        ("acme", 3, 1),
+        ("beta", 0, 0),
+    ]
+    users = json.loads(ok(tmp_path, "user", "list", "acme", "--json"))
+    assert [u["email"] for u in users] == [
+        "ann@acme.example",
+        "bob@acme.example",
+        "cat@acme.example",
+    ]
+    paged = json.loads(
+        ok(tmp_path, "user", "list", "acme", "--json", "--limit", "1", "--offset", "1")
+    )
+    assert [u["email"] for u in paged] == ["bob@acme.example"]
+    assert "deactivated" in ok(tmp_path, "user", "deactivate", "acme", "bob@acme.example")
+    bob = [
+        u for u in json.loads(ok(tmp_path, "user", "list", "acme", "--json")) if u["name"] == "Bob"
+    ]
+    assert bob[0]["active"] is False
+    assert "bob@acme.example  no     no " in ok(tmp_path, "user", "list", "acme")
+    ok(tmp_path, "user", "activate", "acme", "bob@acme.example")
+    assert json.loads(ok(tmp_path, "user", "list", "acme", "--json"))[1]["active"] is True
+
+    [space] = json.loads(ok(tmp_path, "space", "list", "acme", "--json"))
+    assert (space["address"], space["name"], space["restricted"], space["pages"]) == (
+        "sales@acme.example",
+        "Sales team",
+        True,
+        0,
+    )
+    assert "no spaces in beta" in ok(tmp_path, "space", "list", "beta")
+    for listing in (
+        ("forms", "list", "acme"),
+        ("backup", "list", "acme"),
+        ("breach", "list", "acme"),
+        ("privacy", "list", "acme"),
+        ("pages", "list", "acme", "--limit", "5"),
+        ("inbound", "list", "acme", "--offset", "10"),
+        ("moderation", "list", "acme"),
+    ):
+        assert json.loads(ok(tmp_path, *listing, "--json")) == [], listing
+    ok(
+        tmp_path,
+        "breach",
+        "record",
+        "acme",
+        "--aware",
+        "2026-11-27T09:30Z",
+        "--from",
+        "2026-11-26T00:00Z",
+        "--to",
+        "2026-11-27T00:00Z",
+        "--category",
+        "contact",
+        "--description",
+        "A laptop was lost",
+    )
+    [breach] = json.loads(ok(tmp_path, "breach", "list", "acme", "--json"))
+    assert breach["categories"] == ["contact"] and breach["deadline_at"].startswith("2026-11-30")
+    bad = run(tmp_path, "user", "list", "acme", "--limit", "-1")
+    assert bad.returncode == 2 and "usage: mailhub user list" in bad.stderr
+
+
+def test_help_answers_without_loading_the_application() -> None:
+    """`mailhub --help` lists every command without importing the database, mail or web
+    layers (which take most of a second); the table it lists them from is what the command
+    modules register."""
+    probe = (
+        "import sys\n"
+        "from mailhub.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('sqlalchemy', 'jinja2', 'fastapi', 'mailhub.db') if m in sys.modules]\n"
+        "print('loaded:', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "loaded: []" in result.stdout
+    from mailhub.cli.main import COMMANDS, build_parser
+
+    for name, (help_, _) in COMMANDS.items():
+        assert f"{name}" in result.stdout and help_.split()[0] in result.stdout
+    full = build_parser()
+    sub = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction))
+    registered = {a.dest: a.help for a in sub._choices_actions}
+    assert registered == {name: help_ for name, (help_, _) in COMMANDS.items()}
+    # And a command runs with only its own module loaded
+    assert run_help("tenant", "list").startswith("usage: mailhub tenant list")
+
+
+def run_help(*args: str) -> str:
+    return subprocess.run(
+        [MAILHUB, *args, "--help"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`mailhub … | head -1`: when the reader closes the pipe, no traceback, exit 141."""
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    csv = tmp_path / "people.csv"
+    csv.write_text("".join(f"person{i}@acme.example,Person {i}\n" for i in range(3000)))
+    ok(tmp_path, "user", "import", "acme", str(csv), "--no-welcome")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
+    env["MAILHUB_DATA_DIR"] = str(tmp_path / "var")
+    piped = subprocess.run(
+        f"{MAILHUB} user list acme --limit 3000 | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        executable="/bin/bash",
+    )
+    assert piped.stdout.startswith("email") and piped.stdout.count("\n") == 1
+    assert piped.stderr == "", piped.stderr
+    status = subprocess.run(
+        f"set -o pipefail; {MAILHUB} user list acme --limit 3000 | head -1 >/dev/null",
+        shell=True,
+        env=env,
+        timeout=60,
+        executable="/bin/bash",
+    )
+    assert status.returncode == 141
 
 
 def test_bad_configuration_is_one_line(tmp_path: Path) -> None:
