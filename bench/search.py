@@ -3,9 +3,10 @@ full-text engine (FTS5 on SQLite, a GIN-indexed tsvector on PostgreSQL), through
 mailhub.domain.search.find, as the web page calls it.
 
 Pages get ~120 words each from a 6,000-word vocabulary with a Zipf-like spread (a few words
-everywhere, most rare), plus a comment on every tenth page; a second tenant holds a tenth as
-many pages, so the tenant filter has something to filter. The index is filled by the same
-statements migration 0015 uses for existing content. Queries are what a person types: one or
+everywhere, most rare), plus a comment on every tenth page and an attached file with 800
+words of text (as read from a PDF) on every tenth page; a second tenant holds a tenth as many
+pages, so the tenant filter has something to filter. The index is filled by
+`search.reindex_tenant`, as after a restore. Queries are what a person types: one or
 two words, the last one a prefix of 3 to 6 letters, common and rare alike.
 
     python bench/search.py [--pages 100000] [--queries 300] [--database postgresql+psycopg://…]
@@ -14,7 +15,6 @@ two words, the last one a prefix of 3 to 6 letters, common and rare alike.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import statistics
 import sys
@@ -31,9 +31,8 @@ from mailhub import config  # noqa: E402
 from mailhub.db import make_engine, migrate, unit_of_work  # noqa: E402
 from mailhub.domain import directory, search  # noqa: E402
 from mailhub.domain.search import session_factory  # noqa: E402
-from mailhub.models import Comment, Page, Revision, utcnow  # noqa: E402
+from mailhub.models import Attachment, Comment, Page, Revision, utcnow  # noqa: E402
 
-MIGRATION = ROOT / "schema" / "migrations" / "versions" / "0015_search.py"
 SYLLABLES = [
     "ka",
     "lo",
@@ -136,6 +135,26 @@ def seed(factory, pages: int, words: list[str], rng: random.Random) -> None:  # 
                         if i % 10 == 0
                     ],
                 )
+                s.execute(
+                    insert(Attachment),
+                    [
+                        {
+                            "tenant_id": tenant_id,
+                            "page_id": i,
+                            "uploader_id": user_id,
+                            "filename": f"report {zipf_pick(rng, words)} {i}.pdf",
+                            "content_type": "application/pdf",
+                            "size": 50_000,
+                            "sha256": "0" * 64,
+                            "path": f"{tenant_id}/report-{i}.pdf",
+                            "thumbnails": {},
+                            "created_at": now,
+                            "extracted_text": " ".join(zipf_pick(rng, words) for _ in range(800)),
+                        }
+                        for i in batch
+                        if i % 10 == 5
+                    ],
+                )
 
 
 def main() -> None:
@@ -157,13 +176,10 @@ def main() -> None:
         factory = session_factory(engine)
         started = time.perf_counter()
         seed(factory, args.pages, words, rng)
-        spec = importlib.util.spec_from_file_location("m0015", MIGRATION)
-        assert spec is not None and spec.loader is not None
-        migration = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(migration)
+        with unit_of_work(factory) as s:
+            for slug in ("acme", "globex"):
+                search.reindex_tenant(s, directory.get_tenant(s, slug).id)
         with engine.begin() as conn:
-            for statement in migration.BACKFILL[:2]:  # pages and comments
-                conn.execute(text(statement))
             if engine.dialect.name == "postgresql":
                 conn.execute(text("ANALYZE search_entries"))
         filled = time.perf_counter() - started
@@ -185,7 +201,8 @@ def main() -> None:
         p = lambda q: timings[min(len(timings) - 1, int(q * len(timings)))]  # noqa: E731
         print(
             f"database: {engine.dialect.name}, {args.pages} pages (+{args.pages // 10} in a "
-            f"second tenant, a comment on every tenth), filled and indexed in {filled:.0f} s"
+            f"second tenant, a comment and an 800-word file on every tenth), filled and "
+            f"indexed in {filled:.0f} s"
         )
         print(
             f"{len(queries)} queries, {found} with hits: p50 {p(0.5):.1f} ms, "

@@ -178,3 +178,85 @@ def chromium(playwright: Any) -> Any:
         headless=True,
         args=["--no-sandbox", "--disable-background-networking"],
     )
+
+
+# Documents with known words, built here byte by byte, for the text search reads from files
+
+
+def pdf_with(*lines: str) -> bytes:
+    """A one-page PDF showing `lines` in Helvetica (WinAnsi, so "Zoë" is one byte ë)."""
+    shown = b"".join(
+        b"(" + line.encode("cp1252").replace(b"(", b"\\(").replace(b")", b"\\)") + b") Tj T* "
+        for line in lines
+    )
+    stream = b"BT /F1 12 Tf 14 TL 72 720 Td " + shown + b"ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def zipped(members: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def docx_with(*paragraphs: str) -> bytes:
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    body = "".join(f"<w:p><w:r><w:t>{p}</w:t></w:r></w:p>" for p in paragraphs)
+    return zipped(
+        {
+            "[Content_Types].xml": "<Types/>",
+            "word/document.xml": f'<?xml version="1.0" encoding="UTF-8"?>'
+            f'<w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>',
+        }
+    )
+
+
+def odt_with(*paragraphs: str) -> bytes:
+    ns = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+    body = "".join(f"<text:p>{p}</text:p>" for p in paragraphs)
+    return zipped(
+        {
+            "mimetype": "application/vnd.oasis.opendocument.text",
+            "content.xml": f'<?xml version="1.0" encoding="UTF-8"?>'
+            f'<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:'
+            f'office:1.0" xmlns:text="{ns}"><office:body><office:text>{body}</office:text>'
+            f"</office:body></office:document-content>",
+        }
+    )
+
+
+def xlsx_with(*cells: str) -> bytes:
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    strings = "".join(f"<si><t>{c}</t></si>" for c in cells)
+    return zipped(
+        {
+            "xl/sharedStrings.xml": f'<sst xmlns="{ns}" count="{len(cells)}">{strings}</sst>',
+            "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{ns}"><sheetData><row r="1">'
+            f'<c r="A1"><v>42</v></c></row></sheetData></worksheet>',
+        }
+    )

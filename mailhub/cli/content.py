@@ -8,14 +8,18 @@ import json
 import sys
 from pathlib import Path
 
+from sqlalchemy import select
+
 from mailhub.cli.opening import sessions
 from mailhub.cli.output import listing, paging, print_json
 from mailhub.cli.parser import Commands
+from mailhub.cli.progress import progress
 from mailhub.config import Settings
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, forms
 from mailhub.domain.queries import list_pages, page_view
 from mailhub.errors import InvalidInput
+from mailhub.models import Tenant
 from mailhub.stores.files import FileStore
 
 
@@ -68,6 +72,15 @@ def register(commands: Commands) -> None:
     ir.add_argument("tenant")
     ir.add_argument("id", type=int)
     ir.add_argument("--json", action="store_true")
+
+    find = commands.group("search", "the search index")
+    sr = add(
+        "reindex",
+        cmd_search_reindex,
+        "rebuild the search entries of one tenant or all, and read the files not read yet",
+        find,
+    )
+    sr.add_argument("tenant", nargs="?", help="default: every tenant")
 
     files = commands.group("files", "the file store")
     fc = add("check", cmd_files_check, "report files without rows and rows without files", files)
@@ -215,6 +228,39 @@ def cmd_inbound_retry(args: argparse.Namespace, settings: Settings) -> int:
             f"inbound message {row.id} is queued again; a worker picks it up within "
             f"{settings.sweep_interval:g} seconds"
         )
+    return 0
+
+
+def cmd_search_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.domain import attachment_text, search
+
+    factory = sessions(settings)
+    with factory() as s:
+        chosen = (
+            [directory.get_tenant(s, args.tenant)]
+            if args.tenant
+            else list(s.scalars(select(Tenant).order_by(Tenant.slug)))
+        )
+        tenants = [(t.id, t.slug) for t in chosen]
+    entries = 0
+    with progress("indexing", "tenants", len(tenants)) as tick:
+        for tenant_id, _slug in tenants:
+            with unit_of_work(factory) as s:
+                entries += search.reindex_tenant(s, tenant_id)
+            tick(1)
+    files = FileStore(settings.files_dir)
+    unread = attachment_text.unread(factory)
+    read = 0
+    with progress("reading files", "files", unread) as tick:
+        while True:  # every tenant's files: a file read is indexed where it belongs
+            done = attachment_text.read_pending(factory, files, progress=tick)
+            read += done
+            if not done:
+                break
+    print(
+        f"{entries} search entries for {', '.join(slug for _, slug in tenants) or 'no tenant'}; "
+        f"{read} files read for the words inside them"
+    )
     return 0
 
 

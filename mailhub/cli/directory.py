@@ -14,6 +14,7 @@ from typing import TypeVar
 from mailhub.cli.opening import sessions
 from mailhub.cli.output import listing, paging
 from mailhub.cli.parser import Commands
+from mailhub.cli.progress import progress
 from mailhub.config import Settings
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, preferences, signin
@@ -336,7 +337,8 @@ def cmd_user_import(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput(f"cannot read {args.file}: {exc}") from None
     with unit_of_work(sessions(settings)) as s:
         tenant = directory.get_tenant(s, args.tenant)
-        added, skipped = directory.import_users(s, tenant, text)
+        with progress(f"importing {Path(args.file).name}", "rows") as tick:
+            added, skipped = directory.import_users(s, tenant, text, tick)
         welcome = [] if args.no_welcome else [signin.welcome(s, u) for u in added]
     due_for_next_sweep(sessions(settings))(welcome)
     print(

@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "forms": ("forms made by mail", ("content",)),
     "pages": ("read pages", ("content",)),
     "inbound": ("inspect inbound mail", ("content",)),
+    "search": ("the search index", ("content",)),
     "files": ("the file store", ("content",)),
     "moderation": ("mail held because its sender was not authenticated", ("content",)),
 }

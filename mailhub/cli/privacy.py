@@ -11,6 +11,7 @@ from pathlib import Path
 from mailhub.cli.opening import sessions
 from mailhub.cli.output import listing
 from mailhub.cli.parser import Commands
+from mailhub.cli.progress import progress
 from mailhub.config import Settings
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, objections
@@ -144,7 +145,8 @@ def cmd_tenant_export(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput(f"{target} exists already; choose a new file")
     with sessions(settings)() as s:
         tenant = directory.get_tenant(s, args.slug)
-        counts = build_tenant(s, tenant, FileStore(settings.files_dir), target)
+        with progress(f"exporting {tenant.slug}", "rows and files") as tick:
+            counts = build_tenant(s, tenant, FileStore(settings.files_dir), target, tick)
     print(f"exported {sum(counts.values())} rows of {tenant.slug} and its files to {target}")
     return 0
 
@@ -159,9 +161,10 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     with factory() as s:
         tenant_id = directory.get_tenant(s, args.tenant).id
     if args.sub == "create":
-        made = backups.create(
-            factory, keys, root, settings.files_dir, tenant_id, settings.backup_keep
-        )
+        with progress(f"backing up {args.tenant}", "rows and files") as tick:
+            made = backups.create(
+                factory, keys, root, settings.files_dir, tenant_id, settings.backup_keep, tick
+            )
         print(
             f"backup {made.path.name}: {made.rows} rows, {made.files} files, "
             f"{made.size} bytes (keeping the newest {settings.backup_keep})"
@@ -189,7 +192,8 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
                 "run again with --yes"
             )
         path = backups.find(root, tenant_id, args.name)
-        done = backups.restore(factory, keys, settings.files_dir, tenant_id, path)
+        with progress(f"restoring {args.tenant}", "rows") as tick:
+            done = backups.restore(factory, keys, settings.files_dir, tenant_id, path, tick)
         skipped = ", ".join(f"{n} {t}" for t, n in sorted(done.skipped.items()))
         print(
             f"restored {done.rows} rows and {done.files} files of {args.tenant} from {path.name}"
@@ -209,7 +213,8 @@ def cmd_privacy_erase(args: argparse.Namespace, settings: Settings) -> int:
         )
     with sessions(settings)() as s:
         tenant = directory.get_tenant(s, args.tenant)
-    outcome = erase_user(sessions(settings), Places.of(settings), tenant, args.email)
+    with progress(f"erasing {args.email}"):  # the time it takes, between the steps
+        outcome = erase_user(sessions(settings), Places.of(settings), tenant, args.email)
     _send_last_mail(settings, [outcome])
     print(
         f"request {outcome.request_id} {outcome.state}: "

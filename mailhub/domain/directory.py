@@ -13,6 +13,7 @@ from mailhub import i18n
 from mailhub.db import rowcount
 from mailhub.errors import AlreadyExists, InvalidInput, MailhubError, NotFound
 from mailhub.models import Page, Space, SpaceMember, Tenant, User, WebSession, utcnow
+from mailhub.progress import Tick, quiet
 from mailhub.routing import split_address
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -322,12 +323,15 @@ def end_sessions_of(session: Session, user_id: int) -> int:
     return rowcount(result)
 
 
-def import_users(session: Session, tenant: Tenant, text: str) -> tuple[list[User], list[str]]:
+def import_users(
+    session: Session, tenant: Tenant, text: str, tick: Tick = quiet
+) -> tuple[list[User], list[str]]:
     """Rows of email,name[,admin][,locale] (a header row is allowed), all or nothing: the users
     added, and the addresses skipped because they are members already."""
     added: list[User] = []
     skipped: list[str] = []
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        tick(1)
         if not row or not any(cell.strip() for cell in row):
             continue
         if number == 1 and row[0].strip().lower() == "email":

@@ -1,4 +1,5 @@
-"""Full-text search over a tenant's pages, comments, forms and attachment names.
+"""Full-text search over a tenant's pages, comments, forms and attachments (their names,
+and the words inside them once the worker has read them: domain/attachment_text.py).
 
 Indexing: every flush that adds or changes a page, revision, comment, form, form version or
 attachment writes its search entry in the same transaction (an ORM `after_flush` hook that
@@ -14,6 +15,7 @@ page can search as the person types.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,22 +33,29 @@ from mailhub.models import (
     Page,
     Revision,
     SearchEntry,
+    Space,
     Tenant,
     User,
     utcnow,
 )
 
 LIMIT = 20
+# What of an item is searched: its first 200,000 characters (a 12 MB page stays findable by
+# its beginning, and within PostgreSQL's 1 MB limit of a tsvector); a snippet is looked for
+# in the first SNIPPET_SCAN of them.
+MAX_BODY = 200_000
+SNIPPET_SCAN = 20_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MARK = re.compile(r"^(\W*)(\w+)")  # a word without the punctuation around it
 
 
 @dataclass(frozen=True)
 class Hit:
-    kind: str
+    kind: str  # page, comment, form, attachment
     title: str
     snippet: str
     url: str
+    where: str  # "comment on Budget in Sales", "file on Budget in Sales, inside the file"
 
 
 def words(query: str) -> list[str]:
@@ -83,21 +92,45 @@ def find(
             text(sql), {"match": f"{tenant_filter}({phrase})", "limit": limit}
         ).all()
     else:
+        # mailhub_fold (migration 0027) makes "Zoë" and "Zoe" one word, in the index and here
         tsquery = " & ".join(t + ":*" for t in terms)
         sql = (
             "SELECT id FROM search_entries WHERE tenant_id = :tenant AND {} "
-            "@@ to_tsquery('simple', :q) ORDER BY id DESC LIMIT :limit"
+            "@@ to_tsquery('simple', mailhub_fold(:q)) ORDER BY id DESC LIMIT :limit"
         )
         params = {"tenant": tenant.id, "q": tsquery, "limit": limit}
-        titled = session.scalars(text(sql.format("to_tsvector('simple', title)")), params).all()
+        titled = session.scalars(
+            text(sql.format("to_tsvector('simple', mailhub_fold(title))")), params
+        ).all()
         rest = session.scalars(text(sql.format("search_vector")), params).all()
     ids = list(dict.fromkeys([*titled, *rest]))
     if not ids:
         return []
     rows = {
-        e.id: e
-        for e in session.scalars(
-            select(SearchEntry).where(SearchEntry.id.in_(ids), SearchEntry.tenant_id == tenant.id)
+        r.id: r
+        for r in session.execute(
+            select(
+                SearchEntry.id,
+                SearchEntry.kind,
+                SearchEntry.space_id,
+                SearchEntry.page_id,
+                SearchEntry.comment_id,
+                SearchEntry.form_id,
+                SearchEntry.attachment_id,
+                SearchEntry.title,
+                SearchEntry.label,
+                func.substr(SearchEntry.body, 1, SNIPPET_SCAN).label("body"),
+                Space.name.label("space"),
+            )
+            .join(Space, Space.id == SearchEntry.space_id)
+            .where(SearchEntry.id.in_(ids), SearchEntry.tenant_id == tenant.id)
+        )
+    }
+    on_pages = {r.page_id for r in rows.values() if r.kind == "attachment"}
+    page_titles: dict[int, str] = {
+        page_id: title
+        for page_id, title in session.execute(
+            select(Page.id, Page.title).where(Page.id.in_(on_pages))
         )
     }
     base = f"/t/{tenant.slug}"
@@ -109,15 +142,29 @@ def find(
         if len(hits) == wanted:
             break
         if e.kind == "form":
-            url = f"{base}/forms/{e.form_id}"
+            url, where = f"{base}/forms/{e.form_id}", f"form in {e.space}"
         elif e.kind == "comment":
             url = f"{base}/pages/{e.page_id}#comment-{e.comment_id}"
+            where = f"comment on {e.label} in {e.space}"
         elif e.kind == "attachment":
             url = f"{base}/attachments/{e.attachment_id}"
+            inside = "" if _names_all(e.title, terms) else ", inside the file"
+            where = f"file on {page_titles.get(e.page_id, '')} in {e.space}{inside}"
         else:
-            url = f"{base}/pages/{e.page_id}"
-        hits.append(Hit(e.kind, e.label or e.title, snippet(e.body, terms), url))
+            url, where = f"{base}/pages/{e.page_id}", f"page in {e.space}"
+        hits.append(Hit(e.kind, e.label or e.title, snippet(e.body, terms), url, where))
     return hits
+
+
+def fold(value: str) -> str:
+    """Lower case without diacritics ("Zoë" → "zoe"), as both engines index words."""
+    decomposed = unicodedata.normalize("NFKD", value.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _names_all(title: str, terms: list[str]) -> bool:
+    found = [fold(w) for w in _WORD.findall(title)]
+    return all(any(w.startswith(fold(t)) for w in found) for t in terms)
 
 
 def snippet(body: str, terms: list[str], width: int = 12) -> str:
@@ -125,10 +172,11 @@ def snippet(body: str, terms: list[str], width: int = 12) -> str:
     found = body.split()
     if not found:
         return ""
+    folded = [fold(t) for t in terms]
 
     def hit(word: str) -> bool:
-        low = "".join(_WORD.findall(word.lower()))
-        return any(low.startswith(t) for t in terms)
+        low = fold("".join(_WORD.findall(word)))
+        return any(low.startswith(t) for t in folded)
 
     first = next((i for i, w in enumerate(found) if hit(w)), 0)
     start = max(0, first - width // 3)
@@ -142,6 +190,7 @@ def snippet(body: str, terms: list[str], width: int = 12) -> str:
 
 
 def _put(conn: Connection, key: str, values: dict[str, Any]) -> None:
+    values["body"] = values["body"][:MAX_BODY]
     conn.execute(delete(SearchEntry).where(SearchEntry.item_key == key))
     conn.execute(insert(SearchEntry).values(item_key=key, updated_at=utcnow(), **values))
 
@@ -240,7 +289,7 @@ def _attachment(conn: Connection, a: Attachment) -> None:
             "attachment_id": a.id,
             "title": a.filename[:300],
             "label": a.filename[:300],
-            "body": "",
+            "body": a.extracted_text or "",
         },
     )
 
@@ -314,7 +363,7 @@ def reindex_tenant(session: Session, tenant_id: int) -> int:
                 Page.id,
                 title,
                 title,
-                func.coalesce(Revision.body_text, ""),
+                func.substr(func.coalesce(Revision.body_text, ""), 1, MAX_BODY),
                 now,
             )
             .select_from(Page)
@@ -336,7 +385,7 @@ def reindex_tenant(session: Session, tenant_id: int) -> int:
                 Comment.page_id,
                 literal(""),
                 title,
-                Comment.body_text,
+                func.substr(Comment.body_text, 1, MAX_BODY),
                 Comment.id,
                 now,
             )
@@ -356,7 +405,7 @@ def reindex_tenant(session: Session, tenant_id: int) -> int:
                 Attachment.page_id,
                 name,
                 name,
-                literal(""),
+                func.substr(func.coalesce(Attachment.extracted_text, ""), 1, MAX_BODY),
                 Attachment.id,
                 now,
             )

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailhub.models.base import Base, utcnow
@@ -72,6 +83,14 @@ class Attachment(Base):
     """
 
     __tablename__ = "attachments"
+    __table_args__ = (
+        Index(  # what the worker has still to read for search
+            "ix_attachments_unread",
+            "id",
+            sqlite_where=text("extracted_text IS NULL"),
+            postgresql_where=text("extracted_text IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -89,6 +108,9 @@ class Attachment(Base):
     thumbnails: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     content_id: Mapped[str] = mapped_column(String(250), default="")  # for cid: links in HTML
     inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The words inside the file, for search, read by the worker after the file is stored
+    # (domain/attachment_text.py): None until then, "" when there are none it can read.
+    extracted_text: Mapped[str | None] = mapped_column(Text, default=None)
     source_inbound_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbound_messages.id"), index=True, default=None
     )

@@ -45,6 +45,7 @@ from mailhub.models import (
     User,
     utcnow,
 )
+from mailhub.progress import Tick, quiet
 from mailhub.stores.files import FileStore
 
 FORMAT = 1
@@ -223,7 +224,7 @@ def build(
 
 
 def build_tenant(
-    session: Session, tenant: Tenant, files: FileStore, target: Path
+    session: Session, tenant: Tenant, files: FileStore, target: Path, tick: Tick = quiet
 ) -> dict[str, int]:
     """The customer's own copy of everything: every row of every table of the tenant as
     JSON (tables/NAME.json), and every file of its store (files/…), in one ZIP at `target`.
@@ -250,6 +251,7 @@ def build_tenant(
                 rows.append(item)
             z.writestr(f"tables/{table.name}.json", json.dumps(rows, ensure_ascii=False, indent=1))
             counts[table.name] = len(rows)
+            tick(len(rows))
         folder = files.root / str(tenant.id)
         stored = 0
         if folder.is_dir():
@@ -257,6 +259,7 @@ def build_tenant(
                 if path.is_file():
                     z.write(path, f"files/{path.relative_to(files.root).as_posix()}")
                     stored += 1
+                    tick(1)
         z.writestr(
             "manifest.json",
             json.dumps(

@@ -1,5 +1,6 @@
 """The sweeper: re-enqueues work whose job was lost (broker restart, worker killed), makes the
-digests that are due, runs confirmed exports and erasures; hourly, walks the stores
+digests that are due, runs confirmed exports and erasures, reads the words inside new
+attachments for search; hourly, walks the stores
 (stale spools, stray files), applies retention, warns of due privacy requests and backs up.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import or_, select, update
 
 from mailhub.config import Settings
 from mailhub.db import SessionFactory, rowcount, unit_of_work
+from mailhub.domain import attachment_text
 from mailhub.models import (
     InboundMessage,
     InboundStatus,
@@ -93,6 +95,7 @@ class Sweeper:
         self.enqueue_notifications(self.collect_digests())
         self.enqueue_notifications(self.run_exports())
         self.run_erasures()
+        attachment_text.read_pending(self.sessions, self.files)  # for search, a batch a pass
         if time.monotonic() - self._housekeeping_ran >= HOUSEKEEPING_EVERY:
             self.housekeeping()
         if inbound or outbound:

@@ -572,3 +572,102 @@ def test_many_members_at_once_from_a_csv(tmp_path: Path) -> None:
     assert refused.returncode != 0 and "line 2:" in refused.stderr
     # (Dan was not added: adding him now works.)
     ok(tmp_path, "user", "add", "acme", "dan@acme.example", "--name", "Dan", "--no-welcome")
+
+
+def _on_a_terminal(tmp_path: Path, *args: str) -> tuple[int, str]:
+    """Run a command with its stderr on a pseudo-terminal; its exit code and what it drew."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
+    env["MAILHUB_DATA_DIR"] = str(tmp_path / "var")
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    proc = subprocess.Popen(
+        [MAILHUB, *args], stdout=subprocess.PIPE, stderr=side, env=env, text=True
+    )
+    os.close(side)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(main)
+    proc.wait(timeout=60)
+    return proc.returncode, drawn.decode(errors="replace")
+
+
+def test_long_commands_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    people = tmp_path / "people.csv"
+    people.write_text("".join(f"p{i}@acme.example,Person {i}\n" for i in range(40)))
+    code, drawn = _on_a_terminal(tmp_path, "user", "import", "acme", str(people), "--no-welcome")
+    assert code == 0 and "importing people.csv: " in drawn and " rows [" in drawn, drawn
+    code, drawn = _on_a_terminal(tmp_path, "backup", "create", "acme")
+    assert code == 0 and "backing up acme" in drawn and "rows and files" in drawn, drawn
+    # Piped or redirected, stderr stays empty: scripts read only the result
+    piped = run(tmp_path, "backup", "create", "acme")
+    assert piped.returncode == 0 and piped.stderr == "" and "backup " in piped.stdout
+    code, drawn = _on_a_terminal(
+        tmp_path, "tenant", "export", "acme", "--to", str(tmp_path / "a.zip")
+    )
+    assert code == 0 and "exporting acme" in drawn, drawn
+
+
+def test_search_reindex_reads_the_files_not_read_yet(tmp_path: Path) -> None:
+    from mailhub import config
+    from mailhub.db import make_engine, unit_of_work
+    from mailhub.domain import directory, editing, search
+    from mailhub.domain.search import session_factory
+    from mailhub.models import Attachment
+    from mailhub.stores.files import FileStore
+
+    from helpers import docx_with
+
+    ok(tmp_path, "migrate")
+    ok(tmp_path, "tenant", "add", "acme", "--domain", "acme.example")
+    ok(tmp_path, "user", "add", "acme", "ann@acme.example", "--name", "Ann", "--no-welcome")
+    ok(tmp_path, "space", "add", "acme", "sales")
+    settings = config.load({"MAILHUB_DATA_DIR": str(tmp_path / "var")})
+    engine = make_engine(settings.effective_database_url)
+    factory = session_factory(engine)
+    files = FileStore(settings.files_dir)
+    data = docx_with("Minutes of the Quokka committee")
+    with unit_of_work(factory) as s:
+        t = directory.get_tenant(s, "acme")
+        page, _mails = editing.create(
+            s,
+            t,
+            directory.get_space(s, t, "sales"),
+            directory.get_user(s, t, "ann@acme.example"),
+            "Committee",
+            "See the file.",
+        )
+        s.add(
+            Attachment(
+                tenant_id=t.id,
+                page_id=page.id,
+                uploader_id=page.author_id,
+                filename="minutes.docx",
+                content_type="application/octet-stream",
+                size=len(data),
+                sha256="0" * 64,
+                path=files.write(t.id, "minutes.docx", data),
+            )
+        )
+    out = ok(tmp_path, "search", "reindex")
+    assert "search entries for acme; 1 files read" in out, out
+    with factory() as s:
+        [hit] = search.find(s, directory.get_tenant(s, "acme"), "quokka")
+    engine.dispose()
+    assert hit.title == "minutes.docx" and hit.where.endswith("inside the file")
+    assert "0 files read" in ok(tmp_path, "search", "reindex", "acme")
+    bad = run(tmp_path, "search", "reindex", "nope")
+    assert bad.returncode == 1 and "no tenant 'nope'" in bad.stderr

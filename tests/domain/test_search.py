@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from mailhub.content.questions import parse
 from mailhub.db import unit_of_work
-from mailhub.domain import directory, editing, search
+from mailhub.domain import attachment_text, directory, editing, search
 from mailhub.domain.search import session_factory
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import (
@@ -30,7 +30,7 @@ from mailhub.tasks import Runtime
 from mailhub.web.app import create_app
 
 from conftest import wait_until
-from helpers import final_count, sign_in, smtp_send
+from helpers import docx_with, final_count, odt_with, pdf_with, sign_in, smtp_send, xlsx_with
 
 
 def _titles(rt: Runtime, tenant: str, q: str) -> list[tuple[str, str]]:
@@ -128,6 +128,52 @@ def test_search_finds_current_content_of_one_tenant_only(
         assert s.scalars(select(SearchEntry.kind).where(SearchEntry.tenant_id == t.id)).all() == [
             "form"
         ]
+
+
+def test_words_inside_files_and_diacritics_either_way(
+    runtime: Runtime, smtp: SmtpServer, acme: dict[str, int]
+) -> None:
+    """A PDF, a DOCX, an ODT and a spreadsheet mailed in are read in the background and
+    found by the words inside them, with where the hit is; "Zoë" finds "Zoe" and the
+    reverse, on both databases."""
+    msg = EmailMessage()
+    msg["From"] = "Ann <ann@acme.example>"
+    msg["To"] = "sales@acme.example"
+    msg["Subject"] = "Offsite planning"
+    msg["Message-ID"] = "<search-files@acme.example>"
+    msg.set_content("Zoe will book the rooms.")
+    for data, name, kind in (
+        (pdf_with("Itinerary for Zoë", "Kilimanjaro base camp"), "itinerary.pdf", "pdf"),
+        (docx_with("Packing list", "Hippopotamus costume"), "packing.docx", "octet-stream"),
+        (odt_with("Quokka sightings"), "wildlife.odt", "octet-stream"),
+        (xlsx_with("Budget", "Zanzibar ferry"), "costs.xlsx", "octet-stream"),
+    ):
+        msg.add_attachment(data, maintype="application", subtype=kind, filename=name)
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], msg.as_bytes())
+    wait_until(lambda: final_count(runtime) == 1)
+    # Read in the background (the worker's sweeper does this each pass; here, at once)
+    attachment_text.read_pending(runtime.sessions, runtime.files)
+    assert attachment_text.unread(runtime.sessions) == 0
+
+    def found(q: str) -> list[tuple[str, str, str]]:
+        with runtime.sessions() as s:
+            t = directory.get_tenant(s, "acme")
+            return [(h.kind, h.title, h.where) for h in search.find(s, t, q)]
+
+    inside = "file on Offsite planning in Sales, inside the file"
+    assert found("kilimanj") == [("attachment", "itinerary.pdf", inside)]
+    assert found("hippo costume") == [("attachment", "packing.docx", inside)]
+    assert found("quokka") == [("attachment", "wildlife.odt", inside)]
+    assert found("zanzibar") == [("attachment", "costs.xlsx", inside)]
+    assert found("itinerary") == [
+        ("attachment", "itinerary.pdf", "file on Offsite planning in Sales")
+    ]
+    # Diacritics either way, in page text and file text alike
+    for q in ("zoe", "Zoë", "ZOË"):
+        assert {kind for kind, _, _ in found(q)} == {"page", "attachment"}, q
+    with runtime.sessions() as s:
+        [hit] = search.find(s, directory.get_tenant(s, "acme"), "zoë book")
+    assert hit.where == "page in Sales" and "[Zoe] will [book]" in hit.snippet
 
 
 def test_content_from_before_search_is_indexed_by_the_migration(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -21,10 +21,17 @@ from mailhub.models import Attachment, Base, Tenant, utcnow
 from mailhub.privacy.backups.archive import FORMAT, SUFFIX, Backup, owners, row_of, tables
 from mailhub.privacy.backups.catalogue import prune
 from mailhub.privacy.keys import KeyStore
+from mailhub.progress import Tick, quiet
 
 
 def create(
-    factory: SessionFactory, keys: KeyStore, root: Path, files_root: Path, tenant_id: int, keep: int
+    factory: SessionFactory,
+    keys: KeyStore,
+    root: Path,
+    files_root: Path,
+    tenant_id: int,
+    keep: int,
+    tick: Tick = quiet,
 ) -> Backup:
     """Write a backup of the tenant, then prune to the newest `keep`. Every row is read in one
     transaction that sees one moment (REPEATABLE READ on PostgreSQL; SQLite's transactions
@@ -33,11 +40,17 @@ def create(
         if session.get_bind().dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         tenant = session.get_one(Tenant, tenant_id)
-        return _create(session, keys, root, files_root, tenant, keep)
+        return _create(session, keys, root, files_root, tenant, keep, tick)
 
 
 def _create(
-    session: Session, keys: KeyStore, root: Path, files_root: Path, tenant: Tenant, keep: int
+    session: Session,
+    keys: KeyStore,
+    root: Path,
+    files_root: Path,
+    tenant: Tenant,
+    keep: int,
+    tick: Tick,
 ) -> Backup:
     tenant_key = keys.tenant_key(tenant.id, create=True)
     assert tenant_key is not None
@@ -74,6 +87,7 @@ def _create(
                 rows.append({"_sealed": uid, "id": row["id"], "data": sealed})
         dump[table.name] = rows
         counts[table.name] = len(rows)
+        tick(len(rows))
     stamp = utcnow()
     folder = root / str(tenant.id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,6 +112,7 @@ def _create(
                 archive.writestr(member, tenant_key.encrypt(data))
                 members[member] = rel
                 files += 1
+                tick(1)
         body = {"tables": dump, "files": members}
         packed = zlib.compress(json.dumps(body).encode(), 6)  # compressed, then encrypted
         archive.writestr("rows.bin", tenant_key.encrypt(packed))

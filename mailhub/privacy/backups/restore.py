@@ -26,6 +26,7 @@ from mailhub.models import Base, Erasure, Tenant, User
 from mailhub.privacy.backups.archive import FORMAT, NOT_RESTORED, manifest_of, tables, typed_row
 from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.requests import subject_hash
+from mailhub.progress import Tick, quiet
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,12 @@ class Restored:
 
 
 def restore(
-    factory: SessionFactory, keys: KeyStore, files_root: Path, tenant_id: int, path: Path
+    factory: SessionFactory,
+    keys: KeyStore,
+    files_root: Path,
+    tenant_id: int,
+    path: Path,
+    tick: Tick = quiet,
 ) -> Restored:
     """Replace the tenant's rows and files with the backup's: the files are unpacked beside
     the store first, the rows replaced in one transaction, and only once it commits do the
@@ -45,7 +51,7 @@ def restore(
     try:
         with unit_of_work(factory) as session:
             tenant = session.get_one(Tenant, tenant_id)
-            restored = _restore(session, keys, staging, tenant, path)
+            restored = _restore(session, keys, staging, tenant, path, tick)
         _swap_files(files_root, tenant_id, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -53,7 +59,7 @@ def restore(
 
 
 def _restore(
-    session: Session, keys: KeyStore, staging: Path, tenant: Tenant, path: Path
+    session: Session, keys: KeyStore, staging: Path, tenant: Tenant, path: Path, tick: Tick
 ) -> Restored:
     manifest = manifest_of(path)
     if manifest.get("format") != FORMAT or manifest.get("tenant_id") != tenant.id:
@@ -124,6 +130,7 @@ def _restore(
         if batch and table.name not in NOT_RESTORED:
             session.execute(insert(table), batch)
             count += len(batch)
+            tick(len(batch))
     back = set(session.scalars(select(User.id).where(User.tenant_id == tenant.id)))
     for request_id, user_id in linked.items():
         if user_id in back:

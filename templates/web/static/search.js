@@ -17,7 +17,7 @@
       li.appendChild(a);
       var meta = document.createElement("span");
       meta.className = "meta";
-      meta.textContent = " " + h.kind + (h.snippet ? " · " + h.snippet : "");
+      meta.textContent = " " + h.where + (h.snippet ? " · " + h.snippet : "");
       li.appendChild(meta);
       list.appendChild(li);
     });
