@@ -78,10 +78,11 @@ def in_metadata(
     _obj: object, name: str | None, type_: str, _reflected: bool, _other: object
 ) -> bool:
     """For Alembic's comparisons: the full-text index the migrations make by hand (FTS5
-    tables on SQLite, a GIN index on PostgreSQL) is not in the models, and that is right."""
+    tables on SQLite, GIN indexes over stored tsvector columns on PostgreSQL) is not in the
+    models, and that is right."""
     if type_ == "table" and name is not None and name.startswith("search_fts"):
         return False
-    if type_ == "column" and name == "search_vector":
+    if type_ == "column" and name in ("search_vector", "title_vector"):
         return False
     return not (type_ == "index" and name is not None and name.startswith("ix_search_entries_fts"))
 

@@ -28,6 +28,9 @@ class Route:
     arg: str = ""  # the space slug or the key
 
 
+# The local part notifications come from; mail to it is answered with where to send instead.
+NOTIFICATIONS = "notifications"
+
 _KEY = r"[A-Za-z0-9_-]{16,64}"
 _SLUG = r"[a-z0-9][a-z0-9._-]{0,63}"
 

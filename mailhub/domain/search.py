@@ -99,9 +99,7 @@ def find(
             "@@ to_tsquery('simple', mailhub_fold(:q)) ORDER BY id DESC LIMIT :limit"
         )
         params = {"tenant": tenant.id, "q": tsquery, "limit": limit}
-        titled = session.scalars(
-            text(sql.format("to_tsvector('simple', mailhub_fold(title))")), params
-        ).all()
+        titled = session.scalars(text(sql.format("title_vector")), params).all()
         rest = session.scalars(text(sql.format("search_vector")), params).all()
     ids = list(dict.fromkeys([*titled, *rest]))
     if not ids:

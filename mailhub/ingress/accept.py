@@ -23,7 +23,7 @@ from mailhub.domain.directory import space_by_slug, tenant_by_domain
 from mailhub.errors import MailhubError
 from mailhub.ingress.commit import Accepted, GroupCommitter, NewInbound, insert_batch
 from mailhub.outbound.keys import reply_key_for
-from mailhub.routing import Mailbox, route
+from mailhub.routing import NOTIFICATIONS, Mailbox, route
 from mailhub.stores.rawstore import RawStore, Spool
 
 
@@ -53,6 +53,7 @@ def check_recipient(session: Session, address: str) -> int:
     if (
         r.mailbox in (Mailbox.PAGES, Mailbox.FORMS)
         and r.arg  # form@: the default space, decided (and explained) when it is processed
+        and r.arg != NOTIFICATIONS  # taken, and answered with where to write instead
         and space_by_slug(session, tenant.id, r.arg) is None
     ):
         raise UnknownRecipient(f"no space {r.arg!r} at {r.domain}")

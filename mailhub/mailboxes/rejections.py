@@ -25,6 +25,7 @@ from mailhub.models import (
     utcnow,
 )
 from mailhub.outbound import events
+from mailhub.routing import NOTIFICATIONS
 
 
 class Rejected(MailhubError):
@@ -93,7 +94,21 @@ def may_write(mail: Mail, user: User, space: Space) -> None:
 
 
 def space_named(mail: Mail, slug: str) -> Space:
-    """The space a mail is addressed to, or the unknown_space rejection (pages and forms)."""
+    """The space a mail is addressed to, or the unknown_space rejection (pages and forms);
+    mail to the address notifications come from is told where to send instead."""
+    if slug == NOTIFICATIONS:
+        example = mail.session.scalar(
+            select(Space.slug)
+            .where(Space.tenant_id == mail.tenant.id, ~Space.restricted)
+            .order_by(Space.slug)
+            .limit(1)
+        )
+        raise Rejected(
+            "notifications_address",
+            f"mail to {NOTIFICATIONS}@, which only sends notifications",
+            address=f"{NOTIFICATIONS}@{mail.tenant.domain}",
+            example=f"{example or 'SPACE'}@{mail.tenant.domain}",
+        )
     space = space_by_slug(mail.session, mail.tenant.id, slug)
     if space is None:
         raise Rejected(

@@ -26,6 +26,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "There is no space called {space} in {tenant}.",
         "Check the address; your intranet lists its spaces and their addresses.",
     ),
+    "notifications_address": (
+        "{address} only sends notifications: mail to it is not read by anyone.",
+        "To comment on a page, reply to its notification (your reply goes to the page) or "
+        "comment on the intranet. To write a new page, mail the address of a space, such as "
+        "{example}. To hear about less, follow the link at the bottom of any notification.",
+    ),
     "unknown_key": (
         "The reply address is unknown or has expired.",
         "Open the page on the intranet and comment there, or reply to a newer notification.",

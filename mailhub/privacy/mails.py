@@ -30,6 +30,7 @@ from mailhub.outbound.mails.parts import (
     from_intranet,
 )
 from mailhub.privacy.report import access_report
+from mailhub.routing import NOTIFICATIONS
 
 
 def account_expiry(
@@ -252,7 +253,7 @@ def erased_notice(tenant_name: str, domain: str, email: str, locale: str, stores
     }
     draft = Draft(
         from_name=_("{tenant} intranet", tenant=tenant_name),
-        from_addr=f"notifications@{domain}",
+        from_addr=f"{NOTIFICATIONS}@{domain}",
         to_name="",
         to_addr=email,
         subject=subject,

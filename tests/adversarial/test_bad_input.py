@@ -170,3 +170,24 @@ def test_mime_nested_too_deep_is_refused_and_its_sender_told(
     assert to(answer) == "ann@acme.example"
     text = answer.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "nested more deeply than any mail program" in text and "Deep" in text
+
+
+def test_mail_to_the_notifications_address_is_told_where_to_send(
+    runtime: Runtime, smtp: SmtpServer
+) -> None:
+    """Someone answers the sender of a notification instead of replying: they learn where
+    replies and new pages go, instead of "no such space"."""
+    raw = fixture("page_plain.eml").replace(
+        b"To: Sales <sales@acme.example>", b"To: Acme intranet <notifications@acme.example>"
+    )
+    smtp_send(smtp.port, "ann@acme.example", ["notifications@acme.example"], raw)
+    wait_until(lambda: final_count(runtime) == 1)
+    with runtime.sessions() as s:
+        msg = s.scalars(select(InboundMessage)).one()
+        assert s.scalars(select(Page)).all() == []
+    assert msg.status == "rejected" and msg.reason.startswith("notifications_address:")
+    wait_until(lambda: len(outbox(runtime)) == 1)
+    text = outbox(runtime)[0].get_body(preferencelist=("plain",)).get_content()
+    assert "notifications@acme.example only sends notifications" in text
+    assert "reply to its notification" in text and "such as sales@acme.example" in text
+    assert "There is no space" not in text

@@ -27,6 +27,7 @@ from mailhub.outbound.compose import Draft
 from mailhub.outbound.contexts import Audience, Subscribed, context_of
 from mailhub.outbound.keys import hash_key, mint_token, new_key
 from mailhub.outbound.recipients import REASONS
+from mailhub.routing import NOTIFICATIONS
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class Extras:
 
 
 def sender_of(tenant: Tenant) -> str:
-    return f"notifications@{tenant.domain}"
+    return f"{NOTIFICATIONS}@{tenant.domain}"
 
 
 def return_path_of(n: Notification, tenant: Tenant) -> str:

@@ -18,9 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("spaces", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("description", sa.Text(), nullable=False, server_default="")
-        )
+        batch_op.add_column(sa.Column("description", sa.Text(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
