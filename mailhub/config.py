@@ -57,6 +57,9 @@ class Settings:
     allowed_image_hosts: str = ""  # comma-separated hosts whose https images pages may show
     trusted_authserv_ids: str = ""  # comma-separated: whose Authentication-Results to believe
     dns_server: str = ""  # host:port of the one DNS server to ask; empty: the system's resolver
+    # The host name other servers deliver the tenants' mail to (their MX target), for
+    # `mailhub doctor`; empty: the base URL's host.
+    mx_host: str = ""
     imap_poll_interval: float = 30.0  # seconds between checks when a server has no IDLE
     dkim_key_dir: str = ""  # PEM private keys named DOMAIN.pem; empty: mail goes out unsigned
     dkim_selector: str = "mailhub"  # the DNS record is SELECTOR._domainkey.DOMAIN

@@ -10,13 +10,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from mailhub.cli.opening import prepare_data_dir, sessions
 from mailhub.cli.output import print_json
 from mailhub.cli.parser import Commands
+from mailhub.cli.tools import mail_setup
 from mailhub.config import Settings
 from mailhub.db import migrate, unit_of_work
+from mailhub.dns import Lookups
 from mailhub.errors import ConfigError
+from mailhub.outbound.doctor import Finding, check_domain
 from mailhub.outbound.files import link_key
 from mailhub.stores.files import FileStore
 from mailhub.web.gmail import GoogleBearer
@@ -140,6 +144,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 settings.base_url,
                 exports=settings.exports_dir,
                 file_key=link_key(settings.secret_key),
+                doctor=_doctor(settings),
             ),
             host=settings.http_host,
             port=settings.http_port,
@@ -300,6 +305,11 @@ def cmd_imap_account_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _doctor(settings: Settings) -> Callable[[str, str], list[Finding]]:
+    """The admin page's domain check: `mailhub doctor`'s, with this process's settings."""
+    return partial(check_domain, Lookups(settings.dns_server), mail_setup(settings))
+
+
 def _gmail(settings: Settings) -> GoogleBearer | None:
     return GoogleBearer(settings.google_action_certs) if settings.google_action_certs else None
 
@@ -323,6 +333,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         settings.base_url,
         exports=settings.exports_dir,
         file_key=link_key(settings.secret_key),
+        doctor=_doctor(settings),
     )
     try:
         uvicorn.run(

@@ -1,4 +1,5 @@
-"""For trying mailhub out: `demo` makes a tenant to mail, `send` mails it."""
+"""For trying mailhub out: `demo` makes a tenant to mail, `send` mails it; and for setting
+it up: `doctor` checks each tenant's domain as the mail world sees it."""
 
 from __future__ import annotations
 
@@ -7,12 +8,20 @@ import os
 import shlex
 import shutil
 import sys
+from pathlib import Path
 
-from mailhub.cli.opening import prepare_data_dir
+from sqlalchemy import select
+
+from mailhub.cli.opening import prepare_data_dir, sessions
+from mailhub.cli.output import print_json
 from mailhub.cli.parser import Commands
 from mailhub.config import Settings
 from mailhub.db import make_engine, migrate, unit_of_work
+from mailhub.dns import Lookups
 from mailhub.domain.search import session_factory
+from mailhub.models import Tenant
+from mailhub.outbound.doctor import MailSetup, check_domain
+from mailhub.outbound.signing import DkimSigner
 
 
 def register(commands: Commands) -> None:
@@ -25,6 +34,13 @@ def register(commands: Commands) -> None:
     send.add_argument("--to")
     send.add_argument("--subject", default="")
     send.add_argument("--body", required=True)
+    doctor = add(
+        "doctor",
+        cmd_doctor,
+        "check each tenant's domain: MX, SPF, DKIM, DMARC, https and Gmail's action buttons",
+    )
+    doctor.add_argument("tenant", nargs="?", help="default: every tenant")
+    doctor.add_argument("--json", action="store_true")
     send.add_argument(
         "--reply-to-file",
         help="an .eml from the outbox to reply to (sets the "
@@ -50,6 +66,41 @@ def _invoked_as() -> str:
     if os.sep not in argv0 or shutil.which("mailhub") == os.path.abspath(argv0):
         return "mailhub"
     return shlex.quote(argv0)
+
+
+def mail_setup(settings: Settings) -> MailSetup:
+    """What the doctor compares the DNS with: this installation's URL, MX host and key."""
+    signer = (
+        DkimSigner.from_dir(Path(settings.dkim_key_dir), settings.dkim_selector)
+        if settings.dkim_key_dir
+        else None
+    )
+    return MailSetup(
+        settings.base_url, settings.mx_host, signer, settings.dkim_selector, settings.smtp_relay
+    )
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.domain import directory
+
+    with sessions(settings)() as s:
+        chosen = (
+            [directory.get_tenant(s, args.tenant)]
+            if args.tenant
+            else list(s.scalars(select(Tenant).order_by(Tenant.slug)))
+        )
+        tenants = [(t.slug, t.domain) for t in chosen]
+    lookups, setup = Lookups(settings.dns_server), mail_setup(settings)
+    report = {slug: check_domain(lookups, setup, slug, domain) for slug, domain in tenants}
+    if args.json:
+        print_json({slug: [f.as_json() for f in found] for slug, found in report.items()})
+    else:
+        for slug, domain in tenants:
+            for f in report[slug]:
+                print(f"{domain:<24} {f.level:<4}  {f.check:<5}  {f.text}")
+        if not tenants:
+            print("no tenants yet")
+    return 1 if any(f.level == "fix" for found in report.values() for f in found) else 0
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:

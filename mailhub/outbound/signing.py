@@ -149,6 +149,17 @@ class DkimSigner:
         header = _fold_tags(tags) + folded_b + "\r\n"
         return header.encode() + data
 
+    def public_key(self, domain: str) -> str | None:
+        """The p= value of the DKIM record to publish for `domain` (its public key, base64
+        DER), or None when mail from it goes out unsigned."""
+        key = self._private_key(domain.lower())
+        if key is None:
+            return None
+        der = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return base64.b64encode(der).decode()
+
     def _private_key(self, domain: str) -> rsa.RSAPrivateKey | None:
         if domain not in self._loaded:
             pem = self.keys.get(domain)

@@ -28,6 +28,7 @@ from mailhub.models import (
     Tenant,
     User,
 )
+from mailhub.outbound.doctor import Finding
 from mailhub.privacy import requests
 from mailhub.web.auth import Forbidden, check_csrf, require_admin
 from mailhub.web.notify import Notify
@@ -36,7 +37,12 @@ Html = Callable[..., HTMLResponse]
 STATUSES = [s.value for s in InboundStatus]
 
 
-def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify) -> None:
+Doctor = Callable[[str, str], list[Finding]]  # (slug, domain) -> what `mailhub doctor` says
+
+
+def register(
+    app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify, doctor: Doctor | None
+) -> None:
     def overview(
         session: Session, t: Tenant, seen: Viewer, status: str, message: str, code: int = 200
     ) -> HTMLResponse:
@@ -95,6 +101,14 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
         with sessions() as session:
             t, seen = require_admin(request, session, tenant)
             return overview(session, t, seen, status, done)
+
+    @app.get("/t/{tenant}/admin/doctor", response_class=HTMLResponse)
+    def mail_setup(request: Request, tenant: str) -> HTMLResponse:
+        with sessions() as session:
+            t, seen = require_admin(request, session, tenant)
+            slug, domain = t.slug, t.domain
+        findings = doctor(slug, domain) if doctor is not None else None  # DNS, no session held
+        return html("doctor.html", viewer=seen, tenant=t, findings=findings)
 
     @app.post("/t/{tenant}/admin")
     async def change(request: Request, tenant: str) -> Response:

@@ -32,6 +32,7 @@ from mailhub.web import (
     spaces,
     static,
 )
+from mailhub.web.admin import Doctor
 from mailhub.web.auth import Forbidden, SignInRequired, same_origin, to_signin
 from mailhub.web.gmail import GoogleBearer
 from mailhub.web.notify import Notify, due_for_next_sweep
@@ -63,12 +64,13 @@ def create_app(
     limiter: SenderRateLimiter | None = None,
     exports: Path | None = None,
     file_key: bytes = b"",
+    doctor: Doctor | None = None,
 ) -> FastAPI:
     """The web application; `gmail` verifies Google's bearer on ConfirmAction handlers;
     `notify` enqueues notifications a request made (without it, the next sweep sends them);
     cookies are Secure when `base_url` is https; `limiter` counts sign-in requests per client
     address (10 per 15 minutes by default); `file_key` checks the file links that mails carry
-    (without it, none opens)."""
+    (without it, none opens); `doctor` checks a domain's mail setup for the admin page."""
     limiter = limiter or SenderRateLimiter(limit=10, window=900)
     app = FastAPI(title="mailhub", docs_url=None, redoc_url=None, openapi_url=None)
     notify = notify or due_for_next_sweep(sessions)
@@ -158,6 +160,6 @@ def create_app(
     search.register(app, sessions, html)
     static.register(app)
     spaces.register(app, sessions, html)
-    admin.register(app, sessions, html, notify)
+    admin.register(app, sessions, html, notify, doctor)
     privacy.register(app, sessions, html, notify, exports)
     return app

@@ -1,0 +1,231 @@
+"""`mailhub doctor`: each tenant's domain as the mail world sees it, one line per finding
+with what to fix. DNS is read through mailhub.dns, as sender authentication reads it.
+
+- MX: mail to the spaces must reach mailhub's SMTP (MAILHUB_MX_HOST, else the base URL's
+  host), by name or by address, as the most preferred exchange.
+- SPF: one record, ending in -all or ~all (RFC 7208: two records are an error for receivers).
+- DKIM: mail from notifications@DOMAIN is signed, and SELECTOR._domainkey.DOMAIN publishes
+  the public half of the very key mailhub signs with.
+- DMARC: a record at _dmarc.DOMAIN (mailbox providers ask bulk senders for one).
+- HTTPS: links, secure cookies and one-click actions need an https base URL.
+- Gmail: action buttons show on DKIM-signed mail from the sender's domain whose markup is
+  valid (checked here against schema/markup), from a sender registered with Google.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+import jsonschema
+
+from mailhub import SCHEMA_DIR
+from mailhub.dns import RESERVED, Lookups
+from mailhub.outbound.actions import confirm_action, view_action
+from mailhub.outbound.signing import DkimSigner
+from mailhub.routing import NOTIFICATIONS
+
+Level = Literal["ok", "warn", "fix"]
+_MARKUP = SCHEMA_DIR / "markup" / "email-message.schema.json"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # MX, SPF, DKIM, DMARC, HTTPS, Gmail
+    level: Level
+    text: str  # one line: what was found, and what to do about it
+
+    def as_json(self) -> dict[str, str]:
+        return {"check": self.check, "level": self.level, "text": self.text}
+
+
+@dataclass(frozen=True)
+class MailSetup:
+    base_url: str
+    mx_host: str  # the host name other servers deliver mailhub's mail to
+    signer: DkimSigner | None
+    selector: str
+    relay: str  # the relay mail leaves through, host:port; "" for none
+
+
+def check_domain(lookups: Lookups, setup: MailSetup, slug: str, domain: str) -> list[Finding]:
+    domain = domain.lower()
+    if domain.rpartition(".")[2] in RESERVED:
+        note = Finding(
+            "DNS",
+            "warn",
+            f"{domain} is a name reserved for examples and tests: there is no DNS to check, "
+            "and no mail from outside reaches it",
+        )
+        signing = _signing(setup, domain)
+        return [note, signing, _https(setup), _gmail(setup, slug, domain, signing)]
+    dkim = _dkim(lookups, setup, domain)
+    findings = [
+        _mx(lookups, setup, domain),
+        _spf(lookups, setup, domain),
+        dkim,
+        _dmarc(lookups, domain),
+        _https(setup),
+    ]
+    return [*findings, _gmail(setup, slug, domain, dkim)]
+
+
+def _mx(lookups: Lookups, setup: MailSetup, domain: str) -> Finding:
+    host = (setup.mx_host or urlsplit(setup.base_url).hostname or "").lower().rstrip(".")
+    if _is_address(host):  # an MX names a host, never an address (RFC 5321 §5.1)
+        host = ""
+    records = lookups.mx(domain)
+    if not records:
+        target = host or "THIS-SERVER'S-NAME (and set MAILHUB_MX_HOST to it)"
+        return Finding("MX", "fix", f"{domain} has no MX record: publish {domain}. MX 10 {target}.")
+    ours = lookups.addresses(host) if host else set()
+
+    def reaches_us(exchange: str) -> bool:
+        return exchange == host or bool(ours and ours & lookups.addresses(exchange))
+
+    best = records[0][0]
+    preferred = [x for pref, x in records if pref == best]
+    if any(reaches_us(x) for x in preferred):
+        return Finding("MX", "ok", f"MX {best} {preferred[0]} reaches mailhub ({host})")
+    if any(reaches_us(x) for _, x in records):
+        return Finding(
+            "MX",
+            "warn",
+            f"mail goes first to {preferred[0]} (MX {best}), mailhub's {host} only after it: "
+            "fine if that server passes the spaces' mail on, else give mailhub the lowest number",
+        )
+    listed = ", ".join(x for _, x in records)
+    return Finding(
+        "MX",
+        "fix",
+        f"MX points at {listed}, not at mailhub ({host or 'set MAILHUB_MX_HOST'}): mail to "
+        "the spaces goes there, so that server must pass it on, or point MX at mailhub",
+    )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _spf(lookups: Lookups, setup: MailSetup, domain: str) -> Finding:
+    records = [t for t in lookups.txt(domain) if t.lower().startswith("v=spf1")]
+    relay = setup.relay.rpartition(":")[0] if setup.relay else ""
+    suggestion = f'"v=spf1 mx{f" a:{relay}" if relay else ""} -all"'
+    if not records:
+        return Finding("SPF", "fix", f"{domain} has no SPF record: publish TXT {suggestion}")
+    if len(records) > 1:
+        return Finding(
+            "SPF",
+            "fix",
+            f"{domain} has {len(records)} SPF records, which receivers treat as an error: "
+            "merge them into one",
+        )
+    record = records[0].strip()
+    ending = record.rsplit(" ", 1)[-1].lower()
+    if ending in ("+all", "all"):
+        return Finding("SPF", "fix", f"SPF ends in {ending}, which lets anyone send as {domain}")
+    if ending not in ("-all", "~all"):
+        return Finding("SPF", "warn", f'SPF "{record}" ends without -all or ~all')
+    return Finding("SPF", "ok", f'SPF "{record}"')
+
+
+def _tags(record: str) -> dict[str, str]:
+    tags = {}
+    for part in record.split(";"):
+        name, sep, value = part.partition("=")
+        if sep:
+            tags[name.strip().lower()] = "".join(value.split())
+    return tags
+
+
+def _signing(setup: MailSetup, domain: str) -> Finding:
+    """Whether mail from the domain is signed at all (the part of DKIM DNS is not needed for)."""
+    if setup.signer is None or setup.signer.public_key(domain) is None:
+        return Finding(
+            "DKIM",
+            "fix",
+            f"mail from {NOTIFICATIONS}@{domain} goes out unsigned: put a private key at "
+            f"MAILHUB_DKIM_KEY_DIR/{domain}.pem",
+        )
+    return Finding("DKIM", "ok", f"mail from {NOTIFICATIONS}@{domain} is signed")
+
+
+def _dkim(lookups: Lookups, setup: MailSetup, domain: str) -> Finding:
+    signing = _signing(setup, domain)
+    ours = setup.signer.public_key(domain) if setup.signer else None
+    if ours is None:
+        return signing
+    name = f"{setup.selector}._domainkey.{domain}"
+    publish = f'publish TXT at {name}: "v=DKIM1; k=rsa; p={ours}"'
+    published = [_tags(t) for t in lookups.txt(name)]
+    keys = [t.get("p", "") for t in published if "p" in t]
+    if not keys:
+        return Finding("DKIM", "fix", f"no DKIM key at {name}: {publish}")
+    if ours not in keys:
+        return Finding(
+            "DKIM", "fix", f"the key at {name} is not the one mailhub signs with: {publish}"
+        )
+    return Finding("DKIM", "ok", f"mail is signed with the key published at {name}")
+
+
+def _dmarc(lookups: Lookups, domain: str) -> Finding:
+    name = f"_dmarc.{domain}"
+    records = [_tags(t) for t in lookups.txt(name) if t.upper().startswith("V=DMARC1")]
+    if not records:
+        return Finding(
+            "DMARC",
+            "fix",
+            f'no DMARC record: publish TXT at {name}: "v=DMARC1; p=none; '
+            f'rua=mailto:postmaster@{domain}"',
+        )
+    policy = records[0].get("p", "none")
+    return Finding("DMARC", "ok", f"DMARC policy p={policy} at {name}")
+
+
+def _https(setup: MailSetup) -> Finding:
+    if setup.base_url.startswith("https://"):
+        return Finding("HTTPS", "ok", f"pages and links are served at {setup.base_url}")
+    return Finding(
+        "HTTPS",
+        "fix",
+        f"MAILHUB_BASE_URL is {setup.base_url}: links in mail, secure cookies and one-click "
+        "actions need https",
+    )
+
+
+def _gmail(setup: MailSetup, slug: str, domain: str, dkim: Finding) -> Finding:
+    schema = json.loads(_MARKUP.read_text())
+    base = f"{setup.base_url.rstrip('/')}/t/{slug}"
+    samples = [
+        view_action(f"{base}/pages/1", "View page", "A page changed", slug, setup.base_url),
+        confirm_action(f"{base}/actions/TOKEN/gmail", "Unfollow", "Stop mail about this page"),
+    ]
+    https = setup.base_url.startswith("https://")
+    validator = jsonschema.Draft202012Validator(schema)
+    wrong = [
+        f"{sample['potentialAction']['@type']} markup: {error.message}"
+        for sample in samples[: 2 if https else 1]  # without https, one-click is said below
+        if (error := jsonschema.exceptions.best_match(validator.iter_errors(sample)))
+    ]
+    missing = (
+        (["DKIM-signed mail"] if dkim.level != "ok" else [])
+        + ([] if https else ["an https base URL for one-click buttons"])
+        + wrong
+    )
+    if missing:
+        return Finding(
+            "Gmail", "fix", "no action buttons in Gmail until this is fixed: " + "; ".join(missing)
+        )
+    return Finding(
+        "Gmail",
+        "ok",
+        f"signed mail from {NOTIFICATIONS}@{domain} with valid action markup; Gmail shows the "
+        "buttons once Google has registered this sender",
+    )
