@@ -93,7 +93,7 @@ class NaiveRenderer:
         self.text = jinja2.Environment(loader=jinja2.FileSystemLoader(root))
 
     def render(self, template: str, ctx: dict[str, object]) -> Rendered:
-        ctx = {**ctx, "_": i18n.translator("en"), "lang": "en"}
+        ctx = {**ctx, "_": i18n.translator("en"), "ngettext": i18n.translator("en").n, "lang": "en"}
         html = self.html.get_template(f"{template}.html").render(ctx)
         text = self.text.get_template(f"{template}.txt").render(ctx)
         return Rendered(inline_css(html), text)

@@ -3,15 +3,14 @@ same placeholders, and a tenant or user language picks the catalog a rejection i
 
 from __future__ import annotations
 
-import ast
-import json
-import re
 import string
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
 
-from mailhub import ROOT, TEMPLATES_DIR, i18n
+from mailhub import i18n
 from mailhub.content import answers
 from mailhub.db import unit_of_work
 from mailhub.domain import directory
@@ -23,71 +22,57 @@ from mailhub.tasks import Runtime
 from conftest import wait_until
 from helpers import fixture, outbox, smtp_send
 
-_TEMPLATE_CALL = re.compile(r"""_\(\s*"((?:[^"\\]|\\.)*)\"""")
-_TEMPLATE_PLURAL = re.compile(r"""_\.n\(\s*"((?:[^"\\]|\\.)*)",\s*"((?:[^"\\]|\\.)*)\"""")
-
-
-def _msgids() -> set[str]:
-    """What a translator must translate: `_("…")` in templates and code, and the rejection texts."""
-    ids = {text for pair in rejection_texts.TEXTS.values() for text in pair}
-    ids |= set(rejection_texts.FALLBACK)
-    ids |= set(recipients.REASONS.values())  # why a mail came, translated in its footer
-    ids |= set(digest.REASONS.values())  # why a digest came
-    ids |= set(answers.MESSAGES)  # what is wrong with an answer to a form, said in a receipt
-    for path in TEMPLATES_DIR.rglob("*.[ht][tx][mt]*"):
-        ids |= set(_TEMPLATE_CALL.findall(path.read_text(encoding="utf-8")))
-    for path in (ROOT / "mailhub").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_" and node.args:
-                ids |= {
-                    c.value
-                    for c in ast.walk(node.args[0])
-                    if isinstance(c, ast.Constant) and isinstance(c.value, str)
-                }
-    return ids
-
-
-def _plural_msgids() -> dict[str, str]:
-    """Texts with plural forms, `_.n("singular", "plural", count)`: singular to plural."""
-    pairs = dict(digest.SUBJECTS.values())
-    for path in TEMPLATES_DIR.rglob("*.[ht][tx][mt]*"):
-        pairs |= dict(_TEMPLATE_PLURAL.findall(path.read_text(encoding="utf-8")))
-    for path in (ROOT / "mailhub").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "n"
-                and getattr(node.func.value, "id", "") == "_"
-                and len(node.args) >= 2
-                and all(isinstance(a, ast.Constant) for a in node.args[:2])
-            ):
-                pairs[node.args[0].value] = node.args[1].value  # type: ignore[attr-defined]
-    return pairs
-
 
 def _fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+def _catalog(locale: str) -> Catalog:
+    path = i18n.LOCALES_DIR / locale / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+    with path.open("rb") as po:
+        return read_po(po, locale=locale)
+
+
+def _extracted() -> dict[str, str | tuple[str, str]]:
+    return {msgid: message for msgid, message, _where in i18n.extract()}
+
+
+def test_the_extraction_finds_the_texts_of_code_and_templates() -> None:
+    found = _extracted()
+    assert len(found) > 200
+    # From code through _(), from definitions through N_() and Nn_(), from templates
+    assert "Open the intranet" in found  # digest.py, _()
+    assert rejection_texts.FALLBACK[0] in found and digest.REASONS["hourly"] in found
+    assert found[digest.SUBJECTS["daily"][0]] == digest.SUBJECTS["daily"]
+    assert answers.NOT_NUMBER in found and recipients.REASONS["author"] in found
+    assert found["{count} comment"] == ("{count} comment", "{count} comments")  # ngettext
+    # The template for translators is what the extraction finds today
+    with (i18n.LOCALES_DIR / f"{i18n.DOMAIN}.pot").open("rb") as pot:
+        template = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(pot) if m.id}
+    assert template == set(found), "run python -m mailhub.i18n"
+
+
 @pytest.mark.parametrize("locale", sorted(i18n.available() - {"en"}))
 def test_every_catalog_translates_everything_with_the_same_placeholders(locale: str) -> None:
-    catalog = json.loads((i18n.LOCALES_DIR / f"{locale}.json").read_text(encoding="utf-8"))
-    ids, plurals = _msgids(), _plural_msgids()
-    assert len(ids) > 30 and len(plurals) > 8  # the extraction finds the texts at all
-    assert sorted((ids | set(plurals)) - set(catalog)) == [], "untranslated"
-    assert sorted(set(catalog) - ids - set(plurals)) == [], "stale entries nobody uses"
-    for msgid, text in catalog.items():
-        if msgid in plurals:
+    catalog, found = _catalog(locale), _extracted()
+    entries = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
+    assert sorted(set(found) - set(entries)) == [], "untranslated"
+    assert sorted(set(entries) - set(found)) == [], "stale entries nobody uses"
+    for msgid, message in found.items():
+        entry = entries[msgid]
+        assert not entry.fuzzy, msgid
+        if isinstance(message, tuple):
             # One form per plural category of the language, each naming what the text names
             # (the count may be left to the words: "ein Kommentar").
-            assert isinstance(text, list) and len(text) == i18n.PLURAL_FORMS[locale], msgid
-            for form in text:
-                assert form.strip() and _fields(form) <= _fields(plurals[msgid]), msgid
-                assert _fields(plurals[msgid]) - {"count"} <= _fields(form), msgid
+            assert isinstance(entry.string, tuple), msgid
+            assert len(entry.string) == catalog.num_plurals, msgid
+            for form in entry.string:
+                assert form.strip() and _fields(form) <= _fields(message[1]), msgid
+                assert _fields(message[1]) - {"count"} <= _fields(form), msgid
             continue
-        assert isinstance(text, str) and text.strip() and text != msgid, msgid
-        assert _fields(text) == _fields(msgid), msgid
+        assert isinstance(entry.string, str) and entry.string.strip(), msgid
+        assert entry.string != msgid, msgid
+        assert _fields(entry.string) == _fields(msgid), msgid
 
 
 @pytest.mark.parametrize(
@@ -101,6 +86,9 @@ def test_every_catalog_translates_everything_with_the_same_placeholders(locale: 
         ("fr", 0, "0 commentaire"),
         ("fr", 1, "1 commentaire"),
         ("fr", 2, "2 commentaires"),
+        ("fr", 2000, "2\u202f000 commentaires"),
+        ("de", 2000, "2.000 Kommentare"),
+        ("en", 2000, "2,000 comments"),
     ],
 )
 def test_plurals_follow_each_languages_rule(locale: str, count: int, expected: str) -> None:

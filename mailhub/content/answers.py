@@ -14,17 +14,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from mailhub.i18n import N_
+
 Value = str | int | float | list[str]
 
 # What can be wrong with an answer: catalog keys (templates/locales), filled per person.
-NO_ANSWER = "No answer was found; this one is required."
-NOT_YES_NO = "“{value}” is not yes or no."
-NOT_OPTION = "“{value}” is not one of: {options}."
-NOT_NUMBER = "“{value}” is not a number."
-TWO_DATES = "“{value}” could be two dates; write it as 2027-03-12."
-NOT_DATE = "“{value}” is not a date; write it as 2027-03-12."
-NO_SUCH_DATE = "“{value}” is not a date that exists."
-NO_SUCH_QUESTION = "There is no question {numbers}; the form has {count} questions."
+NO_ANSWER = N_("No answer was found; this one is required.")
+NOT_YES_NO = N_("“{value}” is not yes or no.")
+NOT_OPTION = N_("“{value}” is not one of: {options}.")
+NOT_NUMBER = N_("“{value}” is not a number.")
+TWO_DATES = N_("“{value}” could be two dates; write it as 2027-03-12.")
+NOT_DATE = N_("“{value}” is not a date; write it as 2027-03-12.")
+NO_SUCH_DATE = N_("“{value}” is not a date that exists.")
+NO_SUCH_QUESTION = N_("There is no question {numbers}; the form has {count} questions.")
 MESSAGES = (
     NO_ANSWER,
     NOT_YES_NO,

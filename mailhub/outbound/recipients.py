@@ -24,6 +24,7 @@ from mailhub.content.mentions import mentions_in
 from mailhub.domain.objections import objected
 from mailhub.domain.preferences import Choice, defaults_for
 from mailhub.domain.preferences import resolve as resolve_preference
+from mailhub.i18n import N_
 from mailhub.models import (
     Comment,
     Frequency,
@@ -46,13 +47,13 @@ _NEW = frozenset({NotificationKind.PAGE_CREATED, NotificationKind.FORM_INVITATIO
 
 # Why a person gets a mail, by code: the English text is the catalog key (templates/locales).
 REASONS = {
-    "mention": "{actor} mentioned you",
-    "author": "you wrote this page",
-    "participant": "you commented on this page",
-    "watching_page": "you watch this page",
-    "watching_space": "you watch the {space} space",
-    "space_default": "an administrator set everyone to watch the {space} space",
-    "tenant_default": "an administrator set everyone in {tenant} to watch every space",
+    "mention": N_("{actor} mentioned you"),
+    "author": N_("you wrote this page"),
+    "participant": N_("you commented on this page"),
+    "watching_page": N_("you watch this page"),
+    "watching_space": N_("you watch the {space} space"),
+    "space_default": N_("an administrator set everyone to watch the {space} space"),
+    "tenant_default": N_("an administrator set everyone in {tenant} to watch every space"),
 }
 _BY_SOURCE = {
     "page": "watching_page",

@@ -7,128 +7,156 @@ translation. `tenant` is always available.
 
 from __future__ import annotations
 
-from mailhub.i18n import Translator
+from mailhub.i18n import N_, Translator
 
 TEXTS: dict[str, tuple[str, str]] = {
     "unknown_sender": (
-        "{sender} is not a member of {tenant}, and only members can publish by email.",
-        "Send from the address your account uses, or ask an administrator to add you.",
+        N_("{sender} is not a member of {tenant}, and only members can publish by email."),
+        N_("Send from the address your account uses, or ask an administrator to add you."),
     ),
     "no_sender": (
-        "The message has no usable From address, so it cannot be published in anyone's name.",
-        "Send it again from your usual mail program.",
+        N_("The message has no usable From address, so it cannot be published in anyone's name."),
+        N_("Send it again from your usual mail program."),
     ),
     "not_allowed": (
-        "The account of {sender} in {tenant} is deactivated, so it cannot publish by email.",
-        "Ask an administrator to reactivate your account.",
+        N_("The account of {sender} in {tenant} is deactivated, so it cannot publish by email."),
+        N_("Ask an administrator to reactivate your account."),
     ),
     "unknown_space": (
-        "There is no space called {space} in {tenant}.",
-        "Check the address; your intranet lists its spaces and their addresses.",
+        N_("There is no space called {space} in {tenant}."),
+        N_("Check the address; your intranet lists its spaces and their addresses."),
     ),
     "notifications_address": (
-        "{address} only sends notifications: mail to it is not read by anyone.",
-        "To comment on a page, reply to its notification (your reply goes to the page) or "
-        "comment on the intranet. To write a new page, mail the address of a space, such as "
-        "{example}. To hear about less, follow the link at the bottom of any notification.",
+        N_("{address} only sends notifications: mail to it is not read by anyone."),
+        N_(
+            "To comment on a page, reply to its notification (your reply goes to the page) or "
+            "comment on the intranet. To write a new page, mail the address of a space, such as "
+            "{example}. To hear about less, follow the link at the bottom of any notification."
+        ),
     ),
     "unknown_key": (
-        "The reply address is unknown or has expired.",
-        "Open the page on the intranet and comment there, or reply to a newer notification.",
+        N_("The reply address is unknown or has expired."),
+        N_("Open the page on the intranet and comment there, or reply to a newer notification."),
     ),
     "page_gone": (
-        "The page this reply belongs to no longer exists.",
-        "Open the intranet to see where the discussion went on.",
+        N_("The page this reply belongs to no longer exists."),
+        N_("Open the intranet to see where the discussion went on."),
     ),
     "not_your_key": (
-        "The reply address was sent to someone else, not to {sender}. Reply addresses belong "
-        "to the person a notification was sent to.",
-        "Reply from the address that received the notification, or comment on the intranet.",
+        N_(
+            "The reply address was sent to someone else, not to {sender}. Reply addresses belong "
+            "to the person a notification was sent to."
+        ),
+        N_("Reply from the address that received the notification, or comment on the intranet."),
     ),
     "empty": (
-        "The message has neither a subject nor any text.",
-        "Write your text in the message and send it again.",
+        N_("The message has neither a subject nor any text."),
+        N_("Write your text in the message and send it again."),
     ),
-    "empty_reply": ("The reply has no text.", "Write your text above the quoted message."),
+    "empty_reply": (N_("The reply has no text."), N_("Write your text above the quoted message.")),
     "too_large": (
-        "The message is larger than {tenant} accepts ({limit}).",
-        "Share large files as a link to a file share, or spread them over several messages.",
+        N_("The message is larger than {tenant} accepts ({limit})."),
+        N_("Share large files as a link to a file share, or spread them over several messages."),
     ),
     "not_processed": (
-        "The message could not be processed: reading it failed several times.",
-        "Send it again in a simpler form (plain text, fewer or smaller attachments). The "
-        "administrators of {tenant} can see it in the log of incoming mail.",
+        N_("The message could not be processed: reading it failed several times."),
+        N_(
+            "Send it again in a simpler form (plain text, fewer or smaller attachments). The "
+            "administrators of {tenant} can see it in the log of incoming mail."
+        ),
     ),
     "too_deep": (
-        "The message could not be read: its parts are nested more deeply than any mail "
-        "program nests them.",
-        "Send the text again as a new message, without forwarding it inside other messages.",
+        N_(
+            "The message could not be read: its parts are nested more deeply than any mail "
+            "program nests them."
+        ),
+        N_("Send the text again as a new message, without forwarding it inside other messages."),
     ),
     "not_supported": (
-        "Mail to {address} is not handled yet.",
-        "Use the intranet for this for now.",
+        N_("Mail to {address} is not handled yet."),
+        N_("Use the intranet for this for now."),
     ),
     "blocked_attachment": (
-        "Your message was published, but these attachments were left out: {files}.",
-        "Share those files another way (a link to a file share), or send them in a zip if "
-        "your administrators allow it.",
+        N_("Your message was published, but these attachments were left out: {files}."),
+        N_(
+            "Share those files another way (a link to a file share), or send them in a zip if "
+            "your administrators allow it."
+        ),
     ),
     "no_questions": (
-        "No line of your message reads as a question, so no form was made.",
-        "Send one question per line to {address}, numbered or with a dash, for example: "
-        "“1. Your name”, “2. Which day? [Mon / Tue / Wed]”, “3. Anything else? (long, "
-        "optional)”. The subject becomes the form's title.",
+        N_("No line of your message reads as a question, so no form was made."),
+        N_(
+            "Send one question per line to {address}, numbered or with a dash, for example: "
+            "“1. Your name”, “2. Which day? [Mon / Tue / Wed]”, “3. Anything else? (long, "
+            "optional)”. The subject becomes the form's title."
+        ),
     ),
     "restricted_space": (
-        "Only members of the {space} space can write to it, and {sender} is not one of them.",
-        "Ask an administrator of {tenant} to add you to the space.",
+        N_("Only members of the {space} space can write to it, and {sender} is not one of them."),
+        N_("Ask an administrator of {tenant} to add you to the space."),
     ),
     "no_default_space": (
-        "{tenant} has no default space for {address}, so no form was made.",
-        "Send the questions to the space they belong to, as SPACE+form@ (for example "
-        "sales+form@), or ask an administrator to choose a default space.",
+        N_("{tenant} has no default space for {address}, so no form was made."),
+        N_(
+            "Send the questions to the space they belong to, as SPACE+form@ (for example "
+            "sales+form@), or ask an administrator to choose a default space."
+        ),
     ),
     "form_closed": (
-        "The form “{form}” is closed, so your answers were not recorded.",
-        "If they still matter, send them to the person who made the form.",
+        N_("The form “{form}” is closed, so your answers were not recorded."),
+        N_("If they still matter, send them to the person who made the form."),
     ),
     "form_internal": (
-        "The form “{form}” takes answers from members of {tenant} only, so yours were not "
-        "recorded.",
-        "If you should be able to answer, ask the person who made the form.",
+        N_(
+            "The form “{form}” takes answers from members of {tenant} only, so yours were not "
+            "recorded."
+        ),
+        N_("If you should be able to answer, ask the person who made the form."),
     ),
     "form_gone": (
-        "The form this reply belongs to no longer exists.",
-        "If your answers still matter, send them to the person who made the form.",
+        N_("The form this reply belongs to no longer exists."),
+        N_("If your answers still matter, send them to the person who made the form."),
     ),
     "unknown_token": (
-        "The unsubscribe address is unknown or has expired.",
-        "Use the unsubscribe link at the bottom of a newer email, or change your settings on "
-        "the intranet.",
+        N_("The unsubscribe address is unknown or has expired."),
+        N_(
+            "Use the unsubscribe link at the bottom of a newer email, or change your settings on "
+            "the intranet."
+        ),
     ),
     "mandatory": (
-        "An administrator of {tenant} made this mail mandatory for everyone, so it cannot be "
-        "turned off.",
-        "You can still get it less often: follow the link at the bottom of the email.",
+        N_(
+            "An administrator of {tenant} made this mail mandatory for everyone, so it cannot be "
+            "turned off."
+        ),
+        N_("You can still get it less often: follow the link at the bottom of the email."),
     ),
     "objection": (
-        "You have objected to {tenant} processing your personal data, so your message was "
-        "not processed.",
-        "To publish by email again, withdraw your objection in your privacy settings on the "
-        "intranet.",
+        N_(
+            "You have objected to {tenant} processing your personal data, so your message was "
+            "not processed."
+        ),
+        N_(
+            "To publish by email again, withdraw your objection in your privacy settings on the "
+            "intranet."
+        ),
     ),
     "restriction": (
-        "You asked {tenant} to restrict the processing of your personal data, so your message "
-        "was not processed.",
-        "Once the restriction is lifted, send your message again; your privacy settings on the "
-        "intranet show where the request stands.",
+        N_(
+            "You asked {tenant} to restrict the processing of your personal data, so your message "
+            "was not processed."
+        ),
+        N_(
+            "Once the restriction is lifted, send your message again; your privacy settings on the "
+            "intranet show where the request stands."
+        ),
     ),
 }
 # Codes for mail that was used, with a problem worth telling the sender about.
 PUBLISHED_ANYWAY = frozenset({"blocked_attachment"})
 FALLBACK = (
-    "Your message could not be used.",
-    "If you think this is a mistake, contact your intranet's administrators.",
+    N_("Your message could not be used."),
+    N_("If you think this is a mistake, contact your intranet's administrators."),
 )
 
 

@@ -103,7 +103,8 @@ class Renderer:
         self, template: str, context: dict[str, Any], locale: str = i18n.DEFAULT
     ) -> Rendered:
         """Both bodies in `locale`: templates call `_("English text", name=value)`."""
-        context = {**context, "_": i18n.translator(locale), "lang": locale}
+        _ = i18n.translator(locale)
+        context = {**context, "_": _, "ngettext": _.n, "lang": locale}
         html = self._html.get_template(f"{template}.html").render(context)
         text = self._text.get_template(f"{template}.txt").render(context)
         return Rendered(html=html, text=text)

@@ -19,7 +19,7 @@ def _naive(template: str) -> str:
         loader=jinja2.FileSystemLoader(ROOT), autoescape=True, undefined=jinja2.StrictUndefined
     )
     html = env.get_template(f"{template}.html").render(
-        {**CONTEXT, "_": i18n.translator("en"), "lang": "en"}
+        {**CONTEXT, "_": i18n.translator("en"), "ngettext": i18n.translator("en").n, "lang": "en"}
     )
     return inline_css(html)
 

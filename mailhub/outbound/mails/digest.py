@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailhub import i18n
+from mailhub.i18n import N_, Nn_
 from mailhub.models import (
     Attachment,
     Comment,
@@ -38,23 +39,23 @@ from mailhub.outbound.mails.parts import (
 # Whole sentences per frequency: the adjective and its article agree differently in each
 # language ("an hourly digest", "eine stündliche Zusammenfassung").
 SUBJECTS = {
-    "hourly": (
+    "hourly": Nn_(
         "Your hourly digest from {tenant}: {count} update",
         "Your hourly digest from {tenant}: {count} updates",
     ),
-    "daily": (
+    "daily": Nn_(
         "Your daily digest from {tenant}: {count} update",
         "Your daily digest from {tenant}: {count} updates",
     ),
-    "weekly": (
+    "weekly": Nn_(
         "Your weekly digest from {tenant}: {count} update",
         "Your weekly digest from {tenant}: {count} updates",
     ),
 }
 REASONS = {
-    "hourly": "you chose an hourly digest",
-    "daily": "you chose a daily digest",
-    "weekly": "you chose a weekly digest",
+    "hourly": N_("you chose an hourly digest"),
+    "daily": N_("you chose a daily digest"),
+    "weekly": N_("you chose a weekly digest"),
 }
 EXCERPT = 140  # characters of a page's or comment's text in its one line
 

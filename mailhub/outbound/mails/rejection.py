@@ -32,10 +32,10 @@ def rejection(session: Session, n: Notification, tenant: Tenant) -> Prepared:
     code = rejected["code"]
     what, todo = rejection_texts.explain(_, code, rejected.get("params", {}), tenant.name)
     published = code in rejection_texts.PUBLISHED_ANYWAY
-    subject = _(
-        "Your message was published without some files"
+    subject = (
+        _("Your message was published without some files")
         if published
-        else "Your message could not be used"
+        else _("Your message could not be used")
     )
     context = {
         "subject": subject,
