@@ -23,6 +23,8 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
+from markupsafe import Markup, escape
+
 from mailhub import ROOT, TEMPLATES_DIR
 
 DEFAULT = "en"
@@ -35,7 +37,7 @@ EXTRACT_FROM = (
     ("templates/**.html", "jinja2.ext:babel_extract"),
     ("templates/**.txt", "jinja2.ext:babel_extract"),
 )
-KEYWORDS = {"_": None, "N_": None, "n": (1, 2), "Nn_": (1, 2), "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "_html": None, "N_": None, "n": (1, 2), "Nn_": (1, 2), "ngettext": (1, 2)}
 
 
 def N_(text: str) -> str:
@@ -64,6 +66,12 @@ class Translator:
     def n(self, singular: str, plural: str, count: int, /, **params: object) -> str:
         text = self.catalog.ngettext(singular, plural, count)  # type: ignore[attr-defined]
         return str(text).format(count=self.number(count), **params)
+
+    def html(self, msgid: str, /, **params: object) -> Markup:
+        """A translated sentence with HTML in its placeholders (a link in a sentence): the
+        text is escaped, the values too unless they are markup already (`_html` in web
+        templates)."""
+        return Markup(escape(self.catalog.gettext(msgid))).format(**params)  # type: ignore[attr-defined]
 
     def when(self, value: datetime | date, style: str = "medium") -> str:
         """A date, or a date with its time (UTC, as mailhub stores them), in this language."""

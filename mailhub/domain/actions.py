@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from mailhub.domain import forms, preferences
 from mailhub.domain.inbound_log import approve, reject_held
 from mailhub.errors import InvalidInput
+from mailhub.i18n import N_
 from mailhub.models import (
     ActionToken,
     Form,
@@ -63,11 +64,18 @@ def offer(session: Session, tenant: Tenant, token: str) -> Offer:
 
 @dataclass(frozen=True)
 class Done:
-    """What an action did: a sentence for the person, and the notifications it made (an
-    answer's owner hears of it), for the edge to send once its transaction commits."""
+    """What an action did: a sentence for the person (`template`, an English text of the
+    catalogs, filled with `params`), and the notifications it made (an answer's owner hears
+    of it), for the edge to send once its transaction commits."""
 
-    message: str
+    template: str
     notification_ids: list[int] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The sentence in English."""
+        return self.template.format(**self.params)
 
 
 def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") -> Done:
@@ -84,21 +92,37 @@ def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") 
         return _form_action(session, tenant, user, row)
     if row.action == "follow":
         _set(session, tenant, user, kind, row.subject_id, level=Level.WATCHING)
-        return Done(f"You now watch {name} and get mail about every change.")
+        return Done(
+            N_("You now watch {name} and get mail about every change."), params={"name": name}
+        )
     if row.action == "unfollow":
         _set(session, tenant, user, kind, row.subject_id, level=Level.MUTED)
-        return Done(f"You no longer get mail about {name}.")
+        return Done(N_("You no longer get mail about {name}."), params={"name": name})
     if choice not in CHOICES:
         raise InvalidInput(f"unknown choice {choice!r}")
     if choice == "all" or kind == SubjectKind.TENANT:  # a digest's link: everything it carries
         kept = preferences.mute_all(session, tenant, user)
-        tail = f" Mail about {', '.join(kept)} is mandatory and continues." if kept else ""
-        return Done(f"You no longer get notifications from {tenant.name}.{tail}")
+        if kept:
+            return Done(
+                N_(
+                    "You no longer get notifications from {tenant}. Mail about {kept} is "
+                    "mandatory and continues."
+                ),
+                params={"tenant": tenant.name, "kept": ", ".join(kept)},
+            )
+        return Done(
+            N_("You no longer get notifications from {tenant}."), params={"tenant": tenant.name}
+        )
     if choice in ("daily", "weekly"):
         _set(session, tenant, user, kind, row.subject_id, frequency=Frequency(choice))
-        return Done(f"You now get mail about {name} in a {choice} digest.")
+        return Done(
+            N_("You now get mail about {name} in a daily digest.")
+            if choice == "daily"
+            else N_("You now get mail about {name} in a weekly digest."),
+            params={"name": name},
+        )
     _set(session, tenant, user, kind, row.subject_id, level=Level.MUTED)
-    return Done(f"You are unsubscribed from {name}.")
+    return Done(N_("You are unsubscribed from {name}."), params={"name": name})
 
 
 def _moderate(session: Session, tenant: Tenant, user: User, row: ActionToken) -> str:
@@ -107,9 +131,9 @@ def _moderate(session: Session, tenant: Tenant, user: User, row: ActionToken) ->
         raise TokenRefused("Only an administrator of this intranet can decide on held mail.")
     if row.action == "approve":
         approve(session, tenant.slug, row.subject_id)
-        return "Approved: the message will be published in a moment."
+        return N_("Approved: the message will be published in a moment.")
     reject_held(session, tenant.slug, row.subject_id)
-    return "Rejected: the message will not be published, and nobody is answered."
+    return N_("Rejected: the message will not be published, and nobody is answered.")
 
 
 def _form_action(session: Session, tenant: Tenant, user: User, row: ActionToken) -> Done:
@@ -119,8 +143,11 @@ def _form_action(session: Session, tenant: Tenant, user: User, row: ActionToken)
         if form.creator_id != user.id:
             raise TokenRefused("Only the person who made this form can close it.")
         if not forms.close(session, tenant, form):
-            return Done(f"The form “{form.title}” was already closed.")
-        return Done(f"The form “{form.title}” is closed; later answers are declined politely.")
+            return Done(N_("The form “{form}” was already closed."), params={"form": form.title})
+        return Done(
+            N_("The form “{form}” is closed; later answers are declined politely."),
+            params={"form": form.title},
+        )
     version_id, index, option = (row.argument or "::").split(":", 2)
     answered = session.get(FormVersion, int(version_id or 0))
     if answered is None or answered.form_id != form.id:
@@ -131,7 +158,9 @@ def _form_action(session: Session, tenant: Tenant, user: User, row: ActionToken)
         raise TokenRefused(f"Your answer was not recorded: {exc}.") from None
     question = answered.definition["questions"][int(index)]["text"]
     return Done(
-        f"Recorded your answer to “{question}”: {option}. Thank you.", done.notification_ids
+        N_("Recorded your answer to “{question}”: {option}. Thank you."),
+        done.notification_ids,
+        {"question": question, "option": option},
     )
 
 
@@ -187,7 +216,7 @@ def _subject(session: Session, tenant: Tenant, row: ActionToken) -> tuple[str, b
     elif row.subject_kind == SubjectKind.INBOUND:
         inbound = session.get(InboundMessage, row.subject_id)
         if inbound is None or inbound.tenant_id != tenant.id:
-            raise TokenRefused("The message this link was about no longer exists.")
+            raise TokenRefused(N_("The message this link was about no longer exists."))
         return f"the message from {inbound.mail_from or 'an unknown sender'}", False
     else:
         return f"all notifications from {tenant.name}", False

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from mailhub.db import SessionFactory, make_session_factory
 from mailhub.domain.directory import hidden_space_ids
+from mailhub.i18n import DEFAULT, Translator, translator
 from mailhub.models import (
     Attachment,
     Comment,
@@ -40,6 +41,7 @@ from mailhub.models import (
 )
 
 LIMIT = 20
+ENGLISH = translator(DEFAULT)
 # What of an item is searched: its first 200,000 characters (a 12 MB page stays findable by
 # its beginning, and within PostgreSQL's 1 MB limit of a tsvector); a snippet is looked for
 # in the first SNIPPET_SCAN of them.
@@ -64,7 +66,12 @@ def words(query: str) -> list[str]:
 
 
 def find(
-    session: Session, tenant: Tenant, query: str, limit: int = LIMIT, viewer: User | None = None
+    session: Session,
+    tenant: Tenant,
+    query: str,
+    limit: int = LIMIT,
+    viewer: User | None = None,
+    _: Translator = ENGLISH,
 ) -> list[Hit]:
     """The entries of `tenant` whose text has every word of `query` as a prefix: those whose
     title does first, then the rest, newest first within each. Ordering by id lets both
@@ -140,16 +147,20 @@ def find(
         if len(hits) == wanted:
             break
         if e.kind == "form":
-            url, where = f"{base}/forms/{e.form_id}", f"form in {e.space}"
+            url, where = f"{base}/forms/{e.form_id}", _("form in {space}", space=e.space)
         elif e.kind == "comment":
             url = f"{base}/pages/{e.page_id}#comment-{e.comment_id}"
-            where = f"comment on {e.label} in {e.space}"
+            where = _("comment on {page} in {space}", page=e.label, space=e.space)
         elif e.kind == "attachment":
             url = f"{base}/attachments/{e.attachment_id}"
-            inside = "" if _names_all(e.title, terms) else ", inside the file"
-            where = f"file on {page_titles.get(e.page_id, '')} in {e.space}{inside}"
+            on = {"page": page_titles.get(e.page_id, ""), "space": e.space}
+            where = (
+                _("file on {page} in {space}", **on)
+                if _names_all(e.title, terms)
+                else _("file on {page} in {space}, inside the file", **on)
+            )
         else:
-            url, where = f"{base}/pages/{e.page_id}", f"page in {e.space}"
+            url, where = f"{base}/pages/{e.page_id}", _("page in {space}", space=e.space)
         hits.append(Hit(e.kind, e.label or e.title, snippet(e.body, terms), url, where))
     return hits
 

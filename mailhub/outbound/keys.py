@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.db import rowcount
 from mailhub.errors import MailhubError
+from mailhub.i18n import N_
 from mailhub.models import ActionToken, ReplyKey, utcnow
 
 # Gmail and Yahoo expect an unsubscribe link to keep working for weeks after the mail.
@@ -93,11 +94,11 @@ def token_for(session: Session, tenant_id: int, token: str) -> ActionToken:
         )
     )
     if row is None:
-        raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+        raise TokenRefused(N_("This link is not valid. It may have been mistyped or cut off."))
     if row.expires_at <= utcnow():
-        raise TokenRefused("This link has expired. Use the link in a newer email.")
+        raise TokenRefused(N_("This link has expired. Use the link in a newer email."))
     if row.used_at is not None and row.single_use:
-        raise TokenRefused("This link was already used; each one works once.")
+        raise TokenRefused(N_("This link was already used; each one works once."))
     return row
 
 
@@ -113,4 +114,4 @@ def use_token(session: Session, row: ActionToken) -> None:
         .values(used_at=now)
     )
     if rowcount(result) != 1:
-        raise TokenRefused("This link was already used; each one works once.")
+        raise TokenRefused(N_("This link was already used; each one works once."))

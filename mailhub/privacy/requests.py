@@ -27,6 +27,7 @@ from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain import objections
 from mailhub.domain.directory import get_user
 from mailhub.errors import InvalidInput, NotFound
+from mailhub.i18n import N_
 from mailhub.models import (
     NotificationKind,
     PrivacyEvent,
@@ -127,7 +128,7 @@ def of_token(session: Session, tenant: Tenant, token: str) -> PrivacyRequest:
     row = token_for(session, tenant.id, token)
     req = session.get(PrivacyRequest, row.subject_id)
     if row.action != "verify" or req is None or req.tenant_id != tenant.id:
-        raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+        raise TokenRefused(N_("This link is not valid. It may have been mistyped or cut off."))
     return req
 
 
@@ -331,7 +332,7 @@ def archive_of(session: Session, tenant: Tenant, token: str) -> tuple[PrivacyReq
     row = token_for(session, tenant.id, token)
     req = session.get(PrivacyRequest, row.subject_id)
     if row.action != "download" or req is None or req.tenant_id != tenant.id:
-        raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+        raise TokenRefused(N_("This link is not valid. It may have been mistyped or cut off."))
     if req.archive is None or (req.archive_expires_at and req.archive_expires_at <= utcnow()):
-        raise TokenRefused("This export has expired and was deleted. Ask for a new one.")
+        raise TokenRefused(N_("This export has expired and was deleted. Ask for a new one."))
     return req, req.archive

@@ -45,7 +45,7 @@ def register(
         with unit_of_work(sessions) as session:
             done = actions.perform(session, get_tenant(session, tenant), token, choice)
         notify(done.notification_ids)
-        return html("done.html", message=done.message)
+        return html("done.html", message=done.template, params=done.params)
 
     @app.get("/t/{tenant}/actions/{token}", response_class=HTMLResponse)
     def action_page(tenant: str, token: str) -> HTMLResponse:
@@ -58,7 +58,7 @@ def register(
         with unit_of_work(sessions) as session:
             done = actions.perform(session, get_tenant(session, tenant), token)
         notify(done.notification_ids)
-        return html("done.html", message=done.message)
+        return html("done.html", message=done.template, params=done.params)
 
     @app.post("/t/{tenant}/actions/{token}/gmail")
     def gmail_action(request: Request, tenant: str, token: str) -> Response:

@@ -15,9 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mailhub import TEMPLATES_DIR
+from mailhub import TEMPLATES_DIR, i18n
 from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
+from mailhub.i18n import N_
 from mailhub.ingress.ratelimit import SenderRateLimiter
 from mailhub.stores.files import FileStore
 from mailhub.web import (
@@ -35,6 +36,7 @@ from mailhub.web import (
 from mailhub.web.admin import Doctor
 from mailhub.web.auth import Forbidden, SignInRequired, same_origin, to_signin
 from mailhub.web.gmail import GoogleBearer
+from mailhub.web.language import browser_languages, page_language
 from mailhub.web.notify import Notify, due_for_next_sweep
 
 log = logging.getLogger(__name__)
@@ -82,9 +84,13 @@ def create_app(
 
     def html(template: str, code: int = 200, **context: object) -> HTMLResponse:
         context.setdefault("viewer", None)  # base.html shows who is signed in
+        _ = i18n.translator(page_language(context))
+        context.update(_=_, _html=_.html, ngettext=_.n, lang=_.locale)
         return HTMLResponse(env.get_template(template).render(**context), status_code=code)
 
     def error(code: int, heading: str, message: str) -> HTMLResponse:
+        """An error page; `heading` and `message` are English, translated where the
+        catalogs have them."""
         return html("error.html", code, status=code, heading=heading, message=message)
 
     @app.middleware("http")
@@ -93,7 +99,7 @@ def create_app(
         # providers' servers, and only their tokens decide.
         exempt = request.url.path.endswith("/gmail") or "/unsubscribe/" in request.url.path
         if request.method == "POST" and not exempt and not same_origin(request, base_url):
-            return error(403, "Not allowed", "This form was sent from another site.")
+            return error(403, N_("Not allowed"), N_("This form was sent from another site."))
         response: Response = await call_next(request)
         return response
 
@@ -106,6 +112,7 @@ def create_app(
 
     @app.middleware("http")  # added last: outermost, so it sees every answer
     async def log_access(request: Request, call_next):  # type: ignore[no-untyped-def]
+        browser_languages.set(tuple(i18n.accepted(request.headers.get("accept-language", ""))))
         started = time.perf_counter()
         status = 500  # unless a response says otherwise
         try:
@@ -127,26 +134,30 @@ def create_app(
 
     @app.exception_handler(Forbidden)
     async def forbidden(_request: Request, exc: Forbidden) -> HTMLResponse:
-        return error(403, "Not allowed", str(exc))
+        return error(403, N_("Not allowed"), str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> HTMLResponse:
-        return error(404, "Not found", "There is nothing here, or it is not yours to see.")
+        return error(404, N_("Not found"), N_("There is nothing here, or it is not yours to see."))
 
     @app.exception_handler(MailhubError)
     async def refused(_request: Request, exc: MailhubError) -> HTMLResponse:
-        return error(400, "That did not work", str(exc))
+        return error(400, N_("That did not work"), str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> HTMLResponse:
         if exc.status_code == 404:
-            return error(404, "Not found", "There is nothing here, or it is not yours to see.")
-        return error(exc.status_code, "That did not work", str(exc.detail))
+            return error(
+                404, N_("Not found"), N_("There is nothing here, or it is not yours to see.")
+            )
+        return error(exc.status_code, N_("That did not work"), str(exc.detail))
 
     @app.exception_handler(Exception)
     async def crashed(_request: Request, exc: Exception) -> HTMLResponse:
         log.exception("web request failed")
-        return error(500, "Something went wrong", "The error was logged. Please try again later.")
+        return error(
+            500, N_("Something went wrong"), N_("The error was logged. Please try again later.")
+        )
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

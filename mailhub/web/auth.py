@@ -34,6 +34,7 @@ from mailhub.domain import signin
 from mailhub.domain.directory import get_tenant
 from mailhub.domain.signin import Viewer
 from mailhub.errors import MailhubError, NotFound
+from mailhub.i18n import N_
 from mailhub.ingress.ratelimit import SenderRateLimiter
 from mailhub.models import Tenant, User
 from mailhub.outbound.keys import TokenRefused
@@ -142,9 +143,11 @@ def register(
             "error.html",
             429,
             status=429,
-            heading="Too many requests",
-            message="Too many sign-in links were asked for from here. "
-            "Wait a few minutes, then try again.",
+            heading=N_("Too many requests"),
+            message=N_(
+                "Too many sign-in links were asked for from here. "
+                "Wait a few minutes, then try again."
+            ),
         )
 
     def form_token(request: Request) -> str:

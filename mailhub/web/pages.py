@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections import Counter
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
@@ -45,16 +44,6 @@ Html = Callable[..., HTMLResponse]
 # Raster images are shown inline; everything else (SVG and HTML included, which could carry
 # script) is only ever a download, sandboxed by CSP either way.
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-
-
-def audience(counts: Counter[str]) -> str:
-    """ "3 people now, 2 in their daily digest": who hears of it, in words."""
-    now = counts.get("immediately", 0)
-    parts = [f"{now} {'person' if now == 1 else 'people'} at once"]
-    parts += [
-        f"{counts[f]} in their {f} digest" for f in ("hourly", "daily", "weekly") if counts.get(f)
-    ]
-    return ", ".join(parts)
 
 
 PER_PAGE = 50  # pages in one screen of a list
@@ -147,7 +136,7 @@ def register(
                 title="",
                 text="",
                 body_html="",
-                audience=audience(counts),
+                audience=counts,
                 error="",
             )
 
@@ -177,7 +166,7 @@ def register(
                     title=title,
                     text=text,
                     body_html=rich or "",
-                    audience=audience(recipients.preview(session, t, space, seen.user)),
+                    audience=recipients.preview(session, t, space, seen.user),
                     error=str(exc),
                 )
             target = f"/t/{t.slug}/pages/{page.id}"
@@ -239,7 +228,7 @@ def register(
                 body_html=view.body_html,
                 parents=parents,
                 parent_id=p.parent_id,
-                audience=audience(counts),
+                audience=counts,
                 error="",
             )
 

@@ -24,6 +24,7 @@ from mailhub.domain.directory import can_see, get_tenant, space_by_slug, visible
 from mailhub.domain.preferences import PreferenceRefused
 from mailhub.domain.signin import Viewer
 from mailhub.errors import NotFound
+from mailhub.i18n import N_
 from mailhub.models import Form, Page, Space, SubjectKind, Subscription, Tenant, User
 from mailhub.outbound.keys import TokenRefused, token_for
 from mailhub.privacy import requests
@@ -35,25 +36,6 @@ Html = Callable[..., HTMLResponse]
 
 LEVELS = ("watching", "normal", "muted")
 FREQUENCIES = ("immediately", "hourly", "daily", "weekly", "never")
-SOURCES = {
-    "page": "your choice",
-    "space": "your choice",
-    "space-default": "an administrator's default for this space",
-    "tenant-default": "an administrator's default for every space",
-    "system": "mailhub's default",
-}
-
-
-def why(level: str, frequency: str) -> str:
-    """What a level and frequency mean for a person's inbox, in one sentence."""
-    if level == "muted" or frequency == "never":
-        return "You get no mail about it."
-    what = {
-        "watching": "every new page, edit and comment",
-        "normal": "pages you wrote, threads you took part in, and mentions of you",
-    }[level]
-    when = "as it happens" if frequency == "immediately" else f"in a {frequency} digest"
-    return f"You get mail about {what}, {when}."
 
 
 @dataclass(frozen=True)
@@ -64,9 +46,8 @@ class SpaceRow:
     own_frequency: str
     level: str
     frequency: str
-    source: str
+    source: str  # page, space, space-default, tenant-default, system: said in words on the page
     mandatory: bool
-    why: str
 
 
 @dataclass(frozen=True)
@@ -111,9 +92,8 @@ def settings_of(
                 (mine.frequency or "") if mine else "",
                 eff.level.value,
                 eff.frequency.value,
-                SOURCES.get(eff.source, eff.source),
+                eff.source,
                 eff.mandatory,
-                why(eff.level.value, eff.frequency.value),
             )
         )
     subjects = []
@@ -156,7 +136,7 @@ def register(app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify)
         row = token_for(session, t.id, token)
         user = session.get(User, row.user_id)
         if row.action != "unsubscribe" or user is None or user.tenant_id != t.id:
-            raise TokenRefused("This link is not valid. It may have been mistyped or cut off.")
+            raise TokenRefused(N_("This link is not valid. It may have been mistyped or cut off."))
         return Who(t, user, f"/t/{t.slug}/preferences/{token}", None)
 
     def page(

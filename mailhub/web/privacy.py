@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain.directory import get_tenant
 from mailhub.errors import NotFound
+from mailhub.i18n import N_
 from mailhub.privacy import requests
 from mailhub.web.notify import Notify
 
@@ -53,12 +54,16 @@ def register(
             kind = req.kind
         notify(mails)
         said = {
-            "access": "Confirmed. The report of your data is on its way to your inbox.",
-            "object": "Confirmed. Your objection is recorded: no more notifications, and mail "
-            "you send in is not processed.",
-            "restrict": "Confirmed. The restriction is recorded.",
-            "export": "Confirmed. Your data is being packed; a download link follows by mail.",
-            "erase": "Confirmed. Your account is being erased now; you will get one last mail "
-            "when it is done, and nothing after it.",
+            "access": N_("Confirmed. The report of your data is on its way to your inbox."),
+            "object": N_(
+                "Confirmed. Your objection is recorded: no more notifications, and mail "
+                "you send in is not processed."
+            ),
+            "restrict": N_("Confirmed. The restriction is recorded."),
+            "export": N_("Confirmed. Your data is being packed; a download link follows by mail."),
+            "erase": N_(
+                "Confirmed. Your account is being erased now; you will get one last mail "
+                "when it is done, and nothing after it."
+            ),
         }
-        return html("done.html", message=said.get(kind, "Confirmed."))
+        return html("done.html", message=said.get(kind, N_("Confirmed.")))

@@ -192,7 +192,7 @@ def test_a_member_reads_comments_answers_and_chooses_their_mail(site: tuple, pag
     row = page.locator("#space-sales")
     row.get_by_label("How often").select_option("daily")
     row.get_by_role("button", name="Save").click()
-    expect(page.locator("#space-sales")).to_contain_text("in a daily digest")
+    expect(page.locator("#space-sales")).to_contain_text("in your daily digest")
     _shot(page, "preferences")
     with rt.sessions() as s:
         assert s.scalars(select(Subscription.frequency)).one() == "daily"

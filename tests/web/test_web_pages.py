@@ -139,7 +139,7 @@ def test_mail_settings_signed_in_and_from_the_manage_link(tmp_path: Path) -> Non
                 "frequency": "weekly",
             },
         )
-        assert "in a weekly digest." in web.get("/t/acme/preferences").text
+        assert "in your weekly digest." in web.get("/t/acme/preferences").text
         # Muting HR is refused with the reason; muting everything keeps HR
         refused = web.post(
             "/t/acme/preferences", data={"csrf": csrf, "do": "space", "arg": "hr", "level": "muted"}

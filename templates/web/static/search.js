@@ -24,7 +24,7 @@
     if (!hits.length && input.value.trim()) {
       var none = document.createElement("li");
       none.className = "meta";
-      none.textContent = "Nothing found.";
+      none.textContent = list.getAttribute("data-none") || "Nothing found.";
       list.appendChild(none);
     }
   }
