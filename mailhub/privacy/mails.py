@@ -51,7 +51,7 @@ def account_expiry(
             _(
                 "Nobody has signed in or sent mail with your account at {tenant} since {date}. Its rules delete accounts that are not used for {days} days.",
                 tenant=tenant.name,
-                date=f"{user.last_active_at:%Y-%m-%d}",
+                date=_.when(user.last_active_at.date()),
                 days=str(tenant.inactive_days or 0),
             ),
             _(
@@ -86,10 +86,10 @@ def breach_notice(
             _("The data concerned: {categories}.", categories=", ".join(breach.categories)),
             _(
                 "When: from {start} to {end} (UTC). {tenant} learned of it on {aware}.",
-                start=f"{breach.window_from:%Y-%m-%d %H:%M}",
-                end=f"{breach.window_to:%Y-%m-%d %H:%M}",
+                start=_.when(breach.window_from, "short"),
+                end=_.when(breach.window_to, "short"),
                 tenant=tenant.name,
-                aware=f"{breach.aware_at:%Y-%m-%d}",
+                aware=_.when(breach.aware_at.date()),
             ),
             _(
                 "You get this notice whatever your mail settings say, because the law requires it. Questions go to the administrators of {tenant}.",
@@ -126,7 +126,7 @@ def privacy_request(
             _(
                 "A request for {what} was made in your name on {date}.",
                 what=what,
-                date=f"{req.received_at:%Y-%m-%d}",
+                date=_.when(req.received_at.date()),
             ),
             _("Nothing happens until you confirm it. If it was not you, ignore this mail."),
         ]
@@ -134,14 +134,14 @@ def privacy_request(
             (_("Confirm the request"), f"{links.base}/t/{tenant.slug}/privacy/{token}", True)
         ]
     elif n.kind == NotificationKind.PRIVACY_DUE:
-        subject = _("A privacy request is due on {date}", date=f"{req.due_at:%Y-%m-%d}")
+        subject = _("A privacy request is due on {date}", date=_.when(req.due_at.date()))
         lines = [
             _(
                 "Request {id} ({kind}) was received on {received} and must be answered by {due}.",
                 id=str(req.id),
                 kind=req.kind,
-                received=f"{req.received_at:%Y-%m-%d}",
-                due=f"{req.due_at:%Y-%m-%d}",
+                received=_.when(req.received_at.date()),
+                due=_.when(req.due_at.date()),
             ),
             _("Its state is {state}.", state=req.state),
         ]
@@ -152,7 +152,7 @@ def privacy_request(
             _(
                 "This is everything {tenant} holds about you, as of {date}: each kind of data with why it is kept, for how long, how many items there are, and the most recent of them.",
                 tenant=tenant.name,
-                date=f"{utcnow():%Y-%m-%d}",
+                date=_.when(utcnow().date()),
             ),
             _(
                 "Members of {tenant} see the pages, comments and forms you write; administrators also see the log of mail you sent in. Nobody outside {tenant} receives your data.",
@@ -169,7 +169,7 @@ def privacy_request(
             ),
             _(
                 "The link works until {date}; then the archive is deleted.",
-                date=f"{expires:%Y-%m-%d %H:%M} UTC",
+                date=_.when(expires, "short") + " UTC",
             ),
         ]
         buttons = [(_("Download my data"), f"{links.base}/t/{tenant.slug}/exports/{token}", True)]
@@ -238,7 +238,7 @@ def erased_notice(tenant_name: str, domain: str, email: str, locale: str, stores
             _(
                 "Your account at {tenant} was erased on {date}, as you asked or as its rules for unused accounts say.",
                 tenant=tenant_name,
-                date=f"{utcnow():%Y-%m-%d}",
+                date=_.when(utcnow().date()),
             ),
             _(
                 "Every place where mailhub keeps data ({count} in all) was checked afterwards, and none still holds your name or address. Backups made before today can no longer be read for you: their key is destroyed.",
