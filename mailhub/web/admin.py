@@ -14,10 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailhub import i18n
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain import directory, inbound_log, preferences, signin
 from mailhub.domain.signin import Viewer
 from mailhub.errors import InvalidInput, MailhubError, NotFound
+from mailhub.i18n import N_
 from mailhub.models import (
     InboundStatus,
     Objection,
@@ -31,6 +33,7 @@ from mailhub.models import (
 from mailhub.outbound.doctor import Finding
 from mailhub.privacy import requests
 from mailhub.web.auth import Forbidden, check_csrf, require_admin
+from mailhub.web.language import page_language
 from mailhub.web.notify import Notify
 
 Html = Callable[..., HTMLResponse]
@@ -118,19 +121,29 @@ def register(
             with unit_of_work(sessions) as session:
                 t, seen = require_admin(request, session, tenant)
                 check_csrf(seen, form)
-                said = act(session, t, seen, form, owed)
+                _ = i18n.translator(page_language({"viewer": seen}))
+                said = act(session, t, seen, form, owed, _)
         except (NotFound, Forbidden):
             raise
         except MailhubError as exc:  # a bad value: nothing changed, and the page says why
             with sessions() as session:
                 t, seen = require_admin(request, session, tenant)
-                return overview(session, t, seen, "", f"Not changed: {exc}", 422)
+                _ = i18n.translator(page_language({"viewer": seen}))
+                said = _("Not changed: {reason}", reason=_(str(exc)))
+                return overview(session, t, seen, "", said, 422)
         notify(owed)
         return RedirectResponse(f"/t/{tenant}/admin?done={quote(said)}", status_code=303)
 
     def act(
-        session: Session, t: Tenant, seen: Viewer, form: Mapping[str, object], owed: list[int]
+        session: Session,
+        t: Tenant,
+        seen: Viewer,
+        form: Mapping[str, object],
+        owed: list[int],
+        _: i18n.Translator,
     ) -> str:
+        """Do what the form asks; what was done, in a sentence in the administrator's
+        language."""
         do = str(form.get("do") or "")
 
         def value(name: str) -> str:
@@ -150,17 +163,17 @@ def register(
                 keep_shared_content=value("keep_shared_content") == "yes",
                 inactive_days=value("inactive_days") or "0",
             )
-            return "Settings saved."
+            return _("Settings saved.")
         if do == "add_user":
             user = directory.add_user(
                 session, t, value("email"), value("name"), admin=value("admin") == "yes"
             )
             owed.append(signin.welcome(session, user))
-            return f"{user.email} added and sent a welcome mail."
+            return _("{email} added and sent a welcome mail.", email=user.email)
         if do == "user":
             email = value("email")
             if email == seen.user.email and value("active") == "no":
-                raise InvalidInput("you cannot deactivate yourself")
+                raise InvalidInput(N_("You cannot deactivate yourself."))
             user = directory.set_user(
                 session,
                 t,
@@ -168,11 +181,18 @@ def register(
                 active=None if not value("active") else value("active") == "yes",
                 admin=None if not value("admin") else value("admin") == "yes",
             )
-            state = "active" if user.active else "deactivated"
-            return f"{user.email}: {state}{', administrator' if user.is_admin else ''}."
+            if not user.active:
+                return _("{email}: deactivated.", email=user.email)
+            if user.is_admin:
+                return _("{email}: active, administrator.", email=user.email)
+            return _("{email}: active.", email=user.email)
         if do == "add_space":
             added = directory.add_space(session, t, value("slug"), value("name"))
-            return f"Space {added.name} added: mail {added.slug}@{t.domain}."
+            return _(
+                "Space {space} added: mail {address}.",
+                space=added.name,
+                address=f"{added.slug}@{t.domain}",
+            )
         if do == "space":
             restricted = value("restricted") == "yes"
             changed = directory.set_space(
@@ -182,14 +202,25 @@ def register(
                 restricted=restricted,
                 description=value("description") if "description" in form else None,
             )
-            access = "its members and administrators only" if restricted else "every member"
-            return f"{changed.name}: open to {access}."
+            if restricted:
+                return _(
+                    "{space}: open to its members and administrators only.", space=changed.name
+                )
+            return _("{space}: open to every member.", space=changed.name)
         if do == "add_member":
             directory.add_member(session, t, value("space"), value("email"))
-            return f"{value('email').lower()} is a member of {value('space')}."
+            return _(
+                "{email} is a member of {space}.",
+                email=value("email").lower(),
+                space=value("space"),
+            )
         if do == "remove_member":
             directory.remove_member(session, t, value("space"), value("email"))
-            return f"{value('email').lower()} is no longer a member of {value('space')}."
+            return _(
+                "{email} is no longer a member of {space}.",
+                email=value("email").lower(),
+                space=value("space"),
+            )
         if do == "default":
             slug = value("space")
             space = directory.get_space(session, t, slug) if slug else None
@@ -201,17 +232,19 @@ def register(
                 preferences.parse_frequency(value("frequency")),
                 mandatory=value("mandatory") == "yes",
             )
-            return f"Default for {space.name if space else 'every space'} saved."
+            if space is None:
+                return _("Default for every space saved.")
+            return _("Default for {space} saved.", space=space.name)
         if do in ("approve", "reject", "retry"):
             inbound_id = value("inbound")
             if not inbound_id.isdigit():
                 raise NotFound(inbound_id)
             if do == "approve":
                 inbound_log.approve(session, t.slug, int(inbound_id))
-                return f"Message {inbound_id} approved: it is published in a moment."
+                return _("Message {id} approved: it is published in a moment.", id=inbound_id)
             if do == "reject":
                 inbound_log.reject_held(session, t.slug, int(inbound_id))
-                return f"Message {inbound_id} rejected."
+                return _("Message {id} rejected.", id=inbound_id)
             inbound_log.retry_inbound(session, t.slug, int(inbound_id))
-            return f"Message {inbound_id} is queued again."
+            return _("Message {id} is queued again.", id=inbound_id)
         raise NotFound(do)

@@ -36,7 +36,9 @@ def test_an_administrator_runs_the_tenant_from_the_browser(tmp_path: Path) -> No
             directory.get_user(
                 s, directory.get_tenant(s, "acme"), "ann@acme.example"
             ).is_admin = True
-        web = TestClient(create_app(rt.sessions, rt.files))
+        # Ann's browser asks for English: the tenant's language (German, below) is for those
+        # whose browsers ask for nothing mailhub speaks
+        web = TestClient(create_app(rt.sessions, rt.files), headers={"Accept-Language": "en"})
         bob = TestClient(create_app(rt.sessions, rt.files))
         bob_csrf = sign_in(bob, rt.sessions, "acme", "bob@acme.example")
         # Not an administrator: as if there were no such page, and no POST goes through
@@ -76,6 +78,9 @@ def test_an_administrator_runs_the_tenant_from_the_browser(tmp_path: Path) -> No
         assert "Not changed: the hourly cap must be a number" in post(
             do="tenant", hourly_cap="lots"
         )
+        # A browser that asks for no language mailhub speaks gets the tenant's: German now
+        german = web.get("/t/acme/admin", headers={"Accept-Language": "pt"}).text
+        assert "Acme verwalten" in german and "Eingangsprotokoll" in german
         assert "Not changed: the days of inactivity must be a number" in post(
             do="tenant", inactive_days="-3"
         )
@@ -109,7 +114,7 @@ def test_an_administrator_runs_the_tenant_from_the_browser(tmp_path: Path) -> No
         with rt.sessions() as s:
             bob_id = s.scalars(select(User.id).where(User.email == "bob@acme.example")).one()
             assert s.scalars(select(WebSession).where(WebSession.user_id == bob_id)).all() == []
-        assert "Not changed: you cannot deactivate yourself" in post(
+        assert "Not changed: You cannot deactivate yourself." in post(
             do="user", email="ann@acme.example", active="no"
         )
         # Spaces and their defaults; a mandatory default cannot be muted
