@@ -146,7 +146,7 @@ def test_a_member_reads_comments_answers_and_chooses_their_mail(site: tuple, pag
 
     # He finds the page as he types: the hits come without pressing Enter
     page.get_by_role("link", name="Search").click()
-    page.get_by_label("Pages, comments, forms and file names").press_sequentially("revi", delay=40)
+    page.get_by_label("Pages, comments, forms and files").press_sequentially("revi", delay=40)
     expect(page.locator("#hits").get_by_role("link", name="Q3 review")).to_be_visible()
     assert "q=" not in page.url  # found by find-as-you-type, not a submitted form
     _shot(page, "search")
