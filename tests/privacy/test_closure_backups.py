@@ -277,10 +277,10 @@ def test_backups_erasure_and_closure_from_the_command_line(tmp_path: Path) -> No
     assert "after 730 days" in ok("tenant", "set", "acme", "--inactive-days", "730")
     for _ in range(3):
         assert "rows" in ok("backup", "create", "acme", MAILHUB_BACKUP_KEEP="2")
-    listed = ok("backup", "list", "acme").splitlines()
-    assert len(listed) == 2
+    listed = json.loads(ok("backup", "list", "acme", "--json"))
+    assert len(listed) == 2 and ok("backup", "list", "acme").splitlines()[0].startswith("name ")
     assert "deleted 1 old backups" in ok("backup", "prune", "acme", "--keep", "1")
-    name = ok("backup", "list", "acme").split()[0]
+    [name] = [b["name"] for b in json.loads(ok("backup", "list", "acme", "--json"))]
     assert "--yes" in refused("backup", "restore", "acme", name)
     assert "no backup" in refused("backup", "restore", "acme", "nope.mhb", "--yes")
     assert "--yes" in refused("privacy", "erase", "acme", "bob@acme.example")
