@@ -236,3 +236,48 @@ def relayed_runtime(tmp_path: Path, **env: str) -> Iterator[tuple[Runtime, SmtpS
         server.stop()
         worker.stop()
         rt.close()
+
+
+@contextlib.contextmanager
+def dns_zone(records: dict[tuple[str, int], list[object]]) -> Iterator[str]:
+    """A DNS server on loopback answering `records` ((name., QTYPE) → dnslib rdata), nothing
+    else; yields its host:port for MAILHUB_DNS_SERVER."""
+    from dnslib import RR, DNSRecord
+    from dnslib.server import BaseResolver, DNSServer
+
+    class Zone(BaseResolver):  # type: ignore[misc]
+        def resolve(self, request: DNSRecord, handler: object) -> DNSRecord:
+            reply = request.reply()
+            name = str(request.q.qname).lower()
+            for rdata in records.get((name, request.q.qtype), []):
+                reply.add_answer(RR(name, request.q.qtype, rdata=rdata, ttl=60))
+            return reply
+
+    port = free_port()
+    server = DNSServer(Zone(), address="127.0.0.1", port=port)
+    server.start_thread()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def serving(app: object) -> Iterator[str]:
+    """`app` served by uvicorn on a loopback port in a thread; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

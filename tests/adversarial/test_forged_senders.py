@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dnslib import QTYPE, RR, TXT, DNSRecord
-from dnslib.server import BaseResolver, DNSServer
+from dnslib import QTYPE, TXT
 from sqlalchemy import select
 
 from mailhub.content.senders import dmarc_policy
@@ -19,7 +18,7 @@ from mailhub.dns import txt_lookup
 from mailhub.domain import directory, preferences
 from mailhub.models import InboundMessage, Notification, Page
 
-from conftest import free_port, relayed_runtime, wait_until
+from conftest import dns_zone, relayed_runtime, wait_until
 from helpers import final_count, smtp_send
 
 ZONE = {
@@ -29,24 +28,10 @@ ZONE = {
 }
 
 
-class Zone(BaseResolver):  # type: ignore[misc]
-    def resolve(self, request: DNSRecord, handler: object) -> DNSRecord:
-        reply = request.reply()
-        name = str(request.q.qname)
-        if request.q.qtype == QTYPE.TXT and name in ZONE:
-            reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(ZONE[name]), ttl=60))
-        return reply
-
-
 @pytest.fixture
 def dns_server() -> Iterator[str]:
-    port = free_port()
-    server = DNSServer(Zone(), address="127.0.0.1", port=port)
-    server.start_thread()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with dns_zone({(name, QTYPE.TXT): [TXT(text)] for name, text in ZONE.items()}) as server:
+        yield server
 
 
 def test_the_domains_policy_is_read_from_dns(dns_server: str) -> None:

@@ -12,17 +12,16 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from dnslib import AAAA, MX, QTYPE, RR, TXT, A, DNSRecord
-from dnslib.server import BaseResolver, DNSServer
+from dnslib import AAAA, MX, QTYPE, TXT, A
 
-from conftest import free_port
+from conftest import dns_zone
 from helpers import MAILHUB, dkim_test_key
 
 GOOD = dkim_test_key("mh1", "goodcorp.org")
 OTHER = dkim_test_key("mh1", "badcorp.org")  # published for badcorp, but not its key
 
 
-def _zone() -> dict[tuple[str, int], list[object]]:
+def _zone() -> dict[tuple[str, int], list[object]]:  # goodcorp right, badcorp wrong
     [(good_name, good_key)] = GOOD.records.items()
     return {
         ("goodcorp.org.", QTYPE.MX): [MX("mx.goodcorp.org.", 10), MX("backup.example.net.", 20)],
@@ -44,27 +43,10 @@ def _txt(value: str) -> TXT:
     return TXT([value[i : i + 255] for i in range(0, len(value), 255)])
 
 
-class Zone(BaseResolver):  # type: ignore[misc]
-    def __init__(self) -> None:
-        self.records = _zone()
-
-    def resolve(self, request: DNSRecord, handler: object) -> DNSRecord:
-        reply = request.reply()
-        name = str(request.q.qname).lower()
-        for rdata in self.records.get((name, request.q.qtype), []):
-            reply.add_answer(RR(name, request.q.qtype, rdata=rdata, ttl=60))
-        return reply
-
-
 @pytest.fixture
 def dns_server() -> Iterator[str]:
-    port = free_port()
-    server = DNSServer(Zone(), address="127.0.0.1", port=port)
-    server.start_thread()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with dns_zone(_zone()) as server:
+        yield server
 
 
 def _env(tmp_path: Path, dns_server: str, base_url: str) -> dict[str, str]:

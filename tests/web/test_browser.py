@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from mailhub.db import unit_of_work
@@ -27,7 +24,7 @@ from mailhub.models import FormResponse, Objection, Revision, Subscription
 from mailhub.privacy import requests
 from mailhub.web.app import create_app
 
-from conftest import free_port, relayed_runtime, wait_until
+from conftest import relayed_runtime, serving, wait_until
 from helpers import CHROMIUM, TESTS, chromium, png, sign_in, smtp_send
 
 SHOTS = TESTS / "output" / "screenshots"
@@ -70,21 +67,9 @@ def _mail(subject: str, to: str, text: str, html: str = "", n: int = 0) -> bytes
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[object, object, object, str]]:
     with relayed_runtime(tmp_path) as (rt, sink, smtp):
-        port = free_port()
         app = create_app(rt.sessions, rt.files, notify=rt.enqueue_notifications)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        try:
-            yield rt, sink, smtp, f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serving(app) as base:
+            yield rt, sink, smtp, base
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from mailhub.db import unit_of_work
 from mailhub.domain import directory, editing
 from mailhub.web.app import create_app
 
-from conftest import relayed_runtime, wait_until
+from conftest import relayed_runtime, serving, wait_until
 from helpers import sign_in, smtp_send
 
 
@@ -80,19 +80,13 @@ def test_the_member_setting_then_the_browser_then_the_tenant(tmp_path: Path) -> 
 
 
 def test_german_and_french_pages_and_mails_in_chromium(tmp_path: Path) -> None:
-    import threading
-    import time
-
     import pytest
-    import uvicorn
 
     from helpers import CHROMIUM, chromium
 
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     from playwright.sync_api import expect, sync_playwright
-
-    from conftest import free_port
 
     with relayed_runtime(tmp_path) as (rt, sink, smtp):
         with unit_of_work(rt.sessions) as s:
@@ -115,60 +109,44 @@ def test_german_and_french_pages_and_mails_in_chromium(tmp_path: Path) -> None:
         bob_mail = next(m for to, m in mails.items() if "bob@" in to)
         cat_mail = next(m for to, m in mails.items() if "cat@" in to)
 
-        port = free_port()
         app = create_app(rt.sessions, rt.files, notify=rt.enqueue_notifications)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            with sync_playwright() as p:
-                browser = chromium(p)
-                for who, locale, mail, words in (
-                    (
-                        "bob@acme.example",
-                        "de-DE",
-                        bob_mail,
-                        ("Bei Acme anmelden", "Kommentar schreiben", "Seite ansehen"),
-                    ),
-                    (
-                        "cat@acme.example",
-                        "fr-FR",
-                        cat_mail,
-                        ("Se connecter à Acme", "Ajouter un commentaire", "Voir la page"),
-                    ),
-                ):
-                    signin_title, comment_label, mail_button = words
-                    context = browser.new_context(
-                        locale=locale, viewport={"width": 390, "height": 844}
-                    )
-                    page = context.new_page()
-                    # Signed out: the browser's language
-                    page.goto(f"{base}/t/acme/pages")
-                    expect(page.get_by_role("heading", name=signin_title)).to_be_visible()
-                    # Signed in (the member's own language), at phone width
-                    web = TestClient(app)
-                    sign_in(web, rt.sessions, "acme", who)
-                    context.add_cookies(
-                        [{"name": k, "value": v, "url": base} for k, v in web.cookies.items()]
-                    )
-                    page.goto(f"{base}/t/acme/pages")
-                    page.get_by_role("link", name="Budget 2027").click()
-                    expect(page.get_by_label(comment_label)).to_be_visible()
-                    assert page.evaluate("document.documentElement.lang") == locale[:2]
-                    width = page.evaluate("document.documentElement.scrollWidth")
-                    assert width <= 390, f"{locale}: the page is {width}px wide on a phone"
-                    # The mail they got, in their language, as a mail client shows it
-                    html = mail.get_body(preferencelist=("html",)).get_content()
-                    page.set_content(html)
-                    expect(page.get_by_role("link", name=mail_button)).to_be_visible()
-                    context.close()
-                browser.close()
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        with serving(app) as base, sync_playwright() as p:
+            browser = chromium(p)
+            for who, locale, mail, words in (
+                (
+                    "bob@acme.example",
+                    "de-DE",
+                    bob_mail,
+                    ("Bei Acme anmelden", "Kommentar schreiben", "Seite ansehen"),
+                ),
+                (
+                    "cat@acme.example",
+                    "fr-FR",
+                    cat_mail,
+                    ("Se connecter à Acme", "Ajouter un commentaire", "Voir la page"),
+                ),
+            ):
+                signin_title, comment_label, mail_button = words
+                context = browser.new_context(locale=locale, viewport={"width": 390, "height": 844})
+                page = context.new_page()
+                # Signed out: the browser's language
+                page.goto(f"{base}/t/acme/pages")
+                expect(page.get_by_role("heading", name=signin_title)).to_be_visible()
+                # Signed in (the member's own language), at phone width
+                web = TestClient(app)
+                sign_in(web, rt.sessions, "acme", who)
+                context.add_cookies(
+                    [{"name": k, "value": v, "url": base} for k, v in web.cookies.items()]
+                )
+                page.goto(f"{base}/t/acme/pages")
+                page.get_by_role("link", name="Budget 2027").click()
+                expect(page.get_by_label(comment_label)).to_be_visible()
+                assert page.evaluate("document.documentElement.lang") == locale[:2]
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"{locale}: the page is {width}px wide on a phone"
+                # The mail they got, in their language, as a mail client shows it
+                html = mail.get_body(preferencelist=("html",)).get_content()
+                page.set_content(html)
+                expect(page.get_by_role("link", name=mail_button)).to_be_visible()
+                context.close()
+            browser.close()
