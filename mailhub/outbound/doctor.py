@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ import jsonschema
 
 from mailhub import SCHEMA_DIR
 from mailhub.dns import RESERVED, Lookups
+from mailhub.i18n import N_
 from mailhub.outbound.actions import confirm_action, view_action
 from mailhub.outbound.signing import DkimSigner
 from mailhub.routing import NOTIFICATIONS
@@ -34,9 +35,17 @@ _MARKUP = SCHEMA_DIR / "markup" / "email-message.schema.json"
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # MX, SPF, DKIM, DMARC, HTTPS, Gmail
+    """One line: what was found, and what to do about it. `template` is an English text of
+    the catalogs (the admin page translates it), filled with `params`."""
+
+    check: str  # DNS, MX, SPF, DKIM, DMARC, HTTPS, Gmail
     level: Level
-    text: str  # one line: what was found, and what to do about it
+    template: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.template.format(**self.params)
 
     def as_json(self) -> dict[str, str]:
         return {"check": self.check, "level": self.level, "text": self.text}
@@ -57,8 +66,11 @@ def check_domain(lookups: Lookups, setup: MailSetup, slug: str, domain: str) -> 
         note = Finding(
             "DNS",
             "warn",
-            f"{domain} is a name reserved for examples and tests: there is no DNS to check, "
-            "and no mail from outside reaches it",
+            N_(
+                "{domain} is a name reserved for examples and tests: there is no DNS to check, "
+                "and no mail from outside reaches it"
+            ),
+            {"domain": domain},
         )
         signing = _signing(setup, domain)
         return [note, signing, _https(setup), _gmail(setup, slug, domain, signing)]
@@ -79,8 +91,22 @@ def _mx(lookups: Lookups, setup: MailSetup, domain: str) -> Finding:
         host = ""
     records = lookups.mx(domain)
     if not records:
-        target = host or "THIS-SERVER'S-NAME (and set MAILHUB_MX_HOST to it)"
-        return Finding("MX", "fix", f"{domain} has no MX record: publish {domain}. MX 10 {target}.")
+        if not host:
+            return Finding(
+                "MX",
+                "fix",
+                N_(
+                    "{domain} has no MX record: publish {domain}. MX 10 and this server's host "
+                    "name, and set MAILHUB_MX_HOST to it"
+                ),
+                {"domain": domain},
+            )
+        return Finding(
+            "MX",
+            "fix",
+            N_("{domain} has no MX record: publish {domain}. MX 10 {host}."),
+            {"domain": domain, "host": host},
+        )
     ours = lookups.addresses(host) if host else set()
 
     def reaches_us(exchange: str) -> bool:
@@ -89,20 +115,31 @@ def _mx(lookups: Lookups, setup: MailSetup, domain: str) -> Finding:
     best = records[0][0]
     preferred = [x for pref, x in records if pref == best]
     if any(reaches_us(x) for x in preferred):
-        return Finding("MX", "ok", f"MX {best} {preferred[0]} reaches mailhub ({host})")
+        return Finding(
+            "MX",
+            "ok",
+            N_("MX {preference} {exchange} reaches mailhub ({host})"),
+            {"preference": str(best), "exchange": preferred[0], "host": host},
+        )
     if any(reaches_us(x) for _, x in records):
         return Finding(
             "MX",
             "warn",
-            f"mail goes first to {preferred[0]} (MX {best}), mailhub's {host} only after it: "
-            "fine if that server passes the spaces' mail on, else give mailhub the lowest number",
+            N_(
+                "mail goes first to {exchange} (MX {preference}), mailhub's {host} only after "
+                "it: fine if that server passes the spaces' mail on, else give mailhub the "
+                "lowest number"
+            ),
+            {"exchange": preferred[0], "preference": str(best), "host": host},
         )
-    listed = ", ".join(x for _, x in records)
     return Finding(
         "MX",
         "fix",
-        f"MX points at {listed}, not at mailhub ({host or 'set MAILHUB_MX_HOST'}): mail to "
-        "the spaces goes there, so that server must pass it on, or point MX at mailhub",
+        N_(
+            "MX points at {listed}, not at mailhub ({host}): mail to the spaces goes there, so "
+            "that server must pass it on, or point MX at mailhub"
+        ),
+        {"listed": ", ".join(x for _, x in records), "host": host or "MAILHUB_MX_HOST?"},
     )
 
 
@@ -119,21 +156,36 @@ def _spf(lookups: Lookups, setup: MailSetup, domain: str) -> Finding:
     relay = setup.relay.rpartition(":")[0] if setup.relay else ""
     suggestion = f'"v=spf1 mx{f" a:{relay}" if relay else ""} -all"'
     if not records:
-        return Finding("SPF", "fix", f"{domain} has no SPF record: publish TXT {suggestion}")
+        return Finding(
+            "SPF",
+            "fix",
+            N_("{domain} has no SPF record: publish TXT {record}"),
+            {"domain": domain, "record": suggestion},
+        )
     if len(records) > 1:
         return Finding(
             "SPF",
             "fix",
-            f"{domain} has {len(records)} SPF records, which receivers treat as an error: "
-            "merge them into one",
+            N_(
+                "{domain} has {count} SPF records, which receivers treat as an error: merge "
+                "them into one"
+            ),
+            {"domain": domain, "count": str(len(records))},
         )
     record = records[0].strip()
     ending = record.rsplit(" ", 1)[-1].lower()
     if ending in ("+all", "all"):
-        return Finding("SPF", "fix", f"SPF ends in {ending}, which lets anyone send as {domain}")
+        return Finding(
+            "SPF",
+            "fix",
+            N_("SPF ends in {ending}, which lets anyone send as {domain}"),
+            {"ending": ending, "domain": domain},
+        )
     if ending not in ("-all", "~all"):
-        return Finding("SPF", "warn", f'SPF "{record}" ends without -all or ~all')
-    return Finding("SPF", "ok", f'SPF "{record}"')
+        return Finding(
+            "SPF", "warn", N_("SPF “{record}” ends without -all or ~all"), {"record": record}
+        )
+    return Finding("SPF", "ok", N_("SPF “{record}”"), {"record": record})
 
 
 def _tags(record: str) -> dict[str, str]:
@@ -151,10 +203,12 @@ def _signing(setup: MailSetup, domain: str) -> Finding:
         return Finding(
             "DKIM",
             "fix",
-            f"mail from {NOTIFICATIONS}@{domain} goes out unsigned: put a private key at "
-            f"MAILHUB_DKIM_KEY_DIR/{domain}.pem",
+            N_("mail from {sender} goes out unsigned: put a private key at {path}"),
+            {"sender": f"{NOTIFICATIONS}@{domain}", "path": f"MAILHUB_DKIM_KEY_DIR/{domain}.pem"},
         )
-    return Finding("DKIM", "ok", f"mail from {NOTIFICATIONS}@{domain} is signed")
+    return Finding(
+        "DKIM", "ok", N_("mail from {sender} is signed"), {"sender": f"{NOTIFICATIONS}@{domain}"}
+    )
 
 
 def _dkim(lookups: Lookups, setup: MailSetup, domain: str) -> Finding:
@@ -163,16 +217,21 @@ def _dkim(lookups: Lookups, setup: MailSetup, domain: str) -> Finding:
     if ours is None:
         return signing
     name = f"{setup.selector}._domainkey.{domain}"
-    publish = f'publish TXT at {name}: "v=DKIM1; k=rsa; p={ours}"'
+    where = {"name": name, "record": f'"v=DKIM1; k=rsa; p={ours}"'}
     published = [_tags(t) for t in lookups.txt(name)]
     keys = [t.get("p", "") for t in published if "p" in t]
     if not keys:
-        return Finding("DKIM", "fix", f"no DKIM key at {name}: {publish}")
+        return Finding("DKIM", "fix", N_("no DKIM key at {name}: publish TXT {record}"), where)
     if ours not in keys:
         return Finding(
-            "DKIM", "fix", f"the key at {name} is not the one mailhub signs with: {publish}"
+            "DKIM",
+            "fix",
+            N_("the key at {name} is not the one mailhub signs with: publish TXT {record}"),
+            where,
         )
-    return Finding("DKIM", "ok", f"mail is signed with the key published at {name}")
+    return Finding(
+        "DKIM", "ok", N_("mail is signed with the key published at {name}"), {"name": name}
+    )
 
 
 def _dmarc(lookups: Lookups, domain: str) -> Finding:
@@ -182,21 +241,28 @@ def _dmarc(lookups: Lookups, domain: str) -> Finding:
         return Finding(
             "DMARC",
             "fix",
-            f'no DMARC record: publish TXT at {name}: "v=DMARC1; p=none; '
-            f'rua=mailto:postmaster@{domain}"',
+            N_("no DMARC record: publish TXT at {name}: {record}"),
+            {"name": name, "record": f'"v=DMARC1; p=none; rua=mailto:postmaster@{domain}"'},
         )
     policy = records[0].get("p", "none")
-    return Finding("DMARC", "ok", f"DMARC policy p={policy} at {name}")
+    return Finding(
+        "DMARC", "ok", N_("DMARC policy p={policy} at {name}"), {"policy": policy, "name": name}
+    )
 
 
 def _https(setup: MailSetup) -> Finding:
     if setup.base_url.startswith("https://"):
-        return Finding("HTTPS", "ok", f"pages and links are served at {setup.base_url}")
+        return Finding(
+            "HTTPS", "ok", N_("pages and links are served at {url}"), {"url": setup.base_url}
+        )
     return Finding(
         "HTTPS",
         "fix",
-        f"MAILHUB_BASE_URL is {setup.base_url}: links in mail, secure cookies and one-click "
-        "actions need https",
+        N_(
+            "MAILHUB_BASE_URL is {url}: links in mail, secure cookies and one-click actions "
+            "need https"
+        ),
+        {"url": setup.base_url},
     )
 
 
@@ -214,18 +280,24 @@ def _gmail(setup: MailSetup, slug: str, domain: str, dkim: Finding) -> Finding:
         for sample in samples[: 2 if https else 1]  # without https, one-click is said below
         if (error := jsonschema.exceptions.best_match(validator.iter_errors(sample)))
     ]
-    missing = (
-        (["DKIM-signed mail"] if dkim.level != "ok" else [])
-        + ([] if https else ["an https base URL for one-click buttons"])
-        + wrong
-    )
-    if missing:
+    if dkim.level != "ok" or not https or wrong:
+        missing = (
+            (["DKIM-signed mail"] if dkim.level != "ok" else [])
+            + ([] if https else ["an https base URL for one-click buttons"])
+            + wrong
+        )
         return Finding(
-            "Gmail", "fix", "no action buttons in Gmail until this is fixed: " + "; ".join(missing)
+            "Gmail",
+            "fix",
+            N_("no action buttons in Gmail until this is fixed: {missing}"),
+            {"missing": "; ".join(missing)},
         )
     return Finding(
         "Gmail",
         "ok",
-        f"signed mail from {NOTIFICATIONS}@{domain} with valid action markup; Gmail shows the "
-        "buttons once Google has registered this sender",
+        N_(
+            "signed mail from {sender} with valid action markup; Gmail shows the buttons once "
+            "Google has registered this sender"
+        ),
+        {"sender": f"{NOTIFICATIONS}@{domain}"},
     )

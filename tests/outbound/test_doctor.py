@@ -163,4 +163,8 @@ def test_the_admin_page_shows_the_same_findings(tmp_path: Path, dns_server: str)
     assert "Mail setup of badcorp.org" in page
     assert "badcorp.org has 2 SPF records" in page and "needs fixing" in page
     assert "not the one mailhub signs with" in page
+    # In the administrator's language, findings included
+    german = web.get("/t/bad/admin/doctor", headers={"Accept-Language": "de"}).text
+    assert "E-Mail-Einrichtung von badcorp.org" in german and "muss behoben werden" in german
+    assert "badcorp.org hat 2 SPF-Einträge" in german
     engine.dispose()
