@@ -59,6 +59,11 @@ def extract(source: BinaryIO, size: int, filename: str, content_type: str) -> st
         return ""
 
 
+def readable(filename: str, content_type: str) -> bool:
+    """Whether mailhub reads text from files of this name and type."""
+    return _reader(filename, content_type) is not None
+
+
 def _reader(filename: str, content_type: str) -> Callable[[BinaryIO], str] | None:
     suffix = PurePosixPath(filename.lower()).suffix
     by_suffix: dict[str, Callable[[BinaryIO], str]] = {
@@ -206,3 +211,29 @@ def _bounded(archive: zipfile.ZipFile, member: str) -> Iterator[bytes]:
 def from_bytes(data: bytes, filename: str, content_type: str) -> str:
     """`extract` for a file held in memory."""
     return extract(io.BytesIO(data), len(data), filename, content_type)
+
+
+# Run as `python -m mailhub.content.extract PATH FILENAME CONTENT_TYPE` by the worker, so that
+# a file built to make a parser loop or swell costs one child process, never the worker: the
+# child limits its own memory and CPU before it opens the file, and prints the text.
+CHILD_MEMORY = 1024 * 1024 * 1024
+CHILD_CPU_SECONDS = 20
+
+
+def _child(path: str, filename: str, content_type: str) -> None:
+    import resource
+    import sys
+
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
+    with open(path, "rb") as source:
+        size = source.seek(0, io.SEEK_END)
+        source.seek(0)
+        text = extract(source, size, filename, content_type)
+    sys.stdout.buffer.write(text.encode("utf-8", "replace"))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _child(*sys.argv[1:4])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
@@ -218,3 +219,32 @@ def test_content_from_before_search_is_indexed_by_the_migration(tmp_path) -> Non
         assert search.find(s, t, "old") == []
     command.downgrade(alembic_config(url), "0014")
     command.upgrade(alembic_config(url), "head")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_file_that_takes_too_long_costs_its_child_not_the_worker(
+    runtime: Runtime, smtp: SmtpServer, acme: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file is read in a child process with a deadline: past it the child is killed,
+    the file is found by its name only, and the next pass goes on with other files."""
+    msg = EmailMessage()
+    msg["From"] = "Ann <ann@acme.example>"
+    msg["To"] = "sales@acme.example"
+    msg["Subject"] = "Slow file"
+    msg["Message-ID"] = "<search-slow@acme.example>"
+    msg.set_content("See attached.")
+    msg.add_attachment(
+        docx_with("Wombat census"),
+        maintype="application",
+        subtype="octet-stream",
+        filename="census.docx",
+    )
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], msg.as_bytes())
+    wait_until(lambda: final_count(runtime) == 1)
+    monkeypatch.setattr(attachment_text, "FILE_SECONDS", 0.001)  # no child finishes in time
+    attachment_text.read_pending(runtime.sessions, runtime.files)
+    assert attachment_text.unread(runtime.sessions) == 0  # given up on, not retried forever
+    with runtime.sessions() as s:
+        t = directory.get_tenant(s, "acme")
+        assert search.find(s, t, "wombat") == []
+        assert [h.title for h in search.find(s, t, "census")] == ["census.docx"]
