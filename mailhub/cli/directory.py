@@ -304,7 +304,8 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
                 text = Path(args.file).read_text(encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError) as exc:
                 raise InvalidInput(f"cannot read {args.file}: {exc}") from None
-            count = preferences.import_csv(s, tenant, text)
+            with progress(f"importing {Path(args.file).name}", "rows") as tick:
+                count = preferences.import_csv(s, tenant, text, tick)
             print(f"imported {count} subscriptions into {tenant.slug}")
     return 0
 

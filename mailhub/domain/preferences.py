@@ -32,6 +32,7 @@ from mailhub.models import (
     User,
     utcnow,
 )
+from mailhub.progress import Tick, quiet
 
 SYSTEM_LEVEL = Level.NORMAL
 SYSTEM_FREQUENCY = Frequency.IMMEDIATELY
@@ -320,10 +321,11 @@ def overview(session: Session, tenant: Tenant, user: User) -> list[Row]:
     ]
 
 
-def import_csv(session: Session, tenant: Tenant, text: str) -> int:
+def import_csv(session: Session, tenant: Tenant, text: str, tick: Tick = quiet) -> int:
     """Rows of email,space,level,frequency (a header row is allowed); all or nothing."""
     count = 0
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        tick(1)
         if not row or not any(cell.strip() for cell in row):
             continue
         if number == 1 and row[0].strip().lower() == "email":
