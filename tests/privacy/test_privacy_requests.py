@@ -178,7 +178,7 @@ def test_objection_by_request_web_entry_point_cancel_and_due_warning(tmp_path: P
         listed = admin.get("/t/acme/admin").text.split('id="privacy"')[1].split("<h3>")[0]
         assert (
             "<td>access</td><td>cancelled</td>" in listed
-            and "<td>object</td><td>done</td>" in listed
+            and "<td>objection</td><td>done</td>" in listed  # the kind in words
         )
         assert "bob" not in listed
 
