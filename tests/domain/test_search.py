@@ -26,6 +26,7 @@ from mailhub.models import (
     ReplyKey,
     Revision,
     SearchEntry,
+    Tenant,
 )
 from mailhub.tasks import Runtime
 from mailhub.web.app import create_app
@@ -248,3 +249,38 @@ def test_a_file_that_takes_too_long_costs_its_child_not_the_worker(
         t = directory.get_tenant(s, "acme")
         assert search.find(s, t, "wombat") == []
         assert [h.title for h in search.find(s, t, "census")] == ["census.docx"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_file_read_after_an_erasure_does_not_bring_the_person_back(
+    runtime: Runtime, smtp: SmtpServer, acme: dict[str, int]
+) -> None:
+    """The erasure scrubs the person's name from the text read out of kept files; a file not
+    read yet is then never read, so its text cannot name them again afterwards."""
+    from mailhub.privacy import erasure
+
+    msg = EmailMessage()
+    msg["From"] = "Ann <ann@acme.example>"
+    msg["To"] = "sales@acme.example"
+    msg["Subject"] = "Minutes"
+    msg["Message-ID"] = "<search-erasure@acme.example>"
+    msg.set_content("Minutes attached.")
+    msg.add_attachment(
+        docx_with("Bob Reader agreed to the plan."),
+        maintype="application",
+        subtype="octet-stream",
+        filename="minutes.docx",
+    )
+    smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], msg.as_bytes())
+    wait_until(lambda: final_count(runtime) == 1)
+    with runtime.sessions() as s:
+        t = s.get_one(Tenant, acme["tenant"])
+    # (The file itself still names him, so this erasure's proof fails: issue 20 examines
+    # kept attachments. What is checked here is the text search reads out of files.)
+    erasure.erase_user(runtime.sessions, runtime.places, t, "bob@acme.example")
+    attachment_text.read_pending(runtime.sessions, runtime.files)  # the next sweep
+    with runtime.sessions() as s:
+        texts = s.scalars(select(Attachment.extracted_text)).all()
+        bodies = s.scalars(select(SearchEntry.body)).all()
+    assert texts and all("Bob" not in (text or "") for text in texts), texts
+    assert all("Bob" not in body for body in bodies), bodies

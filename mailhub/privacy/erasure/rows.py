@@ -170,6 +170,13 @@ def erase_rows(
         update(PrivacyRequest).where(PrivacyRequest.user_id == uid).values(user_id=None)
     )
     counts["mentions scrubbed"] = scrub_mentions(session, subject)
+    # Files the worker has not read for search yet are not read after this: their text could
+    # name the person after the scrub above. They stay findable by name.
+    session.execute(
+        update(Attachment)
+        .where(Attachment.tenant_id == tid, Attachment.extracted_text.is_(None))
+        .values(extracted_text="")
+    )
     gone("users", delete(User).where(User.id == uid))
     return {k: v for k, v in counts.items() if v}
 
