@@ -172,19 +172,27 @@ def write_template(target: Path = LOCALES_DIR / f"{DOMAIN}.pot") -> int:
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import read_po, write_po
 
-    template = Catalog(project="mailhub", domain=DOMAIN)
+    template = Catalog(
+        project="mailhub",
+        domain=DOMAIN,
+        header_comment="# The texts mailhub writes, to translate. Made by python -m mailhub.i18n",
+    )
     for _msgid, message, where in extract():
         template.add(message, locations=where)
     with target.open("wb") as out:
-        write_po(out, template, width=100, sort_output=True, omit_header=False)
+        write_po(out, template, width=100, sort_output=True, no_location=True)
     for lang in sorted(available() - {DEFAULT}):
         path = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
         with path.open("rb") as po:
             catalog = read_po(po, locale=lang, domain=DOMAIN)
         catalog.update(template, no_fuzzy_matching=True)
+        catalog.header_comment = (
+            f"# mailhub's texts in {lang}. New texts come with python -m mailhub.i18n; a test "
+            "fails until they are translated."
+        )
         catalog.obsolete.clear()
         with path.open("wb") as out:
-            write_po(out, catalog, width=100, sort_output=True, include_previous=False)
+            write_po(out, catalog, width=100, sort_output=True, no_location=True)
     return len(template)
 
 
