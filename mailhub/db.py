@@ -38,6 +38,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # What is deleted is overwritten with zeros, in the main file and the WAL alike,
+            # whatever this build of SQLite defaults to (forget_deleted empties the WAL).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -64,6 +67,20 @@ def make_session_factory(
     for hook in on_flush:
         event.listen(factory, "after_flush", hook)
     return factory
+
+
+def forget_deleted(factory: SessionFactory) -> None:
+    """After personal data is deleted and committed (an erasure, a tenant's closure,
+    retention): on SQLite, the WAL still holds the pages as they were before, so it is written
+    into the main file (where secure_delete has zeroed what was deleted) and truncated to
+    nothing. On PostgreSQL, the engine's own files are bounded as the README says."""
+    engine = factory.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:  # outside any transaction, which a checkpoint cannot be in
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 @contextmanager

@@ -89,6 +89,17 @@ def follow_parent() -> None:
     threading.Thread(target=watch, name="mailhub-parent-watch", daemon=True).start()
 
 
+def _stop_through_finally() -> None:
+    """SIGTERM ends the process through its `finally` blocks, as Ctrl-C does. uvicorn catches
+    the signal to shut down gracefully, then raises it again; with the default action that
+    would end the process before it stops its workers and checkpoints the database."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Everything on one machine with one command: SMTP, IMAP and web here, the worker in a
     child process (tasks/child.py) that a message can never take SMTP or the web down with."""
@@ -134,6 +145,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if pollers:
         print(f"  reading {len(pollers)} IMAP mailbox(es)", flush=True)
     print("  stop with Ctrl-C", flush=True)
+    _stop_through_finally()
     try:
         uvicorn.run(
             create_app(
@@ -335,6 +347,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         file_key=link_key(settings.secret_key),
         doctor=_doctor(settings),
     )
+    _stop_through_finally()
     try:
         uvicorn.run(
             app,

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mailhub.db import SessionFactory, unit_of_work
+from mailhub.db import SessionFactory, forget_deleted, unit_of_work
 from mailhub.domain.directory import get_tenant
 from mailhub.models import Base, Tenant, utcnow
 from mailhub.privacy import datamap
@@ -59,6 +59,7 @@ def close(factory: SessionFactory, places: Places, slug: str, closures: Path) ->
                 counts[table.name] = result.rowcount or 0  # type: ignore[attr-defined]
         session.execute(delete(Tenant).where(Tenant.id == tid))
         proof = prove_closed(session, places, tid, domain)
+    forget_deleted(factory)
     closures.mkdir(parents=True, exist_ok=True)
     record = closures / f"{slug}-{utcnow():%Y%m%dT%H%M%S}Z.json"
     record.write_text(

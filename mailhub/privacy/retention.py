@@ -19,7 +19,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from mailhub.config import Settings
-from mailhub.db import SessionFactory, rowcount, unit_of_work
+from mailhub.db import SessionFactory, forget_deleted, rowcount, unit_of_work
 from mailhub.domain.inbound_log import strip_inbound
 from mailhub.domain.signin import purge_expired
 from mailhub.models import (
@@ -197,4 +197,5 @@ def run_all(factory: SessionFactory, places: Places, settings: Settings) -> Reta
     secrets = forget_expired_secrets(factory)
     logs = delete_old_logs(places.log_file, settings.log_retention_days)
     warnings, erased = expire_inactive(factory, places)
+    forget_deleted(factory)  # raw mail rows, secrets and accounts deleted above
     return Retained(incinerated, archives, secrets, logs, warnings, erased)

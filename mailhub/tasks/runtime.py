@@ -8,6 +8,7 @@ privacy's mail joins outbound's kind table.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +16,10 @@ from pathlib import Path
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from mailhub.config import Settings
-from mailhub.db import make_engine
+from mailhub.db import forget_deleted, make_engine
 from mailhub.dns import txt_lookup
 from mailhub.domain.search import session_factory
 from mailhub.ingress.imap import ImapPoller
@@ -166,5 +168,11 @@ class Runtime:
         )
 
     def close(self) -> None:
+        """A clean shutdown: the SQLite WAL is written into the database and emptied (and
+        removed with the last connection of the last process)."""
         self.broker.close()
+        try:
+            forget_deleted(self.sessions)
+        except SQLAlchemyError as exc:  # the database went first: nothing to tidy
+            logging.getLogger(__name__).warning("no checkpoint at shutdown: %s", exc)
         self.engine.dispose()

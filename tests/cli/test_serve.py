@@ -98,6 +98,9 @@ def test_demo_serve_send_reply(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=30)
     assert server.returncode in (0, -15), shlex.join(["exit", str(server.returncode)])
+    # A clean shutdown leaves no write-ahead log beside the database, with old pages in it
+    wal = tmp_path / "var" / "mailhub.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 def _up(http: httpx.Client) -> bool:

@@ -171,6 +171,10 @@ def test_closing_a_tenant_leaves_nothing_of_it_and_nothing_else_is_touched(
     assert len(closed.proof) >= len(datamap.load()["tables"]) - 5
     record = json.loads(closed.record.read_text())
     assert record["left"] == 0 and "acme.example" not in closed.record.read_text()
+    if runtime.engine.dialect.name == "sqlite":  # the database's own files, read as bytes
+        database = runtime.settings.data_dir / "mailhub.sqlite3"
+        raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+        assert raw.count(b"@acme.example") == 0 and raw.count(b"Ann Author") == 0
     assert not (runtime.files.root / str(acme["tenant"])).exists()
     assert not runtime.places.keys.has_tenant(acme["tenant"])
     assert not (runtime.places.backups / str(acme["tenant"])).exists()

@@ -198,6 +198,12 @@ def test_an_erased_person_leaves_nothing_and_a_proof_says_so(tmp_path: Path) -> 
 
         # The proof: every store the data map lists, each with zero hits, kept with the request
         assert outcome.state == "done", outcome.left
+        # Nor is he in the database's own files, read as bytes: the WAL, which held the pages
+        # as they were, was written into the main file (where secure_delete zeroed what was
+        # deleted) and emptied
+        database = rt.settings.data_dir / "mailhub.sqlite3"
+        raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+        assert raw.count(BOB.encode()) == 0 and raw.count(b"Bob Builder") == 0
         stores = datamap.load()
         expected = len(stores["file_stores"]) + len(stores["queues"]) + len(stores["logs"])
         expected += len(stores["backups"]) + sum(

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mailhub.db import SessionFactory, unit_of_work
+from mailhub.db import SessionFactory, forget_deleted, unit_of_work
 from mailhub.models import (
     Erasure,
     Notification,
@@ -140,6 +140,7 @@ def run(factory: SessionFactory, places: Places, request_id: int) -> Outcome | N
             else None
         )
         outcome = Outcome(request_id, req.state, proof, counts, notice)
+    forget_deleted(factory)
     logger.info("erasure %s %s: %d stores checked", request_id, outcome.state, len(proof))
     return outcome
 
