@@ -67,7 +67,8 @@ def read_pending(
             break  # the rest in the next pass
         text = _read(files, row.path, row.size, row.filename, row.content_type)
         with unit_of_work(sessions) as s:
-            attachment = s.get(Attachment, row.id)
+            # Locked, so an erasure that marks it read (and scrubs) in the meantime wins
+            attachment = s.get(Attachment, row.id, with_for_update=True)
             # Erased meanwhile, or read by another worker: nothing to do
             if attachment is not None and attachment.extracted_text is None:
                 attachment.extracted_text = text
