@@ -32,7 +32,7 @@ from PIL import Image  # noqa: E402
 
 from mailhub import config  # noqa: E402
 from mailhub.db import migrate, unit_of_work  # noqa: E402
-from mailhub.domain import directory  # noqa: E402
+from mailhub.domain import directory, preferences  # noqa: E402
 from mailhub.ingress.accept import Envelope, store_inbound  # noqa: E402
 from mailhub.mailboxes import process_inbound  # noqa: E402
 from mailhub.tasks import Runtime  # noqa: E402
@@ -94,9 +94,8 @@ def runtime_for(database: str, work: Path) -> tuple[Runtime, str]:
         directory.add_user(s, t, "ann@acme.example", "Ann")
         space = directory.add_space(s, t, "sales")
         for n in range(5):
-            directory.follow(
-                s, t, directory.add_user(s, t, f"reader{n}@acme.example", f"Reader {n}"), space
-            )
+            reader = directory.add_user(s, t, f"reader{n}@acme.example", f"Reader {n}")
+            preferences.follow(s, t, reader, space)
     return rt, db_name
 
 
