@@ -110,9 +110,8 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
-    @app.middleware("http")  # added last: outermost, so it sees every answer
+    @app.middleware("http")  # added after the others: it sees every answer they give
     async def log_access(request: Request, call_next):  # type: ignore[no-untyped-def]
-        browser_languages.set(tuple(i18n.accepted(request.headers.get("accept-language", ""))))
         started = time.perf_counter()
         status = 500  # unless a response says otherwise
         try:
@@ -127,6 +126,12 @@ def create_app(
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+    @app.middleware("http")  # outermost: every page of the request, errors included, reads it
+    async def languages(request: Request, call_next):  # type: ignore[no-untyped-def]
+        browser_languages.set(tuple(i18n.accepted(request.headers.get("accept-language", ""))))
+        response: Response = await call_next(request)
+        return response
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
