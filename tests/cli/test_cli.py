@@ -310,6 +310,12 @@ def test_help_answers_without_loading_the_application() -> None:
     sub = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction))
     registered = {a.dest: a.help for a in sub._choices_actions}
     assert registered == {name: help_ for name, (help_, _) in COMMANDS.items()}
+    # Each command's own modules are the ones that define it (else it would run a stub)
+    for name, (_, modules) in COMMANDS.items():
+        alone = build_parser(modules)
+        sub = next(a for a in alone._actions if isinstance(a, argparse._SubParsersAction))
+        handler = sub.choices[name].get_default("handler")
+        assert handler is None or handler.__module__ != "mailhub.cli.main", name
     # And a command runs with only its own module loaded
     assert run_help("tenant", "list").startswith("usage: mailhub tenant list")
 
