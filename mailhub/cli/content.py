@@ -8,8 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
-
 from mailhub.cli.opening import sessions
 from mailhub.cli.output import listing, paging, print_json
 from mailhub.cli.parser import Commands
@@ -19,7 +17,6 @@ from mailhub.db import unit_of_work
 from mailhub.domain import directory, forms
 from mailhub.domain.queries import list_pages, page_view
 from mailhub.errors import InvalidInput
-from mailhub.models import Tenant
 from mailhub.stores.files import FileStore
 
 
@@ -236,12 +233,7 @@ def cmd_search_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
     factory = sessions(settings)
     with factory() as s:
-        chosen = (
-            [directory.get_tenant(s, args.tenant)]
-            if args.tenant
-            else list(s.scalars(select(Tenant).order_by(Tenant.slug)))
-        )
-        tenants = [(t.id, t.slug) for t in chosen]
+        tenants = [(t.id, t.slug) for t in directory.tenants_named(s, args.tenant)]
     entries = 0
     with progress("indexing", "tenants", len(tenants)) as tick:
         for tenant_id, _slug in tenants:

@@ -10,8 +10,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
-
 from mailhub.cli.opening import prepare_data_dir, sessions
 from mailhub.cli.output import print_json
 from mailhub.cli.parser import Commands
@@ -19,7 +17,6 @@ from mailhub.config import Settings
 from mailhub.db import make_engine, migrate, unit_of_work
 from mailhub.dns import Lookups
 from mailhub.domain.search import session_factory
-from mailhub.models import Tenant
 from mailhub.outbound.doctor import MailSetup, check_domain
 from mailhub.outbound.signing import DkimSigner
 
@@ -84,12 +81,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.domain import directory
 
     with sessions(settings)() as s:
-        chosen = (
-            [directory.get_tenant(s, args.tenant)]
-            if args.tenant
-            else list(s.scalars(select(Tenant).order_by(Tenant.slug)))
-        )
-        tenants = [(t.slug, t.domain) for t in chosen]
+        tenants = [(t.slug, t.domain) for t in directory.tenants_named(s, args.tenant)]
     lookups, setup = Lookups(settings.dns_server), mail_setup(settings)
     report = {slug: check_domain(lookups, setup, slug, domain) for slug, domain in tenants}
     if args.json:

@@ -63,6 +63,13 @@ def add_tenant(session: Session, slug: str, domain: str, name: str = "") -> Tena
     return tenant
 
 
+def tenants_named(session: Session, slug: str | None) -> list[Tenant]:
+    """The tenant `slug` names (NotFound if none), or every tenant by slug when it is None."""
+    if slug:
+        return [get_tenant(session, slug)]
+    return list(session.scalars(select(Tenant).order_by(Tenant.slug)))
+
+
 def get_tenant(session: Session, slug: str) -> Tenant:
     tenant = session.scalar(select(Tenant).where(Tenant.slug == slug.lower()))
     if tenant is None:
