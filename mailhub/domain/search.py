@@ -126,16 +126,11 @@ def find(
                 SearchEntry.label,
                 func.substr(SearchEntry.body, 1, SNIPPET_SCAN).label("body"),
                 Space.name.label("space"),
+                Page.title.label("page_title"),  # a file's page, named where the hit is
             )
             .join(Space, Space.id == SearchEntry.space_id)
+            .outerjoin(Page, Page.id == SearchEntry.page_id)
             .where(SearchEntry.id.in_(ids), SearchEntry.tenant_id == tenant.id)
-        )
-    }
-    on_pages = {r.page_id for r in rows.values() if r.kind == "attachment"}
-    page_titles: dict[int, str] = {
-        page_id: title
-        for page_id, title in session.execute(
-            select(Page.id, Page.title).where(Page.id.in_(on_pages))
         )
     }
     base = f"/t/{tenant.slug}"
@@ -153,7 +148,7 @@ def find(
             where = _("comment on {page} in {space}", page=e.label, space=e.space)
         elif e.kind == "attachment":
             url = f"{base}/attachments/{e.attachment_id}"
-            on = {"page": page_titles.get(e.page_id, ""), "space": e.space}
+            on = {"page": e.page_title or "", "space": e.space}
             where = (
                 _("file on {page} in {space}", **on)
                 if _names_all(e.title, terms)
