@@ -13,6 +13,7 @@ import csv
 import io
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,6 +47,7 @@ class Unchanged(Enum):
 
 
 KEEP = Unchanged.KEEP
+E = TypeVar("E", Level, Frequency)
 
 
 class PreferenceRefused(MailhubError):
@@ -199,10 +201,8 @@ def subscribe(
         raise NotFound("the user does not belong to this tenant")
     space_id = _space_of(session, tenant, kind, subject_id)
     sub = _own(session, user.id, kind, subject_id)
-    if level is KEEP:
-        level = Level(sub.level) if sub is not None and sub.level else None
-    if frequency is KEEP:
-        frequency = Frequency(sub.frequency) if sub is not None and sub.frequency else None
+    level = _kept(level, Level, sub.level if sub is not None else None)
+    frequency = _kept(frequency, Frequency, sub.frequency if sub is not None else None)
     space_default, tenant_default = defaults_for(session, tenant.id, space_id)
     floor = next((c for c in (space_default, tenant_default) if c and c.mandatory), None)
     if floor is not None:
@@ -223,6 +223,13 @@ def subscribe(
     sub.level, sub.frequency, sub.updated_at = level, frequency, utcnow()
     session.flush()
     return sub
+
+
+def _kept(value: E | None | Unchanged, kind: type[E], stored: str | None) -> E | None:
+    """`value`, or for KEEP what is stored (None: it inherits)."""
+    if value is KEEP:
+        return kind(stored) if stored else None
+    return value
 
 
 def follow(session: Session, tenant: Tenant, user: User, space: Space) -> Subscription:
@@ -263,10 +270,8 @@ def set_default(
             SubscriptionDefault.subject_id == subject_id,
         )
     )
-    if level is KEEP:
-        level = Level(row.level) if row is not None and row.level else None
-    if frequency is KEEP:
-        frequency = Frequency(row.frequency) if row is not None and row.frequency else None
+    level = _kept(level, Level, row.level if row is not None else None)
+    frequency = _kept(frequency, Frequency, row.frequency if row is not None else None)
     if mandatory is KEEP:
         mandatory = row is not None and row.mandatory
     if mandatory and (level == Level.MUTED or frequency == Frequency.NEVER):
