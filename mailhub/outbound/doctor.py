@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -72,7 +73,7 @@ def check_domain(lookups: Lookups, setup: MailSetup, slug: str, domain: str) -> 
             ),
             {"domain": domain},
         )
-        signing = _signing(setup, domain)
+        signing = _signing(setup, domain, _our_key(setup, domain))
         return [note, signing, _https(setup), _gmail(setup, slug, domain, signing)]
     dkim = _dkim(lookups, setup, domain)
     findings = [
@@ -197,9 +198,14 @@ def _tags(record: str) -> dict[str, str]:
     return tags
 
 
-def _signing(setup: MailSetup, domain: str) -> Finding:
+def _our_key(setup: MailSetup, domain: str) -> str | None:
+    """The public key mail from `domain` is signed with (base64), or None: unsigned."""
+    return setup.signer.public_key(domain) if setup.signer is not None else None
+
+
+def _signing(setup: MailSetup, domain: str, ours: str | None) -> Finding:
     """Whether mail from the domain is signed at all (the part of DKIM DNS is not needed for)."""
-    if setup.signer is None or setup.signer.public_key(domain) is None:
+    if ours is None:
         return Finding(
             "DKIM",
             "fix",
@@ -212,10 +218,9 @@ def _signing(setup: MailSetup, domain: str) -> Finding:
 
 
 def _dkim(lookups: Lookups, setup: MailSetup, domain: str) -> Finding:
-    signing = _signing(setup, domain)
-    ours = setup.signer.public_key(domain) if setup.signer else None
+    ours = _our_key(setup, domain)
     if ours is None:
-        return signing
+        return _signing(setup, domain, ours)
     name = f"{setup.selector}._domainkey.{domain}"
     where = {"name": name, "record": f'"v=DKIM1; k=rsa; p={ours}"'}
     published = [_tags(t) for t in lookups.txt(name)]
@@ -266,15 +271,20 @@ def _https(setup: MailSetup) -> Finding:
     )
 
 
+@cache
+def _markup_validator() -> jsonschema.Draft202012Validator:
+    """schema/markup's validator, read once per process."""
+    return jsonschema.Draft202012Validator(json.loads(_MARKUP.read_text()))
+
+
 def _gmail(setup: MailSetup, slug: str, domain: str, dkim: Finding) -> Finding:
-    schema = json.loads(_MARKUP.read_text())
     base = f"{setup.base_url.rstrip('/')}/t/{slug}"
     samples = [
         view_action(f"{base}/pages/1", "View page", "A page changed", slug, setup.base_url),
         confirm_action(f"{base}/actions/TOKEN/gmail", "Unfollow", "Stop mail about this page"),
     ]
     https = setup.base_url.startswith("https://")
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _markup_validator()
     wrong = [
         f"{sample['potentialAction']['@type']} markup: {error.message}"
         for sample in samples[: 2 if https else 1]  # without https, one-click is said below
