@@ -36,7 +36,7 @@ from mailhub.web import (
 from mailhub.web.admin import Doctor
 from mailhub.web.auth import Forbidden, SignInRequired, same_origin, to_signin
 from mailhub.web.gmail import GoogleBearer
-from mailhub.web.language import browser_languages, page_language
+from mailhub.web.language import DIGESTS, browser_languages, page_language
 from mailhub.web.notify import Notify, due_for_next_sweep
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ def create_app(
     def html(template: str, code: int = 200, **context: object) -> HTMLResponse:
         context.setdefault("viewer", None)  # base.html shows who is signed in
         _ = i18n.translator(page_language(context))
-        context.update(_=_, _html=_.html, ngettext=_.n, lang=_.locale)
+        digests = {frequency: _(name) for frequency, name in DIGESTS.items()}
+        context.update(_=_, _html=_.html, ngettext=_.n, lang=_.locale, digests=digests)
         return HTMLResponse(env.get_template(template).render(**context), status_code=code)
 
     def error(code: int, heading: str, message: str) -> HTMLResponse:

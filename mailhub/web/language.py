@@ -8,6 +8,15 @@ from contextvars import ContextVar
 from typing import Any
 
 from mailhub import i18n
+from mailhub.i18n import N_
+
+# A digest by its frequency, as a sentence names it ("in their daily digest"): every page
+# that names one gets these as `digests`, in its language.
+DIGESTS = {
+    "hourly": N_("hourly digest"),
+    "daily": N_("daily digest"),
+    "weekly": N_("weekly digest"),
+}
 
 # The languages the browser asks for (Accept-Language), best first, for this request.
 browser_languages: ContextVar[tuple[str, ...]] = ContextVar("browser_languages", default=())
