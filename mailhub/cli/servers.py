@@ -128,7 +128,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     handler = MailhubHandler(
         runtime.sessions,
         runtime.raw_store,
-        enqueue_inbound,
+        runtime.enqueue_inbound if settings.broker_url else None,  # None: committed due
         sender_rate_limit=settings.sender_rate_limit,
         max_recipients=settings.max_recipients,
         max_connections=settings.max_connections,
@@ -180,7 +180,8 @@ def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
     handler = MailhubHandler(
         runtime.sessions,
         runtime.raw_store,
-        runtime.enqueue_inbound,
+        # With no broker, rows are committed due, and a worker's sweep takes them at once.
+        runtime.enqueue_inbound if settings.broker_url else None,
         sender_rate_limit=settings.sender_rate_limit,
         max_recipients=settings.max_recipients,
         max_connections=settings.max_connections,

@@ -8,6 +8,7 @@ sends undeclared), never raising.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address
@@ -98,13 +99,55 @@ def message_id_of(raw: bytes, sha256: str | None = None) -> str:
     """The Message-ID from the headers alone, or a deterministic one from the whole message.
 
     `raw` may be just the head of the message when `sha256` (of all of it) is given.
-    Deterministic, so a retried delivery of an id-less mail still deduplicates.
+    Deterministic, so a retried delivery of an id-less mail still deduplicates. The header
+    block is scanned for the field (SMTP ingress does this for every message, and the email
+    parser costs ten times more); a value that is not plain ASCII, or a header block the scan
+    does not understand, goes to the parser, whose reading of such headers is the reference.
     """
-    headers = _HEADER_PARSER.parsebytes(raw[:65536])
-    value = _safe_header(headers, "Message-ID").strip()
+    head = raw[:65536]
+    value = _scan_message_id(head)
+    if value is None:
+        value = _safe_header(_HEADER_PARSER.parsebytes(head), "Message-ID").strip()
     if value:
         return value[:998]
     return f"<{sha256 or hashlib.sha256(raw).hexdigest()}@mailhub.invalid>"
+
+
+_FIELD_NAME = re.compile(rb"[!-9;-~]+:")  # RFC 5322 §3.6.8: printable ASCII but ":", then ":"
+_NOT_PLAIN = re.compile(rb"[^\t\x20-\x7e]|=\?")  # a control or 8-bit byte, an encoded word
+
+
+def _scan_message_id(head: bytes) -> str | None:
+    """The unfolded Message-ID field, "" when there is none; None when the parser must decide.
+
+    One pass over the lines of the header block, which ends at the first empty line.
+    """
+    folded: list[bytes] | None = None
+    pos, end_of_head = 0, len(head)
+    while pos < end_of_head:
+        end = head.find(b"\n", pos)
+        if end < 0:
+            end = end_of_head
+        line = head[pos:end].removesuffix(b"\r")
+        first, pos = pos == 0, end + 1
+        if not line:
+            break
+        if line[0] in b" \t":  # a continuation of the field above
+            if folded is not None:
+                folded.append(line)
+            continue
+        if folded is not None:
+            break  # the field is complete
+        if line[:11].lower() == b"message-id:":
+            folded = [line[11:]]
+        elif not _FIELD_NAME.match(line) and not (first and line.startswith(b"From ")):
+            return None  # not a header field: the parser's recovery decides where headers end
+    if folded is None:
+        return ""
+    value = b"".join(folded)
+    if _NOT_PLAIN.search(value):
+        return None
+    return value.decode("ascii").strip()
 
 
 def parse_message(raw: bytes, skeleton: Skeleton | None = None) -> ParsedMail:

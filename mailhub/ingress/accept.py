@@ -73,12 +73,19 @@ class RecipientCache:
         self._known: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
 
-    def tenant_of(self, address: str) -> int:
-        now = time.monotonic()
+    def cached(self, address: str) -> int | None:
+        """The tenant if the address was accepted within the last `ttl` seconds; no query."""
         with self._lock:
             hit = self._known.get(address)
-        if hit is not None and now - hit[1] < self.ttl:
+        if hit is not None and time.monotonic() - hit[1] < self.ttl:
             return hit[0]
+        return None
+
+    def tenant_of(self, address: str) -> int:
+        hit = self.cached(address)
+        if hit is not None:
+            return hit
+        now = time.monotonic()
         with unit_of_work(self.factory) as session:
             tenant_id = check_recipient(session, address)
         with self._lock:
@@ -114,8 +121,9 @@ def store_inbound(
             by_tenant[tenants[rcpt]].append(rcpt)
         message_id = message_id_of(spool.head, spool.sha256)
         accepted = []
-        for tenant_id, rcpts in by_tenant.items():
-            rel = store.place(spool, tenant_id)  # files before rows
+        for n, (tenant_id, rcpts) in enumerate(by_tenant.items(), 1):
+            # Files before rows; with a committer, it fsyncs the directory for its whole batch.
+            rel = store.place(spool, tenant_id, last=n == len(by_tenant), sync=committer is None)
             row = NewInbound(
                 tenant_id=tenant_id,
                 mail_from=envelope.mail_from.lower(),
@@ -130,7 +138,11 @@ def store_inbound(
                 oversize_limit=envelope.oversize[1] if envelope.oversize else None,
             )
             try:
-                stored = committer.store(row) if committer else _store_alone(factory, row)
+                stored = (
+                    committer.store(row, store.directory_of(rel))
+                    if committer
+                    else _store_alone(factory, row)
+                )
             except BaseException:
                 store.delete(rel)
                 raise

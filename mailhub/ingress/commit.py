@@ -2,9 +2,11 @@
 
 Every "250" waits for a commit, and a commit waits for the disk. With eight sessions storing at
 the same time, one writer thread takes all waiting rows and commits them together, so the disk
-wait is shared (the way Postfix's queue manager shares its work). Each row is a plain INSERT …
-ON CONFLICT DO NOTHING on the delivery key (tenant, Message-ID, bytes, recipients), so a message that is already stored comes back as a
-duplicate instead of failing the batch.
+wait is shared (the way Postfix's queue manager shares its work): the directories their files
+were given names in are fsynced once per batch, then one INSERT … ON CONFLICT DO NOTHING on the
+delivery key (tenant, Message-ID, bytes, recipients) runs for all rows (built once, executed
+with many parameter sets), so a message that is already stored comes back as a duplicate
+instead of failing the batch.
 """
 
 from __future__ import annotations
@@ -13,18 +15,25 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass
-from typing import cast
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Dialect, Engine, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from mailhub.models import InboundMessage, utcnow
+from mailhub.stores.files import fsync_dir
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
+DUE_NOW = datetime(1970, 1, 1)  # enqueued_at of a row the worker's next sweep takes at once
 
 
 @dataclass(frozen=True)
@@ -50,66 +59,107 @@ class Accepted:
     duplicate: bool
 
 
-def insert_batch(conn: Connection, rows: list[NewInbound]) -> list[Accepted]:
-    """Insert rows (in the caller's transaction); already-stored messages come back as duplicates."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    table = cast(Table, InboundMessage.__table__)
-    now = utcnow()
-    values = [{**asdict(r), "received_at": now, "enqueued_at": now} for r in rows]
-    inserted = {
-        (row.tenant_id, row.message_id, row.sha256, row.rcpt_key): row.id
-        for row in conn.execute(
+KEY = ("tenant_id", "message_id", "sha256", "rcpt_key")
+
+
+class _Statements:
+    """The INSERT of a delivery and the SELECT of one already stored, compiled once per
+    dialect, with SQLAlchemy's own conversion of each value for the driver. They run on the
+    driver's cursor: SQLAlchemy's execution machinery cost more than the rest of accepting a
+    message (each call builds contexts, results and events for one small row)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        table = cast(Table, InboundMessage.__table__)
+        columns = [c for c in table.columns if not c.primary_key]
+        insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
+        self.insert = (
             insert(table)
-            .values(values)
-            .on_conflict_do_nothing(
-                index_elements=["tenant_id", "message_id", "sha256", "rcpt_key"]
-            )
-            .returning(
-                table.c.id, table.c.tenant_id, table.c.message_id, table.c.sha256, table.c.rcpt_key
-            )
+            .values({c.name: bindparam(c.name, type_=c.type) for c in columns})
+            .on_conflict_do_nothing(index_elements=list(KEY))
+            .returning(table.c.id)
+            .compile(dialect=dialect)
         )
-    }
+        self.select = (
+            select(table.c.id)
+            .where(*(table.c[k] == bindparam(k, type_=table.c[k].type) for k in KEY))
+            .compile(dialect=dialect)
+        )
+        # What the model fills in by itself: its plain defaults (status, attempts, …).
+        self.defaults = {
+            c.name: c.default.arg if isinstance(c.default, ScalarElementColumnDefault) else None
+            for c in columns
+        }
+        self.convert = {
+            c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns
+        }
+
+    def run(self, cursor: Any, compiled: SQLCompiler, values: dict[str, Any]) -> Any:
+        converted = {
+            k: (convert(v) if (convert := self.convert.get(k)) is not None else v)
+            for k, v in values.items()
+        }
+        order = compiled.positiontup  # a driver with "?" placeholders takes a tuple
+        cursor.execute(compiled.string, tuple(converted[k] for k in order) if order else converted)
+        return cursor.fetchone()
+
+
+@cache
+def _statements(dialect: Dialect) -> _Statements:
+    return _Statements(dialect)
+
+
+def insert_batch(conn: Connection, rows: list[NewInbound], due: bool = False) -> list[Accepted]:
+    """Insert rows (in the caller's transaction); already-stored messages come back as duplicates.
+
+    `due`: the rows are marked for the worker's next sweep (a process with no broker to its
+    worker), instead of being sent to the broker after the commit.
+    """
+    return insert_rows(conn.dialect, conn.connection.cursor(), rows, due)
+
+
+def insert_rows(
+    dialect: Dialect, cursor: Any, rows: list[NewInbound], due: bool = False
+) -> list[Accepted]:
+    """`insert_batch` on a driver cursor, in its connection's open transaction."""
+    sql = _statements(dialect)
+    now = utcnow()
+    stamps = {"received_at": now, "enqueued_at": DUE_NOW if due else now}
     results = []
-    claimed: set[int] = set()
     for r in rows:
-        key = (r.tenant_id, r.message_id, r.sha256, r.rcpt_key)
-        new_id = inserted.get(key)
-        if new_id is not None and new_id not in claimed:
-            claimed.add(new_id)
-            results.append(Accepted(new_id, duplicate=False))
+        values = sql.defaults | vars(r) | stamps
+        inserted = sql.run(cursor, sql.insert, values)
+        if inserted is not None:
+            results.append(Accepted(int(inserted[0]), duplicate=False))
             continue
-        existing = conn.scalar(
-            select(table.c.id).where(
-                table.c.tenant_id == r.tenant_id,
-                table.c.message_id == r.message_id,
-                table.c.sha256 == r.sha256,
-                table.c.rcpt_key == r.rcpt_key,
-            )
-        )
+        existing = sql.run(cursor, sql.select, {k: values[k] for k in KEY})
         if existing is None:
             raise RuntimeError("a conflicting inbound row vanished during insert")
-        results.append(Accepted(int(existing), duplicate=True))
+        results.append(Accepted(int(existing[0]), duplicate=True))
     return results
 
 
 @dataclass
 class _Pending:
     row: NewInbound
+    directory: Path | None
     future: Future[Accepted]
 
 
 class GroupCommitter:
     """One writer thread; `store` blocks the caller until its row is committed."""
 
-    def __init__(self, engine: Engine, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, engine: Engine, max_batch: int = MAX_BATCH, due: bool = False) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        self.due = due
+        self._raw: Any = None  # the writer thread's own connection, kept between batches
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="mailhub-commit", daemon=True)
         self._thread.start()
 
-    def store(self, row: NewInbound) -> Accepted:
-        pending = _Pending(row, Future())
+    def store(self, row: NewInbound, directory: Path | None = None) -> Accepted:
+        """Commit the row; first fsync `directory`, where its file was just given its name."""
+        pending = _Pending(row, directory, Future())
         self._queue.put(pending)
         return pending.future.result()
 
@@ -121,6 +171,9 @@ class GroupCommitter:
         while True:
             first = self._queue.get()
             if first is None:
+                if self._raw is not None:
+                    self._raw.close()
+                    self._raw = None
                 return
             batch = [first]
             while len(batch) < self.max_batch:
@@ -136,8 +189,9 @@ class GroupCommitter:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            with self.engine.begin() as conn:
-                results = insert_batch(conn, [p.row for p in batch])
+            for directory in {p.directory for p in batch if p.directory is not None}:
+                fsync_dir(directory)  # the files' names survive a crash before the rows commit
+            results = self._insert([p.row for p in batch])
         except Exception as exc:  # every caller answers 451 and removes its file
             log.exception("group commit of %d inbound rows failed", len(batch))
             for p in batch:
@@ -145,3 +199,23 @@ class GroupCommitter:
             return
         for p, result in zip(batch, results, strict=True):
             p.future.set_result(result)
+
+    def _insert(self, rows: list[NewInbound]) -> list[Accepted]:
+        """One transaction on the writer's connection; on any failure the connection goes."""
+        if self._raw is None:
+            self._raw = self.engine.raw_connection()
+        raw, dialect = self._raw, self.engine.dialect
+        try:
+            cursor = raw.cursor()
+            if dialect.name == "sqlite":  # the write lock up front, as every mailhub writer
+                cursor.execute("BEGIN IMMEDIATE")
+            results = insert_rows(dialect, cursor, rows, self.due)
+            raw.commit()
+            return results
+        except BaseException:
+            self._raw = None
+            try:
+                raw.rollback()
+            finally:
+                raw.invalidate()  # a broken connection is not given back to the pool
+            raise

@@ -12,10 +12,15 @@ import hashlib
 import os
 import secrets
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from mailhub.models.base import utcnow
 from mailhub.stores.files import fsync_dir
+
+T = TypeVar("T")
 
 HEAD_BYTES = 65536  # enough to find the Message-ID without reading the whole message
 
@@ -65,11 +70,22 @@ class Spool:
 class RawStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._made: set[Path] = set()  # directories known to exist (a cache: one stat saved)
 
     def spool(self) -> Spool:
         incoming = self.root / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
-        return Spool(incoming / f"{secrets.token_hex(12)}.tmp")
+        return self._retry_in(incoming, lambda: Spool(incoming / f"{secrets.token_hex(12)}.tmp"))
+
+    def _retry_in(self, directory: Path, make: Callable[[], T]) -> T:
+        """`make()` a name in `directory`, creating it when it is not there (or no longer)."""
+        if directory in self._made:
+            try:
+                return make()
+            except FileNotFoundError:  # removed meanwhile (a tenant's files erased)
+                self._made.discard(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._made.add(directory)
+        return make()
 
     def spool_bytes(self, data: bytes) -> Spool:
         spool = self.spool()
@@ -80,18 +96,26 @@ class RawStore:
             raise
         return spool
 
-    def place(self, spool: Spool, tenant_id: int) -> str:
-        """Give the finished spool its name under the tenant; return the relative path."""
+    def place(self, spool: Spool, tenant_id: int, last: bool = False, sync: bool = True) -> str:
+        """Give the finished spool its name under the tenant; return the relative path.
+
+        Each tenant gets its own name for the same bytes (a hard link); the `last` one takes
+        the spool's own name over (a rename). Without `sync`, the caller fsyncs the directory
+        (`directory_of`) before it commits the row, as the group commit does once per batch.
+        """
         spool.finish()
         now = utcnow()
         rel = Path(
             str(tenant_id), f"{now:%Y-%m}", f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(8)}.eml"
         )
         path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.link(spool.path, path)  # each tenant's own name for the same bytes
-        fsync_dir(path.parent)
+        self._retry_in(path.parent, partial(os.rename if last else os.link, spool.path, path))
+        if sync:
+            fsync_dir(path.parent)
         return rel.as_posix()
+
+    def directory_of(self, rel: str) -> Path:
+        return (self.root / rel).parent
 
     def put(self, tenant_id: int, data: bytes) -> str:
         """Write bytes durably under a tenant and return the path relative to the store."""
