@@ -107,7 +107,7 @@ def store_inbound(
 
     `message` is a finished spool (as the SMTP server streams it) or the raw bytes. `tenants`
     maps each recipient to its tenant when the caller has checked them already (the SMTP
-    server does at RCPT). With a `committer`, the row commits together with other deliveries'
+    server does at RCPT). With a `committer`, the rows commit together with other deliveries'
     rows. Any exception means nothing was accepted and no file is left behind, so the edge
     answers with a temporary failure and the sender retries.
     """
@@ -116,48 +116,70 @@ def store_inbound(
         if tenants is None:
             with unit_of_work(factory) as session:
                 tenants = {rcpt: check_recipient(session, rcpt) for rcpt in envelope.rcpt_to}
-        by_tenant: dict[int, list[str]] = defaultdict(list)
-        for rcpt in envelope.rcpt_to:
-            by_tenant[tenants[rcpt]].append(rcpt)
-        message_id = message_id_of(spool.head, spool.sha256)
-        accepted = []
-        for n, (tenant_id, rcpts) in enumerate(by_tenant.items(), 1):
-            # Files before rows; with a committer, it fsyncs the directory for its whole batch.
-            rel = store.place(spool, tenant_id, last=n == len(by_tenant), sync=committer is None)
-            row = NewInbound(
-                tenant_id=tenant_id,
-                mail_from=envelope.mail_from.lower(),
-                rcpt_to=rcpts,
-                message_id=message_id,
-                sha256=spool.sha256,
-                rcpt_key=rcpt_key(rcpts),
-                raw_path=rel,
-                size=spool.size,
-                peer=envelope.peer,
-                oversize=envelope.oversize[0] if envelope.oversize else None,
-                oversize_limit=envelope.oversize[1] if envelope.oversize else None,
-            )
-            try:
-                stored = (
-                    committer.store(row, store.directory_of(rel))
-                    if committer
-                    else _store_alone(factory, row)
-                )
-            except BaseException:
-                store.delete(rel)
-                raise
-            if stored.duplicate:  # a sender's retry of a message already stored
-                store.delete(rel)
-            accepted.append(stored)
-        return accepted
+        rows = place_delivery(store, spool, envelope, tenants, sync=committer is None)
+        try:
+            if committer is not None:
+                accepted = committer.store(rows, {store.directory_of(r.raw_path) for r in rows})
+            else:
+                with unit_of_work(factory) as session:
+                    accepted = insert_batch(session.connection(), rows)
+        except BaseException:
+            forget_delivery(store, rows)
+            raise
+        return settle_delivery(store, rows, accepted)
     finally:
         spool.discard()  # the spool's own name; the placed names stay
 
 
+def place_delivery(
+    store: RawStore, spool: Spool, envelope: Envelope, tenants: Mapping[str, int], sync: bool
+) -> list[NewInbound]:
+    """Files before rows: the finished spool's bytes under each tenant's own name, fsynced (and,
+    with `sync`, their directories too); the rows that record them, to be committed next."""
+    by_tenant: dict[int, list[str]] = defaultdict(list)
+    for rcpt in envelope.rcpt_to:
+        by_tenant[tenants[rcpt]].append(rcpt)
+    message_id = message_id_of(spool.head, spool.sha256)
+    rows: list[NewInbound] = []
+    try:
+        for n, (tenant_id, rcpts) in enumerate(by_tenant.items(), 1):
+            rel = store.place(spool, tenant_id, last=n == len(by_tenant), sync=sync)
+            rows.append(
+                NewInbound(
+                    tenant_id=tenant_id,
+                    mail_from=envelope.mail_from.lower(),
+                    rcpt_to=rcpts,
+                    message_id=message_id,
+                    sha256=spool.sha256,
+                    rcpt_key=rcpt_key(rcpts),
+                    raw_path=rel,
+                    size=spool.size,
+                    peer=envelope.peer,
+                    oversize=envelope.oversize[0] if envelope.oversize else None,
+                    oversize_limit=envelope.oversize[1] if envelope.oversize else None,
+                )
+            )
+    except BaseException:
+        forget_delivery(store, rows)
+        raise
+    return rows
+
+
+def forget_delivery(store: RawStore, rows: list[NewInbound]) -> None:
+    """Remove the files of rows that were not committed."""
+    for row in rows:
+        store.delete(row.raw_path)
+
+
+def settle_delivery(
+    store: RawStore, rows: list[NewInbound], accepted: list[Accepted]
+) -> list[Accepted]:
+    """After the commit: a sender's retry of a message already stored keeps no second file."""
+    for row, stored in zip(rows, accepted, strict=True):
+        if stored.duplicate:
+            store.delete(row.raw_path)
+    return accepted
+
+
 def rcpt_key(rcpts: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(r.lower() for r in rcpts)).encode()).hexdigest()
-
-
-def _store_alone(factory: SessionFactory, row: NewInbound) -> Accepted:
-    with unit_of_work(factory) as session:
-        return insert_batch(session.connection(), [row])[0]

@@ -11,17 +11,18 @@ instead of failing the batch.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -112,6 +113,15 @@ def _statements(dialect: Dialect) -> _Statements:
     return _Statements(dialect)
 
 
+def _settle(future: Any, outcome: list[Accepted] | BaseException) -> None:
+    if future.cancelled():  # the SMTP session went away while its rows were committed
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 def insert_batch(conn: Connection, rows: list[NewInbound], due: bool = False) -> list[Accepted]:
     """Insert rows (in the caller's transaction); already-stored messages come back as duplicates.
 
@@ -142,20 +152,35 @@ def insert_rows(
     return results
 
 
+Outcome = Callable[[list[Accepted] | BaseException], None]
+
+
 @dataclass
 class _Pending:
-    row: NewInbound
-    directory: Path | None
-    future: Future[Accepted]
+    rows: list[NewInbound]
+    directories: set[Path]
+    done: Outcome  # called in the writer thread with the rows' fate
 
 
 class GroupCommitter:
-    """One writer thread; `store` blocks the caller until its row is committed."""
+    """One writer thread. `store` blocks the caller until its rows are committed; `stored` is
+    the same for a coroutine, woken straight from the writer thread (no thread in between).
 
-    def __init__(self, engine: Engine, max_batch: int = MAX_BATCH, due: bool = False) -> None:
+    `after_commit` gets the ids of each batch's new rows once they are committed (the broker's
+    enqueue), in the writer thread, before any caller hears of them.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        max_batch: int = MAX_BATCH,
+        due: bool = False,
+        after_commit: Callable[[list[int]], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.max_batch = max_batch
         self.due = due
+        self.after_commit = after_commit
         self._raw: Any = None  # the writer thread's own connection, kept between batches
         database = engine.url.database if engine.dialect.name == "sqlite" else None
         self._lock_fd = (
@@ -167,11 +192,21 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="mailhub-commit", daemon=True)
         self._thread.start()
 
-    def store(self, row: NewInbound, directory: Path | None = None) -> Accepted:
-        """Commit the row; first fsync `directory`, where its file was just given its name."""
-        pending = _Pending(row, directory, Future())
-        self._queue.put(pending)
-        return pending.future.result()
+    def store(self, rows: list[NewInbound], directories: set[Path]) -> list[Accepted]:
+        """Commit the rows; first fsync `directories`, where their files were given names."""
+        future: Future[list[Accepted]] = Future()
+        self._queue.put(_Pending(rows, directories, partial(_settle, future)))
+        return future.result()
+
+    async def stored(self, rows: list[NewInbound], directories: set[Path]) -> list[Accepted]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Accepted]] = loop.create_future()
+
+        def done(outcome: list[Accepted] | BaseException) -> None:
+            loop.call_soon_threadsafe(_settle, future, outcome)
+
+        self._queue.put(_Pending(rows, directories, done))
+        return await future
 
     def close(self) -> None:
         self._queue.put(None)
@@ -202,16 +237,25 @@ class GroupCommitter:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            for directory in {p.directory for p in batch if p.directory is not None}:
+            for directory in set().union(*(p.directories for p in batch)):
                 fsync_dir(directory)  # the files' names survive a crash before the rows commit
-            results = self._insert([p.row for p in batch])
-        except Exception as exc:  # every caller answers 451 and removes its file
-            log.exception("group commit of %d inbound rows failed", len(batch))
+            results = self._insert([row for p in batch for row in p.rows])
+        except Exception as exc:  # every caller answers 451 and removes its files
+            log.exception("group commit of %d inbound deliveries failed", len(batch))
             for p in batch:
-                p.future.set_exception(exc)
+                p.done(exc)
             return
-        for p, result in zip(batch, results, strict=True):
-            p.future.set_result(result)
+        if self.after_commit is not None:
+            fresh = [r.inbound_id for r in results if not r.duplicate]
+            if fresh:
+                try:
+                    self.after_commit(fresh)
+                except Exception:  # committed; the sweeper takes what was not enqueued
+                    log.exception("could not hand %d inbound messages on", len(fresh))
+        start = 0
+        for p in batch:
+            p.done(results[start : start + len(p.rows)])
+            start += len(p.rows)
 
     @contextmanager
     def _turn(self) -> Iterator[None]:

@@ -22,15 +22,23 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
+import uvloop
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import BOGUS_LIMIT, SMTP, login_always_fail
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session as SmtpSession
 
 from mailhub.db import SessionFactory
-from mailhub.ingress.accept import Envelope, RecipientCache, UnknownRecipient, store_inbound
+from mailhub.ingress.accept import (
+    Envelope,
+    RecipientCache,
+    UnknownRecipient,
+    forget_delivery,
+    place_delivery,
+    settle_delivery,
+)
 from mailhub.ingress.commit import GroupCommitter
 from mailhub.ingress.ratelimit import SenderRateLimiter
 from mailhub.stores.rawstore import RawStore, Spool
@@ -79,7 +87,7 @@ class MailhubHandler:
         self.recipients = RecipientCache(sessions)
         self.rate_limiter = SenderRateLimiter(sender_rate_limit)
         engine = sessions.kw["bind"]
-        self.committer = GroupCommitter(engine, due=enqueue is None)
+        self.committer = GroupCommitter(engine, due=enqueue is None, after_commit=enqueue)
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailhub-smtp")
         # aiosmtpd looks these up with dir() for every connection; here they are found once.
         self.hooks: dict[str, Callable[..., Coroutine[Any, Any, str]]] = {
@@ -121,7 +129,8 @@ class MailhubHandler:
         return REPLY_RCPT_OK
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: SmtpEnvelope) -> str:
-        spool: Spool | None = getattr(envelope, "mailhub_spool", None)
+        # The spool is the handler's from here: it is placed or discarded by `_store`.
+        spool: Spool | None = envelope.__dict__.pop("mailhub_spool", None)
         if spool is None:  # a plain aiosmtpd SMTP object kept the content in memory
             raw = envelope.original_content or envelope.content
             assert isinstance(raw, bytes)
@@ -133,24 +142,32 @@ class MailhubHandler:
         # aiosmtpd reports the null reverse-path (bounces, RFC 5321 §4.5.5) as "<>".
         mail_from = (envelope.mail_from or "").strip().strip("<>")
         facts = Envelope(mail_from=mail_from, rcpt_to=tuple(envelope.rcpt_tos), peer=peer)
+        # Shielded: a client that hangs up now does not leave a file without its row, nor a
+        # spool closed under the thread that is writing it.
+        return await asyncio.shield(self._store(spool, facts, dict(tenants(envelope))))
+
+    async def _store(self, spool: Spool, facts: Envelope, by_rcpt: dict[str, int]) -> str:
+        """Files in a thread (fsyncs run in parallel), then the rows with the group commit,
+        which enqueues them and wakes this coroutine itself."""
         try:
-            fresh = await self._run(self._accept, spool, facts, tenants(envelope))
+            rows = await self._run(place_delivery, self.raw_store, spool, facts, by_rcpt, False)
         except Exception:
             log.exception("could not store inbound message")
             return REPLY_STORAGE_FAILED
+        finally:
+            spool.discard()  # the spool's own name; the placed names stay
+        try:
+            accepted = await self.committer.stored(
+                rows, {self.raw_store.directory_of(r.raw_path) for r in rows}
+            )
+        except Exception:  # logged by the committer
+            forget_delivery(self.raw_store, rows)
+            return REPLY_STORAGE_FAILED
+        settle_delivery(self.raw_store, rows, accepted)
+        fresh = [a.inbound_id for a in accepted if not a.duplicate]
         if not fresh:
             return REPLY_DUPLICATE
         return REPLY_QUEUED.format(ids=",".join(str(i) for i in fresh))
-
-    def _accept(self, spool: Spool, facts: Envelope, by_rcpt: dict[str, int]) -> list[int]:
-        """Store and hand to the worker, in one trip to a thread; the ids of new messages."""
-        accepted = store_inbound(
-            self.sessions, self.raw_store, spool, facts, by_rcpt, self.committer
-        )
-        fresh = [a.inbound_id for a in accepted if not a.duplicate]
-        if fresh and self.enqueue is not None:
-            self.enqueue(fresh)
-        return fresh
 
 
 def _peer(session: SmtpSession) -> str:
@@ -342,9 +359,9 @@ class MailhubSMTP(SMTP):
                 handler.open_connections >= handler.max_connections
                 or handler.per_client.get(client, 0) >= handler.max_per_client
             ):
-                assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(REPLY_TOO_MANY_CONNECTIONS.encode() + b"\r\n")
-                transport.close()
+                writer = cast(asyncio.WriteTransport, transport)  # libuv's is not a subclass
+                writer.write(REPLY_TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+                writer.close()
                 return
             handler.open_connections += 1
             handler.per_client[client] = handler.per_client.get(client, 0) + 1
@@ -395,11 +412,12 @@ class MailhubSMTP(SMTP):
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             await self.push(refused or REPLY_STORAGE_FAILED)
             return
-        setattr(self.envelope, "mailhub_spool", spool)  # noqa: B010
+        setattr(self.envelope, "mailhub_spool", spool)  # noqa: B010 - the handler takes it
         try:
             status = await self._call_handler_hook("DATA")
         finally:
-            spool.discard()  # a no-op once the handler has placed it
+            if self.envelope.__dict__.pop("mailhub_spool", None) is not None:
+                spool.discard()  # the handler never took it
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(status)
 
@@ -529,6 +547,9 @@ class SmtpServer:
         self.controller = _Controller(
             handler,
             reuse_port,
+            # libuv's event loop: a sixth less CPU per message than asyncio's own, and
+            # 15 % more mail per second (bench/README.md).
+            loop=uvloop.new_event_loop(),
             hostname=host,
             port=port,
             ready_timeout=10,

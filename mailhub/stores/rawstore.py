@@ -34,6 +34,7 @@ class Spool:
         self._sha = hashlib.sha256()
         self.size = 0
         self.head = b""
+        self.renamed = False  # the spool's name was given to the stored file
 
     def write(self, data: bytes) -> None:
         assert self._fd is not None, "spool already closed"
@@ -61,7 +62,8 @@ class Spool:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        self.path.unlink(missing_ok=True)
+        if not self.renamed:
+            self.path.unlink(missing_ok=True)
 
     def read(self) -> bytes:
         return self.path.read_bytes()
@@ -110,6 +112,7 @@ class RawStore:
         )
         path = self.root / rel
         self._retry_in(path.parent, partial(os.rename if last else os.link, spool.path, path))
+        spool.renamed = last
         if sync:
             fsync_dir(path.parent)
         return rel.as_posix()
