@@ -105,17 +105,56 @@ def start_postfix() -> int:
 def mailhub_servers(
     env: dict[str, str], port: int, processes: int
 ) -> list[subprocess.Popen[bytes]]:
-    """`processes` mailhub smtp processes sharing the port (SO_REUSEPORT), as in production."""
-    procs = []
-    for _ in range(processes):
+    """`processes` mailhub smtp processes sharing the port (SO_REUSEPORT), as in production.
+
+    Each must say it is listening: a figure for "x2" measured on one process would be a lie.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    for n in range(processes):
         proc = subprocess.Popen(
-            [MAILHUB, "smtp"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            [MAILHUB, "smtp"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        assert proc.stdout is not None
-        proc.stdout.readline()  # "listening on …": bound before the next one starts
         procs.append(proc)
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline().decode()  # "listening on …": bound before the next starts
+        if not line.startswith("mailhub smtp listening"):
+            proc.wait(timeout=30)
+            stop_servers(procs)
+            raise SystemExit(
+                f"mailhub smtp process {n + 1} of {processes} did not start: "
+                + (proc.stderr.read().decode().strip().splitlines() or ["(no message)"])[-1]
+            )
     wait_port(port)
     return procs
+
+
+def stop_servers(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        proc.wait(timeout=30)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (/proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postfix_idle(timeout: float = 120) -> None:
+    """Wait until Postfix has discarded what it queued, so it takes no CPU from the next run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["postqueue", "-j"], capture_output=True, text=True).stdout
+        if not out.strip():
+            return
+        time.sleep(0.5)
+    raise SystemExit("Postfix's queue did not drain")
 
 
 def prepare_mailhub(
@@ -178,9 +217,12 @@ def main() -> None:
     args = p.parse_args()
     n, size, sessions = args.messages, args.size, args.sessions
     results: dict[str, float] = {}
+    cpu_ms: dict[str, float] = {}
+    loads = [os.getloadavg()[0]]
 
     start_postfix()
-    results["postfix"] = n / smtp_source(25, n, size, sessions, "sales@bench.example")
+    postfix_rates = [n / smtp_source(25, n, size, sessions, "sales@bench.example")]
+    postfix_idle()
 
     work = Path(tempfile.mkdtemp(prefix="mailhub-bench-"))
     runs = [
@@ -198,12 +240,16 @@ def main() -> None:
                 env = prepare_mailhub(data_dir, db_url, broker, port)
                 servers = mailhub_servers(env, port, processes)
                 try:
+                    pids = [server.pid for server in servers]
+                    cpu_before = cpu_seconds(pids)
                     secs = smtp_source(port, n, size, sessions, "sales@bench.example")
+                    cpu_ms[label] = (cpu_seconds(pids) - cpu_before) * 1000 / n
+                    loads.append(os.getloadavg()[0])
+                    gone = [s.pid for s in servers if s.poll() is not None]
+                    if gone:
+                        raise SystemExit(f"{label}: mailhub smtp {gone} ended during the run")
                 finally:
-                    for server in servers:
-                        server.terminate()
-                    for server in servers:
-                        server.wait(timeout=30)
+                    stop_servers(servers)
                 count = stored(db_url or f"sqlite:///{(data_dir / 'mailhub.sqlite3').resolve()}")
             finally:
                 if db_url:
@@ -213,16 +259,38 @@ def main() -> None:
             results[label] = n / secs
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # Postfix again at the end: the machine's speed drifts, and the ratio is against the mean.
+    postfix_rates.append(n / smtp_source(25, n, size, sessions, "sales@bench.example"))
+    postfix_idle()
+    postfix = sum(postfix_rates) / len(postfix_rates)
 
     print(
         f"\n{n} messages of {size} bytes over {sessions} sessions, accepted durably "
-        "(xN: mailhub smtp processes sharing the port):"
+        "(xN: mailhub smtp processes sharing the port); load average "
+        + ", ".join(f"{x:.2f}" for x in loads)
+    )
+    print(
+        f"  {'postfix (first, last run)':<32} {postfix:8.1f} msg/s   "
+        + " / ".join(f"{r:.1f}" for r in postfix_rates)
     )
     for label, rate in results.items():
         print(
-            f"  {label:<32} {rate:8.1f} msg/s   ratio to Postfix {rate / results['postfix']:5.2f}"
+            f"  {label:<32} {rate:8.1f} msg/s   ratio to Postfix {rate / postfix:5.2f}   "
+            f"{cpu_ms[label]:.2f} ms CPU per message"
         )
-    print(json.dumps({"messages": n, "size": size, "sessions": sessions, "msg_per_s": results}))
+    print(
+        json.dumps(
+            {
+                "messages": n,
+                "size": size,
+                "sessions": sessions,
+                "postfix_msg_per_s": postfix_rates,
+                "msg_per_s": results,
+                "cpu_ms_per_msg": cpu_ms,
+                "load": loads,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from mailhub.ingress.smtp import FLUSH_AT, SmtpServer
+from mailhub.ingress.protocol import FLUSH_AT
+from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import InboundMessage
 from mailhub.tasks import Runtime
 
