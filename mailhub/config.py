@@ -52,6 +52,11 @@ class Settings:
     sweep_interval: float = 30.0  # seconds between sweeps for lost jobs
     sweep_grace: float = 60.0  # how long a job may stay queued before it counts as lost
     send_lease: float = 300.0  # how long a claimed notification is left to its sender
+    # Housekeeping (stray files, retention, due-date warnings, backups) runs this often, by one
+    # worker of the cluster; that worker's hold on it (and on each IMAP mailbox it reads) lapses
+    # this many seconds after it stops renewing it, say because it was killed.
+    housekeeping_every: float = 3600.0
+    leader_lease: float = 60.0
     raw_retention_days: int = 30  # raw mail kept this long after it is final…
     rejected_retention_days: int = 7  # …and rejected, bounced or ignored mail this long
     allowed_image_hosts: str = ""  # comma-separated hosts whose https images pages may show
@@ -69,6 +74,10 @@ class Settings:
     hourly_digest_minute: int = 0  # digests are cut at this minute of the hour…
     daily_digest_hour: int = 7  # …daily ones at this hour (UTC), weekly ones on Monday then
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object per line, for a log collector
+    # Prometheus metrics of each process at http://METRICS_HOST:METRICS_PORT/metrics; 0: none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
     # A file to log to, rotated at midnight and deleted after log_retention_days; empty: stderr
     # (rotate that with logrotate, README).
     log_file: str = ""

@@ -6,6 +6,7 @@ Every table carries tenant_id (except tenants itself) so every query can be scop
 from __future__ import annotations
 
 from mailhub.models.base import Base, utcnow
+from mailhub.models.cluster import Lease
 from mailhub.models.content import Attachment, Comment, Page, Revision
 from mailhub.models.forms import Form, FormResponse, FormVersion
 from mailhub.models.mail import (
@@ -46,6 +47,7 @@ __all__ = [
     "ImapAccount",
     "InboundMessage",
     "InboundStatus",
+    "Lease",
     "Level",
     "Notification",
     "NotificationKind",

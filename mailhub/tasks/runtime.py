@@ -34,6 +34,7 @@ from mailhub.privacy.proof import Places
 from mailhub.stores.files import FileStore
 from mailhub.stores.rawstore import RawStore
 from mailhub.tasks.actors import Actors
+from mailhub.tasks.leader import serve_duty
 from mailhub.tasks.sweeper import Sweeper
 
 
@@ -154,8 +155,12 @@ class Runtime:
                 poll_interval=self.settings.imap_poll_interval,
                 max_message_size=self.settings.max_message_size,
             )
+            # One process of the cluster reads each mailbox (tasks/leader.py).
             thread = threading.Thread(
-                target=poller.run, args=(stop,), name=f"mailhub-imap-{account_id}", daemon=True
+                target=serve_duty,
+                args=(self.sweeper.leases, f"imap:{account_id}", stop, poller.run),
+                name=f"mailhub-imap-{account_id}",
+                daemon=True,
             )
             thread.start()
             threads.append(thread)

@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from mailhub.config import Settings
 from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.domain import attachment_text
+from mailhub.metrics import SWEEPER_RUNS
 from mailhub.models import (
     InboundMessage,
     InboundStatus,
@@ -38,10 +39,11 @@ from mailhub.stores.filecheck import remove_stray
 from mailhub.stores.files import FileStore
 from mailhub.stores.rawstore import RawStore
 from mailhub.tasks.actors import Actors
+from mailhub.tasks.leader import Leases
 
 log = logging.getLogger(__name__)
 
-HOUSEKEEPING_EVERY = 3600.0  # seconds between one sweeper's walks over the stores
+HOUSEKEEPING_EVERY = 3600.0  # seconds between one sweeper's look at its host's spool files
 
 # An SMTP client has at most 10 minutes per DATA block (RFC 5321 §4.5.3.2.6); twice that.
 STALE_SPOOL_SECONDS = 20 * 60
@@ -71,7 +73,8 @@ class Sweeper:
         self.enqueue_notifications = actors.enqueue_notifications
         self.lease = actors.lease
         self.replays_lost_work = replays_lost_work
-        self._housekeeping_ran = float("-inf")
+        self.leases = Leases(sessions, settings.leader_lease)
+        self._spools_checked = float("-inf")
 
     def sweep(self, grace: float | None = None) -> tuple[int, int]:
         """Re-enqueue work that has waited longer than `grace` seconds; return (inbound, outbound)."""
@@ -92,12 +95,23 @@ class Sweeper:
         )
         self.enqueue_inbound(inbound)
         self.enqueue_notifications(outbound)
-        self.enqueue_notifications(self.collect_digests())
+        # Digests and housekeeping: one sweeper of the cluster at a time, once per period.
+        SWEEPER_RUNS.labels("sweep").inc()
+        if self.leases.run_once(
+            "digests",
+            self.settings.sweep_interval / 2,
+            lambda: self.enqueue_notifications(self.collect_digests()),
+        ):
+            SWEEPER_RUNS.labels("digests").inc()
         self.enqueue_notifications(self.run_exports())
         self.run_erasures()
         attachment_text.read_pending(self.sessions, self.files)  # for search, a batch a pass
-        if time.monotonic() - self._housekeeping_ran >= HOUSEKEEPING_EVERY:
-            self.housekeeping()
+        if self.leases.run_once(
+            "housekeeping", self.settings.housekeeping_every, self.housekeeping
+        ):
+            SWEEPER_RUNS.labels("housekeeping").inc()
+        if time.monotonic() - self._spools_checked >= HOUSEKEEPING_EVERY:
+            self.remove_stale_spools()  # this host's own spool directory
         if inbound or outbound:
             log.info(
                 "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)
@@ -109,12 +123,16 @@ class Sweeper:
         schedule = Schedule(self.settings.hourly_digest_minute, self.settings.daily_digest_hour)
         return collect_due(self.sessions, now or utcnow(), schedule)
 
-    def housekeeping(self) -> None:
-        """What walks whole stores: stale spools, stray files, retention. Hourly, not per sweep."""
-        self._housekeeping_ran = time.monotonic()
+    def remove_stale_spools(self) -> None:
+        self._spools_checked = time.monotonic()
         stale = self.raw_store.remove_stale_spools(older_than=STALE_SPOOL_SECONDS)
         if stale:
             log.info("sweeper removed %d spool files left by interrupted deliveries", stale)
+
+    def housekeeping(self) -> None:
+        """What walks whole stores: stray files, retention, due-date warnings, backups. Hourly
+        (MAILHUB_HOUSEKEEPING_EVERY), by one sweeper of the cluster (tasks/leader.py)."""
+        log.info("housekeeping by %s", self.leases.holder)
         with self.sessions() as session:
             stray = remove_stray(session, self.files)
         if stray:
