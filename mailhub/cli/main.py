@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,7 @@ from mailhub import config
 from mailhub.cli import exits
 from mailhub.cli.parser import Commands, Handler
 from mailhub.config import Settings
+from mailhub.errors import ConfigError
 from mailhub.privacy import logredact
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -94,9 +96,32 @@ def _unloaded(_args: argparse.Namespace, _settings: Settings) -> int:
     raise AssertionError("main loads the module of the command it runs")
 
 
+class JsonLines(logging.Formatter):
+    """One JSON object per line (MAILHUB_LOG_FORMAT=json), already redacted (logredact)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "process": record.process,
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False)
+
+
 def start_logging(settings: Settings) -> None:
     logredact.install()  # no addresses, IPs or link secrets in any log line
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"MAILHUB_LOG_FORMAT must be text or json, not {settings.log_format!r}")
+    formatter = JsonLines() if settings.log_format == "json" else logging.Formatter(LOG_FORMAT)
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
     if settings.log_file:  # rotated at midnight (UTC), kept log_retention_days days
         from logging.handlers import TimedRotatingFileHandler
 
@@ -107,7 +132,7 @@ def start_logging(settings: Settings) -> None:
             utc=True,
             encoding="utf-8",
         )
-        rotating.setFormatter(logging.Formatter(LOG_FORMAT))
+        rotating.setFormatter(formatter)
         logging.getLogger().addHandler(rotating)
     for noisy in ("alembic", "mail.log"):  # both log every step, addresses included
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from mailhub.cli.opening import prepare_data_dir, sessions
 from mailhub.cli.output import print_json
@@ -24,6 +25,9 @@ from mailhub.outbound.doctor import Finding, check_domain
 from mailhub.outbound.files import link_key
 from mailhub.stores.files import FileStore
 from mailhub.web.gmail import GoogleBearer
+
+if TYPE_CHECKING:
+    from mailhub.tasks import Runtime
 
 
 def register(commands: Commands) -> None:
@@ -89,6 +93,19 @@ def follow_parent() -> None:
     threading.Thread(target=watch, name="mailhub-parent-watch", daemon=True).start()
 
 
+def _metrics(settings: Settings, runtime: Runtime) -> None:
+    """This process's Prometheus endpoint, when MAILHUB_METRICS_PORT is set."""
+    from mailhub.metrics import serve_metrics
+
+    try:
+        serve_metrics(settings.metrics_host, settings.metrics_port, runtime.sessions)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
 def _stop_through_finally() -> None:
     """SIGTERM ends the process through its `finally` blocks, as Ctrl-C does. uvicorn catches
     the signal to shut down gracefully, then raises it again; with the default action that
@@ -115,6 +132,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     prepare_data_dir(settings)
     migrate(settings.effective_database_url)
     runtime = Runtime(settings)
+    _metrics(settings, runtime)
     enqueue_inbound: Callable[[Iterable[int]], None]
     notify: Callable[[Iterable[int]], None]
     if settings.broker_url:  # the child takes the work from the broker, as any worker does
@@ -177,6 +195,7 @@ def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
 
     sessions(settings)  # fails clearly when the schema is not current
     runtime = Runtime(settings)
+    _metrics(settings, runtime)
     handler = MailhubHandler(
         runtime.sessions,
         runtime.raw_store,
@@ -213,6 +232,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         )
     sessions(settings)
     runtime = Runtime(settings)
+    if not args.embedded:  # `mailhub serve` exposes its own
+        _metrics(settings, runtime)
     worker = runtime.worker()
     worker.start()
     stop = threading.Event()
@@ -255,6 +276,7 @@ def cmd_imap(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{account.username}@{account.host}/{account.folder}: {count} new")
             return 0
         stop = threading.Event()
+        _metrics(settings, runtime)
         pollers = runtime.start_imap_pollers(stop)
         if not pollers:
             raise ConfigError("no IMAP accounts: add one with `mailhub imap-account add`")
@@ -338,6 +360,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     # is queued at once; without one (no worker shares this process's in-memory queue) it is
     # marked due and the worker's next sweep sends it.
     runtime = Runtime(settings)
+    _metrics(settings, runtime)
     app = create_app(
         runtime.sessions,
         FileStore(settings.files_dir),

@@ -8,20 +8,38 @@ import collections
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from aiosmtpd.smtp import BOGUS_LIMIT, SMTP, login_always_fail
 
-from mailhub.stores.rawstore import Spool
-
-if TYPE_CHECKING:
-    from mailhub.ingress.smtp import MailhubHandler
+from mailhub.metrics import SMTP_REPLIES
+from mailhub.stores.rawstore import RawStore, Spool
 
 log = logging.getLogger(__name__)
+
+
+class Door(Protocol):
+    """What the protocol asks of its handler (smtp.Door): where to spool, whom to
+    let in, and the hooks that decide."""
+
+    raw_store: RawStore
+    hooks: dict[str, Callable[..., Coroutine[Any, Any, str]]]
+    max_connections: int
+    max_per_client: int
+    open_connections: int
+    per_client: dict[str, int]
+
 
 REPLY_STORAGE_FAILED = "451 4.3.0 Could not store the message right now; please try again later"
 REPLY_TOO_BIG = "552 5.3.4 Message too big for this system"
 REPLY_TOO_MANY_CONNECTIONS = "421 4.7.0 mailhub Too many connections; please try again later"
+
+
+def counted(reply: str) -> str:
+    """A reply that decides a message's fate (accepted, or refused and why), counted by code."""
+    SMTP_REPLIES.labels(reply[:3]).inc()
+    return reply
+
 
 CHUNK = 65536
 FLUSH_AT = 262144  # write whole lines to the spool once this much is buffered
@@ -62,7 +80,7 @@ class MailhubSMTP(SMTP):
 
     def __init__(
         self,
-        handler: MailhubHandler,
+        handler: Door,
         *,
         data_size_limit: int | None,
         hostname: str,
@@ -195,7 +213,7 @@ class MailhubSMTP(SMTP):
                 await self.push(status)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        handler: MailhubHandler = self.event_handler
+        handler: Door = self.event_handler
         if self.transport is None:  # a new connection (not STARTTLS over an open one)
             peer = transport.get_extra_info("peername")
             client = str(peer[0]) if isinstance(peer, tuple) else str(peer)
@@ -204,7 +222,7 @@ class MailhubSMTP(SMTP):
                 or handler.per_client.get(client, 0) >= handler.max_per_client
             ):
                 writer = cast(asyncio.WriteTransport, transport)  # libuv's is not a subclass
-                writer.write(REPLY_TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+                writer.write(counted(REPLY_TOO_MANY_CONNECTIONS).encode() + b"\r\n")
                 writer.close()
                 return
             handler.open_connections += 1
@@ -216,7 +234,7 @@ class MailhubSMTP(SMTP):
         if self.session is None:  # refused at the door: nothing was started
             return
         if self._counted:
-            handler: MailhubHandler = self.event_handler
+            handler: Door = self.event_handler
             handler.open_connections -= 1
             left = handler.per_client.get(self._counted, 1) - 1
             if left > 0:
@@ -238,7 +256,7 @@ class MailhubSMTP(SMTP):
         if arg:
             await self.push("501 Syntax: DATA")
             return
-        handler: MailhubHandler = self.event_handler
+        handler: Door = self.event_handler
         try:
             spool: Spool | None = handler.raw_store.spool()
         except OSError:
@@ -254,7 +272,7 @@ class MailhubSMTP(SMTP):
             raise
         if spool is None or refused:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push(refused or REPLY_STORAGE_FAILED)
+            await self.push(counted(refused or REPLY_STORAGE_FAILED))
             return
         setattr(self.envelope, "mailhub_spool", spool)  # noqa: B010 - the handler takes it
         try:

@@ -38,7 +38,7 @@ from mailhub.ingress.accept import (
     settle_delivery,
 )
 from mailhub.ingress.commit import GroupCommitter
-from mailhub.ingress.protocol import REPLY_STORAGE_FAILED, MailhubSMTP
+from mailhub.ingress.protocol import REPLY_STORAGE_FAILED, MailhubSMTP, counted
 from mailhub.ingress.ratelimit import SenderRateLimiter
 from mailhub.stores.rawstore import RawStore, Spool
 
@@ -102,21 +102,21 @@ class MailhubHandler:
         if address.lower() in {a.lower() for a in envelope.rcpt_tos}:
             return REPLY_RCPT_OK  # the same recipient twice is one recipient
         if len(envelope.rcpt_tos) >= self.max_recipients:
-            return REPLY_TOO_MANY_RECIPIENTS
+            return counted(REPLY_TOO_MANY_RECIPIENTS)
         try:
             tenant_id = self.recipients.cached(address)  # a busy space: no thread, no query
             if tenant_id is None:
                 tenant_id = await self._run(self.recipients.tenant_of, address)
         except UnknownRecipient as exc:
-            return REPLY_UNKNOWN_MAILBOX.format(reason=exc)
+            return counted(REPLY_UNKNOWN_MAILBOX.format(reason=exc))
         except Exception:
             log.exception("recipient check failed")
-            return REPLY_LOOKUP_FAILED
+            return counted(REPLY_LOOKUP_FAILED)
         known = tenants(envelope)
         if tenant_id not in known.values():  # one count per message and tenant
             sender = (envelope.mail_from or "").strip().strip("<>")
             if not self.rate_limiter.allow(tenant_id, sender, _peer(session)):
-                return REPLY_RATE_LIMITED
+                return counted(REPLY_RATE_LIMITED)
         envelope.rcpt_tos.append(address)
         known[address] = tenant_id
         return REPLY_RCPT_OK
@@ -130,14 +130,14 @@ class MailhubHandler:
             spool = self.raw_store.spool_bytes(raw)
         if not envelope.rcpt_tos:
             spool.discard()
-            return REPLY_NO_RECIPIENTS
+            return counted(REPLY_NO_RECIPIENTS)
         peer = _peer(session)
         # aiosmtpd reports the null reverse-path (bounces, RFC 5321 §4.5.5) as "<>".
         mail_from = (envelope.mail_from or "").strip().strip("<>")
         facts = Envelope(mail_from=mail_from, rcpt_to=tuple(envelope.rcpt_tos), peer=peer)
         # Shielded: a client that hangs up now does not leave a file without its row, nor a
         # spool closed under the thread that is writing it.
-        return await asyncio.shield(self._store(spool, facts, dict(tenants(envelope))))
+        return counted(await asyncio.shield(self._store(spool, facts, dict(tenants(envelope)))))
 
     async def _store(self, spool: Spool, facts: Envelope, by_rcpt: dict[str, int]) -> str:
         """Files in a thread (fsyncs run in parallel), then the rows with the group commit,

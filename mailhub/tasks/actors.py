@@ -15,6 +15,7 @@ import dramatiq
 from mailhub.config import Settings
 from mailhub.db import SessionFactory
 from mailhub.mailboxes import Stores, process_inbound
+from mailhub.metrics import DELIVERY_SECONDS, INBOUND_FINAL, PROCESSING_SECONDS
 from mailhub.outbound.deliver import BATCH, deliver_batch
 from mailhub.outbound.files import link_key
 from mailhub.outbound.render import Renderer
@@ -66,14 +67,22 @@ class Actors:
         )(self._deliver)
 
     def _process(self, inbound_id: int) -> None:
-        outcome = process_inbound(self.sessions, self.stores, inbound_id)
+        with PROCESSING_SECONDS.time():
+            outcome = process_inbound(self.sessions, self.stores, inbound_id)
         if outcome is not None:
+            INBOUND_FINAL.labels(outcome.status).inc()
             log.info("inbound %s %s: %s", inbound_id, outcome.status, outcome.reason)
             self.enqueue_notifications(outcome.notification_ids)
 
     def _deliver(self, ids: list[int] | int) -> None:
         batch = [ids] if isinstance(ids, int) else list(ids)
-        results = deliver_batch(
+        with DELIVERY_SECONDS.time():
+            results = self._deliver_now(batch)
+        for notification_id, status in results.items():
+            log.info("notification %s %s", notification_id, status)
+
+    def _deliver_now(self, batch: list[int]) -> dict[int, str]:
+        return deliver_batch(
             self.sessions,
             self.renderer,
             self.transport,
@@ -84,8 +93,6 @@ class Actors:
             files=self.stores.files,
             file_key=self.file_key,
         )
-        for notification_id, status in results.items():
-            log.info("notification %s %s", notification_id, status)
 
     def enqueue_inbound(self, ids: Iterable[int]) -> None:
         self._send(self.process_actor, ids)
