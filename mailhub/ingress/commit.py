@@ -158,7 +158,7 @@ Outcome = Callable[[list[Accepted] | BaseException], None]
 @dataclass
 class _Pending:
     rows: list[NewInbound]
-    directories: set[Path]
+    directories: set[str]
     done: Outcome  # called in the writer thread with the rows' fate
 
 
@@ -192,13 +192,13 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="mailhub-commit", daemon=True)
         self._thread.start()
 
-    def store(self, rows: list[NewInbound], directories: set[Path]) -> list[Accepted]:
+    def store(self, rows: list[NewInbound], directories: set[str]) -> list[Accepted]:
         """Commit the rows; first fsync `directories`, where their files were given names."""
         future: Future[list[Accepted]] = Future()
         self._queue.put(_Pending(rows, directories, partial(_settle, future)))
         return future.result()
 
-    async def stored(self, rows: list[NewInbound], directories: set[Path]) -> list[Accepted]:
+    async def stored(self, rows: list[NewInbound], directories: set[str]) -> list[Accepted]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Accepted]] = loop.create_future()
 
@@ -238,7 +238,7 @@ class GroupCommitter:
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             for directory in set().union(*(p.directories for p in batch)):
-                fsync_dir(directory)  # the files' names survive a crash before the rows commit
+                fsync_dir(Path(directory))  # the files' names survive a crash before the rows commit
             results = self._insert([row for p in batch for row in p.rows])
         except Exception as exc:  # every caller answers 451 and removes its files
             log.exception("group commit of %d inbound deliveries failed", len(batch))

@@ -345,13 +345,12 @@ def _write_lines(spool: Spool | None, lines: bytearray, first: bool, final: bool
     """
     if spool is None:
         return None
-    data = bytes(lines).replace(b"\r\n.", b"\r\n")
-    if first:
-        data = data[2:]  # the CRLF we put in front of the first line
-    if final and (not first or lines[2:]):
-        data += b"\r\n"  # the last line's end, which is the start of "\r\n.\r\n"
+    if final and (not first or len(lines) > 2):
+        lines += b"\r\n"  # the last line's end, which is the start of "\r\n.\r\n"
+    if lines.find(b"\r\n.") >= 0:  # most mail has no line that starts with a dot
+        lines = lines.replace(b"\r\n.", b"\r\n")
     try:
-        spool.write(data)
+        spool.write(memoryview(lines)[2:] if first else lines)  # [2:]: the CRLF put in front
     except OSError:
         log.exception("cannot write inbound mail to the spool")
         spool.discard()
