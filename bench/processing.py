@@ -7,7 +7,10 @@
 2. One 50 MB message (a 37 MB attachment, base64) is processed in a fresh process; the figure
    is the peak RSS above the process's RSS before processing, against the message size.
 
-    python bench/processing.py [--messages 300] [--database sqlite|postgres]
+    python bench/processing.py [--messages 300] [--database sqlite|postgres] [--processes 1,2]
+
+3. The same mix processed by 1 and then 2 worker processes sharing the database, each taking
+   its share of the stored messages (as `mailhub worker` processes share the queue).
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 from PIL import Image  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from mailhub import config  # noqa: E402
 from mailhub.db import migrate, unit_of_work  # noqa: E402
 from mailhub.domain import directory, preferences  # noqa: E402
 from mailhub.ingress.accept import Envelope, store_inbound  # noqa: E402
 from mailhub.mailboxes import process_inbound  # noqa: E402
+from mailhub.models import InboundMessage  # noqa: E402
 from mailhub.tasks import Runtime  # noqa: E402
 
 PG_ADMIN = os.environ.get("MAILHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -74,7 +79,7 @@ def message(i: int, jpeg: bytes) -> bytes:
 
 
 def runtime_for(database: str, work: Path) -> tuple[Runtime, str]:
-    env = {"MAILHUB_DATA_DIR": str(work)}
+    env = {"MAILHUB_DATA_DIR": str(work), "MAILHUB_SENDER_RATE_LIMIT": "0"}
     db_name = ""
     if database == "postgres":
         db_name = f"mailhub_bench_{uuid.uuid4().hex[:8]}"
@@ -132,6 +137,68 @@ def throughput(database: str, count: int) -> float:
                 conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
+def scaling(database: str, count: int, processes: list[int]) -> dict[int, float]:
+    """Messages per second with 1, 2, … worker processes, each taking its share of the ids
+    (as `mailhub worker` processes share a queue), on the same database."""
+    work = Path(tempfile.mkdtemp(prefix="mailhub-bench-"))
+    rt, db_name = runtime_for(database, work / "var")
+    jpeg = photo(1024 * 1024)
+    rates: dict[int, float] = {}
+    try:
+        for n in processes:
+            ids = [
+                store_inbound(
+                    rt.sessions,
+                    rt.raw_store,
+                    message(i, jpeg),
+                    Envelope("ann@acme.example", ("sales@acme.example",)),
+                )[0].inbound_id
+                for i in range(count)
+            ]
+            env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
+            env["MAILHUB_DATA_DIR"] = str(work / "var")
+            env["MAILHUB_DATABASE_URL"] = rt.settings.effective_database_url
+            env["MAILHUB_SENDER_RATE_LIMIT"] = "0"  # one author publishes them all
+            workers = [
+                subprocess.Popen(
+                    [sys.executable, __file__, "--process-ids", ",".join(map(str, ids[k::n]))],
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                )
+                for k in range(n)
+            ]
+            for w in workers:  # started up (imports, connections) before the clock starts
+                assert w.stdout is not None and w.stdout.readline() == b"ready\n"
+            start = time.perf_counter()
+            for w in workers:
+                assert w.stdin is not None
+                w.stdin.close()  # go
+            if any(w.wait() for w in workers):
+                raise SystemExit("a worker process failed")
+            rates[n] = count / (time.perf_counter() - start)
+            print(f"  {database}: {n} worker process(es): {rates[n]:.1f} msg/s")
+        return rates
+    finally:
+        rt.close()
+        if db_name:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+def process_ids(ids: list[int]) -> None:
+    """In a worker process of `scaling`: process these, one after another."""
+    rt = Runtime(config.load({k: v for k, v in os.environ.items() if k.startswith("MAILHUB_")}))
+    with rt.sessions() as session:  # a connection in the pool, as a running worker has
+        session.scalar(select(func.count()).select_from(InboundMessage))
+    print("ready", flush=True)
+    sys.stdin.read()  # until the parent says go
+    for inbound_id in ids:
+        outcome = process_inbound(rt.sessions, rt.stores, inbound_id)
+        assert outcome is not None and outcome.status == "processed", outcome
+    rt.close()
+
+
 def store_big(work: str) -> None:
     """In its own process: build and store one 50 MB message; print its id and size."""
     rt, _ = runtime_for("sqlite", Path(work))
@@ -174,7 +241,16 @@ def main() -> None:
     p.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--store-big", help=argparse.SUPPRESS)
     p.add_argument("--process-big", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--process-ids", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--processes",
+        default="1,2",
+        help="worker process counts for the scaling run (default 1,2; empty: skip it)",
+    )
     args = p.parse_args()
+    if args.process_ids:
+        process_ids([int(x) for x in args.process_ids.split(",")])
+        return
     if args.store_big:
         store_big(args.store_big)
         return
@@ -182,8 +258,19 @@ def main() -> None:
         process_big(args.process_big[0], int(args.process_big[1]))
         return
     print("Processing throughput, realistic mix (40% plain, 40% HTML, 20% 1 MB JPEG attachment):")
-    for db in ["sqlite", "postgres"] if args.database == "both" else [args.database]:
+    databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    for db in databases:
         throughput(db, args.messages)
+    if args.processes:
+        counts = [int(x) for x in args.processes.split(",")]
+        print(f"Scaling with worker processes ({args.messages} messages each run):")
+        for db in databases:
+            rates = scaling(db, args.messages, counts)
+            base = rates[counts[0]]
+            print(
+                f"  {db}: "
+                + ", ".join(f"x{n} {rates[n] / base:.2f} of x{counts[0]}" for n in counts[1:])
+            )
     work = tempfile.mkdtemp(prefix="mailhub-bench-big-")
     stored = subprocess.run(
         [sys.executable, __file__, "--store-big", work], capture_output=True, text=True, check=True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -318,10 +319,23 @@ def remove_member(session: Session, tenant: Tenant, slug: str, email: str) -> No
     )
 
 
+ACTIVE_PRECISION = timedelta(hours=1)
+
+
 def mark_active(user: User) -> None:
-    """The person signed in or mailed in: their account is in use, any deletion is off."""
-    user.last_active_at = utcnow()
-    user.deletion_due_at = user.inactivity_warned = None
+    """The person signed in or mailed in: their account is in use, any deletion is off.
+
+    Written at most once an hour (inactivity is counted in days): every write locks the user's
+    row until the transaction ends, and the worker processes handling one busy author's mail at
+    once would otherwise wait for each other's whole transactions.
+    """
+    now = utcnow()
+    if user.last_active_at is None or now - user.last_active_at >= ACTIVE_PRECISION:
+        user.last_active_at = now
+    if user.deletion_due_at is not None:
+        user.deletion_due_at = None
+    if user.inactivity_warned is not None:
+        user.inactivity_warned = None
 
 
 def end_sessions_of(session: Session, user_id: int) -> int:
