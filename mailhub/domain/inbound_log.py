@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from mailhub.domain.directory import get_tenant
 from mailhub.errors import InvalidInput, NotFound
 from mailhub.models import InboundMessage, InboundStatus, utcnow
+from mailhub.routing import shown
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _entry(m: InboundMessage) -> InboundEntry:
         m.status,
         m.reason,
         m.mail_from,
-        list(m.rcpt_to),
+        [shown(r) for r in m.rcpt_to],  # reply+…@: no key on screen
         m.message_id,
         m.size,
         m.attempts,

@@ -23,7 +23,7 @@ from mailhub.domain.directory import space_by_slug, tenant_by_domain
 from mailhub.errors import MailhubError
 from mailhub.ingress.commit import Accepted, GroupCommitter, NewInbound, insert_batch
 from mailhub.outbound.keys import reply_key_for
-from mailhub.routing import NOTIFICATIONS, Mailbox, route
+from mailhub.routing import NOTIFICATIONS, SEALED, Mailbox, route, seal, shown
 from mailhub.stores.rawstore import RawStore, Spool
 
 
@@ -45,6 +45,8 @@ def check_recipient(session: Session, address: str) -> int:
     r = route(address)
     if not r.domain:
         raise UnknownRecipient(f"{address!r} is not a valid address")
+    if r.arg.startswith(SEALED):  # a key's hash is how mailhub stores it, never an address
+        raise UnknownRecipient(f"no mailbox {shown(address)!r} at {r.domain}")
     tenant = tenant_by_domain(session, r.domain)
     if tenant is None:
         raise UnknownRecipient(f"{r.domain} is not a domain mailhub serves")
@@ -138,7 +140,7 @@ def place_delivery(
     with `sync`, their directories too); the rows that record them, to be committed next."""
     by_tenant: dict[int, list[str]] = defaultdict(list)
     for rcpt in envelope.rcpt_to:
-        by_tenant[tenants[rcpt]].append(rcpt)
+        by_tenant[tenants[rcpt]].append(seal(rcpt))  # no reply key or token in clear at rest
     message_id = message_id_of(spool.head, spool.sha256)
     rows: list[NewInbound] = []
     try:

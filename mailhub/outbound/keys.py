@@ -20,6 +20,7 @@ from mailhub.db import rowcount
 from mailhub.errors import MailhubError
 from mailhub.i18n import N_
 from mailhub.models import ActionToken, ReplyKey, utcnow
+from mailhub.routing import SEALED
 
 # Gmail and Yahoo expect an unsubscribe link to keep working for weeks after the mail.
 LIFETIMES = {
@@ -50,6 +51,10 @@ def new_key() -> str:
 
 
 def hash_key(key: str) -> str:
+    """The stored form of a key or token; one already sealed by ingress (routing.seal) is its
+    hash."""
+    if key.startswith(SEALED):
+        return key[len(SEALED) :]
     return hashlib.sha256(key.encode()).hexdigest()
 
 

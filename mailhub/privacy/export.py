@@ -46,6 +46,7 @@ from mailhub.models import (
     utcnow,
 )
 from mailhub.progress import Tick, quiet
+from mailhub.routing import shown
 from mailhub.stores.files import FileStore
 
 FORMAT = 1
@@ -161,7 +162,7 @@ def documents(session: Session, tenant: Tenant, user: User) -> dict[str, Any]:
             {
                 "id": m.id,
                 "received_at": _t(m.received_at),
-                "to": list(m.rcpt_to),
+                "to": [shown(r) for r in m.rcpt_to],
                 "status": m.status,
                 "size": m.size,
             }

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mailhub.models import Form, Page, Space
+from mailhub.routing import shown
 
 Row = dict[str, Any]
 Item = Callable[[Session, Row], str]
@@ -55,7 +56,8 @@ def _named(session: Session, kind: str, subject_id: Any) -> str:
 
 
 def _listed(value: Any) -> str:
-    return ", ".join(map(str, value)) if isinstance(value, list) else str(value or "")
+    # (a list of recipients: reply+…@, no key)
+    return ", ".join(shown(str(v)) for v in value) if isinstance(value, list) else str(value or "")
 
 
 def _answers(value: Any) -> str:

@@ -29,6 +29,7 @@ from mailhub.outbound.mails.parts import (
     from_intranet,
     new_reply_address,
 )
+from mailhub.routing import shown
 
 
 def receipt(
@@ -92,7 +93,7 @@ def moderation(
     original = held.get("subject") or _("(no subject)")
     subject = _("Waiting for approval: {subject}", subject=original)
     approve_name, reject_name = _("Approve and publish"), _("Reject")
-    description = _("Mail to {to} waits for a moderator", to=", ".join(inbound.rcpt_to))
+    description = _("Mail to {to} waits for a moderator", to=", ".join(map(shown, inbound.rcpt_to)))
     markup = (
         actions.confirm_action(f"{approve}/gmail", approve_name, description)
         if links.secure  # Gmail calls action handlers over https only

@@ -19,6 +19,7 @@ from mailhub.outbound.mails.parts import (
     Prepared,
     from_intranet,
 )
+from mailhub.routing import shown
 
 
 def rejection(session: Session, n: Notification, tenant: Tenant) -> Prepared:
@@ -42,7 +43,7 @@ def rejection(session: Session, n: Notification, tenant: Tenant) -> Prepared:
         "json_ld": "",
         "original_subject": rejected.get("subject", ""),
         "published": published,
-        "original_to": ", ".join(inbound.rcpt_to),
+        "original_to": ", ".join(map(shown, inbound.rcpt_to)),
         "what": what,
         "todo": todo,
         "tenant_name": tenant.name,
