@@ -87,6 +87,9 @@ class Settings:
     backup_keep: int = 14
     backup_every_hours: int = 0  # the worker backs up each tenant this often; 0: only by hand
     key_dir: str = ""
+    # "postgres": raw mail, attachments and thumbnails in the database, so SMTP, worker and web
+    # hosts share nothing else (stores/blobs.py); "files": under data_dir, as on one machine.
+    blob_store: str = "files"
 
     # Derived, never read from the environment.
     raw_dir: Path = field(init=False)

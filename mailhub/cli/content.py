@@ -17,7 +17,7 @@ from mailhub.db import unit_of_work
 from mailhub.domain import directory, forms
 from mailhub.domain.queries import list_pages, page_view
 from mailhub.errors import InvalidInput
-from mailhub.stores.files import FileStore
+from mailhub.stores import file_store
 
 
 def register(commands: Commands) -> None:
@@ -240,7 +240,7 @@ def cmd_search_reindex(args: argparse.Namespace, settings: Settings) -> int:
             with unit_of_work(factory) as s:
                 entries += search.reindex_tenant(s, tenant_id)
             tick(1)
-    files = FileStore(settings.files_dir)
+    files = file_store(settings)
     unread = attachment_text.unread(factory)
     read = 0
     with progress("reading files", "files", unread) as tick:
@@ -259,7 +259,7 @@ def cmd_search_reindex(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_files_check(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.stores.filecheck import check_files, remove_stray
 
-    files = FileStore(settings.files_dir)
+    files = file_store(settings)
     with sessions(settings)() as s:
         found = check_files(s, files, min_age=0 if args.all else 3600)
         removed = remove_stray(s, files, min_age=0 if args.all else 3600) if args.remove else []

@@ -18,7 +18,7 @@ from mailhub.domain import directory, objections
 from mailhub.errors import InvalidInput
 from mailhub.models import Breach
 from mailhub.privacy.erasure import Outcome
-from mailhub.stores.files import FileStore
+from mailhub.stores import file_store
 
 
 def register(commands: Commands) -> None:
@@ -146,7 +146,7 @@ def cmd_tenant_export(args: argparse.Namespace, settings: Settings) -> int:
     with sessions(settings)() as s:
         tenant = directory.get_tenant(s, args.slug)
         with progress(f"exporting {tenant.slug}", "rows and files") as tick:
-            counts = build_tenant(s, tenant, FileStore(settings.files_dir), target, tick)
+            counts = build_tenant(s, tenant, file_store(settings), target, tick)
     print(f"exported {sum(counts.values())} rows of {tenant.slug} and its files to {target}")
     return 0
 
@@ -163,7 +163,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     if args.sub == "create":
         with progress(f"backing up {args.tenant}", "rows and files") as tick:
             made = backups.create(
-                factory, keys, root, settings.files_dir, tenant_id, settings.backup_keep, tick
+                factory, keys, root, file_store(settings), tenant_id, settings.backup_keep, tick
             )
         print(
             f"backup {made.path.name}: {made.rows} rows, {made.files} files, "
@@ -193,7 +193,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
             )
         path = backups.find(root, tenant_id, args.name)
         with progress(f"restoring {args.tenant}", "rows") as tick:
-            done = backups.restore(factory, keys, settings.files_dir, tenant_id, path, tick)
+            done = backups.restore(factory, keys, file_store(settings), tenant_id, path, tick)
         skipped = ", ".join(f"{n} {t}" for t, n in sorted(done.skipped.items()))
         print(
             f"restored {done.rows} rows and {done.files} files of {args.tenant} from {path.name}"

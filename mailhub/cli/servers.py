@@ -23,7 +23,6 @@ from mailhub.dns import Lookups
 from mailhub.errors import ConfigError
 from mailhub.outbound.doctor import Finding, check_domain
 from mailhub.outbound.files import link_key
-from mailhub.stores.files import FileStore
 from mailhub.web.gmail import GoogleBearer
 
 if TYPE_CHECKING:
@@ -363,7 +362,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     _metrics(settings, runtime)
     app = create_app(
         runtime.sessions,
-        FileStore(settings.files_dir),
+        runtime.files,
         _gmail(settings),
         runtime.enqueue_notifications if settings.broker_url else None,
         settings.base_url,

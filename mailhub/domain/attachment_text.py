@@ -83,9 +83,14 @@ def _unread(query: Any) -> Any:
 
 
 def _read(files: FileStore, rel: str, size: int, filename: str, content_type: str) -> str:
-    path = files.path(rel)
-    if size > MAX_SOURCE or not path.is_file() or not readable(filename, content_type):
-        return ""  # too large, gone (a failed transaction's row), or a kind with no text
+    if size > MAX_SOURCE or not readable(filename, content_type):
+        return ""  # too large, or a kind with no text
+    try:
+        path = files.path(rel)
+    except FileNotFoundError:
+        return ""  # gone (a failed transaction's row)
+    if not path.is_file():
+        return ""
     try:
         child = subprocess.run(
             [sys.executable, "-m", "mailhub.content.extract", str(path), filename, content_type],

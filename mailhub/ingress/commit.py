@@ -237,10 +237,9 @@ class GroupCommitter:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            for directory in set().union(*(p.directories for p in batch)):
-                fsync_dir(
-                    Path(directory)
-                )  # the files' names survive a crash before the rows commit
+            # The files' names survive a crash before the rows commit ("": in the database)
+            for directory in set().union(*(p.directories for p in batch)) - {""}:
+                fsync_dir(Path(directory))
             results = self._insert([row for p in batch for row in p.rows])
         except Exception as exc:  # every caller answers 451 and removes its files
             log.exception("group commit of %d inbound deliveries failed", len(batch))

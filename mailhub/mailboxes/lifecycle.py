@@ -71,9 +71,9 @@ def process_inbound(factory: SessionFactory, stores: Stores, inbound_id: int) ->
     try:
         unreadable: Rejected | None = None
         try:
-            parsed = parse_file(stores.raw.root / raw_path)
+            parsed = parse_file(stores.raw.path(raw_path))
         except TooDeep as exc:  # answered from its headers: the sender is told, not left waiting
-            parsed = parse_head(stores.raw.root / raw_path)
+            parsed = parse_head(stores.raw.path(raw_path))
             unreadable = Rejected("too_deep", str(exc))
         # Files before rows: the batch removes what it wrote if the transaction fails.
         with stores.files.batch() as batch, unit_of_work(factory) as session:
@@ -102,7 +102,7 @@ def give_up(factory: SessionFactory, stores: Stores, inbound_id: int, why: str) 
             msg = session.get_one(InboundMessage, inbound_id)
             tenant = session.get_one(Tenant, msg.tenant_id)
             try:
-                parsed: ParsedMail | None = parse_head(stores.raw.root / msg.raw_path)
+                parsed: ParsedMail | None = parse_head(stores.raw.path(msg.raw_path))
             except (OSError, ValueError):
                 parsed = None
             if parsed is not None and msg.mail_from and classify(parsed, msg.mail_from) is None:
@@ -140,7 +140,7 @@ def _dispatch(
     noise = classify(parsed, msg.mail_from)
     verp = [r.arg for r in map(route, msg.rcpt_to) if r.mailbox is Mailbox.BOUNCES]
     if verp:  # a report about a mail mailhub sent, whatever its envelope sender says
-        raw = (stores.raw.root / msg.raw_path).read_bytes()[:MAX_BOUNCE_BYTES]
+        raw = (stores.raw.path(msg.raw_path)).read_bytes()[:MAX_BOUNCE_BYTES]
         done = [bounces.record(session, tenant, key, raw) for key in verp]
         return Outcome(InboundStatus.BOUNCED, "; ".join(done) + "; not answered")
     if noise is not None:

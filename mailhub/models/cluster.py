@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailhub.models.base import Base
+from mailhub.models.base import Base, utcnow
 
 
 class Lease(Base):
@@ -22,3 +30,30 @@ class Lease(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     due_at: Mapped[datetime] = mapped_column(DateTime)  # the next run of a periodic job
     runs: Mapped[int] = mapped_column(Integer, default=0)  # completed runs, for operators
+
+
+class Blob(Base):
+    """A file kept in the database instead of on a disk (MAILHUB_BLOB_STORE=postgres): raw mail,
+    attachments and thumbnails, so that hosts share nothing but the database (stores/blobs.py).
+    Its bytes are in blob_chunks, a megabyte a row, written and read a chunk at a time."""
+
+    __tablename__ = "blobs"
+    __table_args__ = (UniqueConstraint("store", "name", name="uq_blob_name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    store: Mapped[str] = mapped_column(String(10))  # "raw" or "files"
+    name: Mapped[str] = mapped_column(String(500))  # the path the rows refer to
+    tenant_id: Mapped[int] = mapped_column(Integer, index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class BlobChunk(Base):
+    __tablename__ = "blob_chunks"
+
+    blob_id: Mapped[int] = mapped_column(
+        ForeignKey("blobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

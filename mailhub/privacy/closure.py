@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory, forget_deleted, unit_of_work
 from mailhub.domain.directory import get_tenant
-from mailhub.models import Base, Tenant, utcnow
+from mailhub.models import Base, Blob, Tenant, utcnow
 from mailhub.privacy import datamap
 from mailhub.privacy.erasure.files import remove_outbox
 from mailhub.privacy.proof import Places, files_hits, files_under, fts_matches, log_files
@@ -126,6 +126,13 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
         if name == "outbox_dir":
             hits[f"file store {name}"] = files_hits(
                 files_under(places.outbox, None), mail_for_domain
+            )
+        elif name == "blob_store":  # raw mail and files in the database: any of the tenant's
+            hits[f"file store {name}"] = int(
+                session.scalar(
+                    select(func.count()).select_from(Blob).where(Blob.tenant_id == tenant_id)
+                )
+                or 0
             )
         elif name in folders:
             folder = folders[name] / str(tenant_id)  # a file left, or the folder itself

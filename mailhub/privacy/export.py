@@ -215,7 +215,10 @@ def build(
         for name, doc in docs.items():
             z.writestr(name, json.dumps(doc, ensure_ascii=False, indent=2))
         for a in uploads:
-            source = files.path(a.path)
+            try:
+                source = files.path(a.path)
+            except FileNotFoundError:
+                continue
             if source.exists():
                 z.write(source, f"attachments/{a.id}-{Path(a.filename).name or 'file'}")
     with open(partial, "rb") as fh:
@@ -253,14 +256,11 @@ def build_tenant(
             z.writestr(f"tables/{table.name}.json", json.dumps(rows, ensure_ascii=False, indent=1))
             counts[table.name] = len(rows)
             tick(len(rows))
-        folder = files.root / str(tenant.id)
         stored = 0
-        if folder.is_dir():
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    z.write(path, f"files/{path.relative_to(files.root).as_posix()}")
-                    stored += 1
-                    tick(1)
+        for rel, path in files.tenant_files(tenant.id):
+            z.write(path, f"files/{rel}")
+            stored += 1
+            tick(1)
         z.writestr(
             "manifest.json",
             json.dumps(

@@ -27,15 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, MetaData, String, Table, Text, cast, func, or_, select, text
+from sqlalchemy import JSON, Engine, MetaData, String, Table, Text, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from mailhub.config import Settings
+from mailhub.db import make_engine
 from mailhub.models import Base, InboundMessage, InboundStatus, Notification, NotificationStatus
 from mailhub.privacy import backups, datamap
 from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.report import subject_column
+from mailhub.stores import file_store, in_database, raw_store
 from mailhub.stores.files import FileStore
 from mailhub.stores.rawstore import RawStore
 
@@ -56,10 +58,12 @@ class Places:
     log_file: Path | None
 
     @classmethod
-    def of(cls, settings: Settings) -> Places:
+    def of(cls, settings: Settings, engine: Engine | None = None) -> Places:
+        if in_database(settings) and engine is None:
+            engine = make_engine(settings.effective_database_url)
         return cls(
-            FileStore(settings.files_dir),
-            RawStore(settings.raw_dir),
+            file_store(settings, engine),
+            raw_store(settings, engine),
             settings.exports_dir,
             settings.outbox_dir,
             settings.backups_dir,
@@ -141,6 +145,7 @@ def prove(session: Session, places: Places, subject: Subject) -> dict[str, int]:
         # Backups are encrypted: a mention in the clear would be a broken backup.
         "backups_dir": lambda p, s, n: files_hits(files_under(p.backups, s.tenant_id), n),
         "keys_dir": lambda p, s, n: int(p.keys.has_user_key(s.tenant_id, s.user_id)),
+        "blob_store": lambda p, s, n: blob_hits(p, s.tenant_id, n),
     }
     for name in sorted(dm["file_stores"]):
         hits[f"file store {name}"] = _check(checks, name)(places, subject, needles)
@@ -248,6 +253,25 @@ def log_files(log_file: Path | None) -> Iterator[Path]:
     if log_file is None or not log_file.parent.is_dir():
         return
     yield from (p for p in log_file.parent.glob(log_file.name + "*") if p.is_file())
+
+
+def blob_hits(places: Places, tenant_id: int, needles: list[str]) -> int:
+    """The tenant's blobs in the database (MAILHUB_BLOB_STORE=postgres) that mention a needle,
+    read as the files they stand for (a ZIP's members too); 0 when files are on disk."""
+    wanted = [n.encode() for n in needles]
+    count = 0
+    for blobs in (places.raw.blobs, places.files.blobs):
+        if blobs is None:
+            continue
+        for name in blobs.names(tenant_id):
+            try:
+                if count_in_file(blobs.cached(name), wanted):
+                    count += 1
+            except FileNotFoundError:  # removed while we looked: nothing left there
+                continue
+            finally:
+                blobs.uncache(name)  # the proof leaves no copy behind
+    return count
 
 
 def files_hits(paths: Iterator[Path], needles: list[str]) -> int:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailhub.models import Attachment
+from mailhub.models import Attachment, InboundMessage
 from mailhub.stores.files import FileStore
+from mailhub.stores.rawstore import RawStore
 
 # Longer than any processing transaction can take, so a file not yet committed is left alone.
 STRAY_MIN_AGE = 3600.0
@@ -44,3 +45,15 @@ def remove_stray(session: Session, files: FileStore, min_age: float = STRAY_MIN_
     for rel in found.stray:
         files.delete(rel)
     return found.stray
+
+
+def remove_stray_raw(session: Session, raw: RawStore, min_age: float = STRAY_MIN_AGE) -> int:
+    """Raw mail in the database that no inbound row refers to (the SMTP process died between
+    the blob's commit and the row's); on a disk, such files are spool files, removed apart."""
+    if raw.blobs is None:
+        return 0
+    known = set(session.scalars(select(InboundMessage.raw_path)))
+    stray = [name for name in raw.blobs.names(older_than=min_age) if name not in known]
+    for name in stray:
+        raw.blobs.delete(name)
+    return len(stray)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from mailhub.models.base import utcnow
+from mailhub.stores.blobs import CHUNK, DatabaseBlobs
 from mailhub.stores.files import fsync_dir
 
 T = TypeVar("T")
@@ -51,6 +52,12 @@ class Spool:
     def sha256(self) -> str:
         return self._sha.hexdigest()
 
+    def close(self) -> None:
+        """Done writing, without the fsync: the bytes go on to the database, not to stay here."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
     def finish(self) -> None:
         """Flush to disk; after this the bytes survive a crash once the file is placed."""
         if self._fd is not None:
@@ -72,8 +79,10 @@ class Spool:
 class RawStore:
     # Names are built as strings, not Paths: this is on every accepted message's way, where
     # pathlib's objects cost a tenth of the SMTP server's time.
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, blobs: DatabaseBlobs | None = None) -> None:
+        """`blobs`: keep messages in the database (stores/blobs.py); the spool stays here."""
         self.root = root
+        self.blobs = blobs
         self._root = str(root)
         self._incoming = os.path.join(self._root, "incoming")
         self._made: set[str] = set()  # directories known to exist (a cache: one stat saved)
@@ -111,10 +120,15 @@ class RawStore:
         the spool's own name over (a rename). Without `sync`, the caller fsyncs the directory
         (`directory_of`) before it commits the row, as the group commit does once per batch.
         """
-        spool.finish()
         now = utcnow()
         folder = f"{tenant_id}/{now:%Y-%m}"
         rel = f"{folder}/{now:%Y%m%dT%H%M%S}-{secrets.token_hex(8)}.eml"
+        if self.blobs is not None:  # committed in the database before the row, from the file
+            spool.close()
+            with open(spool.path, "rb") as fh:
+                self.blobs.write(tenant_id, rel, iter(lambda: fh.read(CHUNK), b""))
+            return rel
+        spool.finish()
         directory = f"{self._root}/{folder}"
         target = f"{self._root}/{rel}"
         self._retry_in(directory, partial(os.rename if last else os.link, spool.path, target))
@@ -124,7 +138,12 @@ class RawStore:
         return rel
 
     def directory_of(self, rel: str) -> str:
-        return os.path.dirname(f"{self._root}/{rel}")
+        """The directory to fsync before the row commits ("" in the database)."""
+        return "" if self.blobs is not None else os.path.dirname(f"{self._root}/{rel}")
+
+    def path(self, rel: str) -> Path:
+        """A local file with the message (from this host's cache when in the database)."""
+        return self.blobs.cached(rel) if self.blobs is not None else self.root / rel
 
     def put(self, tenant_id: int, data: bytes) -> str:
         """Write bytes durably under a tenant and return the path relative to the store."""
@@ -150,15 +169,21 @@ class RawStore:
         return removed
 
     def read_head(self, rel: str, size: int) -> bytes:
+        if self.blobs is not None:
+            return self.blobs.read_head(rel, size)
         with open(self.root / rel, "rb") as fh:
             return fh.read(size)
 
     def read(self, rel: str) -> bytes:
-        return (self.root / rel).read_bytes()
+        return self.blobs.read(rel) if self.blobs is not None else (self.root / rel).read_bytes()
 
     def delete(self, rel: str) -> None:
-        if rel:
+        if not rel:
+            return
+        if self.blobs is not None:
+            self.blobs.delete(rel)
+        else:
             (self.root / rel).unlink(missing_ok=True)
 
     def exists(self, rel: str) -> bool:
-        return (self.root / rel).is_file()
+        return self.blobs.exists(rel) if self.blobs is not None else (self.root / rel).is_file()

@@ -31,8 +31,7 @@ from mailhub.outbound.signing import DkimSigner
 from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
 from mailhub.privacy import mails as privacy_mails
 from mailhub.privacy.proof import Places
-from mailhub.stores.files import FileStore
-from mailhub.stores.rawstore import RawStore
+from mailhub.stores import file_store, raw_store
 from mailhub.tasks.actors import Actors
 from mailhub.tasks.leader import serve_duty
 from mailhub.tasks.sweeper import Sweeper
@@ -68,9 +67,9 @@ class Runtime:
         prepare.register(privacy_mails.MAKERS)  # privacy's mail joins outbound's kind table
         self.engine = make_engine(settings.effective_database_url)
         self.sessions = session_factory(self.engine)
-        self.raw_store = RawStore(settings.raw_dir)
-        self.files = FileStore(settings.files_dir)
-        self.places = Places.of(settings)
+        self.raw_store = raw_store(settings, self.engine)
+        self.files = file_store(settings, self.engine)
+        self.places = Places.of(settings, self.engine)
         stores = Stores(
             self.raw_store,
             self.files,

@@ -35,7 +35,7 @@ from mailhub.privacy.erasure import Outcome
 from mailhub.privacy.proof import Places
 from mailhub.privacy.requests import warn_due
 from mailhub.privacy.retention import Retained, run_all
-from mailhub.stores.filecheck import remove_stray
+from mailhub.stores.filecheck import remove_stray, remove_stray_raw
 from mailhub.stores.files import FileStore
 from mailhub.stores.rawstore import RawStore
 from mailhub.tasks.actors import Actors
@@ -47,6 +47,7 @@ HOUSEKEEPING_EVERY = 3600.0  # seconds between one sweeper's look at its host's 
 
 # An SMTP client has at most 10 minutes per DATA block (RFC 5321 §4.5.3.2.6); twice that.
 STALE_SPOOL_SECONDS = 20 * 60
+CACHE_UNUSED = 600.0  # seconds a host keeps a blob it read (raw mail, a file) it is not using
 
 
 class Sweeper:
@@ -112,6 +113,11 @@ class Sweeper:
             SWEEPER_RUNS.labels("housekeeping").inc()
         if time.monotonic() - self._spools_checked >= HOUSEKEEPING_EVERY:
             self.remove_stale_spools()  # this host's own spool directory
+        # This host's copies of blobs (raw mail, files in the database): those unused for
+        # CACHE_UNUSED seconds, and at once those whose blob is gone (erased, incinerated).
+        for blobs in (self.raw_store.blobs, self.files.blobs):
+            if blobs is not None:
+                blobs.prune_cache(CACHE_UNUSED)
         if inbound or outbound:
             log.info(
                 "sweeper re-enqueued %d inbound, %d notifications", len(inbound), len(outbound)
@@ -124,6 +130,7 @@ class Sweeper:
         return collect_due(self.sessions, now or utcnow(), schedule)
 
     def remove_stale_spools(self) -> None:
+        """This host's spools of interrupted deliveries."""
         self._spools_checked = time.monotonic()
         stale = self.raw_store.remove_stale_spools(older_than=STALE_SPOOL_SECONDS)
         if stale:
@@ -135,8 +142,13 @@ class Sweeper:
         log.info("housekeeping by %s", self.leases.holder)
         with self.sessions() as session:
             stray = remove_stray(session, self.files)
-        if stray:
-            log.info("sweeper removed %d files left by failed transactions", len(stray))
+            stray_raw = remove_stray_raw(session, self.raw_store)
+        if stray or stray_raw:
+            log.info(
+                "sweeper removed %d files and %d raw messages left by failed transactions",
+                len(stray),
+                stray_raw,
+            )
         self.run_retention()
         self.warn_due_requests()
         self.run_backups()
@@ -189,7 +201,7 @@ class Sweeper:
                     self.sessions,
                     self.places.keys,
                     self.places.backups,
-                    self.files.root,
+                    self.files,
                     tenant_id,
                     self.settings.backup_keep,
                 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -67,12 +68,24 @@ def _file(
     """An attachment's file: a raster image shown, anything else downloaded, sandboxed."""
     shown_inline = a.content_type in INLINE_TYPES
     return FileResponse(
-        files.path(rel),
+        _local(files, rel),
         media_type=a.content_type if shown_inline else "application/octet-stream",
         filename=a.filename,
         content_disposition_type="inline" if shown_inline else "attachment",
         headers={"Content-Security-Policy": "default-src 'none'; sandbox"} | (headers or {}),
     )
+
+
+def _local(files: FileStore, rel: str) -> Path:
+    """The file to send; one gone meanwhile (erased, or a file of a failed transaction) is a
+    404, not an error."""
+    try:
+        path = files.path(rel)
+    except FileNotFoundError:
+        raise NotFound("file") from None
+    if not path.is_file():
+        raise NotFound("file")
+    return path
 
 
 def number(value: str) -> int:
@@ -313,7 +326,7 @@ def register(
             a, rel = attachment_file(session, t.slug, number(attachment_id), width, seen.user)
         if width:
             media = "image/png" if rel.endswith(".png") else "image/jpeg"
-            return FileResponse(files.path(rel), media_type=media)
+            return FileResponse(_local(files, rel), media_type=media)
         return _file(files, a, rel)
 
     @app.get("/t/{tenant}/files/{attachment_id}/{credential}/{filename}")

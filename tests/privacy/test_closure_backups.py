@@ -77,7 +77,7 @@ def test_erasure_and_restore_on_each_database(
         t = s.get_one(Tenant, acme["tenant"])
         t.keep_shared_content = False
     made = backups.create(
-        runtime.sessions, runtime.places.keys, runtime.places.backups, runtime.files.root, t.id, 5
+        runtime.sessions, runtime.places.keys, runtime.places.backups, runtime.files, t.id, 5
     )
     with unit_of_work(runtime.sessions) as s:  # mail to Cat that names Bob, in its JSON
         s.add(
@@ -104,7 +104,7 @@ def test_erasure_and_restore_on_each_database(
         assert mention.context == {"by": {"name": "[erased]", "email": "[erased]"}}
         assert mention.reason == "[erased] mentioned you"
     restored = backups.restore(
-        runtime.sessions, runtime.places.keys, runtime.files.root, acme["tenant"], made.path
+        runtime.sessions, runtime.places.keys, runtime.files, acme["tenant"], made.path
     )
     with runtime.sessions() as s:
         assert s.scalars(select(Page.title)).all() == ["Contacts"]
@@ -144,7 +144,7 @@ def test_closing_a_tenant_leaves_nothing_of_it_and_nothing_else_is_touched(
         runtime.sessions,
         runtime.places.keys,
         runtime.places.backups,
-        runtime.files.root,
+        runtime.files,
         acme["tenant"],
         5,
     )

@@ -167,7 +167,7 @@ def test_an_erased_person_leaves_nothing_and_a_proof_says_so(tmp_path: Path) -> 
     with relayed_runtime(tmp_path) as (rt, sink, server):
         ids = _build_bob(rt, sink, server)
         made = backups.create(
-            rt.sessions, rt.places.keys, rt.places.backups, rt.files.root, ids["tenant"], keep=3
+            rt.sessions, rt.places.keys, rt.places.backups, rt.files, ids["tenant"], keep=3
         )
         with rt.sessions() as s:
             t = s.get_one(Tenant, ids["tenant"])
@@ -258,9 +258,7 @@ def test_an_erased_person_leaves_nothing_and_a_proof_says_so(tmp_path: Path) -> 
 
         # A backup from before the erasure: it comes back without Bob (his key is destroyed,
         # and the ledger is replayed), and search works over what came back
-        restored = backups.restore(
-            rt.sessions, rt.places.keys, rt.files.root, ids["tenant"], made.path
-        )
+        restored = backups.restore(rt.sessions, rt.places.keys, rt.files, ids["tenant"], made.path)
         assert restored.skipped["users"] == 1 and restored.skipped["pages"] == 1
         with rt.sessions() as s:
             assert s.scalar(select(func.count()).select_from(User).where(User.email == BOB)) == 0

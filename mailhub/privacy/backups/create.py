@@ -22,13 +22,14 @@ from mailhub.privacy.backups.archive import FORMAT, SUFFIX, Backup, owners, row_
 from mailhub.privacy.backups.catalogue import prune
 from mailhub.privacy.keys import KeyStore
 from mailhub.progress import Tick, quiet
+from mailhub.stores.files import FileStore
 
 
 def create(
     factory: SessionFactory,
     keys: KeyStore,
     root: Path,
-    files_root: Path,
+    file_store: FileStore,
     tenant_id: int,
     keep: int,
     tick: Tick = quiet,
@@ -40,14 +41,14 @@ def create(
         if session.get_bind().dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         tenant = session.get_one(Tenant, tenant_id)
-        return _create(session, keys, root, files_root, tenant, keep, tick)
+        return _create(session, keys, root, file_store, tenant, keep, tick)
 
 
 def _create(
     session: Session,
     keys: KeyStore,
     root: Path,
-    files_root: Path,
+    file_store: FileStore,
     tenant: Tenant,
     keep: int,
     tick: Tick,
@@ -102,10 +103,10 @@ def _create(
         ).mappings():
             uid = owned.get("attachments", {}).get(a["id"])
             for rel in [a["path"], *dict(a["thumbnails"] or {}).values()]:
-                path = files_root / rel
-                if not path.is_file():
+                try:
+                    data = file_store.path(rel).read_bytes()
+                except FileNotFoundError:
                     continue
-                data = path.read_bytes()
                 if uid is not None:
                     data = key_of(uid).encrypt(data)
                 member = f"files/{files}.bin"

@@ -6,7 +6,6 @@ rebuilding search; files are swapped in only after the rows commit.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import zipfile
@@ -27,6 +26,7 @@ from mailhub.privacy.backups.archive import FORMAT, NOT_RESTORED, manifest_of, t
 from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.requests import subject_hash
 from mailhub.progress import Tick, quiet
+from mailhub.stores.files import FileStore
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Restored:
 def restore(
     factory: SessionFactory,
     keys: KeyStore,
-    files_root: Path,
+    files: FileStore,
     tenant_id: int,
     path: Path,
     tick: Tick = quiet,
@@ -47,12 +47,12 @@ def restore(
     """Replace the tenant's rows and files with the backup's: the files are unpacked beside
     the store first, the rows replaced in one transaction, and only once it commits do the
     unpacked files take the place of the old ones."""
-    staging = files_root / f".restore-{tenant_id}-{secrets.token_hex(4)}"
+    staging = files.root / f".restore-{tenant_id}-{secrets.token_hex(4)}"
     try:
         with unit_of_work(factory) as session:
             tenant = session.get_one(Tenant, tenant_id)
             restored = _restore(session, keys, staging, tenant, path, tick)
-        _swap_files(files_root, tenant_id, staging)
+        files.replace_tenant(tenant_id, staging / str(tenant_id))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return restored
@@ -209,14 +209,3 @@ def _unlink(table: Table, row: dict[str, Any], gone: dict[str, set[int]]) -> dic
                 return None
             row[column.name] = None
     return row
-
-
-def _swap_files(files_root: Path, tenant_id: int, staging: Path) -> None:
-    folder = files_root / str(tenant_id)
-    old = files_root / f".replaced-{tenant_id}-{secrets.token_hex(4)}"
-    if folder.is_dir():
-        os.replace(folder, old)
-    unpacked = staging / str(tenant_id)
-    if unpacked.is_dir():
-        os.replace(unpacked, folder)
-    shutil.rmtree(old, ignore_errors=True)

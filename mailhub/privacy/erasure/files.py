@@ -52,14 +52,18 @@ def remove_files(
                 InboundMessage.tenant_id == subject.tenant_id, InboundMessage.raw_path != ""
             )
         ):
-            path = places.raw.root / msg.raw_path
+            exists = places.raw.exists(msg.raw_path)
             theirs = msg.mail_from.lower() == subject.email.lower()
             # Someone else's mail that names them, once it is final (not while in processing).
-            named = msg.status in final and path.exists() and count_in_file(path, wanted)
+            named = (
+                msg.status in final
+                and exists
+                and count_in_file(places.raw.path(msg.raw_path), wanted)
+            )
             if theirs or named:
                 places.raw.delete(msg.raw_path)
                 raw += 1
-            if theirs or named or (msg.status in final and not path.exists()):
+            if theirs or named or (msg.status in final and not exists):
                 incinerated.append(msg.id)
         counts["raw mail files"] = raw
         archives = 0
