@@ -141,12 +141,15 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
     if backend == "sqlite":
         return make_settings(tmp_path)
     db = request.getfixturevalue("pg_database")
-    broker = REDIS_URL if backend == "postgres-redis" else AMQP_URL
+    broker = REDIS_URL if backend.startswith("postgres-") else AMQP_URL
+    # "postgres-blobs" (asked for by a test): raw mail and files in the database too
+    blobs = {"MAILHUB_BLOB_STORE": "postgres"} if backend == "postgres-blobs" else {}
     return make_settings(
         tmp_path,
         MAILHUB_DATABASE_URL=db,
         MAILHUB_BROKER_URL=broker,
         MAILHUB_QUEUE_PREFIX=f"t{uuid.uuid4().hex[:10]}",
+        **blobs,
     )
 
 

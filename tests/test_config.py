@@ -68,3 +68,16 @@ def test_secrets_are_masked() -> None:
     for secret in ("s3cr3t-value-long-enough", "hunter2", "relaypass"):
         assert secret not in shown
     assert "postgresql+psycopg://app:****@db:5432/mailhub" in shown
+
+
+def test_the_blob_store_setting_is_checked(tmp_path: Path) -> None:
+    from mailhub.errors import ConfigError
+    from mailhub.stores import in_database
+
+    assert not in_database(config.load({"MAILHUB_DATA_DIR": str(tmp_path)}))
+    with pytest.raises(ConfigError, match="must be files or postgres, not 's3'"):
+        in_database(config.load({"MAILHUB_DATA_DIR": str(tmp_path), "MAILHUB_BLOB_STORE": "s3"}))
+    with pytest.raises(ConfigError, match="needs MAILHUB_DATABASE_URL=postgresql"):
+        in_database(
+            config.load({"MAILHUB_DATA_DIR": str(tmp_path), "MAILHUB_BLOB_STORE": "postgres"})
+        )

@@ -172,6 +172,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 notify,
                 settings.base_url,
                 exports=settings.exports_dir,
+                export_blobs=runtime.places.export_blobs,
                 file_key=link_key(settings.secret_key),
                 doctor=_doctor(settings),
             ),
@@ -367,6 +368,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
         runtime.enqueue_notifications if settings.broker_url else None,
         settings.base_url,
         exports=settings.exports_dir,
+        export_blobs=runtime.places.export_blobs,
         file_key=link_key(settings.secret_key),
         doctor=_doctor(settings),
     )

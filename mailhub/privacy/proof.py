@@ -37,7 +37,8 @@ from mailhub.models import Base, InboundMessage, InboundStatus, Notification, No
 from mailhub.privacy import backups, datamap
 from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.report import subject_column
-from mailhub.stores import file_store, in_database, raw_store
+from mailhub.stores import export_blobs, file_store, in_database, raw_store
+from mailhub.stores.blobs import DatabaseBlobs
 from mailhub.stores.files import FileStore
 from mailhub.stores.rawstore import RawStore
 
@@ -56,6 +57,9 @@ class Places:
     backups: Path
     keys: KeyStore
     log_file: Path | None
+    # Export archives in the database (MAILHUB_BLOB_STORE=postgres): built under `exports`,
+    # then kept here, so that any web host can serve them.
+    export_blobs: DatabaseBlobs | None = None
 
     @classmethod
     def of(cls, settings: Settings, engine: Engine | None = None) -> Places:
@@ -69,6 +73,7 @@ class Places:
             settings.backups_dir,
             KeyStore(settings.keys_dir, settings.secret_key),
             Path(settings.log_file) if settings.log_file else None,
+            export_blobs(settings, engine),
         )
 
 
@@ -260,7 +265,7 @@ def blob_hits(places: Places, tenant_id: int, needles: list[str]) -> int:
     read as the files they stand for (a ZIP's members too); 0 when files are on disk."""
     wanted = [n.encode() for n in needles]
     count = 0
-    for blobs in (places.raw.blobs, places.files.blobs):
+    for blobs in (places.raw.blobs, places.files.blobs, places.export_blobs):
         if blobs is None:
             continue
         for name in blobs.names(tenant_id):

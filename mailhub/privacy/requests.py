@@ -40,6 +40,7 @@ from mailhub.outbound.events import owe
 from mailhub.outbound.keys import TokenRefused, token_for, use_token
 from mailhub.privacy.export import build
 from mailhub.privacy.report import access_report
+from mailhub.stores.blobs import CHUNK, DatabaseBlobs
 from mailhub.stores.files import FileStore
 
 KINDS = ("access", "export", "erase", "object", "restrict")
@@ -288,7 +289,11 @@ def pending_exports(session: Session) -> list[int]:
 
 
 def run_export(
-    factory: SessionFactory, request_id: int, files: FileStore, exports: Path
+    factory: SessionFactory,
+    request_id: int,
+    files: FileStore,
+    exports: Path,
+    blobs: DatabaseBlobs | None = None,
 ) -> list[int]:
     """Build one export's archive and mail its link; [] if another run got there first."""
     with unit_of_work(factory) as session:
@@ -305,12 +310,21 @@ def run_export(
         if user is None:
             return _finish(session, req, "failed", "the account no longer exists")
         rel, counts = build(session, tenant, user, files, exports)
+        if blobs is not None:  # kept in the database, for whichever host serves the download
+            with open(exports / rel, "rb") as fh:
+                blobs.write(tenant.id, rel, iter(lambda: fh.read(CHUNK), b""))
+            (exports / rel).unlink()
         req.archive, req.archive_expires_at = rel, utcnow() + timedelta(days=ARCHIVE_DAYS)
         _finish(session, req, "done", stores=sorted(counts), items=sum(counts.values()))
         return [_outcome(session, tenant, req, user)]
 
 
-def expire_archives(session: Session, exports: Path, now: datetime | None = None) -> int:
+def expire_archives(
+    session: Session,
+    exports: Path,
+    now: datetime | None = None,
+    blobs: DatabaseBlobs | None = None,
+) -> int:
     """Delete export archives whose link has expired (files before rows)."""
     now = now or utcnow()
     count = 0
@@ -321,6 +335,8 @@ def expire_archives(session: Session, exports: Path, now: datetime | None = None
     ):
         assert req.archive is not None
         (exports / req.archive).unlink(missing_ok=True)
+        if blobs is not None:
+            blobs.delete(req.archive)
         req.archive = None
         log(session, req, "archive deleted")
         count += 1

@@ -193,7 +193,7 @@ def run_all(factory: SessionFactory, places: Places, settings: Settings) -> Reta
         factory, places.raw, settings.raw_retention_days, settings.rejected_retention_days
     )
     with unit_of_work(factory) as session:
-        archives = expire_archives(session, places.exports)
+        archives = expire_archives(session, places.exports, blobs=places.export_blobs)
     secrets = forget_expired_secrets(factory)
     logs = delete_old_logs(places.log_file, settings.log_retention_days)
     warnings, erased = expire_inactive(factory, places)

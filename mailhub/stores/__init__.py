@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from mailhub.config import Settings
+    from mailhub.stores.blobs import DatabaseBlobs
     from mailhub.stores.files import FileStore
     from mailhub.stores.rawstore import RawStore
 
@@ -45,6 +46,17 @@ def raw_store(settings: Settings, engine: Engine | None = None) -> RawStore:
         cache = settings.data_dir / "cache" / "raw"
         return RawStore(settings.raw_dir, DatabaseBlobs(_engine(settings, engine), "raw", cache))
     return RawStore(settings.raw_dir)
+
+
+def export_blobs(settings: Settings, engine: Engine | None = None) -> DatabaseBlobs | None:
+    """Export archives in the database, so the web host serves what a worker built."""
+    from mailhub.stores.blobs import DatabaseBlobs
+
+    if not in_database(settings):
+        return None
+    return DatabaseBlobs(
+        _engine(settings, engine), "exports", settings.data_dir / "cache" / "exports"
+    )
 
 
 def file_store(settings: Settings, engine: Engine | None = None) -> FileStore:

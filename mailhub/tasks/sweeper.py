@@ -115,7 +115,7 @@ class Sweeper:
             self.remove_stale_spools()  # this host's own spool directory
         # This host's copies of blobs (raw mail, files in the database): those unused for
         # CACHE_UNUSED seconds, and at once those whose blob is gone (erased, incinerated).
-        for blobs in (self.raw_store.blobs, self.files.blobs):
+        for blobs in (self.raw_store.blobs, self.files.blobs, self.places.export_blobs):
             if blobs is not None:
                 blobs.prune_cache(CACHE_UNUSED)
         if inbound or outbound:
@@ -161,7 +161,11 @@ class Sweeper:
         for request_id in pending:
             try:
                 mails += requests.run_export(
-                    self.sessions, request_id, self.files, self.settings.exports_dir
+                    self.sessions,
+                    request_id,
+                    self.files,
+                    self.settings.exports_dir,
+                    self.places.export_blobs,
                 )
             except Exception:
                 log.exception("export %s failed; the next sweep tries again", request_id)
@@ -214,7 +218,9 @@ class Sweeper:
 
     def expire_exports(self) -> int:
         with unit_of_work(self.sessions) as session:
-            return requests.expire_archives(session, self.settings.exports_dir)
+            return requests.expire_archives(
+                session, self.settings.exports_dir, blobs=self.places.export_blobs
+            )
 
     def warn_due_requests(self) -> list[int]:
         """Tell administrators about privacy requests due within a week (once each)."""

@@ -20,6 +20,7 @@ from mailhub.db import SessionFactory
 from mailhub.errors import MailhubError, NotFound
 from mailhub.i18n import N_
 from mailhub.ingress.ratelimit import SenderRateLimiter
+from mailhub.stores.blobs import DatabaseBlobs
 from mailhub.stores.files import FileStore
 from mailhub.web import (
     actions,
@@ -67,12 +68,14 @@ def create_app(
     exports: Path | None = None,
     file_key: bytes = b"",
     doctor: Doctor | None = None,
+    export_blobs: DatabaseBlobs | None = None,
 ) -> FastAPI:
     """The web application; `gmail` verifies Google's bearer on ConfirmAction handlers;
     `notify` enqueues notifications a request made (without it, the next sweep sends them);
     cookies are Secure when `base_url` is https; `limiter` counts sign-in requests per client
     address (10 per 15 minutes by default); `file_key` checks the file links that mails carry
-    (without it, none opens); `doctor` checks a domain's mail setup for the admin page."""
+    (without it, none opens); `doctor` checks a domain's mail setup for the admin page;
+    `export_blobs` holds export archives when they are in the database."""
     limiter = limiter or SenderRateLimiter(limit=10, window=900)
     app = FastAPI(title="mailhub", docs_url=None, redoc_url=None, openapi_url=None)
     notify = notify or due_for_next_sweep(sessions)
@@ -178,5 +181,5 @@ def create_app(
     static.register(app)
     spaces.register(app, sessions, html)
     admin.register(app, sessions, html, notify, doctor)
-    privacy.register(app, sessions, html, notify, exports)
+    privacy.register(app, sessions, html, notify, exports, export_blobs)
     return app

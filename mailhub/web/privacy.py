@@ -15,13 +15,19 @@ from mailhub.domain.directory import get_tenant
 from mailhub.errors import NotFound
 from mailhub.i18n import N_
 from mailhub.privacy import requests
+from mailhub.stores.blobs import DatabaseBlobs
 from mailhub.web.notify import Notify
 
 Html = Callable[..., HTMLResponse]
 
 
 def register(
-    app: FastAPI, sessions: SessionFactory, html: Html, notify: Notify, exports: Path | None
+    app: FastAPI,
+    sessions: SessionFactory,
+    html: Html,
+    notify: Notify,
+    exports: Path | None,
+    export_blobs: DatabaseBlobs | None = None,
 ) -> None:
     @app.get("/t/{tenant}/exports/{token}")
     def download(tenant: str, token: str) -> Response:
@@ -30,8 +36,12 @@ def register(
         with sessions() as session:
             t = get_tenant(session, tenant)
             req, rel = requests.archive_of(session, t, token)
+        try:
+            archive = export_blobs.cached(rel) if export_blobs is not None else exports / rel
+        except FileNotFoundError:
+            raise NotFound("export archive") from None
         return FileResponse(
-            exports / rel,
+            archive,
             media_type="application/zip",
             filename=f"{t.slug}-my-data-{req.id}.zip",
             headers={"Cache-Control": "no-store"},

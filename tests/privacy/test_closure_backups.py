@@ -69,6 +69,7 @@ def _content(runtime: Runtime, smtp: Any) -> None:
     wait_until(lambda: final_count(runtime) == 2)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres-redis", "postgres-blobs"], indirect=True)
 def test_erasure_and_restore_on_each_database(
     runtime: Runtime, acme: dict[str, int], smtp: Any
 ) -> None:
@@ -125,6 +126,7 @@ def test_erasure_and_restore_on_each_database(
         assert req.error == "left after erasure: log application"
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres-redis", "postgres-blobs"], indirect=True)
 def test_closing_a_tenant_leaves_nothing_of_it_and_nothing_else_is_touched(
     runtime: Runtime, acme: dict[str, int], smtp: Any, tmp_path: Path
 ) -> None:
@@ -461,3 +463,17 @@ def test_a_name_with_accents_is_found_and_erased_inside_json(
     with runtime.sessions() as s:
         mention = s.scalars(select(Notification).where(Notification.kind == "mention")).one()
         assert mention.context == {"by": "[erased]"}
+
+
+@pytest.mark.parametrize("backend", ["postgres-blobs"], indirect=True)
+def test_a_blob_that_names_the_person_fails_the_proof(
+    runtime: Runtime, acme: dict[str, int]
+) -> None:
+    assert runtime.files.blobs is not None
+    runtime.files.blobs.write(acme["tenant"], f"{acme['tenant']}/x/notes.txt", [b"Cat Reader"])
+    with unit_of_work(runtime.sessions) as s:
+        t = s.get_one(Tenant, acme["tenant"])
+    failed = erasure.erase_user(runtime.sessions, runtime.places, t, "cat@acme.example")
+    assert failed.state == "failed" and failed.left == {"file store blob_store": 1}
+    # and the proof left no copy of what it read on this host
+    assert not list((runtime.settings.data_dir / "cache").rglob("notes.txt"))

@@ -74,6 +74,8 @@ def remove_files(
         ):
             assert req.archive is not None
             (places.exports / req.archive).unlink(missing_ok=True)
+            if places.export_blobs is not None:
+                places.export_blobs.delete(req.archive)
             archives += 1
         counts["export archives"] = archives
     counts["outbox files"] = remove_outbox(places.outbox, subject.needles())
