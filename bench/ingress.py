@@ -228,6 +228,7 @@ def main() -> None:
     runs = [
         (f"mailhub PostgreSQL+Redis x{args.processes}", "pg", REDIS, args.processes),
         ("mailhub PostgreSQL+Redis x1", "pg", REDIS, 1),
+        (f"mailhub PG+Redis, blobs x{args.processes}", "pg-blobs", REDIS, args.processes),
         (f"mailhub SQLite x{args.processes}", "", "", args.processes),
         ("mailhub SQLite x1", "", "", 1),
     ]
@@ -238,6 +239,8 @@ def main() -> None:
             port = free_port()
             try:
                 env = prepare_mailhub(data_dir, db_url, broker, port)
+                if db == "pg-blobs":  # raw mail in the database, not in the data directory
+                    env["MAILHUB_BLOB_STORE"] = "postgres"
                 servers = mailhub_servers(env, port, processes)
                 try:
                     pids = [server.pid for server in servers]

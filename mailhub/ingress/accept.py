@@ -143,9 +143,14 @@ def place_delivery(
         by_tenant[tenants[rcpt]].append(seal(rcpt))  # no reply key or token in clear at rest
     message_id = message_id_of(spool.head, spool.sha256)
     rows: list[NewInbound] = []
+    inline = store.inline(spool)  # small, in the database: committed with the row
     try:
         for n, (tenant_id, rcpts) in enumerate(by_tenant.items(), 1):
-            rel = store.place(spool, tenant_id, last=n == len(by_tenant), sync=sync)
+            rel = (
+                store.name_for(tenant_id)
+                if inline is not None
+                else store.place(spool, tenant_id, last=n == len(by_tenant), sync=sync)
+            )
             rows.append(
                 NewInbound(
                     tenant_id=tenant_id,
@@ -159,6 +164,7 @@ def place_delivery(
                     peer=envelope.peer,
                     oversize=envelope.oversize[0] if envelope.oversize else None,
                     oversize_limit=envelope.oversize[1] if envelope.oversize else None,
+                    blob=inline,
                 )
             )
     except BaseException:

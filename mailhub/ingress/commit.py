@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, partial
 from pathlib import Path
@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from mailhub.models import InboundMessage, utcnow
+from mailhub.models import Blob, BlobChunk, InboundMessage, utcnow
 from mailhub.stores.files import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ class NewInbound:
     peer: str
     oversize: int | None = None  # read over IMAP: too large to fetch; only the header is stored
     oversize_limit: int | None = None
+    # The raw bytes, when they are to be stored in the database in the row's own transaction
+    # (a message of at most one chunk, MAILHUB_BLOB_STORE=postgres): one commit, not two.
+    blob: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,32 @@ class _Statements:
             .where(*(table.c[k] == bindparam(k, type_=table.c[k].type) for k in KEY))
             .compile(dialect=dialect)
         )
+        blobs, chunks = cast(Table, Blob.__table__), cast(Table, BlobChunk.__table__)
+        self.blob = (
+            insert(blobs)
+            .values(
+                {
+                    c: bindparam(c, type_=blobs.c[c].type)
+                    for c in ("store", "name", "tenant_id", "size", "sha256", "created_at")
+                }
+            )
+            .returning(blobs.c.id)
+            .compile(dialect=dialect)
+        )
+        self.chunk = (
+            insert(chunks)
+            .values({c: bindparam(c, type_=chunks.c[c].type) for c in ("blob_id", "seq", "data")})
+            .returning(chunks.c.seq)
+            .compile(dialect=dialect)
+        )
         # What the model fills in by itself: its plain defaults (status, attempts, …).
         self.defaults = {
             c.name: c.default.arg if isinstance(c.default, ScalarElementColumnDefault) else None
             for c in columns
         }
         self.convert = {
-            c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns
+            c.name: c.type.dialect_impl(dialect).bind_processor(dialect)
+            for c in [*blobs.c, *chunks.c, *columns]  # (names they share have the same types)
         }
 
     def run(self, cursor: Any, compiled: SQLCompiler, values: dict[str, Any]) -> Any:
@@ -140,9 +162,14 @@ def insert_rows(
     stamps = {"received_at": now, "enqueued_at": DUE_NOW if due else now}
     results = []
     for r in rows:
-        values = sql.defaults | vars(r) | stamps
+        values = sql.defaults | {k: v for k, v in vars(r).items() if k != "blob"} | stamps
         inserted = sql.run(cursor, sql.insert, values)
         if inserted is not None:
+            if r.blob is not None:  # a new message's bytes, committed with its row
+                blob = {"store": "raw", "name": r.raw_path, "tenant_id": r.tenant_id}
+                blob |= {"size": len(r.blob), "sha256": r.sha256, "created_at": now}
+                blob_id = sql.run(cursor, sql.blob, blob)[0]
+                sql.run(cursor, sql.chunk, {"blob_id": blob_id, "seq": 0, "data": r.blob})
             results.append(Accepted(int(inserted[0]), duplicate=False))
             continue
         existing = sql.run(cursor, sql.select, {k: values[k] for k in KEY})

@@ -120,9 +120,8 @@ class RawStore:
         the spool's own name over (a rename). Without `sync`, the caller fsyncs the directory
         (`directory_of`) before it commits the row, as the group commit does once per batch.
         """
-        now = utcnow()
-        folder = f"{tenant_id}/{now:%Y-%m}"
-        rel = f"{folder}/{now:%Y%m%dT%H%M%S}-{secrets.token_hex(8)}.eml"
+        rel = self.name_for(tenant_id)
+        folder = rel.rsplit("/", 1)[0]
         if self.blobs is not None:  # committed in the database before the row, from the file
             spool.close()
             with open(spool.path, "rb") as fh:
@@ -136,6 +135,20 @@ class RawStore:
         if sync:
             fsync_dir(Path(directory))
         return rel
+
+    def name_for(self, tenant_id: int) -> str:
+        """A new message's name under the tenant (its month's folder, the time, a random part)."""
+        now = utcnow()
+        return f"{tenant_id}/{now:%Y-%m}/{now:%Y%m%dT%H%M%S}-{secrets.token_hex(8)}.eml"
+
+    def inline(self, spool: Spool) -> bytes | None:
+        """The finished spool's bytes, when the database keeps messages and this one fits in
+        one chunk: the group commit then stores them with the row, in one transaction."""
+        if self.blobs is None or spool.size > CHUNK:
+            return None
+        spool.close()
+        with open(spool.path, "rb") as fh:
+            return fh.read()
 
     def directory_of(self, rel: str) -> str:
         """The directory to fsync before the row commits ("" in the database)."""
