@@ -260,3 +260,14 @@ def xlsx_with(*cells: str) -> bytes:
             f'<c r="A1"><v>42</v></c></row></sheetData></worksheet>',
         }
     )
+
+
+def listening(port: int) -> bool:
+    """Something accepts connections on 127.0.0.1:port."""
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False

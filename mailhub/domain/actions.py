@@ -78,10 +78,13 @@ class Done:
         return self.template.format(**self.params)
 
 
-def perform(session: Session, tenant: Tenant, token: str, choice: str = "this") -> Done:
+def perform(
+    session: Session, tenant: Tenant, token: str, choice: str = "this", sealed: bool = False
+) -> Done:
     """Do what the token is for (or, for unsubscribe, the chosen variant): what changed.
-    Raises TokenRefused or PreferenceRefused with a message for a person."""
-    row = token_for(session, tenant.id, token)
+    Raises TokenRefused or PreferenceRefused with a message for a person. `sealed`: the token
+    as a stored envelope has it (outbound.keys.sealed_hash), for the unsubscribe mailbox."""
+    row = token_for(session, tenant.id, token, sealed)
     user = _user(session, tenant, row)
     name, _ = _subject(session, tenant, row)
     use_token(session, row)

@@ -19,7 +19,7 @@ from mailhub.outbound.keys import reply_key_for
 def add_from_reply(mail: Mail, key: str) -> tuple[Comment | Form, list[int]]:
     """A reply: a comment on its page, or an answer to (or a correction of) its form."""
     session, tenant, parsed = mail.session, mail.tenant, mail.parsed
-    reply_key = reply_key_for(session, tenant.id, key)
+    reply_key = reply_key_for(session, tenant.id, key, sealed=True)  # from the stored envelope
     if reply_key is None:
         raise Rejected("unknown_key", "this reply address is unknown or has expired")
     user = session.get(User, reply_key.user_id)

@@ -14,7 +14,7 @@ from mailhub.outbound.keys import TokenRefused
 def unsubscribe(mail: Mail, token: str) -> actions.Done:
     """The mailto: of List-Unsubscribe: the token alone decides, as the https one-click does."""
     try:
-        return actions.perform(mail.session, mail.tenant, token)
+        return actions.perform(mail.session, mail.tenant, token, sealed=True)
     except TokenRefused as exc:
         raise Rejected("unknown_token", str(exc)) from None
     except PreferenceRefused as exc:

@@ -51,17 +51,27 @@ def new_key() -> str:
 
 
 def hash_key(key: str) -> str:
-    """The stored form of a key or token; one already sealed by ingress (routing.seal) is its
-    hash."""
-    if key.startswith(SEALED):
-        return key[len(SEALED) :]
+    """The stored form of a key, token or cookie."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def reply_key_for(session: Session, tenant_id: int, key: str) -> ReplyKey | None:
+def sealed_hash(key: str) -> str:
+    """The stored form of a key as the inbound mailboxes have it: ingress stores reply and
+    unsubscribe addresses sealed (routing.seal), "=" and the key's hash. Only for what came
+    from a stored envelope: anywhere else (a URL, a cookie, an RCPT) a hash from a leaked
+    database must not stand in for the secret, and hash_key is the only form."""
+    return key[len(SEALED) :] if key.startswith(SEALED) else hash_key(key)
+
+
+def reply_key_for(
+    session: Session, tenant_id: int, key: str, sealed: bool = False
+) -> ReplyKey | None:
     """The reply key with this secret, only within the tenant it was minted for."""
     return session.scalar(
-        select(ReplyKey).where(ReplyKey.key_hash == hash_key(key), ReplyKey.tenant_id == tenant_id)
+        select(ReplyKey).where(
+            ReplyKey.key_hash == (sealed_hash(key) if sealed else hash_key(key)),
+            ReplyKey.tenant_id == tenant_id,
+        )
     )
 
 
@@ -91,11 +101,13 @@ def mint_token(
     return token
 
 
-def token_for(session: Session, tenant_id: int, token: str) -> ActionToken:
-    """The live token with this secret in this tenant (not yet marked used)."""
+def token_for(session: Session, tenant_id: int, token: str, sealed: bool = False) -> ActionToken:
+    """The live token with this secret in this tenant (not yet marked used); `sealed`: as a
+    stored envelope has it (sealed_hash)."""
     row = session.scalar(
         select(ActionToken).where(
-            ActionToken.token_hash == hash_key(token), ActionToken.tenant_id == tenant_id
+            ActionToken.token_hash == (sealed_hash(token) if sealed else hash_key(token)),
+            ActionToken.tenant_id == tenant_id,
         )
     )
     if row is None:

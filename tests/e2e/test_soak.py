@@ -25,7 +25,7 @@ from mailhub.models import Attachment, InboundMessage, Notification, Page
 from mailhub.tasks import Runtime
 
 from conftest import REDIS_URL, add_small_acme, free_port, make_settings, wait_until
-from helpers import MAILHUB
+from helpers import MAILHUB, listening
 
 MESSAGES = 2000
 SENDERS = 4
@@ -101,7 +101,7 @@ def test_soak_2000_messages_with_the_worker_killed(tmp_path: Path, pg_database: 
         )
 
     smtp = spawn("smtp")
-    wait_until(lambda: _listening(smtp_port))
+    wait_until(lambda: listening(smtp_port))
     failures: list[str] = []
     senders = [
         threading.Thread(target=_send_all, args=(smtp_port, k, SENDERS, failures))
@@ -156,13 +156,3 @@ def test_soak_2000_messages_with_the_worker_killed(tmp_path: Path, pg_database: 
     assert len(notifications) == expected_pages and set(notifications.values()) == {1}
     assert len(list(settings.outbox_dir.glob("*.eml"))) == expected_pages
     rt.close()
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False

@@ -36,7 +36,7 @@ from mailhub.privacy import requests
 from mailhub.tasks import Runtime
 
 from conftest import REDIS_URL, free_port, make_settings, wait_until
-from helpers import MAILHUB, png, sign_in
+from helpers import MAILHUB, listening, png, sign_in
 from smtp_sink import SmtpSink
 
 PDF = b"%PDF-1.4\n% the plan for Q3\n" + b"0" * 3000 + b"\n%%EOF\n"
@@ -93,7 +93,7 @@ def cluster(tmp_path: Path, pg_database: str) -> Iterator[dict[str, object]]:
         for role in ("smtp", "worker", "web"):
             start(role)
         for port in (smtp_port, http_port):
-            wait_until(lambda p=port: _listening(p), timeout=60)
+            wait_until(lambda p=port: listening(p), timeout=60)
         try:
             yield {
                 "rt": rt,
@@ -112,16 +112,6 @@ def cluster(tmp_path: Path, pg_database: str) -> Iterator[dict[str, object]]:
             for proc in procs.values():
                 proc.wait(timeout=30)
             rt.close()
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def _export_link(sink: SmtpSink) -> str | None:
@@ -238,7 +228,7 @@ def test_a_soak_with_kills_loses_and_duplicates_nothing(cluster: dict[str, objec
                 sent.append(n)
                 return
             except (OSError, smtplib.SMTPException):
-                wait_until(lambda: _listening(port), timeout=60)
+                wait_until(lambda: listening(port), timeout=60)
         raise AssertionError(f"message {n} was never accepted")
 
     def pages() -> int:

@@ -13,7 +13,7 @@ from mailhub.db import unit_of_work
 from mailhub.domain import inbound_log
 from mailhub.ingress.smtp import SmtpServer
 from mailhub.models import Comment, InboundMessage, Page, ReplyKey, Revision
-from mailhub.outbound.keys import hash_key, new_key
+from mailhub.outbound.keys import hash_key, new_key, sealed_hash
 from mailhub.routing import Mailbox, route, seal, shown
 from mailhub.tasks import Runtime
 
@@ -28,7 +28,7 @@ def test_a_reply_address_is_stored_sealed_and_shown_cut() -> None:
     assert KEY_TEST not in sealed
     assert sealed == f"reply+={hashlib.sha256(KEY_TEST.encode()).hexdigest()}@acme.example"
     r = route(sealed)
-    assert r.mailbox is Mailbox.COMMENTS and hash_key(r.arg) == hash_key(KEY_TEST)
+    assert r.mailbox is Mailbox.COMMENTS and sealed_hash(r.arg) == hash_key(KEY_TEST)
     assert shown(sealed) == shown(f"reply+{KEY_TEST}@acme.example") == "reply+\u2026@acme.example"
     assert seal("sales@acme.example") == "sales@acme.example"
     # What arrives already looking sealed did not come from mailhub: it is cut, it never acts
@@ -134,3 +134,33 @@ def test_stored_envelopes_of_before_are_sealed_by_the_migration(kind: str, tmp_p
     assert (
         hashlib.sha256(KEY_TEST.encode()).hexdigest() in stored and "sales@acme.example" in stored
     )
+
+
+def test_a_hash_from_a_leaked_database_opens_no_link_and_no_session(
+    runtime: Runtime, acme: dict[str, int]
+) -> None:
+    """The sealed form is read only from stored envelopes: a URL or a cookie that carries
+    "=" and a stored hash is as good as a wrong secret."""
+    from fastapi.testclient import TestClient
+
+    from mailhub.models import SubjectKind, WebSession
+    from mailhub.outbound.keys import mint_token
+    from mailhub.web.app import create_app
+    from mailhub.web.auth import COOKIE
+
+    from helpers import sign_in
+
+    with unit_of_work(runtime.sessions) as s:
+        token = mint_token(
+            s, acme["tenant"], acme["bob"], "unfollow", SubjectKind.SPACE, acme["sales"]
+        )
+    web = TestClient(create_app(runtime.sessions, runtime.files))
+    forged = f"={hash_key(token)}"
+    assert web.post(f"/t/acme/actions/{forged}").status_code in (400, 404)
+    assert web.post(f"/t/acme/actions/{token}").status_code == 200  # the secret itself works
+    sign_in(web, runtime.sessions, "acme", "bob@acme.example")
+    with runtime.sessions() as s:
+        stored = s.scalars(select(WebSession.token_hash)).one()
+    stranger = TestClient(create_app(runtime.sessions, runtime.files))
+    stranger.cookies.set(COOKIE, f"={stored}")
+    assert "bob@acme.example" not in stranger.get("/t/acme", follow_redirects=True).text
