@@ -194,7 +194,8 @@ class GroupCommitter:
     the same for a coroutine, woken straight from the writer thread (no thread in between).
 
     `after_commit` gets the ids of each batch's new rows once they are committed (the broker's
-    enqueue), in the writer thread, before any caller hears of them.
+    enqueue), in a thread of its own: a broker that is slow or away delays no commit and no
+    "250" (the rows are committed; the sweeper enqueues what never reached the broker).
     """
 
     def __init__(
@@ -218,6 +219,10 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="mailhub-commit", daemon=True)
         self._thread.start()
+        self._handed: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
+        self._hander = threading.Thread(target=self._hand_on, name="mailhub-enqueue", daemon=True)
+        if after_commit is not None:
+            self._hander.start()
 
     def store(self, rows: list[NewInbound], directories: set[str]) -> list[Accepted]:
         """Commit the rows; first fsync `directories`, where their files were given names."""
@@ -238,6 +243,9 @@ class GroupCommitter:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=30)
+        if self._hander.is_alive():  # what was committed is handed on before the process ends
+            self._handed.put(None)
+            self._hander.join(timeout=30)
 
     def _run(self) -> None:
         while True:
@@ -276,14 +284,19 @@ class GroupCommitter:
         if self.after_commit is not None:
             fresh = [r.inbound_id for r in results if not r.duplicate]
             if fresh:
-                try:
-                    self.after_commit(fresh)
-                except Exception:  # committed; the sweeper takes what was not enqueued
-                    log.exception("could not hand %d inbound messages on", len(fresh))
+                self._handed.put(fresh)
         start = 0
         for p in batch:
             p.done(results[start : start + len(p.rows)])
             start += len(p.rows)
+
+    def _hand_on(self) -> None:
+        assert self.after_commit is not None
+        while (ids := self._handed.get()) is not None:
+            try:
+                self.after_commit(ids)
+            except Exception:  # committed; the sweeper takes what was not enqueued
+                log.exception("could not hand %d inbound messages on", len(ids))
 
     @contextmanager
     def _turn(self) -> Iterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import threading
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,35 @@ def test_the_rate_window_slides() -> None:
     assert not limiter.allow(1, "a@x", now=30)
     assert limiter.allow(2, "a@x", now=30)  # per tenant
     assert limiter.allow(1, "a@x", now=61)  # the first one has left the window
+
+
+def test_a_broker_that_hangs_delays_no_250(runtime: Runtime, acme: dict[str, int]) -> None:
+    """The rows are committed before "250"; handing them to the broker happens beside it, so a
+    broker that does not answer holds up no sender (the sweeper enqueues what it missed)."""
+    stuck = threading.Event()
+    handed: list[list[int]] = []
+
+    def enqueue(ids: list[int]) -> None:
+        handed.append(ids)
+        stuck.wait(60)
+
+    server = SmtpServer(
+        MailhubHandler(runtime.sessions, runtime.raw_store, enqueue),
+        "127.0.0.1",
+        free_port(),
+        10**6,
+    )
+    server.start()
+    try:
+        for n in range(3):
+            raw = fixture("page_plain.eml").replace(
+                b"<CAF8k2xQ-q3review-1@", f"<hang-{n}@".encode()
+            )
+            with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+                assert client.sendmail("ann@acme.example", ["sales@acme.example"], raw) == {}
+        assert handed  # the broker was asked (and is still not answering)
+    finally:
+        stuck.set()
+        server.stop()
+    with runtime.sessions() as s:
+        assert len(s.scalars(select(InboundMessage.id)).all()) == 3
