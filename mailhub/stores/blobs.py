@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import time
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
@@ -153,7 +154,7 @@ class DatabaseBlobs:
         except FileNotFoundError:
             pass
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")  # per caller
         try:
             with open(partial, "wb") as fh:
                 for data in self.chunks(name):
