@@ -178,7 +178,10 @@ class DatabaseBlobs:
                 continue
             name = path.relative_to(self.cache).as_posix()
             try:
-                if path.stat().st_mtime < cutoff or not self.exists(name):
+                if path.stat().st_mtime < cutoff or (
+                    not path.name.startswith(".")  # a copy being filled is nobody's to take
+                    and not self.exists(name)
+                ):
                     path.unlink()
                     removed += 1
             except FileNotFoundError:
