@@ -135,6 +135,15 @@ def _statements(dialect: Dialect) -> _Statements:
     return _Statements(dialect)
 
 
+def _tell(pending: _Pending, outcome: list[Accepted] | BaseException) -> None:
+    """Tell a waiting caller; one that cannot be told (its event loop already closed, at
+    shutdown) never stops the writer thread, which the other callers wait on."""
+    try:
+        pending.done(outcome)
+    except Exception:
+        log.warning("a caller of the group commit could not be told", exc_info=True)
+
+
 def _settle(future: Any, outcome: list[Accepted] | BaseException) -> None:
     if future.cancelled():  # the SMTP session went away while its rows were committed
         return
@@ -279,7 +288,7 @@ class GroupCommitter:
         except Exception as exc:  # every caller answers 451 and removes its files
             log.exception("group commit of %d inbound deliveries failed", len(batch))
             for p in batch:
-                p.done(exc)
+                _tell(p, exc)
             return
         if self.after_commit is not None:
             fresh = [r.inbound_id for r in results if not r.duplicate]
@@ -287,7 +296,7 @@ class GroupCommitter:
                 self._handed.put(fresh)
         start = 0
         for p in batch:
-            p.done(results[start : start + len(p.rows)])
+            _tell(p, results[start : start + len(p.rows)])
             start += len(p.rows)
 
     def _hand_on(self) -> None:
