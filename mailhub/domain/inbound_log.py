@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from mailhub.domain.directory import get_tenant
 from mailhub.errors import InvalidInput, NotFound
-from mailhub.models import InboundMessage, InboundStatus, utcnow
+from mailhub.models import DUE_NOW, InboundMessage, InboundStatus, utcnow
 from mailhub.routing import shown
 
 
@@ -99,7 +99,7 @@ def retry_inbound(session: Session, tenant_slug: str, inbound_id: int) -> Inboun
     m.attempts = 0
     m.reason = f"retry requested (was: {m.reason})"[:2000]
     m.processed_at = None
-    m.enqueued_at = datetime(1970, 1, 1)  # due for the very next sweep
+    m.enqueued_at = DUE_NOW  # due for the very next sweep
     session.flush()
     return _entry(m)
 
@@ -117,7 +117,7 @@ def approve(session: Session, tenant_slug: str, inbound_id: int) -> InboundEntry
     m.moderation = "approved"
     m.status = InboundStatus.PENDING
     m.reason = f"approved by a moderator (was: {m.reason})"[:2000]
-    m.enqueued_at = datetime(1970, 1, 1)  # due for the very next sweep
+    m.enqueued_at = DUE_NOW  # due for the very next sweep
     session.flush()
     return _entry(m)
 

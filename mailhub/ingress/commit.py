@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cache, partial
 from pathlib import Path
 from typing import Any, cast
@@ -32,13 +31,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from mailhub.models import Blob, BlobChunk, InboundMessage, utcnow
+from mailhub.models import DUE_NOW, Blob, BlobChunk, InboundMessage, utcnow
 from mailhub.stores.files import fsync_dir
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
-DUE_NOW = datetime(1970, 1, 1)  # enqueued_at of a row the worker's next sweep takes at once
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from mailhub.models.cluster import Blob, BlobChunk, Lease
 from mailhub.models.content import Attachment, Comment, Page, Revision
 from mailhub.models.forms import Form, FormResponse, FormVersion
 from mailhub.models.mail import (
+    DUE_NOW,
     ImapAccount,
     InboundMessage,
     InboundStatus,
@@ -33,6 +34,7 @@ from mailhub.models.search import SearchEntry
 from mailhub.models.tenancy import Space, SpaceMember, Tenant, User, WebSession
 
 __all__ = [
+    "DUE_NOW",
     "ActionToken",
     "Attachment",
     "Breach",

@@ -41,6 +41,10 @@ class InboundStatus(enum.StrEnum):
         return frozenset({cls.PROCESSED, cls.REJECTED, cls.FAILED, cls.BOUNCED, cls.IGNORED})
 
 
+# enqueued_at of a row (inbound or notification) that the worker's next sweep takes at once
+DUE_NOW = datetime(1970, 1, 1)
+
+
 class InboundMessage(Base):
     __tablename__ = "inbound_messages"
     __table_args__ = (

@@ -20,6 +20,7 @@ from mailhub.db import SessionFactory, rowcount, unit_of_work
 from mailhub.domain import attachment_text
 from mailhub.metrics import SWEEPER_RUNS
 from mailhub.models import (
+    DUE_NOW,
     InboundMessage,
     InboundStatus,
     Notification,
@@ -316,8 +317,6 @@ def due_now(sessions: SessionFactory, model: Any) -> Callable[[Iterable[int]], N
         if not wanted:
             return
         with unit_of_work(sessions) as session:
-            session.execute(
-                update(model).where(model.id.in_(wanted)).values(enqueued_at=datetime(1970, 1, 1))
-            )
+            session.execute(update(model).where(model.id.in_(wanted)).values(enqueued_at=DUE_NOW))
 
     return mark
