@@ -7,7 +7,7 @@ turn, in the same run; the figure is messages accepted durably per second (for b
 Needs root and Debian's postfix package (smtp-source comes with it). The machine's Postfix is
 configured for the run: loopback only, mail for bench.example discarded after queueing.
 
-    python bench/ingress.py [--messages 2000] [--size 32768] [--sessions 8]
+    python bench/ingress.py [--messages 2000] [--size 32768] [--sessions 8] [--only sqlite]
 """
 
 from __future__ import annotations
@@ -214,6 +214,12 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="mailhub smtp processes on the port for the first run (default: one per core)",
     )
+    p.add_argument(
+        "--only",
+        choices=["pg", "pg-blobs", "sqlite"],
+        action="append",
+        help="measure only these mailhub set-ups (repeatable; default: all three)",
+    )
     args = p.parse_args()
     n, size, sessions = args.messages, args.size, args.sessions
     results: dict[str, float] = {}
@@ -232,6 +238,8 @@ def main() -> None:
         (f"mailhub SQLite x{args.processes}", "", "", args.processes),
         ("mailhub SQLite x1", "", "", 1),
     ]
+    wanted = set(args.only or ["pg", "pg-blobs", "sqlite"])
+    runs = [run for run in runs if (run[1] or "sqlite") in wanted]
     try:
         for label, db, broker, processes in runs:
             db_url = fresh_pg() if db else ""

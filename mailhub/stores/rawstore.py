@@ -1,9 +1,10 @@
 """The raw mail store: the exact bytes that arrived, one file per message, fsynced.
 
-Mail is written to a spool file as it arrives (so a 50 MB message never sits in memory), hashed
-on the way, and only then given its name under each tenant it is for: fsynced, hard-linked,
-directory fsynced, the spool name removed. So a row never points at half a message, and each
-tenant's copy can be erased on its own.
+Mail is held as it arrives, hashed on the way: in memory while it is small (up to IN_MEMORY),
+in a spool file past that, so a 50 MB message never sits in memory. Only then is it given its
+name under each tenant it is for: written (or the spool renamed or hard-linked) and fsynced,
+the directory fsynced. So a row never points at half a message, and each tenant's copy can
+be erased on its own.
 """
 
 from __future__ import annotations
@@ -24,29 +25,59 @@ from mailhub.stores.files import fsync_dir
 T = TypeVar("T")
 
 HEAD_BYTES = 65536  # enough to find the Message-ID without reading the whole message
+IN_MEMORY = 262144  # a message up to this size is never written to a spool file
 
 
 class Spool:
-    """A message being received: appended to a temporary file, hashed as it comes."""
+    """A message being received, hashed as it comes: kept in memory while it is small, else
+    appended to a temporary file.
 
-    def __init__(self, path: Path) -> None:
+    Most mail is small: its bytes go from memory straight to the stored file, and no spool
+    file is created on the receiving event loop (creating one waits on the directory that the
+    other sessions' files are being named in). A message past `in_memory` bytes is written to
+    the file from then on, so a 50 MB message never sits in memory.
+    """
+
+    def __init__(self, path: Path, in_memory: int = 0) -> None:
         self.path = path
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self.in_memory = in_memory
+        self._memory: bytearray | None = bytearray()  # None once the bytes are in the file
+        self._fd: int | None = None
         self._sha = hashlib.sha256()
         self.size = 0
         self.head = b""
         self.renamed = False  # the spool's name was given to the stored file
+        if in_memory <= 0:
+            self._open()
+
+    def _open(self) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            self._fd = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:  # the first spool file here, or its folder was removed
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, flags, 0o600)
+        held, self._memory = self._memory, None
+        if held:
+            _write_all(self._fd, held)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        assert self._fd is not None, "spool already closed"
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        if self._memory is not None and len(self._memory) + len(data) <= self.in_memory:
+            self._memory += data
+        else:
+            if self._memory is not None:
+                self._open()
+            assert self._fd is not None, "spool already closed"
+            _write_all(self._fd, data)
         self._sha.update(data)
         if len(self.head) < HEAD_BYTES:
             self.head += bytes(data[: HEAD_BYTES - len(self.head)])
         self.size += len(data)
+
+    @property
+    def memory(self) -> bytes | None:
+        """The whole message when it never left memory (no spool file), else None."""
+        return None if self._memory is None else bytes(self._memory)
 
     @property
     def sha256(self) -> str:
@@ -69,11 +100,33 @@ class Spool:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if not self.renamed:
+        if self._memory is not None:
+            self._memory = bytearray()  # nothing on disk; the bytes are let go
+        elif not self.renamed:
             self.path.unlink(missing_ok=True)
 
     def read(self) -> bytes:
-        return self.path.read_bytes()
+        return bytes(self._memory) if self._memory is not None else self.path.read_bytes()
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _write_new(path: str, data: bytes) -> None:
+    """A new file with `data`, fsynced (its directory is the caller's to fsync)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    os.close(fd)
 
 
 class RawStore:
@@ -87,8 +140,11 @@ class RawStore:
         self._incoming = os.path.join(self._root, "incoming")
         self._made: set[str] = set()  # directories known to exist (a cache: one stat saved)
 
-    def spool(self) -> Spool:
+    def spool(self, in_memory: int = IN_MEMORY) -> Spool:
+        """A spool for a message being received; up to `in_memory` bytes stay in memory."""
         incoming = self._incoming
+        if in_memory > 0:  # no file yet: it is made (and `incoming` with it) when needed
+            return Spool(Path(f"{incoming}/{secrets.token_hex(12)}.tmp"), in_memory)
         return self._retry_in(
             incoming, lambda: Spool(Path(f"{incoming}/{secrets.token_hex(12)}.tmp"))
         )
@@ -122,16 +178,24 @@ class RawStore:
         """
         rel = self.name_for(tenant_id)
         folder = rel.rsplit("/", 1)[0]
+        held = spool.memory
         if self.blobs is not None:  # committed in the database before the row, from the file
             spool.close()
+            if held is not None:
+                chunks = (held[i : i + CHUNK] for i in range(0, len(held), CHUNK))
+                self.blobs.write(tenant_id, rel, chunks)
+                return rel
             with open(spool.path, "rb") as fh:
                 self.blobs.write(tenant_id, rel, iter(lambda: fh.read(CHUNK), b""))
             return rel
-        spool.finish()
         directory = f"{self._root}/{folder}"
         target = f"{self._root}/{rel}"
-        self._retry_in(directory, partial(os.rename if last else os.link, spool.path, target))
-        spool.renamed = last
+        if held is not None:  # never left memory: written once, under its name
+            self._retry_in(directory, partial(_write_new, target, held))
+        else:
+            spool.finish()
+            self._retry_in(directory, partial(os.rename if last else os.link, spool.path, target))
+            spool.renamed = last
         if sync:
             fsync_dir(Path(directory))
         return rel
@@ -147,6 +211,9 @@ class RawStore:
         if self.blobs is None or spool.size > CHUNK:
             return None
         spool.close()
+        held = spool.memory
+        if held is not None:
+            return held
         with open(spool.path, "rb") as fh:
             return fh.read()
 

@@ -117,9 +117,9 @@ def test_the_sweeper_removes_spools_left_by_a_dead_process(runtime: Runtime) -> 
     import os
     import time
 
-    left = runtime.raw_store.spool()  # a receiving process died here
+    left = runtime.raw_store.spool(in_memory=0)  # a receiving process died here
     left.write(b"half a message")
-    fresh = runtime.raw_store.spool()  # a slow client still sending
+    fresh = runtime.raw_store.spool(in_memory=0)  # a slow client still sending
     old = time.time() - 3600
     os.utime(left.path, (old, old))
     runtime.sweep()
