@@ -38,8 +38,9 @@ class Spool:
     the file from then on, so a 50 MB message never sits in memory.
     """
 
-    def __init__(self, path: Path, in_memory: int = 0) -> None:
-        self.path = path
+    def __init__(self, folder: str, in_memory: int = 0) -> None:
+        self.folder = folder
+        self._path: Path | None = None  # named when first asked: most spools never need one
         self.in_memory = in_memory
         self._memory: bytearray | None = bytearray()  # None once the bytes are in the file
         self._fd: int | None = None
@@ -49,6 +50,13 @@ class Spool:
         self.renamed = False  # the spool's name was given to the stored file
         if in_memory <= 0:
             self._open()
+
+    @property
+    def path(self) -> Path:
+        """The spool file's name (there is a file only once the bytes left memory)."""
+        if self._path is None:
+            self._path = Path(f"{self.folder}/{secrets.token_hex(12)}.tmp")
+        return self._path
 
     def _open(self) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
@@ -102,8 +110,8 @@ class Spool:
             self._fd = None
         if self._memory is not None:
             self._memory = bytearray()  # nothing on disk; the bytes are let go
-        elif not self.renamed:
-            self.path.unlink(missing_ok=True)
+        elif not self.renamed and self._path is not None:
+            self._path.unlink(missing_ok=True)
 
     def read(self) -> bytes:
         return bytes(self._memory) if self._memory is not None else self.path.read_bytes()
@@ -144,10 +152,8 @@ class RawStore:
         """A spool for a message being received; up to `in_memory` bytes stay in memory."""
         incoming = self._incoming
         if in_memory > 0:  # no file yet: it is made (and `incoming` with it) when needed
-            return Spool(Path(f"{incoming}/{secrets.token_hex(12)}.tmp"), in_memory)
-        return self._retry_in(
-            incoming, lambda: Spool(Path(f"{incoming}/{secrets.token_hex(12)}.tmp"))
-        )
+            return Spool(incoming, in_memory)
+        return self._retry_in(incoming, lambda: Spool(incoming))
 
     def _retry_in(self, directory: str, make: Callable[[], T]) -> T:
         """`make()` a name in `directory`, creating it when it is not there (or no longer)."""
