@@ -8,6 +8,10 @@ Needs root and Debian's postfix package (smtp-source comes with it). The machine
 configured for the run: loopback only, mail for bench.example discarded after queueing.
 
     python bench/ingress.py [--messages 2000] [--size 32768] [--sessions 8] [--only sqlite]
+                            [--rounds 3]
+
+Postfix runs first and again after every mailhub run; each mailhub run's ratio is against the
+mean of the Postfix runs just before and after it (the machine's speed drifts within minutes).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -189,6 +194,14 @@ def stored(database_url: str) -> int:
         return int(s.scalar(select(func.count()).select_from(InboundMessage)) or 0)
 
 
+def settle() -> None:
+    """Flush what the last run left to write (PostgreSQL's checkpoint, the page cache), so
+    its write-back does not land on the next run's fsyncs: every run starts on a quiet disk."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    os.sync()
+
+
 def fresh_pg() -> str:
     name = f"mailhub_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -220,15 +233,24 @@ def main() -> None:
         action="append",
         help="measure only these mailhub set-ups (repeatable; default: all three)",
     )
+    p.add_argument(
+        "--rounds", type=int, default=1, help="measure every set-up this many times (median)"
+    )
     args = p.parse_args()
     n, size, sessions = args.messages, args.size, args.sessions
-    results: dict[str, float] = {}
-    cpu_ms: dict[str, float] = {}
+    rates: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {}
+    cpu_ms: dict[str, list[float]] = {}
     loads = [os.getloadavg()[0]]
 
+    def postfix_run() -> float:
+        settle()
+        rate = n / smtp_source(25, n, size, sessions, "sales@bench.example")
+        postfix_idle()
+        return rate
+
     start_postfix()
-    postfix_rates = [n / smtp_source(25, n, size, sessions, "sales@bench.example")]
-    postfix_idle()
+    postfix_rates = [postfix_run()]
 
     work = Path(tempfile.mkdtemp(prefix="mailhub-bench-"))
     runs = [
@@ -239,7 +261,7 @@ def main() -> None:
         ("mailhub SQLite x1", "", "", 1),
     ]
     wanted = set(args.only or ["pg", "pg-blobs", "sqlite"])
-    runs = [run for run in runs if (run[1] or "sqlite") in wanted]
+    runs = [run for run in runs if (run[1] or "sqlite") in wanted] * args.rounds
     try:
         for label, db, broker, processes in runs:
             db_url = fresh_pg() if db else ""
@@ -250,11 +272,12 @@ def main() -> None:
                 if db == "pg-blobs":  # raw mail in the database, not in the data directory
                     env["MAILHUB_BLOB_STORE"] = "postgres"
                 servers = mailhub_servers(env, port, processes)
+                settle()  # the new database's files, the migrations
                 try:
                     pids = [server.pid for server in servers]
                     cpu_before = cpu_seconds(pids)
                     secs = smtp_source(port, n, size, sessions, "sales@bench.example")
-                    cpu_ms[label] = (cpu_seconds(pids) - cpu_before) * 1000 / n
+                    cpu = (cpu_seconds(pids) - cpu_before) * 1000 / n
                     loads.append(os.getloadavg()[0])
                     gone = [s.pid for s in servers if s.poll() is not None]
                     if gone:
@@ -267,13 +290,14 @@ def main() -> None:
                     drop_pg(db_url)
             if count != n:
                 raise SystemExit(f"{label}: {count} of {n} messages stored")
-            results[label] = n / secs
+            # Postfix again after every run: the machine's speed drifts, so each run is held
+            # against the mean of the Postfix runs just before and just after it.
+            postfix_rates.append(postfix_run())
+            rates.setdefault(label, []).append(n / secs)
+            ratios.setdefault(label, []).append(n / secs * 2 / sum(postfix_rates[-2:]))
+            cpu_ms.setdefault(label, []).append(cpu)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    # Postfix again at the end: the machine's speed drifts, and the ratio is against the mean.
-    postfix_rates.append(n / smtp_source(25, n, size, sessions, "sales@bench.example"))
-    postfix_idle()
-    postfix = sum(postfix_rates) / len(postfix_rates)
 
     print(
         f"\n{n} messages of {size} bytes over {sessions} sessions, accepted durably "
@@ -281,13 +305,15 @@ def main() -> None:
         + ", ".join(f"{x:.2f}" for x in loads)
     )
     print(
-        f"  {'postfix (first, last run)':<32} {postfix:8.1f} msg/s   "
-        + " / ".join(f"{r:.1f}" for r in postfix_rates)
+        f"  {'postfix (runs in order)':<32} {statistics.median(postfix_rates):8.1f} msg/s   "
+        + " / ".join(f"{r:.0f}" for r in postfix_rates)
     )
-    for label, rate in results.items():
+    for label in rates:
+        ratio = statistics.median(ratios[label])
         print(
-            f"  {label:<32} {rate:8.1f} msg/s   ratio to Postfix {rate / postfix:5.2f}   "
-            f"{cpu_ms[label]:.2f} ms CPU per message"
+            f"  {label:<32} {statistics.median(rates[label]):8.1f} msg/s   ratio to Postfix "
+            f"{ratio:5.2f} ({' '.join(f'{r:.2f}' for r in ratios[label])})   "
+            f"{statistics.median(cpu_ms[label]):.2f} ms CPU per message"
         )
     print(
         json.dumps(
@@ -296,7 +322,8 @@ def main() -> None:
                 "size": size,
                 "sessions": sessions,
                 "postfix_msg_per_s": postfix_rates,
-                "msg_per_s": results,
+                "msg_per_s": rates,
+                "ratio_to_neighbouring_postfix_runs": ratios,
                 "cpu_ms_per_msg": cpu_ms,
                 "load": loads,
             }
