@@ -84,6 +84,7 @@ def smtp_source(port: int, messages: int, size: int, sessions: int, rcpt: str) -
             f"127.0.0.1:{port}",
         ],
         check=True,
+        timeout=max(120, messages / 10),  # a server that stops answering fails the run loudly
     )
     return time.perf_counter() - start
 
