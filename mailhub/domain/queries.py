@@ -64,6 +64,8 @@ class PageView:
     # Who heard of the page when it was published: mailed at once, and waiting per digest.
     notified_now: int = 0
     in_digests: dict[str, int] = field(default_factory=dict)
+    # Attachments an erasure removed because they named the erased person.
+    attachments_removed: int = 0
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -189,6 +191,7 @@ def page_view(
         body_text=rev.body_text if rev else "",
         revision=rev.number if rev else 0,
         created_at=page.created_at,
+        attachments_removed=page.attachments_removed,
         comments=[
             CommentView(c.id, name, c.body_html, c.body_text, c.quoted_text, c.created_at)
             for c, name in comment_rows

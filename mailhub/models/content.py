@@ -43,6 +43,9 @@ class Page(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Attachments of the page removed by an erasure because they named the person: the page
+    # says so where they were.
+    attachments_removed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Revision(Base):

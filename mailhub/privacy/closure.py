@@ -23,7 +23,14 @@ from mailhub.domain.directory import get_tenant
 from mailhub.models import Base, Blob, Tenant, utcnow
 from mailhub.privacy import datamap
 from mailhub.privacy.erasure.files import remove_outbox
-from mailhub.privacy.proof import Places, files_hits, files_under, fts_matches, log_files
+from mailhub.privacy.proof import (
+    Places,
+    files_hits,
+    files_under,
+    fts_matches,
+    log_files,
+    record,
+)
 
 
 @dataclass(frozen=True)
@@ -124,8 +131,10 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
     mail_for_domain = [f"@{domain}"]
     for name in sorted(dm["file_stores"]):
         if name == "outbox_dir":
-            hits[f"file store {name}"] = files_hits(
-                files_under(places.outbox, None), mail_for_domain
+            record(
+                hits,
+                f"file store {name}",
+                files_hits(files_under(places.outbox, None), mail_for_domain),
             )
         elif name == "blob_store":  # raw mail and files in the database: any of the tenant's
             hits[f"file store {name}"] = int(
@@ -153,7 +162,7 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
             or 0
         )
     for name in sorted(dm["logs"]):
-        hits[f"log {name}"] = files_hits(log_files(places.log_file), mail_for_domain)
+        record(hits, f"log {name}", files_hits(log_files(places.log_file), mail_for_domain))
     for name in sorted(dm["backups"]):
         hits[f"backup {name}"] = int(places.keys.has_tenant(tenant_id)) + int(
             (places.backups / str(tenant_id)).exists()

@@ -7,7 +7,10 @@ place for personal data cannot be added without being covered. A check counts wh
 - a table: rows whose subject column is the person (their id, or their address), and rows
   whose text or JSON mentions their address or full name anywhere in the tenant;
 - the full-text index (SQLite FTS5): documents the index itself still matches for them;
-- a file store: files of the tenant whose bytes mention them (ZIP archives are opened);
+- a file store: files of the tenant whose bytes mention them, plainly or through the
+  encodings mail and the web use (RFC 2047 words, quoted-printable, base64, HTML entities,
+  JSON escapes, URL encoding, UTF-16, folded lines; ZIP archives are opened: privacy/scan.py).
+  A hit names its store and, beside it, the encoding it was found in;
 - a queue: mail still queued for them, or from them;
 - the log file and its rotated copies: lines that mention them;
 - backups: the tenant's backups that hold data sealed for them while their key still exists
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,7 @@ from mailhub.models import Base, InboundMessage, InboundStatus, Notification, No
 from mailhub.privacy import backups, datamap
 from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.report import subject_column
+from mailhub.privacy.scan import found_in_file
 from mailhub.stores import export_blobs, file_store, in_database, raw_store
 from mailhub.stores.blobs import DatabaseBlobs
 from mailhub.stores.files import FileStore
@@ -142,24 +146,26 @@ def prove(session: Session, places: Places, subject: Subject) -> dict[str, int]:
             hits[f"table {name}"] = fts
             continue
         hits[f"table {name}"] = _table_hits(session, name, entry, subject, needles)
-    checks: dict[str, Callable[[Places, Subject, list[str]], int]] = {
+    checks: dict[str, Callable[[Places, Subject, list[str]], Counter[str]]] = {
         "raw_dir": lambda p, s, n: files_hits(files_under(p.raw.root, s.tenant_id, "incoming"), n),
         "files_dir": lambda p, s, n: files_hits(files_under(p.files.root, s.tenant_id), n),
         "outbox_dir": lambda p, s, n: files_hits(files_under(p.outbox, None), n),
         "exports_dir": lambda p, s, n: files_hits(files_under(p.exports, s.tenant_id), n),
         # Backups are encrypted: a mention in the clear would be a broken backup.
         "backups_dir": lambda p, s, n: files_hits(files_under(p.backups, s.tenant_id), n),
-        "keys_dir": lambda p, s, n: int(p.keys.has_user_key(s.tenant_id, s.user_id)),
+        "keys_dir": lambda p, s, n: Counter(
+            {"plain": int(p.keys.has_user_key(s.tenant_id, s.user_id))}
+        ),
         "blob_store": lambda p, s, n: blob_hits(p, s.tenant_id, n),
     }
     for name in sorted(dm["file_stores"]):
-        hits[f"file store {name}"] = _check(checks, name)(places, subject, needles)
+        record(hits, f"file store {name}", _check(checks, name)(places, subject, needles))
     for name in sorted(dm["queues"]):
         hits[f"queue {name}"] = _queued(session, name, subject)
     for name in sorted(dm["logs"]):
         if name != "application":
             raise ValueError(f"the data map lists log {name!r}, which the proof cannot check")
-        hits[f"log {name}"] = files_hits(log_files(places.log_file), needles)
+        record(hits, f"log {name}", files_hits(log_files(places.log_file), needles))
     for name in sorted(dm["backups"]):
         if name != "tenant":
             raise ValueError(f"the data map lists backup {name!r}, which the proof cannot check")
@@ -170,8 +176,8 @@ def prove(session: Session, places: Places, subject: Subject) -> dict[str, int]:
 
 
 def _check(
-    checks: dict[str, Callable[[Places, Subject, list[str]], int]], name: str
-) -> Callable[[Places, Subject, list[str]], int]:
+    checks: dict[str, Callable[[Places, Subject, list[str]], Counter[str]]], name: str
+) -> Callable[[Places, Subject, list[str]], Counter[str]]:
     if name not in checks:
         raise ValueError(f"the data map lists file store {name!r}, which the proof cannot check")
     return checks[name]
@@ -260,45 +266,54 @@ def log_files(log_file: Path | None) -> Iterator[Path]:
     yield from (p for p in log_file.parent.glob(log_file.name + "*") if p.is_file())
 
 
-def blob_hits(places: Places, tenant_id: int, needles: list[str]) -> int:
+def blob_hits(places: Places, tenant_id: int, needles: list[str]) -> Counter[str]:
     """The tenant's blobs in the database (MAILHUB_BLOB_STORE=postgres) that mention a needle,
-    read as the files they stand for (a ZIP's members too); 0 when files are on disk."""
-    wanted = [n.encode() for n in needles]
-    count = 0
+    read as the files they stand for (a ZIP's members too); none when files are on disk."""
+    found: Counter[str] = Counter()
     for blobs in (places.raw.blobs, places.files.blobs, places.export_blobs):
         if blobs is None:
             continue
         for name in blobs.names(tenant_id):
             try:
-                if count_in_file(blobs.cached(name), wanted):
-                    count += 1
+                how = mentioned_in(blobs.cached(name), needles)
             except FileNotFoundError:  # removed while we looked: nothing left there
                 continue
             finally:
                 blobs.uncache(name)  # the proof leaves no copy behind
-    return count
+            if how:
+                found[how] += 1
+    return found
 
 
-def files_hits(paths: Iterator[Path], needles: list[str]) -> int:
-    wanted = [n.encode() for n in needles]
-    count = 0
+def files_hits(paths: Iterator[Path], needles: list[str]) -> Counter[str]:
+    """How many of the files mention a needle, by the encoding it was found in."""
+    found: Counter[str] = Counter()
     for path in paths:
         try:
-            if count_in_file(path, wanted):
-                count += 1
+            how = mentioned_in(path, needles)
         except FileNotFoundError:  # removed while we looked: nothing left there
             continue
-    return count
+        if how:
+            found[how] += 1
+    return found
 
 
-def count_in_file(path: Path, wanted: list[bytes]) -> bool:
-    """Whether the file (or, for a ZIP, any member) mentions a needle."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            return any(_contains(archive.read(m), wanted) for m in archive.namelist())
-    return _contains(path.read_bytes(), wanted)
+def mentioned_in(path: Path, needles: list[str]) -> str | None:
+    """How the file (or, for a ZIP, a member) mentions a needle (privacy/scan.py), or None.
+    What is returned names no file or member: it is kept with the proof."""
+    how = found_in_file(path, needles)
+    if how is None or not how.startswith("zip member"):
+        return how
+    return (
+        "zip member name"
+        if how.startswith("zip member name")
+        else "zip member, " + (how.rsplit(": ", 1)[-1])
+    )
 
 
-def _contains(data: bytes, wanted: list[bytes]) -> bool:
-    lowered = data.lower()
-    return any(w in lowered for w in wanted)
+def record(hits: dict[str, int], store: str, found: Counter[str]) -> None:
+    """The store's count, and beside it the encodings other than plain bytes it was seen in."""
+    hits[store] = sum(found.values())
+    for how, n in sorted(found.items()):
+        if how != "plain":
+            hits[f"{store} ({how})"] = n

@@ -1,7 +1,7 @@
 """Step 1 of an erasure, before any row goes, each part safe to repeat after a crash: the
-person's attachments (when shared content goes) with every thumbnail, their raw mail and
-other final mail that names them, outbox mail that names them, their export archives, and
-their backup data key.
+person's attachments (when shared content goes) with every thumbnail, and the attachments that
+stay examined for them (attachments.py); their raw mail and other final mail that names them,
+outbox mail that names them, their export archives, and their backup data key.
 """
 
 from __future__ import annotations
@@ -20,11 +20,8 @@ from mailhub.models import (
     Page,
     PrivacyRequest,
 )
-from mailhub.privacy.proof import (
-    Places,
-    Subject,
-    count_in_file,
-)
+from mailhub.privacy.erasure.attachments import examine_attachments
+from mailhub.privacy.proof import Places, Subject, mentioned_in
 
 
 def remove_files(
@@ -36,7 +33,6 @@ def remove_files(
     counts: dict[str, int] = {}
     incinerated: list[int] = []
     needles = subject.needles()
-    wanted = [n.encode() for n in needles]
     with factory() as session:
         doomed = list(session.scalars(select(Attachment).where(doomed_attachments(subject, keep))))
         files = 0
@@ -58,7 +54,7 @@ def remove_files(
             named = (
                 msg.status in final
                 and exists
-                and count_in_file(places.raw.path(msg.raw_path), wanted)
+                and mentioned_in(places.raw.path(msg.raw_path), needles) is not None
             )
             if theirs or named:
                 places.raw.delete(msg.raw_path)
@@ -78,6 +74,9 @@ def remove_files(
                 places.export_blobs.delete(req.archive)
             archives += 1
         counts["export archives"] = archives
+    # What stays of others' files (and, where shared content is kept, of theirs) is read for
+    # the person: redacted, renamed or removed.
+    counts |= examine_attachments(factory, places, subject, {a.id for a in doomed}).counts()
     counts["outbox files"] = remove_outbox(places.outbox, subject.needles())
     counts["backup keys"] = int(places.keys.destroy_user(subject.tenant_id, subject.user_id))
     return counts, incinerated
@@ -85,11 +84,10 @@ def remove_files(
 
 def remove_outbox(outbox: Path, needles: list[str]) -> int:
     """Mail in the outbox (the embedded stand-in for a relay) that mentions a needle."""
-    wanted = [n.encode() for n in needles]
     removed = 0
     if outbox.is_dir():
         for path in sorted(outbox.glob("*.eml")):
-            if count_in_file(path, wanted):
+            if mentioned_in(path, needles) is not None:
                 path.unlink(missing_ok=True)
                 removed += 1
     return removed
