@@ -176,7 +176,7 @@ class Runtime:
         removed with the last connection of the last process)."""
         self.broker.close()
         try:
-            forget_deleted(self.sessions)
+            forget_deleted(self.sessions, rewrite=False)
         except SQLAlchemyError as exc:  # the database went first: nothing to tidy
             logging.getLogger(__name__).warning("no checkpoint at shutdown: %s", exc)
         self.engine.dispose()
