@@ -72,9 +72,7 @@ def test_postgres_relation_files_hold_nothing_after_an_erasure(
     outcome = erasure.erase_user(runtime.sessions, runtime.places, t, "bob@acme.example")
     assert outcome.state == "done", outcome.left
     _checkpoint(runtime)
-    after = sorted(
-        {name for name, path in relation_files(runtime) if found_in_file(path, NEEDLES)}
-    )
+    after = sorted({name for name, path in relation_files(runtime) if found_in_file(path, NEEDLES)})
     assert after == [], f"still in the files of {after} (before: {before})"
 
 
@@ -85,3 +83,28 @@ def _readable(path: Path) -> bool:
         return True
     except OSError:
         return False
+
+
+@pytest.mark.parametrize("secure_delete", ["OFF", "ON"])
+def test_the_proof_reads_the_sqlite_files_as_bytes(tmp_path: Path, secure_delete: str) -> None:
+    """A deleted row whose bytes stay in the file (secure_delete off) is found by the
+    engine-file proof, in the encoding it was written in; with mailhub's setting, nothing."""
+    from mailhub.db import make_engine
+    from mailhub.privacy.engine_files import engine_hits
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute(f"PRAGMA secure_delete={secure_delete}")
+        raw.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+        raw.execute('INSERT INTO t (body) VALUES (\'{"by": "\\u0062ob@acme.example"}\')')
+        raw.execute("INSERT INTO t (body) VALUES ('nothing here')")
+        raw.execute("DELETE FROM t WHERE id = 1")
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    hits = engine_hits(engine, NEEDLES)
+    if secure_delete == "OFF":
+        assert hits == {"database files": 1, "database files (json escapes)": 1}
+    else:
+        assert hits == {"database files": 0}
+    engine.dispose()

@@ -20,13 +20,15 @@ records the proof, so a killed erasure is either not done yet or done with its p
 3. The proof (mailhub/privacy/proof.py) counts what is left in every store the data map
    lists; it is recorded with the request and the ledger (mailhub/models/privacy.Erasure).
    The request is done when every count is zero, failed with the stores named otherwise.
+   Once that has committed and the engine was made to forget (db.forget_deleted), its own
+   files are read as bytes too (privacy/engine_files.py): a hit there fails the request.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -42,6 +44,7 @@ from mailhub.models import (
     utcnow,
 )
 from mailhub.outbound.prepare import Prepared
+from mailhub.privacy.engine_files import engine_hits
 from mailhub.privacy.erasure import rows
 from mailhub.privacy.erasure.files import remove_files, remove_outbox
 from mailhub.privacy.erasure.rows import FORMER_MEMBER
@@ -68,7 +71,7 @@ class Outcome:
 
     @property
     def left(self) -> dict[str, int]:
-        return {store: n for store, n in self.proof.items() if n}
+        return {store: n for store, n in self.proof.items() if n > 0}  # -1: not readable here
 
 
 def pending(session: Session) -> list[int]:
@@ -141,6 +144,18 @@ def run(factory: SessionFactory, places: Places, request_id: int) -> Outcome | N
         )
         outcome = Outcome(request_id, req.state, proof, counts, notice)
     forget_deleted(factory)
+    # Last, the engine's own files, read as bytes now that the deletions are written there.
+    on_disk = engine_hits(factory.kw["bind"], subject.needles())
+    outcome = replace(outcome, proof={**outcome.proof, **on_disk})
+    if any(n > 0 for n in on_disk.values()):
+        with unit_of_work(factory) as session:
+            req = session.get_one(PrivacyRequest, request_id)
+            left = {store: n for store, n in on_disk.items() if n > 0}
+            log(session, req, "proof", stores=len(on_disk), hits=sum(left.values()), left=left)
+            req.state = "failed"
+            req.error = "left after erasure: " + ", ".join(sorted(left))
+            log(session, req, "failed")
+        outcome = replace(outcome, state="failed", notice=None)
     logger.info("erasure %s %s: %d stores checked", request_id, outcome.state, len(proof))
     return outcome
 
