@@ -1,4 +1,5 @@
-"""Three hosts that share nothing but PostgreSQL and Redis (MAILHUB_BLOB_STORE=postgres).
+"""Three hosts that share nothing but PostgreSQL and the broker, Redis or RabbitMQ
+(MAILHUB_BLOB_STORE=postgres).
 
 `mailhub smtp`, `mailhub worker` and `mailhub web` run as separate processes, each with its
 own data directory: mail accepted by the first becomes a page on the second, whose attachment
@@ -35,7 +36,7 @@ from mailhub.models import Attachment, Blob, InboundMessage, Page, utcnow
 from mailhub.privacy import requests
 from mailhub.tasks import Runtime
 
-from conftest import REDIS_URL, free_port, make_settings, wait_until
+from conftest import AMQP_URL, REDIS_URL, free_port, make_settings, wait_until
 from helpers import MAILHUB, listening, png, sign_in
 from smtp_sink import SmtpSink
 
@@ -43,11 +44,14 @@ PDF = b"%PDF-1.4\n% the plan for Q3\n" + b"0" * 3000 + b"\n%%EOF\n"
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, pg_database: str) -> Iterator[dict[str, object]]:
+def cluster(
+    tmp_path: Path, pg_database: str, request: pytest.FixtureRequest
+) -> Iterator[dict[str, object]]:
+    """The three hosts; the broker is Redis unless the test asks for another (indirect)."""
     sink_port, smtp_port, http_port = free_port(), free_port(), free_port()
     shared = {
         "MAILHUB_DATABASE_URL": pg_database,
-        "MAILHUB_BROKER_URL": REDIS_URL,
+        "MAILHUB_BROKER_URL": getattr(request, "param", REDIS_URL),
         "MAILHUB_QUEUE_PREFIX": f"t{uuid.uuid4().hex[:10]}",
         "MAILHUB_BLOB_STORE": "postgres",
         "MAILHUB_SECRET_KEY": "three-hosts-" + "s" * 40,
@@ -211,11 +215,21 @@ def test_mail_on_one_host_is_a_page_on_the_second_served_by_the_third(
 def test_a_soak_with_kills_loses_and_duplicates_nothing(cluster: dict[str, object]) -> None:
     """1,000 messages from four senders at once; the worker, the SMTP process and the web
     process are each killed with SIGKILL once along the way and started again."""
+    _soak(cluster, 1000)
+
+
+@pytest.mark.parametrize("cluster", [AMQP_URL], indirect=True)
+def test_the_soak_over_rabbitmq_loses_and_duplicates_nothing(cluster: dict[str, object]) -> None:
+    """The same over RabbitMQ (publisher confirms, acks after the work): 300 messages, the
+    same three kills."""
+    _soak(cluster, 300)
+
+
+def _soak(cluster: dict[str, object], total: int) -> None:
     rt, sink, procs, start = cluster["rt"], cluster["sink"], cluster["procs"], cluster["start"]
     assert isinstance(rt, Runtime) and isinstance(sink, SmtpSink) and isinstance(procs, dict)
     assert callable(start)
     port = int(str(cluster["smtp_port"]))
-    total = 1000
     sent: list[int] = []
     board = png(300, 200)
     mails = [_page_mail(n, board) for n in range(total)]  # a retry sends the same bytes
