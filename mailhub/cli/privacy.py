@@ -153,11 +153,11 @@ def cmd_tenant_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.privacy import backups
-    from mailhub.privacy.keys import KeyStore
+    from mailhub.privacy.proof import Places
 
-    keys = KeyStore(settings.keys_dir, settings.secret_key)
-    root = settings.backups_dir
     factory = sessions(settings)
+    keys = Places.of(settings, factory.kw["bind"]).keys  # in the database with the blob store
+    root = settings.backups_dir
     with factory() as s:
         tenant_id = directory.get_tenant(s, args.tenant).id
     if args.sub == "create":

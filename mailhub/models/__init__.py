@@ -6,7 +6,7 @@ Every table carries tenant_id (except tenants itself) so every query can be scop
 from __future__ import annotations
 
 from mailhub.models.base import Base, utcnow
-from mailhub.models.cluster import Blob, BlobChunk, Lease
+from mailhub.models.cluster import BackupKey, Blob, BlobChunk, Lease
 from mailhub.models.content import Attachment, Comment, Page, Revision
 from mailhub.models.forms import Form, FormResponse, FormVersion
 from mailhub.models.mail import (
@@ -37,6 +37,7 @@ __all__ = [
     "DUE_NOW",
     "ActionToken",
     "Attachment",
+    "BackupKey",
     "Breach",
     "Base",
     "Blob",

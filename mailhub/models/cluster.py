@@ -57,3 +57,19 @@ class BlobChunk(Base):
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class BackupKey(Base):
+    """A backup key kept in the database instead of MAILHUB_KEY_DIR (MAILHUB_BLOB_STORE=postgres),
+    so that every worker host opens and shreds the same keys (privacy/keys.py): the tenant's
+    (user_id 0) and each person's, wrapped under the key derived from MAILHUB_SECRET_KEY.
+    A table of its own, small, so the rewrite after an erasure always reaches it."""
+
+    __tablename__ = "backup_keys"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", name="uq_backup_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer, index=True)
+    user_id: Mapped[int] = mapped_column(Integer)  # 0: the tenant's own key
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -75,7 +75,9 @@ class Places:
             settings.exports_dir,
             settings.outbox_dir,
             settings.backups_dir,
-            KeyStore(settings.keys_dir, settings.secret_key),
+            KeyStore(
+                settings.keys_dir, settings.secret_key, engine if in_database(settings) else None
+            ),
             Path(settings.log_file) if settings.log_file else None,
             export_blobs(settings, engine),
         )

@@ -479,3 +479,31 @@ def test_a_blob_that_names_the_person_fails_the_proof(
     assert failed.left == {"file store blob_store": 1, "database files": 1}
     # and the proof left no copy of what it read on this host
     assert not list((runtime.settings.data_dir / "cache").rglob("notes.txt"))
+
+
+@pytest.mark.parametrize("backend", ["postgres-blobs"], indirect=True)
+def test_hosts_without_a_shared_disk_share_the_backup_keys(
+    runtime: Runtime, acme: dict[str, int], tmp_path: Path
+) -> None:
+    """With the blob store, the keys are in the database: a key made on one worker host is
+    the key another host opens backups with, and shredding it on any host shreds it for all
+    (with keys in each host's own directory, an erasure run on another host left it)."""
+    from mailhub.privacy.keys import KeyStore
+
+    engine = runtime.sessions.kw["bind"]
+    here = runtime.places.keys
+    there = KeyStore(tmp_path / "other-host-keys", runtime.settings.secret_key, engine)
+    assert here.engine is not None  # MAILHUB_BLOB_STORE=postgres puts them in the database
+    made = here.user_key(acme["tenant"], acme["cat"], create=True)
+    assert made is not None
+    sealed = made.encrypt(b"cat's row")
+    opened = there.user_key(acme["tenant"], acme["cat"])
+    assert opened is not None and opened.decrypt(sealed) == b"cat's row"
+    assert not (tmp_path / "other-host-keys").exists()  # nothing on either host's disk
+    assert there.destroy_user(acme["tenant"], acme["cat"])
+    assert not here.has_user_key(acme["tenant"], acme["cat"])
+    assert here.user_key(acme["tenant"], acme["cat"]) is None
+    # Two hosts making the tenant's key at once agree on one
+    a, b = here.tenant_key(acme["tenant"], create=True), there.tenant_key(acme["tenant"], True)
+    assert a is not None and b is not None and b.decrypt(a.encrypt(b"x")) == b"x"
+    assert here.destroy_tenant(acme["tenant"]) == 1 and not there.has_tenant(acme["tenant"])

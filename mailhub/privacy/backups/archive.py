@@ -22,7 +22,7 @@ from mailhub.privacy.report import subject_column
 FORMAT = 1
 SUFFIX = ".mhb"
 # Rebuilt from the items after a restore, and the ledger that must outlive every backup.
-NOT_BACKED_UP = frozenset({"search_entries", "erasures"})
+NOT_BACKED_UP = frozenset({"search_entries", "erasures", "backup_keys"})  # keys: never in one
 # Backed up (for a tenant that lost everything), but a restore leaves them as they are.
 NOT_RESTORED = frozenset({"privacy_requests", "privacy_events", "breaches"})
 
