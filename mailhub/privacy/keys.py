@@ -7,11 +7,13 @@ under a key-encryption key derived from MAILHUB_SECRET_KEY — one file per key:
     KEYS/TENANT_ID/users/USER_ID.key
 
 The store lives outside the backups (MAILHUB_KEY_DIR, by default data_dir/keys) and is never
-copied into one. With MAILHUB_BLOB_STORE=postgres (hosts that share no disk) the keys are rows
-of `backup_keys` instead, so an erasure run by any worker host shreds the key every host's
-backups were sealed with; the erasure's rewrite of the tables then leaves no old copy. Destroying a key is crypto-shredding: every backup sealed with it becomes
+copied into one. Destroying a key is crypto-shredding: every backup sealed with it becomes
 unreadable at once, without finding or rewriting any backup file. A file is overwritten
 before it is unlinked and its directory fsynced, so the unlink survives a crash.
+
+With MAILHUB_BLOB_STORE=postgres (hosts that share no disk) the keys are rows of
+`backup_keys` instead, so an erasure run by any worker host shreds the key every host's
+backups were sealed with; the erasure's rewrite of the tables then leaves no old copy.
 """
 
 from __future__ import annotations
