@@ -218,5 +218,7 @@ def test_the_scan_reads_hostile_input_through() -> None:
         b"\\u" * 500_000,
         b"&#" * 500_000,
         b"%" * 1_000_000,
+        b"AAAAAAAA\n" * 100_000,
+        b"Zm9v" * 250_000 + b"\n",
     ):
         assert found(junk, NEEDLES) is None
