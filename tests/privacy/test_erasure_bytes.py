@@ -222,3 +222,14 @@ def test_the_scan_reads_hostile_input_through() -> None:
         b"Zm9v" * 250_000 + b"\n",
     ):
         assert found(junk, NEEDLES) is None
+
+
+def test_text_in_other_encodings_is_redacted_in_its_own_encoding() -> None:
+    from mailhub.privacy.erasure.attachments import _redacted
+
+    latin = "Name;Ort\r\nBob Builder;Köln\r\n".encode("latin-1")
+    assert _redacted(latin, NEEDLES) == "Name;Ort\r\n[erased];Köln\r\n".encode("latin-1")
+    wide = "Author: Bob Builder\r\n".encode("utf-16")  # with its byte order mark
+    assert _redacted(wide, NEEDLES) == "Author: [erased]\r\n".encode("utf-16")
+    # Still naming them once scrubbed (here in an entity): not redactable, so removed instead
+    assert _redacted(b"<p>Bob&#32;Builder</p>", NEEDLES) is None

@@ -152,7 +152,8 @@ def _extracted_names(a: Attachment, data: bytes | None, needles: list[str]) -> b
 def _redacted(data: bytes, needles: list[str]) -> bytes | None:
     """The text with the person taken out, or None when that cannot be done in place (an
     encoding the text is not in, or what is left still names them)."""
-    for codec in ("utf-8", "utf-16", "latin-1"):
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))  # only with its byte order mark
+    for codec in ("utf-16",) if utf16 else ("utf-8", "cp1252", "latin-1"):
         try:
             text = data.decode(codec)
         except UnicodeDecodeError:
