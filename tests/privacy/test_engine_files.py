@@ -108,3 +108,21 @@ def test_the_proof_reads_the_sqlite_files_as_bytes(tmp_path: Path, secure_delete
     else:
         assert hits == {"database files": 0}
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgres-redis"], indirect=True)
+def test_a_long_reader_does_not_stall_the_rewrite(
+    runtime: Runtime, acme: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A backup reading for minutes holds its tables: the rewrite does not wait behind it
+    (writers would queue behind the rewrite's lock request), it vacuums that table instead."""
+    from mailhub.db import forget_deleted
+
+    url = runtime.settings.effective_database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as reader:
+        reader.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT count(*) FROM users").fetchone()  # holds its lock until the end
+        with caplog.at_level("WARNING", logger="mailhub.db"):
+            forget_deleted(runtime.sessions)
+        assert any("users not rewritten" in r.getMessage() for r in caplog.records)
+        reader.rollback()
