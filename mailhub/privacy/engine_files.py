@@ -12,12 +12,11 @@ forget (db.forget_deleted), these files are scanned through every encoding (priv
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from mailhub.privacy.scan import found_in_file
+from mailhub.privacy.proof import files_hits, record
 
 NOT_READABLE = -1
 
@@ -49,8 +48,8 @@ def engine_files(engine: Engine) -> list[Path] | None:
             paths += [base, *sorted(base.parent.glob(base.name + ".*"))]
     files = [p for p in paths if not p.name.endswith(("_fsm", "_vm", "_init"))]
     try:
-        for path in files[:1]:
-            with open(path, "rb") as fh:
+        if files:
+            with open(files[0], "rb") as fh:
                 fh.read(1)
     except OSError:  # another host's, or not ours to read
         return None
@@ -63,16 +62,6 @@ def engine_hits(engine: Engine, needles: list[str]) -> dict[str, int]:
     files = engine_files(engine)
     if files is None:
         return {"database files": NOT_READABLE}
-    found: Counter[str] = Counter()
-    for path in files:
-        try:
-            how = found_in_file(path, needles)
-        except FileNotFoundError:  # rewritten meanwhile
-            continue
-        if how:
-            found[how.split(":", 1)[0] if how.startswith("zip") else how] += 1
-    hits = {"database files": sum(found.values())}
-    for how, n in sorted(found.items()):
-        if how != "plain":
-            hits[f"database files ({how})"] = n
+    hits: dict[str, int] = {}
+    record(hits, "database files", files_hits(iter(files), needles))
     return hits

@@ -306,11 +306,9 @@ def mentioned_in(path: Path, needles: list[str]) -> str | None:
     how = found_in_file(path, needles)
     if how is None or not how.startswith("zip member"):
         return how
-    return (
-        "zip member name"
-        if how.startswith("zip member name")
-        else "zip member, " + (how.rsplit(": ", 1)[-1])
-    )
+    if how.startswith("zip member name"):
+        return "zip member name"
+    return "zip member, " + how.rsplit(": ", 1)[-1]
 
 
 def record(hits: dict[str, int], store: str, found: Counter[str]) -> None:

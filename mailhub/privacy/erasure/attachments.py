@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from sqlalchemy import delete, select, update
@@ -59,7 +59,6 @@ class Examined:
     renamed: int = 0
     thumbnails: int = 0
     strays: int = 0
-    pages: set[int] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -88,13 +87,7 @@ def examine_attachments(
         session.expunge_all()
     for a in attachments:
         _examine(factory, places, a, needles, done)
-    known = {
-        rel
-        for a in attachments
-        for rel in (a.path, *a.thumbnails.values())
-        if rel and a.id not in doomed
-    }
-    done.strays = _strays(factory, places, subject.tenant_id, known, needles)
+    done.strays = _strays(factory, places, subject.tenant_id, needles)
     return done
 
 
@@ -104,8 +97,8 @@ def _examine(
     if not a.path or not places.files.exists(a.path):  # removed by a run that was cut short
         _remove(factory, places, a, done)
         return
-    data = places.files.path(a.path).read_bytes() if a.size <= MAX_REDACT else None
-    path = places.files.path(a.path)
+    path = places.files.path(a.path)  # in the database: this host's copy, fetched once
+    data = path.read_bytes() if a.size <= MAX_REDACT else None
     named = _names(a.filename, needles)
     hit = mentioned_in(path, needles) is not None or _extracted_names(a, data, needles)
     if hit and data is not None and a.content_type.lower() in TEXT_TYPES:
@@ -129,8 +122,7 @@ def _examine(
             places.files.delete(rel)
         done.thumbnails += len(bad_thumbs)
     if named:
-        data = places.files.path(a.path).read_bytes()
-        _replace(factory, places, a, data, _neutral(a))
+        _replace(factory, places, a, path.read_bytes() if data is None else data, _neutral(a))
         done.renamed += 1
 
 
@@ -202,16 +194,13 @@ def _remove(factory: SessionFactory, places: Places, a: Attachment, done: Examin
                 .values(attachments_removed=Page.attachments_removed + 1)
             )
     done.removed += 1
-    done.pages.add(a.page_id)
 
 
-def _strays(
-    factory: SessionFactory, places: Places, tenant_id: int, known: set[str], needles: list[str]
-) -> int:
+def _strays(factory: SessionFactory, places: Places, tenant_id: int, needles: list[str]) -> int:
     """Files of the tenant no attachment row points to (left by a run cut short between a
     commit and a delete) that name the person."""
     with factory() as session:
-        known |= {
+        known = {
             rel
             for path, thumbs in session.execute(
                 select(Attachment.path, Attachment.thumbnails).where(
