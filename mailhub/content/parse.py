@@ -115,6 +115,7 @@ def message_id_of(raw: bytes, sha256: str | None = None) -> str:
 
 _FIELD_NAME = re.compile(rb"[!-9;-~]+:")  # RFC 5322 §3.6.8: printable ASCII but ":", then ":"
 _NOT_PLAIN = re.compile(rb"[^\t\x20-\x7e]|=\?")  # a control or 8-bit byte, an encoded word
+_PLAIN_ID = re.compile(r"<[!-;=?-~]+>")  # printable, no space, no "<" or ">" inside
 
 
 def _scan_message_id(head: bytes) -> str | None:
@@ -147,7 +148,10 @@ def _scan_message_id(head: bytes) -> str | None:
     value = b"".join(folded)
     if _NOT_PLAIN.search(value):
         return None
-    return value.decode("ascii").strip()
+    text = value.decode("ascii").strip()
+    # Only a plain <id> is read here; anything else ("<0 0", comments, two ids) is the
+    # parser's to read, as it reads it.
+    return text if _PLAIN_ID.fullmatch(text) else None
 
 
 def parse_message(raw: bytes, skeleton: Skeleton | None = None) -> ParsedMail:

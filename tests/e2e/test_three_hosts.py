@@ -114,7 +114,11 @@ def cluster(
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
             for proc in procs.values():
-                proc.wait(timeout=30)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # seen once with RabbitMQ (issue 19 note)
+                    proc.kill()
+                    proc.wait(timeout=30)
             rt.close()
 
 
