@@ -181,11 +181,11 @@ def bench_backup(database: str, tmp: Path, rows: int) -> tuple[float, float, int
     places = Places.of(settings)
     start = time.perf_counter()
     made = backups.create(
-        sessions, places.keys, places.backups, places.files.root, tenant_id, settings.backup_keep
+        sessions, places.keys, places.backups, places.files, tenant_id, settings.backup_keep
     )
     made_in = time.perf_counter() - start
     start = time.perf_counter()
-    backups.restore(sessions, places.keys, places.files.root, tenant_id, made.path)
+    backups.restore(sessions, places.keys, places.files, tenant_id, places.backups, made.name)
     return made_in, time.perf_counter() - start, made.size
 
 

@@ -59,6 +59,7 @@ class Settings:
     leader_lease: float = 60.0
     raw_retention_days: int = 30  # raw mail kept this long after it is final…
     rejected_retention_days: int = 7  # …and rejected, bounced or ignored mail this long
+    outbox_retention_days: int = 30  # mail in the outbox (no relay set) is deleted after this
     allowed_image_hosts: str = ""  # comma-separated hosts whose https images pages may show
     trusted_authserv_ids: str = ""  # comma-separated: whose Authentication-Results to believe
     dns_server: str = ""  # host:port of the one DNS server to ask; empty: the system's resolver
@@ -212,6 +213,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             "MAILHUB_RAW_RETENTION_DAYS and MAILHUB_REJECTED_RETENTION_DAYS must be at least 1"
         )
+    if s.outbox_retention_days < 1:
+        raise ConfigError("MAILHUB_OUTBOX_RETENTION_DAYS must be at least 1")
     if s.dns_server:
         dns_host, sep, dns_port = s.dns_server.rpartition(":")
         if not sep or not dns_host or not dns_port.isdigit():

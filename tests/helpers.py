@@ -39,8 +39,8 @@ def smtp_send(
 
 def outbox(runtime: Runtime) -> list[EmailMessage]:
     msgs = []
-    for path in sorted(runtime.settings.outbox_dir.glob("*.eml")):
-        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    for name in runtime.places.outbox.names():  # on the disk, or in the database
+        msg = BytesParser(policy=policy.default).parsebytes(runtime.places.outbox.read(name))
         assert isinstance(msg, EmailMessage)
         msgs.append(msg)
     return msgs

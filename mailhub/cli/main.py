@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "config": ("print the effective settings, secrets masked", ("servers",)),
     "demo": ("create a demo tenant and print a command that mails it", ("tools",)),
     "send": ("send a mail to mailhub's SMTP port (for trying it out)", ("tools",)),
+    "outbox": ("the mail written instead of sent when no relay is set", ("tools",)),
     "doctor": (
         "check each tenant's domain: MX, SPF, DKIM, DMARC, https and Gmail's action buttons",
         ("tools",),

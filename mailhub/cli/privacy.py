@@ -156,34 +156,34 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from mailhub.privacy.proof import Places
 
     factory = sessions(settings)
-    keys = Places.of(settings, factory.kw["bind"]).keys  # in the database with the blob store
-    root = settings.backups_dir
+    places = Places.of(settings, factory.kw["bind"])  # in the database with the blob store
+    keys, shelf = places.keys, places.backups
     with factory() as s:
         tenant_id = directory.get_tenant(s, args.tenant).id
     if args.sub == "create":
         with progress(f"backing up {args.tenant}", "rows and files") as tick:
             made = backups.create(
-                factory, keys, root, file_store(settings), tenant_id, settings.backup_keep, tick
+                factory, keys, shelf, places.files, tenant_id, settings.backup_keep, tick
             )
         print(
-            f"backup {made.path.name}: {made.rows} rows, {made.files} files, "
+            f"backup {made.name}: {made.rows} rows, {made.files} files, "
             f"{made.size} bytes (keeping the newest {settings.backup_keep})"
         )
     elif args.sub == "list":
         rows = [
             {
-                "name": b.path.name,
+                "name": b.name,
                 "created_at": b.created_at,
                 "rows": b.rows,
                 "files": b.files,
                 "bytes": b.size,
             }
-            for b in backups.listing(root, tenant_id)
+            for b in backups.listing(shelf, tenant_id)
         ]
         columns = ("name", "created_at", "rows", "files", "bytes")
         listing(args, rows, columns, f"no backups of {args.tenant}")
     elif args.sub == "prune":
-        gone = backups.prune(root, tenant_id, args.keep or settings.backup_keep)
+        gone = backups.prune(shelf, tenant_id, args.keep or settings.backup_keep)
         print(f"deleted {len(gone)} old backups of {args.tenant}")
     else:
         if not args.yes:
@@ -191,12 +191,11 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
                 f"restoring replaces every row and file of {args.tenant} with the backup's; "
                 "run again with --yes"
             )
-        path = backups.find(root, tenant_id, args.name)
         with progress(f"restoring {args.tenant}", "rows") as tick:
-            done = backups.restore(factory, keys, file_store(settings), tenant_id, path, tick)
+            done = backups.restore(factory, keys, places.files, tenant_id, shelf, args.name, tick)
         skipped = ", ".join(f"{n} {t}" for t, n in sorted(done.skipped.items()))
         print(
-            f"restored {done.rows} rows and {done.files} files of {args.tenant} from {path.name}"
+            f"restored {done.rows} rows and {done.files} files of {args.tenant} from {args.name}"
             + (f"; not restored (erased, keys destroyed): {skipped}" if skipped else "")
         )
     return 0
@@ -395,6 +394,7 @@ def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"deleted {done.archives} expired export archives")
     print(f"deleted {done.secrets} expired link tokens and sessions")
     print(f"deleted {done.logs} log files older than {settings.log_retention_days} days")
+    print(f"deleted {done.outbox} outbox mails older than {settings.outbox_retention_days} days")
     print(f"warned {len(done.warnings)} unused accounts, erased {len(done.erased)}")
     for outcome in done.erased:
         print(

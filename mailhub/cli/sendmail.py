@@ -1,11 +1,13 @@
 """`mailhub send`: a tiny mail client for trying mailhub out, speaking real SMTP to it.
 
-With --reply-to-file it answers a notification from the outbox the way a mail client would:
+With --reply-to-file (a file, or a name `mailhub outbox` lists) it answers a notification
+from the outbox the way a mail client would:
 to its Reply-To, "Re:" subject, In-Reply-To/References, and the original quoted below.
 """
 
 from __future__ import annotations
 
+import os
 import smtplib
 from email import policy
 from email.message import EmailMessage
@@ -29,7 +31,7 @@ def send_mail(
     msg["From"] = sender
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     if reply_to_file:
-        original = _read(reply_to_file)
+        original = _read(settings, reply_to_file)
         to = to or str(original.get("Reply-To") or original.get("From") or "")
         orig_subject = str(original.get("Subject", ""))
         subject = subject or (
@@ -79,9 +81,16 @@ def _address(header: str) -> str:
     return pairs[0][1] if pairs and pairs[0][1] else header
 
 
-def _read(path: str) -> EmailMessage:
+def _read(settings: Settings, path: str) -> EmailMessage:
+    """A file, or the name of a mail in the outbox (`mailhub outbox` lists them)."""
     try:
         data = Path(path).read_bytes()
+    except FileNotFoundError:
+        if os.sep in path:
+            raise InvalidInput(f"cannot read {path}: no such file") from None
+        from mailhub.privacy.proof import Places
+
+        data = Places.of(settings).outbox.read(path)  # NotFound says which
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
     msg = BytesParser(policy=policy.default).parsebytes(data)

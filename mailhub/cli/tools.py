@@ -38,9 +38,17 @@ def register(commands: Commands) -> None:
     )
     doctor.add_argument("tenant", nargs="?", help="default: every tenant")
     doctor.add_argument("--json", action="store_true")
+    outbox = add(
+        "outbox",
+        cmd_outbox,
+        "the mail written instead of sent when no relay is set",
+    )
+    outbox.add_argument("name", nargs="?", help="a NAME.eml from the list: printed as it is")
+    outbox.add_argument("--to", help="only mail to this address")
+    outbox.add_argument("--json", action="store_true")
     send.add_argument(
         "--reply-to-file",
-        help="an .eml from the outbox to reply to (sets the "
+        help="an .eml file, or a name `mailhub outbox` lists, to reply to (sets the "
         "recipient, subject and threading, and quotes it)",
     )
 
@@ -93,6 +101,31 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
         if not tenants:
             print("no tenants yet")
     return 1 if any(f.level == "fix" for found in report.values() for f in found) else 0
+
+
+def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from email import policy
+    from email.parser import BytesHeaderParser
+
+    from mailhub.cli.output import listing
+    from mailhub.privacy.proof import Places
+
+    box = Places.of(settings).outbox
+    if args.name:
+        sys.stdout.buffer.write(box.read(args.name))
+        sys.stdout.flush()
+        return 0
+    rows = []
+    wanted = (args.to or "").strip().lower()
+    for name, path in box.files():
+        with open(path, "rb") as fh:  # the header block only
+            head = BytesHeaderParser(policy=policy.default).parse(fh)
+        to = str(head.get("To", ""))
+        if wanted and wanted not in to.lower():
+            continue
+        rows.append({"name": name, "to": to, "subject": str(head.get("Subject", ""))})
+    listing(args, rows, ("name", "to", "subject"), "the outbox is empty")
+    return 0
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:

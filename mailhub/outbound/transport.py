@@ -1,6 +1,6 @@
-"""Mail transports: an SMTP relay in production, .eml files in an outbox for the embedded default.
+"""Mail transports: an SMTP relay in production, the outbox (stores/outbox.py) otherwise.
 
-Both are idempotent per name: the outbox overwrites the same file; the relay is only called
+Both are idempotent per name: the outbox replaces a mail of the same name; the relay is only called
 by the delivery step, which has claimed the notification first. Inside `batch()` the relay keeps
 one SMTP connection (per thread) for all the mails of a delivery job instead of a handshake,
 STARTTLS and login for each.
@@ -9,11 +9,9 @@ STARTTLS and login for each.
 from __future__ import annotations
 
 import contextlib
-import os
 import smtplib
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Protocol
 
 from mailhub.errors import MailhubError
@@ -31,21 +29,6 @@ class Transport(Protocol):
     """Hands over finished bytes (signed, folded): a transport never re-serializes a message."""
 
     def send(self, name: str, data: bytes, mail_from: str, rcpt_to: list[str]) -> None: ...
-
-
-class OutboxTransport:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def send(self, name: str, data: bytes, mail_from: str, rcpt_to: list[str]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / f"{name}.eml"
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
 
 
 class SmtpRelayTransport:

@@ -54,9 +54,9 @@ def close(factory: SessionFactory, places: Places, slug: str, closures: Path) ->
         ("files", places.files.root),
         ("raw mail", places.raw.root),
         ("exports", places.exports),
-        ("backups", places.backups),
     ):
         counts[name] = _remove_tree(root / str(tid))
+    counts["backups"] = places.backups.delete_tenant(tid)
     counts["outbox"] = remove_outbox(places.outbox, [f"@{domain}"])
     counts["keys"] = places.keys.destroy_tenant(tid)
     with unit_of_work(factory) as session:
@@ -125,7 +125,6 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
         "raw_dir": places.raw.root,
         "files_dir": places.files.root,
         "exports_dir": places.exports,
-        "backups_dir": places.backups,
         "keys_dir": places.keys.root,
     }
     mail_for_domain = [f"@{domain}"]
@@ -134,7 +133,7 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
             record(
                 hits,
                 f"file store {name}",
-                files_hits(files_under(places.outbox, None), mail_for_domain),
+                files_hits((f for _, f in places.outbox.files()), mail_for_domain),
             )
         elif name == "blob_store":  # raw mail and files in the database: any of the tenant's
             hits[f"file store {name}"] = int(
@@ -143,6 +142,8 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
                 )
                 or 0
             )
+        elif name == "backups_dir":
+            hits[f"file store {name}"] = places.backups.holds(tenant_id)
         elif name in folders:
             folder = folders[name] / str(tenant_id)  # a file left, or the folder itself
             left = sum(1 for _ in files_under(folders[name], tenant_id))
@@ -164,7 +165,7 @@ def prove_closed(session: Session, places: Places, tenant_id: int, domain: str) 
     for name in sorted(dm["logs"]):
         record(hits, f"log {name}", files_hits(log_files(places.log_file), mail_for_domain))
     for name in sorted(dm["backups"]):
-        hits[f"backup {name}"] = int(places.keys.has_tenant(tenant_id)) + int(
-            (places.backups / str(tenant_id)).exists()
+        hits[f"backup {name}"] = int(places.keys.has_tenant(tenant_id)) + places.backups.holds(
+            tenant_id
         )
     return hits

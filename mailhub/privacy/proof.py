@@ -38,12 +38,14 @@ from mailhub.config import Settings
 from mailhub.db import make_engine
 from mailhub.models import Base, InboundMessage, InboundStatus, Notification, NotificationStatus
 from mailhub.privacy import backups, datamap
+from mailhub.privacy.backups.shelf import Shelf
 from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.report import subject_column
 from mailhub.privacy.scan import found_in_file
 from mailhub.stores import export_blobs, file_store, in_database, raw_store
 from mailhub.stores.blobs import DatabaseBlobs
 from mailhub.stores.files import FileStore
+from mailhub.stores.outbox import Outbox
 from mailhub.stores.rawstore import RawStore
 
 MIN_NAME = 5  # a shorter name ("Ann") matches too many words to be searched for on its own
@@ -57,8 +59,8 @@ class Places:
     files: FileStore
     raw: RawStore
     exports: Path
-    outbox: Path
-    backups: Path
+    outbox: Outbox
+    backups: Shelf
     keys: KeyStore
     log_file: Path | None
     # Export archives in the database (MAILHUB_BLOB_STORE=postgres): built under `exports`,
@@ -69,12 +71,19 @@ class Places:
     def of(cls, settings: Settings, engine: Engine | None = None) -> Places:
         if in_database(settings) and engine is None:
             engine = make_engine(settings.effective_database_url)
+        shelf, outbox = Shelf(settings.backups_dir), Outbox(settings.outbox_dir)
+        if in_database(settings):
+            assert engine is not None
+            drafts = settings.data_dir / "cache" / "backups"
+            shelf = Shelf(drafts, DatabaseBlobs(engine, "backups", drafts))
+            copies = settings.data_dir / "cache" / "outbox"
+            outbox = Outbox(copies, DatabaseBlobs(engine, "outbox", copies))
         return cls(
             file_store(settings, engine),
             raw_store(settings, engine),
             settings.exports_dir,
-            settings.outbox_dir,
-            settings.backups_dir,
+            outbox,
+            shelf,
             KeyStore(
                 settings.keys_dir, settings.secret_key, engine if in_database(settings) else None
             ),
@@ -151,10 +160,10 @@ def prove(session: Session, places: Places, subject: Subject) -> dict[str, int]:
     checks: dict[str, Callable[[Places, Subject, list[str]], Counter[str]]] = {
         "raw_dir": lambda p, s, n: files_hits(files_under(p.raw.root, s.tenant_id, "incoming"), n),
         "files_dir": lambda p, s, n: files_hits(files_under(p.files.root, s.tenant_id), n),
-        "outbox_dir": lambda p, s, n: files_hits(files_under(p.outbox, None), n),
+        "outbox_dir": lambda p, s, n: files_hits((f for _, f in p.outbox.files()), n),
         "exports_dir": lambda p, s, n: files_hits(files_under(p.exports, s.tenant_id), n),
         # Backups are encrypted: a mention in the clear would be a broken backup.
-        "backups_dir": lambda p, s, n: files_hits(files_under(p.backups, s.tenant_id), n),
+        "backups_dir": lambda p, s, n: files_hits(p.backups.files(s.tenant_id), n),
         "keys_dir": lambda p, s, n: Counter(
             {"plain": int(p.keys.has_user_key(s.tenant_id, s.user_id))}
         ),

@@ -1,5 +1,5 @@
 """Retention: raw mail is incinerated once it has served its purpose; unused accounts are
-deleted after warnings where the tenant says so; rotated logs expire.
+deleted after warnings where the tenant says so; rotated logs and mail in the outbox expire.
 
 A message's raw file is destroyed a set number of days after it reached a final status
 (MAILHUB_RAW_RETENTION_DAYS, 30) — sooner for mail that was never used (rejected, bounced,
@@ -183,6 +183,7 @@ class Retained:
     archives: int  # expired export archives deleted
     secrets: int  # expired link tokens and sessions deleted
     logs: int  # old log files deleted
+    outbox: int  # old mail deleted from the outbox
     warnings: list[int]  # unused-account warnings to send
     erased: list[Outcome]  # unused accounts erased (each with its last mail to send)
 
@@ -196,9 +197,10 @@ def run_all(factory: SessionFactory, places: Places, settings: Settings) -> Reta
         archives = expire_archives(session, places.exports, blobs=places.export_blobs)
     secrets = forget_expired_secrets(factory)
     logs = delete_old_logs(places.log_file, settings.log_retention_days)
+    outbox = places.outbox.prune(settings.outbox_retention_days)
     warnings, erased = expire_inactive(factory, places)
     # Raw mail rows, secrets and accounts deleted above: SQLite's WAL is emptied. PostgreSQL's
     # tables are not rewritten hourly (each erasure rewrites them); autovacuum frees the
     # space, and the README states the bound.
     forget_deleted(factory, rewrite=False)
-    return Retained(incinerated, archives, secrets, logs, warnings, erased)
+    return Retained(incinerated, archives, secrets, logs, outbox, warnings, erased)

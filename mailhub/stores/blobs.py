@@ -15,12 +15,14 @@ host's sweeper, so an erased blob does not live on in any host's cache.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 import time
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
@@ -42,12 +44,20 @@ class DatabaseBlobs:
         self.cache = cache
 
     def write(
-        self, tenant_id: int, name: str, chunks: Iterable[bytes], max_size: int = 0
+        self,
+        tenant_id: int,
+        name: str,
+        chunks: Iterable[bytes],
+        max_size: int = 0,
+        replace: bool = False,
     ) -> tuple[int, str]:
         """Store the bytes under `name`, committed before returning: (size, sha256). Raises
-        BlobTooLarge (and keeps nothing) when they grow past `max_size` (0: no limit)."""
+        BlobTooLarge (and keeps nothing) when they grow past `max_size` (0: no limit). With
+        `replace`, a blob of that name is replaced in the same transaction."""
         digest, size, seq = hashlib.sha256(), 0, 0
         with self.engine.begin() as conn:
+            if replace:  # its chunks go with it (ON DELETE CASCADE)
+                conn.execute(delete(Blob).where(Blob.store == self.store, Blob.name == name))
             blob_id = conn.execute(
                 insert(Blob)
                 .values(
@@ -90,6 +100,30 @@ class DatabaseBlobs:
 
     def read(self, name: str) -> bytes:
         return b"".join(self.chunks(name))
+
+    def open(self, name: str) -> BinaryIO:
+        """A seekable reader of the bytes that fetches the chunk it needs when it needs it: a ZIP's
+        directory, at its end, is read without the rest. FileNotFoundError when there is none."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(Blob.id, Blob.size).where(Blob.store == self.store, Blob.name == name)
+            ).first()
+        if found is None:
+            raise FileNotFoundError(f"{self.store} blob {name!r}")
+        return io.BufferedReader(_Reader(self.engine, int(found[0]), int(found[1])))
+
+    def stat(self, tenant_id: int) -> list[tuple[str, int, float]]:
+        """The tenant's blobs in this store: (name, size, when written as a Unix time)."""
+        query = (
+            select(Blob.name, Blob.size, Blob.created_at)
+            .where(Blob.store == self.store, Blob.tenant_id == tenant_id)
+            .order_by(Blob.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                (name, int(size), created.replace(tzinfo=UTC).timestamp())
+                for name, size, created in conn.execute(query)
+            ]
 
     def read_head(self, name: str, size: int) -> bytes:
         head = bytearray()
@@ -193,6 +227,50 @@ class DatabaseBlobs:
         if not path.is_relative_to(self.cache.resolve()):
             raise ValueError(f"{name!r} is outside the blob cache")
         return path
+
+
+class _Reader(io.RawIOBase):
+    """A blob as a read-only, seekable raw file: one query per chunk, the last one kept."""
+
+    def __init__(self, engine: Engine, blob_id: int, size: int) -> None:
+        self.engine, self.blob_id, self.size = engine, blob_id, size
+        self.pos = 0
+        self.seq, self.chunk = -1, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self.pos = base + offset
+        return self.pos
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.pos >= self.size:
+            return 0
+        seq, start = divmod(self.pos, CHUNK)
+        if seq != self.seq:
+            with self.engine.connect() as conn:
+                data = conn.scalar(
+                    select(BlobChunk.data).where(
+                        BlobChunk.blob_id == self.blob_id, BlobChunk.seq == seq
+                    )
+                )
+            if data is None:
+                raise FileNotFoundError(f"blob {self.blob_id} lost its chunk {seq}")
+            self.seq, self.chunk = seq, bytes(data)
+        piece = self.chunk[start : start + len(buffer)]
+        buffer[: len(piece)] = piece
+        self.pos += len(piece)
+        return len(piece)
 
 
 def _rechunked(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -28,7 +28,7 @@ from mailhub.models import ImapAccount
 from mailhub.outbound import prepare
 from mailhub.outbound.render import Renderer
 from mailhub.outbound.signing import DkimSigner
-from mailhub.outbound.transport import OutboxTransport, SmtpRelayTransport, Transport
+from mailhub.outbound.transport import SmtpRelayTransport, Transport
 from mailhub.privacy import mails as privacy_mails
 from mailhub.privacy.proof import Places
 from mailhub.stores import file_store, raw_store
@@ -50,10 +50,11 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
     return RabbitmqBroker(url=url, confirm_delivery=True)
 
 
-def make_transport(settings: Settings) -> Transport:
+def make_transport(settings: Settings, outbox: Transport) -> Transport:
+    """The relay, or (none set) the outbox."""
     relay = settings.relay_address
     if relay is None:
-        return OutboxTransport(settings.outbox_dir)
+        return outbox
     return SmtpRelayTransport(
         relay[0], relay[1], settings.smtp_relay_user, settings.smtp_relay_password
     )
@@ -87,7 +88,7 @@ class Runtime:
             if settings.dkim_key_dir
             else None
         )
-        self.transport = transport or make_transport(settings)
+        self.transport = transport or make_transport(settings, self.places.outbox)
         self.broker = make_broker(settings)
         self.actors = Actors(
             self.broker,

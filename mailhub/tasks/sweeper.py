@@ -240,12 +240,14 @@ class Sweeper:
                 done.incinerated.count,
                 done.incinerated.bytes,
             )
-        if done.archives or done.secrets or done.logs:
+        if done.archives or done.secrets or done.logs or done.outbox:
             log.info(
-                "retention deleted %d export archives, %d link tokens and sessions, %d log files",
+                "retention deleted %d export archives, %d link tokens and sessions, %d log files, "
+                "%d outbox mails",
                 done.archives,
                 done.secrets,
                 done.logs,
+                done.outbox,
             )
         if done.warnings or done.erased:
             log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -74,6 +75,12 @@ def test_demo_serve_send_reply(tmp_path: Path) -> None:
             BytesParser(policy=policy.default).parsebytes(p.read_bytes())
             for p in outbox.glob("*.eml")
         ]
+        listed = subprocess.run(
+            [MAILHUB, "outbox", "--json"], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert sorted(m["name"] for m in json.loads(listed.stdout)) == sorted(
+            p.name for p in outbox.glob("*.eml")
+        )
         notification = next(m for m in mails if "bob@" in str(m["To"]))
         receipt = next(m for m in mails if "ann@" in str(m["To"]))
         assert "1 person was notified now." in receipt.get_body(("plain",)).get_content()

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, preferences
 from mailhub.domain.search import session_factory
+from mailhub.errors import NotFound
 from mailhub.models import (
     Attachment,
     Notification,
@@ -95,8 +96,12 @@ def test_erasure_and_restore_on_each_database(
             )
         )
     assert made.files >= 2  # the photo and its thumbnails, sealed
-    raw = made.path.read_bytes()
+    with runtime.places.backups.open(t.id, made.name) as fh:
+        raw = fh.read()
     assert b"bob@acme.example" not in raw and b"Board" not in raw  # nothing in the clear
+    if runtime.places.backups.blobs is not None:  # in the database, not on this host's disk
+        assert not list(runtime.settings.backups_dir.rglob("*.mhb"))
+        assert not list((runtime.settings.data_dir / "cache").rglob("*.mhb*"))
     outcome = erasure.erase_user(runtime.sessions, runtime.places, t, "bob@acme.example")
     assert outcome.state == "done" and set(outcome.proof.values()) == {0}, outcome.left
     assert outcome.counts["attachment files"] >= 2 and outcome.counts["backup keys"] == 1
@@ -105,7 +110,12 @@ def test_erasure_and_restore_on_each_database(
         assert mention.context == {"by": {"name": "[erased]", "email": "[erased]"}}
         assert mention.reason == "[erased] mentioned you"
     restored = backups.restore(
-        runtime.sessions, runtime.places.keys, runtime.files, acme["tenant"], made.path
+        runtime.sessions,
+        runtime.places.keys,
+        runtime.files,
+        acme["tenant"],
+        runtime.places.backups,
+        made.name,
     )
     with runtime.sessions() as s:
         assert s.scalars(select(Page.title)).all() == ["Contacts"]
@@ -179,7 +189,8 @@ def test_closing_a_tenant_leaves_nothing_of_it_and_nothing_else_is_touched(
         assert raw.count(b"@acme.example") == 0 and raw.count(b"Ann Author") == 0
     assert not (runtime.files.root / str(acme["tenant"])).exists()
     assert not runtime.places.keys.has_tenant(acme["tenant"])
-    assert not (runtime.places.backups / str(acme["tenant"])).exists()
+    assert runtime.places.backups.holds(acme["tenant"]) == 0
+    assert not runtime.places.backups.entries(acme["tenant"])
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Tenant)) == 1
         assert s.scalar(select(func.count()).select_from(Page)) == globex_before == 1
@@ -507,3 +518,60 @@ def test_hosts_without_a_shared_disk_share_the_backup_keys(
     a, b = here.tenant_key(acme["tenant"], create=True), there.tenant_key(acme["tenant"], True)
     assert a is not None and b is not None and b.decrypt(a.encrypt(b"x")) == b"x"
     assert here.destroy_tenant(acme["tenant"]) == 1 and not there.has_tenant(acme["tenant"])
+
+
+@pytest.mark.parametrize("backend", ["postgres-blobs"], indirect=True)
+def test_a_backup_made_on_one_host_is_listed_restored_and_pruned_on_another(
+    runtime: Runtime, acme: dict[str, int], smtp: Any, tmp_path: Path
+) -> None:
+    """With the blob store, backups are in the database: the worker that made one may be gone,
+    and any other host lists it, restores it and prunes it; neither host keeps a file."""
+    from conftest import make_settings
+
+    _content(runtime, smtp)
+    made = backups.create(
+        runtime.sessions,
+        runtime.places.keys,
+        runtime.places.backups,
+        runtime.files,
+        acme["tenant"],
+        5,
+    )
+    other_settings = make_settings(
+        tmp_path / "host2",
+        MAILHUB_DATABASE_URL=runtime.settings.effective_database_url,
+        MAILHUB_BLOB_STORE="postgres",
+    )
+    there = Places.of(other_settings, runtime.engine)
+    listed = backups.listing(there.backups, acme["tenant"])
+    assert [(b.name, b.rows, b.files) for b in listed] == [(made.name, made.rows, made.files)]
+    assert listed[0].size == made.size
+    assert backups.readable_for(there.keys, there.backups, acme["tenant"], acme["bob"]) == 1
+    with unit_of_work(runtime.sessions) as s:  # damage: the files go, the titles are lost
+        for a in s.scalars(select(Attachment)):
+            runtime.files.delete(a.path)
+            s.delete(a)
+        for p in s.scalars(select(Page)):
+            p.title = "Lost"
+    restored = backups.restore(
+        runtime.sessions, there.keys, there.files, acme["tenant"], there.backups, made.name
+    )
+    assert restored.files == made.files and not restored.skipped
+    with runtime.sessions() as s:
+        assert sorted(s.scalars(select(Page.title))) == ["Board", "Contacts"]
+        photo = s.scalars(select(Attachment)).one()
+    assert runtime.files.path(photo.path).read_bytes() == png()  # on the first host too
+    newer = [
+        backups.create(runtime.sessions, there.keys, there.backups, there.files, acme["tenant"], 2)
+        for _ in range(2)
+    ]
+    names = [b.name for b in backups.listing(runtime.places.backups, acme["tenant"])]
+    assert names == sorted((b.name for b in newer), reverse=True)  # made.name pruned, on host 2
+    for host in (runtime.settings.data_dir, other_settings.data_dir):
+        assert not [p for p in host.rglob("*") if p.is_file() and ".mhb" in p.name]
+    with pytest.raises(NotFound):
+        backups.restore(
+            runtime.sessions, there.keys, there.files, acme["tenant"], there.backups, made.name
+        )
+    with pytest.raises(NotFound):  # only a backup's name: never a path
+        there.backups.open(acme["tenant"], f"../{acme['tenant']}/{names[0]}")

@@ -263,7 +263,9 @@ def test_an_erased_person_leaves_nothing_and_a_proof_says_so(tmp_path: Path) -> 
 
         # A backup from before the erasure: it comes back without Bob (his key is destroyed,
         # and the ledger is replayed), and search works over what came back
-        restored = backups.restore(rt.sessions, rt.places.keys, rt.files, ids["tenant"], made.path)
+        restored = backups.restore(
+            rt.sessions, rt.places.keys, rt.files, ids["tenant"], rt.places.backups, made.name
+        )
         assert restored.skipped["users"] == 1 and restored.skipped["pages"] == 1
         with rt.sessions() as s:
             assert s.scalar(select(func.count()).select_from(User).where(User.email == BOB)) == 0

@@ -4,10 +4,12 @@ host's cached copy never outlives its blob."""
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from mailhub.db import make_engine, migrate
 from mailhub.models import Blob, BlobChunk
@@ -62,3 +64,45 @@ def test_a_cached_copy_goes_with_its_blob(blobs: DatabaseBlobs, tmp_path: Path) 
 def test_a_name_outside_the_cache_is_refused(blobs: DatabaseBlobs) -> None:
     with pytest.raises(ValueError):
         blobs.uncache("../../etc/passwd")
+
+
+def test_a_blob_opens_as_a_seekable_file_that_fetches_only_what_is_read(
+    blobs: DatabaseBlobs, tmp_path: Path
+) -> None:
+    """A ZIP in the database reads like one on a disk: its directory at the end, then one
+    member, without the chunks in between (a restore of a large backup holds one chunk)."""
+    member = os.urandom(1000)
+    with zipfile.ZipFile(tmp_path / "a.zip", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("big.bin", os.urandom(3 * CHUNK))  # stored: 3 chunks nobody asks for
+        z.writestr("small.bin", member)
+    data = (tmp_path / "a.zip").read_bytes()
+    blobs.write(7, "7/a.zip", [data])
+    fetched: list[int] = []
+    with blobs.open("7/a.zip") as fh:
+        raw = fh.raw  # type: ignore[attr-defined]
+        fetch = raw.readinto
+
+        def counting(buffer: memoryview) -> int:
+            if raw.pos // CHUNK != raw.seq:
+                fetched.append(raw.pos // CHUNK)
+            return int(fetch(buffer))
+
+        raw.readinto = counting
+        with zipfile.ZipFile(fh) as z:
+            assert z.read("small.bin") == member
+        assert set(fetched) == {3}  # the last chunk holds the member and the directory
+        fh.seek(0)
+        assert fh.read() == data  # and all of it reads back, in order
+        fh.seek(-5, os.SEEK_END)
+        assert fh.read() == data[-5:] and fh.read() == b""
+    with pytest.raises(FileNotFoundError):
+        blobs.open("7/none.zip")
+
+
+def test_writing_a_name_again_replaces_it_only_when_asked(blobs: DatabaseBlobs) -> None:
+    blobs.write(0, "a.eml", [b"first"])
+    with pytest.raises(IntegrityError):
+        blobs.write(0, "a.eml", [b"second"])
+    blobs.write(0, "a.eml", [b"third " * CHUNK], replace=True)
+    assert blobs.read("a.eml") == b"third " * CHUNK
+    assert _count(blobs, Blob) == 1 and _count(blobs, BlobChunk) == 6

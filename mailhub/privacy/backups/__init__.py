@@ -1,7 +1,7 @@
 """Per-tenant backups, encrypted so that erasure reaches them (crypto-shredding).
 
-A backup is one file, BACKUPS/TENANT_ID/YYYYMMDDTHHMMSS.ffffffZ-XXXXXX.mhb (names sort by
-time), a ZIP of:
+A backup is one file, YYYYMMDDTHHMMSS.ffffffZ-XXXXXX.mhb (names sort by time), kept on the
+tenant's shelf (shelf.py: a folder on this host, or the database's blob store), a ZIP of:
 
     manifest.json   in the clear: format, tenant, when, rows per table, whose data is sealed
     rows.bin        every row of the tenant as JSON, compressed, encrypted with the tenant's
@@ -25,16 +25,17 @@ deletes the rest (`prune` does only that).
 from __future__ import annotations
 
 from mailhub.privacy.backups.archive import Backup
-from mailhub.privacy.backups.catalogue import due, find, listing, prune, readable_for
+from mailhub.privacy.backups.catalogue import due, listing, prune, readable_for
 from mailhub.privacy.backups.create import create
 from mailhub.privacy.backups.restore import Restored, restore
+from mailhub.privacy.backups.shelf import Shelf
 
 __all__ = [
     "Backup",
     "Restored",
+    "Shelf",
     "create",
     "due",
-    "find",
     "listing",
     "prune",
     "readable_for",

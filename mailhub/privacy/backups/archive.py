@@ -8,8 +8,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import JSON, Date, DateTime, Table, select
 from sqlalchemy.orm import Session
@@ -20,7 +19,6 @@ from mailhub.privacy import datamap
 from mailhub.privacy.report import subject_column
 
 FORMAT = 1
-SUFFIX = ".mhb"
 # Rebuilt from the items after a restore, and the ledger that must outlive every backup.
 NOT_BACKED_UP = frozenset({"search_entries", "erasures", "backup_keys"})  # keys: never in one
 # Backed up (for a tenant that lost everything), but a restore leaves them as they are.
@@ -29,7 +27,7 @@ NOT_RESTORED = frozenset({"privacy_requests", "privacy_events", "breaches"})
 
 @dataclass(frozen=True)
 class Backup:
-    path: Path
+    name: str
     created_at: str
     rows: int
     files: int
@@ -76,12 +74,12 @@ def owners(session: Session, tenant_id: int) -> dict[str, dict[int, int]]:
     return owned
 
 
-def manifest_of(path: Path) -> dict[str, Any]:
+def manifest_of(source: BinaryIO, name: str) -> dict[str, Any]:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             data: dict[str, Any] = json.loads(archive.read("manifest.json"))
     except (zipfile.BadZipFile, KeyError, ValueError):
-        raise InvalidInput(f"{path.name} is not a mailhub backup") from None
+        raise InvalidInput(f"{name} is not a mailhub backup") from None
     return data
 
 

@@ -5,11 +5,9 @@ sealed with their key, all of it with the tenant's; then the rotation is applied
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import zipfile
 import zlib
-from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -18,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from mailhub.db import SessionFactory
 from mailhub.models import Attachment, Base, Tenant, utcnow
-from mailhub.privacy.backups.archive import FORMAT, SUFFIX, Backup, owners, row_of, tables
+from mailhub.privacy.backups.archive import FORMAT, Backup, owners, row_of, tables
 from mailhub.privacy.backups.catalogue import prune
+from mailhub.privacy.backups.shelf import SUFFIX, Shelf
 from mailhub.privacy.keys import KeyStore
 from mailhub.progress import Tick, quiet
 from mailhub.stores.files import FileStore
@@ -28,7 +27,7 @@ from mailhub.stores.files import FileStore
 def create(
     factory: SessionFactory,
     keys: KeyStore,
-    root: Path,
+    shelf: Shelf,
     file_store: FileStore,
     tenant_id: int,
     keep: int,
@@ -41,13 +40,13 @@ def create(
         if session.get_bind().dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         tenant = session.get_one(Tenant, tenant_id)
-        return _create(session, keys, root, file_store, tenant, keep, tick)
+        return _create(session, keys, shelf, file_store, tenant, keep, tick)
 
 
 def _create(
     session: Session,
     keys: KeyStore,
-    root: Path,
+    shelf: Shelf,
     file_store: FileStore,
     tenant: Tenant,
     keep: int,
@@ -90,47 +89,40 @@ def _create(
         counts[table.name] = len(rows)
         tick(len(rows))
     stamp = utcnow()
-    folder = root / str(tenant.id)
-    folder.mkdir(parents=True, exist_ok=True)
     name = f"{stamp:%Y%m%dT%H%M%S.%f}Z-{secrets.token_hex(3)}{SUFFIX}"
-    tmp = folder / (name + ".tmp")
     files = 0
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
-        members: dict[str, str] = {}
-        attachments = Attachment.__table__
-        for a in session.execute(
-            select(attachments).where(attachments.c.tenant_id == tenant.id)
-        ).mappings():
-            uid = owned.get("attachments", {}).get(a["id"])
-            for rel in [a["path"], *dict(a["thumbnails"] or {}).values()]:
-                try:
-                    data = file_store.path(rel).read_bytes()
-                except FileNotFoundError:
-                    continue
-                if uid is not None:
-                    data = key_of(uid).encrypt(data)
-                member = f"files/{files}.bin"
-                archive.writestr(member, tenant_key.encrypt(data))
-                members[member] = rel
-                files += 1
-                tick(1)
-        body = {"tables": dump, "files": members}
-        packed = zlib.compress(json.dumps(body).encode(), 6)  # compressed, then encrypted
-        archive.writestr("rows.bin", tenant_key.encrypt(packed))
-        manifest = {
-            "format": FORMAT,
-            "tenant_id": tenant.id,
-            "created_at": stamp.isoformat() + "Z",
-            "rows": counts,
-            "files": files,
-            "sealed_for": sorted(user_keys),
-        }
-        archive.writestr("manifest.json", json.dumps(manifest, indent=1))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    path = folder / name
-    os.replace(tmp, path)
-    prune(root, tenant.id, keep)
-    return Backup(
-        path, str(manifest["created_at"]), sum(counts.values()), files, path.stat().st_size
-    )
+    with shelf.drafting(tenant.id, name) as tmp:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+            members: dict[str, str] = {}
+            attachments = Attachment.__table__
+            for a in session.execute(
+                select(attachments).where(attachments.c.tenant_id == tenant.id)
+            ).mappings():
+                uid = owned.get("attachments", {}).get(a["id"])
+                for rel in [a["path"], *dict(a["thumbnails"] or {}).values()]:
+                    try:
+                        data = file_store.path(rel).read_bytes()
+                    except FileNotFoundError:
+                        continue
+                    if uid is not None:
+                        data = key_of(uid).encrypt(data)
+                    member = f"files/{files}.bin"
+                    archive.writestr(member, tenant_key.encrypt(data))
+                    members[member] = rel
+                    files += 1
+                    tick(1)
+            body = {"tables": dump, "files": members}
+            packed = zlib.compress(json.dumps(body).encode(), 6)  # compressed, then encrypted
+            archive.writestr("rows.bin", tenant_key.encrypt(packed))
+            manifest = {
+                "format": FORMAT,
+                "tenant_id": tenant.id,
+                "created_at": stamp.isoformat() + "Z",
+                "rows": counts,
+                "files": files,
+                "sealed_for": sorted(user_keys),
+            }
+            archive.writestr("manifest.json", json.dumps(manifest, indent=1))
+        size = shelf.put(tenant.id, name, tmp)
+    prune(shelf, tenant.id, keep)
+    return Backup(name, str(manifest["created_at"]), sum(counts.values()), files, size)

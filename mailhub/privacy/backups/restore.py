@@ -12,7 +12,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Table, delete, insert, select, update
@@ -23,6 +23,7 @@ from mailhub.domain import search
 from mailhub.errors import InvalidInput
 from mailhub.models import Base, Erasure, Tenant, User
 from mailhub.privacy.backups.archive import FORMAT, NOT_RESTORED, manifest_of, tables, typed_row
+from mailhub.privacy.backups.shelf import Shelf
 from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.requests import subject_hash
 from mailhub.progress import Tick, quiet
@@ -41,7 +42,8 @@ def restore(
     keys: KeyStore,
     files: FileStore,
     tenant_id: int,
-    path: Path,
+    shelf: Shelf,
+    name: str,
     tick: Tick = quiet,
 ) -> Restored:
     """Replace the tenant's rows and files with the backup's: the files are unpacked beside
@@ -49,9 +51,9 @@ def restore(
     unpacked files take the place of the old ones."""
     staging = files.root / f".restore-{tenant_id}-{secrets.token_hex(4)}"
     try:
-        with unit_of_work(factory) as session:
+        with unit_of_work(factory) as session, shelf.open(tenant_id, name) as source:
             tenant = session.get_one(Tenant, tenant_id)
-            restored = _restore(session, keys, staging, tenant, path, tick)
+            restored = _restore(session, keys, staging, tenant, source, name, tick)
         files.replace_tenant(tenant_id, staging / str(tenant_id))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -59,19 +61,25 @@ def restore(
 
 
 def _restore(
-    session: Session, keys: KeyStore, staging: Path, tenant: Tenant, path: Path, tick: Tick
+    session: Session,
+    keys: KeyStore,
+    staging: Path,
+    tenant: Tenant,
+    source: BinaryIO,
+    name: str,
+    tick: Tick,
 ) -> Restored:
-    manifest = manifest_of(path)
+    manifest = manifest_of(source, name)
     if manifest.get("format") != FORMAT or manifest.get("tenant_id") != tenant.id:
-        raise InvalidInput(f"{path.name} is not a backup of {tenant.slug}")
+        raise InvalidInput(f"{name} is not a backup of {tenant.slug}")
     tenant_key = keys.tenant_key(tenant.id)
     if tenant_key is None:
         raise InvalidInput(f"the keys of {tenant.slug} are destroyed; its backups cannot be read")
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(source) as archive:
         try:
             body = json.loads(zlib.decompress(tenant_key.decrypt(archive.read("rows.bin"))))
         except InvalidToken:
-            raise InvalidInput(f"{path.name} cannot be opened with {tenant.slug}'s key") from None
+            raise InvalidInput(f"{name} cannot be opened with {tenant.slug}'s key") from None
         erased = {
             (e.user_id, e.subject_hash, e.salt)
             for e in session.scalars(select(Erasure).where(Erasure.tenant_id == tenant.id))

@@ -6,7 +6,6 @@ outbox mail that names them, their export archives, and their backup data key.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -22,6 +21,7 @@ from mailhub.models import (
 )
 from mailhub.privacy.erasure.attachments import examine_attachments
 from mailhub.privacy.proof import Places, Subject, mentioned_in
+from mailhub.stores.outbox import Outbox
 
 
 def remove_files(
@@ -82,15 +82,12 @@ def remove_files(
     return counts, incinerated
 
 
-def remove_outbox(outbox: Path, needles: list[str]) -> int:
-    """Mail in the outbox (the embedded stand-in for a relay) that mentions a needle."""
-    removed = 0
-    if outbox.is_dir():
-        for path in sorted(outbox.glob("*.eml")):
-            if mentioned_in(path, needles) is not None:
-                path.unlink(missing_ok=True)
-                removed += 1
-    return removed
+def remove_outbox(outbox: Outbox, needles: list[str]) -> int:
+    """Mail in the outbox (the stand-in for a relay) that mentions a needle."""
+    doomed = [name for name, path in outbox.files() if mentioned_in(path, needles) is not None]
+    for name in doomed:
+        outbox.delete(name)
+    return len(doomed)
 
 
 def doomed_attachments(subject: Subject, keep: bool) -> Any:
