@@ -41,6 +41,10 @@ def test_the_production_shape_is_there() -> None:
         "worker",
         "migrate",
     }
+    # Everything stored is in PostgreSQL: no mailhub container keeps a volume of its own
+    assert {name: svc.get("volumes") for name, svc in _mailhub_services().items()} == {
+        name: None for name in _mailhub_services()
+    }
 
 
 def test_every_command_exists() -> None:

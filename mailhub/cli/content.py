@@ -16,7 +16,7 @@ from mailhub.config import Settings
 from mailhub.db import unit_of_work
 from mailhub.domain import directory, forms
 from mailhub.domain.queries import list_pages, page_view
-from mailhub.errors import InvalidInput
+from mailhub.errors import ConfigError, InvalidInput
 from mailhub.stores import file_store
 
 
@@ -84,6 +84,13 @@ def register(commands: Commands) -> None:
     fc.add_argument("--remove", action="store_true", help="delete the files no row knows about")
     fc.add_argument("--all", action="store_true", help="include files written in the last hour")
     fc.add_argument("--json", action="store_true")
+    add(
+        "move-to-database",
+        cmd_files_move,
+        "move this machine's raw mail, files, exports, backups, outbox and keys into the "
+        "database (after setting MAILHUB_BLOB_STORE=postgres)",
+        files,
+    )
 
     moderation = commands.group("moderation", "mail held because its sender was not authenticated")
     ml = add("list", cmd_moderation, "list held mail", moderation)
@@ -272,6 +279,49 @@ def cmd_files_check(args: argparse.Namespace, settings: Settings) -> int:
             print(f"missing {rel}")
         print(f"{len(found.stray)} files without a row, {len(found.missing)} rows without a file")
     return 1 if found.missing else 0
+
+
+def cmd_files_move(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhub.privacy.keys import move_keys
+    from mailhub.privacy.proof import Places
+    from mailhub.stores import in_database
+    from mailhub.stores.relocate import Moved, move_folder, remove_empty_dirs
+
+    if not in_database(settings):
+        raise ConfigError(
+            "set MAILHUB_BLOB_STORE=postgres first: the files move into the database that "
+            "MAILHUB_DATABASE_URL names"
+        )
+    sessions(settings)  # the schema is there and current
+    places = Places.of(settings)
+    moved = Moved()
+    for folder, blobs, by_tenant, suffix in (
+        (settings.raw_dir, places.raw.blobs, True, ""),
+        (settings.files_dir, places.files.blobs, True, ""),
+        (settings.exports_dir, places.export_blobs, True, ""),
+        (settings.backups_dir, places.backups.blobs, True, ""),
+        (settings.outbox_dir, places.outbox.blobs, False, ".eml"),
+    ):
+        assert blobs is not None
+        move_folder(folder, blobs, moved, by_tenant, suffix)
+        remove_empty_dirs(folder)
+    keys, keys_left = move_keys(settings.keys_dir, places.keys)
+    remove_empty_dirs(settings.keys_dir)
+    words = {
+        "raw": "raw mails",
+        "files": "attachment files",
+        "exports": "export archives",
+        "backups": "backups",
+        "outbox": "outbox mails",
+    }
+    what = ", ".join(f"{n} {words[store]}" for store, n in sorted(moved.counts.items()))
+    print(f"moved {what or 'no files'} ({moved.bytes} bytes) and {keys} keys into the database")
+    for name in moved.skipped:
+        print(f"not mailhub's, left as it is: {name}")
+    left = moved.conflicts + [f"key {name}" for name in keys_left]
+    for name in left:
+        print(f"left here, the database holds something else under its name: {name}")
+    return 1 if left else 0
 
 
 def cmd_moderation(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,6 +19,7 @@ backups were sealed with; the erasure's rewrite of the tables then leaves no old
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import shutil
@@ -153,6 +154,37 @@ class KeyStore:
         shutil.rmtree(folder, ignore_errors=True)
         fsync_dir(self.root)
         return count
+
+
+def move_keys(root: Path, store: KeyStore) -> tuple[int, list[str]]:
+    """The key files under `root` into `store`'s database rows (MAILHUB_BLOB_STORE=postgres),
+    each file shredded once its row holds the same wrapped key: (moved, left here). A key
+    whose row already holds a different key is left, for the operator to look at."""
+    assert store.engine is not None
+    moved, left = 0, []
+    for path in sorted(root.glob("*/tenant.key")) + sorted(root.glob("*/users/*.key")):
+        tenant, _, rest = path.relative_to(root).as_posix().partition("/")
+        user = TENANT if rest == "tenant.key" else rest.removeprefix("users/").removesuffix(".key")
+        if not tenant.isdigit() or not str(user).isdigit():
+            left.append(path.relative_to(root).as_posix())
+            continue
+        wrapped = path.read_bytes()
+        try:
+            store._kek.decrypt(wrapped)
+        except InvalidToken:
+            raise ConfigError(f"key {path} cannot be opened: MAILHUB_SECRET_KEY differs") from None
+        with contextlib.suppress(IntegrityError), store.engine.begin() as conn:
+            conn.execute(
+                insert(BackupKey).values(
+                    tenant_id=int(tenant), user_id=int(user), wrapped=wrapped, created_at=utcnow()
+                )
+            )
+        if store._wrapped(int(tenant), int(user)) != wrapped:
+            left.append(path.relative_to(root).as_posix())
+            continue
+        _shred(path)
+        moved += 1
+    return moved, left
 
 
 def _shred(path: Path) -> bool:

@@ -133,6 +133,14 @@ class DatabaseBlobs:
                 break
         return bytes(head)
 
+    def digest(self, name: str) -> str | None:
+        """The stored bytes' SHA-256 (hex), or None when there is no such blob."""
+        with self.engine.connect() as conn:
+            found = conn.scalar(
+                select(Blob.sha256).where(Blob.store == self.store, Blob.name == name)
+            )
+        return str(found) if found is not None else None
+
     def exists(self, name: str) -> bool:
         return self._id(name) is not None
 
