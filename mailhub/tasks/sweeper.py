@@ -114,9 +114,16 @@ class Sweeper:
             SWEEPER_RUNS.labels("housekeeping").inc()
         if time.monotonic() - self._spools_checked >= HOUSEKEEPING_EVERY:
             self.remove_stale_spools()  # this host's own spool directory
-        # This host's copies of blobs (raw mail, files in the database): those unused for
-        # CACHE_UNUSED seconds, and at once those whose blob is gone (erased, incinerated).
-        for blobs in (self.raw_store.blobs, self.files.blobs, self.places.export_blobs):
+        # This host's copies of blobs (raw mail, files, outbox mail in the database): those
+        # unused for CACHE_UNUSED seconds, and at once those whose blob is gone (erased,
+        # incinerated). (Backups are read in place, never copied but by the proof, which
+        # removes each copy once read.)
+        for blobs in (
+            self.raw_store.blobs,
+            self.files.blobs,
+            self.places.export_blobs,
+            self.places.outbox.blobs,
+        ):
             if blobs is not None:
                 blobs.prune_cache(CACHE_UNUSED)
         if inbound or outbound:

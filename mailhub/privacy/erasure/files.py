@@ -84,7 +84,13 @@ def remove_files(
 
 def remove_outbox(outbox: Outbox, needles: list[str]) -> int:
     """Mail in the outbox (the stand-in for a relay) that mentions a needle."""
-    doomed = [name for name, path in outbox.files() if mentioned_in(path, needles) is not None]
+    doomed = []
+    for name, path in outbox.files():
+        try:
+            if mentioned_in(path, needles) is not None:
+                doomed.append(name)
+        except FileNotFoundError:  # expired meanwhile
+            continue
     for name in doomed:
         outbox.delete(name)
     return len(doomed)
