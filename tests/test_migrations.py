@@ -80,3 +80,21 @@ def test_follows_become_watching_subscriptions_and_back(tmp_path) -> None:  # ty
         assert [tuple(r) for r in conn.execute(text("SELECT user_id, space_id FROM follows"))] == [
             (7, 3)
         ]
+
+
+def test_the_quick_schema_check_agrees_with_alembic(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every command checks the schema without importing alembic: the heads it reads from the
+    scripts are alembic's, and a database one revision behind is not current."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from mailhub.db import alembic_config, schema_heads
+
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    assert schema_heads() == heads and len(heads) == 1
+    migrate(url)
+    command.downgrade(alembic_config(url), "-1")
+    assert not schema_is_current(make_engine(url))
+    migrate(url)
+    assert schema_is_current(make_engine(url))

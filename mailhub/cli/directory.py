@@ -21,7 +21,6 @@ from mailhub.domain import directory, preferences, signin
 from mailhub.domain.preferences import Unchanged
 from mailhub.errors import InvalidInput
 from mailhub.models import SubjectKind
-from mailhub.web.notify import due_for_next_sweep
 
 T = TypeVar("T")
 
@@ -327,7 +326,7 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
             + (" as admin" if u.is_admin else "")
             + ("" if args.no_welcome else "; a welcome mail is on its way")
         )
-    due_for_next_sweep(sessions(settings))(welcome)  # the worker sends it at its next pass
+    _due_now(settings, welcome)  # the worker sends it at its next pass
     return 0
 
 
@@ -341,7 +340,7 @@ def cmd_user_import(args: argparse.Namespace, settings: Settings) -> int:
         with progress(f"importing {Path(args.file).name}", "rows") as tick:
             added, skipped = directory.import_users(s, tenant, text, tick)
         welcome = [] if args.no_welcome else [signin.welcome(s, u) for u in added]
-    due_for_next_sweep(sessions(settings))(welcome)
+    _due_now(settings, welcome)
     print(
         f"added {len(added)} users to {tenant.slug}"
         + (f", {len(welcome)} welcome mails on their way" if welcome else "")
@@ -407,3 +406,11 @@ def cmd_follow(args: argparse.Namespace, settings: Settings) -> int:
         preferences.follow(s, tenant, user, space)
         print(f"{user.email} now watches {space.slug}")
     return 0
+
+
+def _due_now(settings: Settings, notification_ids: list[int]) -> None:
+    if not notification_ids:
+        return
+    from mailhub.web.notify import due_for_next_sweep  # the worker's modules: only when needed
+
+    due_for_next_sweep(sessions(settings))(notification_ids)

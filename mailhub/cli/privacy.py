@@ -7,6 +7,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailhub.cli.opening import sessions
 from mailhub.cli.output import listing
@@ -17,8 +18,10 @@ from mailhub.db import unit_of_work
 from mailhub.domain import directory, objections
 from mailhub.errors import InvalidInput
 from mailhub.models import Breach
-from mailhub.privacy.erasure import Outcome
 from mailhub.stores import file_store
+
+if TYPE_CHECKING:
+    from mailhub.privacy.erasure import Outcome
 
 
 def register(commands: Commands) -> None:
