@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from mailhub.errors import NotFound
 from mailhub.stores.blobs import CHUNK, DatabaseBlobs
+from mailhub.stores.files import fsync_dir
 
 SUFFIX = ".mhb"
 
@@ -85,6 +86,7 @@ class Shelf:
         size = draft.stat().st_size
         if self.blobs is None:
             os.replace(draft, self.root / str(tenant_id) / name)
+            fsync_dir(self.root / str(tenant_id))  # the rename survives a crash too
         return size
 
     def delete(self, tenant_id: int, name: str) -> None:
