@@ -11,6 +11,7 @@ made twice.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import signal
@@ -64,6 +65,7 @@ def cluster(
         "MAILHUB_SEND_LEASE": "3",
         "MAILHUB_SENDER_RATE_LIMIT": "0",
         "MAILHUB_LOG_LEVEL": "WARNING",
+        "MAILHUB_BACKUP_EVERY_HOURS": "24",  # one backup of acme, by whichever worker leads
     }
     settings = make_settings(tmp_path / "setup", **shared)
     migrate(settings.effective_database_url)
@@ -81,14 +83,17 @@ def cluster(
 
     metrics = {role: free_port() for role in ("smtp", "worker", "web")}
 
-    def start(role: str) -> subprocess.Popen[bytes]:
+    def host_env(role: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
         hosts.setdefault(role, tmp_path / f"host-{role}")
         env.update(
             shared, MAILHUB_DATA_DIR=str(hosts[role]), MAILHUB_METRICS_PORT=str(metrics[role])
         )
+        return env
+
+    def start(role: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [MAILHUB, role], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [MAILHUB, role], env=host_env(role), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         procs[role] = proc
         return proc
@@ -105,6 +110,7 @@ def cluster(
                 "hosts": hosts,
                 "procs": procs,
                 "start": start,
+                "host_env": host_env,
                 "smtp_port": smtp_port,
                 "base": shared["MAILHUB_BASE_URL"],
                 "metrics": metrics,
@@ -157,6 +163,11 @@ def _page_mail(n: int = 1, image: bytes = b"") -> bytes:
     return msg.as_bytes(policy=SMTP)
 
 
+def _count_blobs(rt: Runtime, store: str) -> int:
+    with rt.sessions() as s:
+        return len(list(s.scalars(select(Blob.id).where(Blob.store == store))))
+
+
 def _files(rt: Runtime) -> list[Path]:
     return [p for p in Path(rt.settings.data_dir).rglob("*") if p.is_file()]
 
@@ -175,7 +186,7 @@ def test_mail_on_one_host_is_a_page_on_the_second_served_by_the_third(
             select(Attachment).order_by(Attachment.filename.desc())
         ).all()  # "plan Q3.pdf", "board.png"
         stored = {b.store: b.name for b in s.scalars(select(Blob))}
-        assert set(stored) == {"raw", "files"}
+        assert {"raw", "files"} <= set(stored) <= {"raw", "files", "backups"}
         assert image.thumbnails, "the worker made a thumbnail"
 
     # The notification left from the worker's host, with a file link to the web's host
@@ -207,6 +218,21 @@ def test_mail_on_one_host_is_a_page_on_the_second_served_by_the_third(
     with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
         assert "manifest.json" in z.namelist()
 
+    # The worker's scheduled backup is in the database: the web host lists and opens it
+    wait_until(lambda: _count_blobs(rt, "backups") == 1, timeout=60)
+    host_env = cluster["host_env"]
+    assert callable(host_env)
+    listed = subprocess.run(
+        [MAILHUB, "backup", "list", "acme", "--json"],
+        env=host_env("web"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    (backup,) = json.loads(listed.stdout)
+    assert backup["rows"] > 0 and backup["bytes"] > 0
+
     # No host kept a stored file of its own: raw mail and files are in the database; the SMTP
     # host has no message left, the others only their caches.
     smtp_files = [p for p in hosts["smtp"].rglob("*") if p.is_file()]
@@ -214,6 +240,8 @@ def test_mail_on_one_host_is_a_page_on_the_second_served_by_the_third(
     for role in ("worker", "web"):
         kept = [p for p in hosts[role].rglob("*") if p.is_file() and "cache" not in p.parts]
         assert not [p for p in kept if p.suffix in (".eml", ".png", ".pdf")], (role, kept)
+    for role in ("smtp", "worker", "web"):  # not even a backup's draft or a copy of one
+        assert not [p for p in hosts[role].rglob("*") if ".mhb" in p.name], role
 
 
 def test_a_soak_with_kills_loses_and_duplicates_nothing(cluster: dict[str, object]) -> None:
