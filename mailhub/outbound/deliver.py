@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from mailhub.db import SessionFactory, unit_of_work
 from mailhub.domain import objections
 from mailhub.models import (
+    Comment,
     Notification,
     NotificationKind,
     NotificationStatus,
@@ -261,10 +262,10 @@ def _claim(
 
 
 def _load_together(session: Session, rows: list[Notification]) -> list[object]:
-    """The tenants, recipients, pages, spaces, revisions and authors a job's mails are made
-    of, each kind in one query, returned so that the caller holds them: the session keeps an
-    object only while something refers to it, so each mail of a fan-out loaded its page, space
-    and tenant again (five queries a mail, most of a PostgreSQL delivery's time)."""
+    """The tenants, recipients, pages, spaces, revisions, comments and authors a job's mails
+    are made of, each kind in one query, returned so that the caller holds them: the session
+    keeps an object only while something refers to it, so each mail of a fan-out loaded its
+    page, space and tenant again (five queries a mail, most of a PostgreSQL delivery's time)."""
     held: list[object] = []
 
     def load(model: Any, ids: set[int | None]) -> list[Any]:
@@ -277,10 +278,9 @@ def _load_together(session: Session, rows: list[Notification]) -> list[object]:
     pages = load(Page, {n.page_id for n in rows})
     load(Space, {p.space_id for p in pages})
     revisions = load(Revision, {n.revision_id for n in rows})
-    load(
-        User,
-        {n.user_id for n in rows} | {r.author_id for r in revisions} | {p.author_id for p in pages},
-    )
+    comments = load(Comment, {n.comment_id for n in rows})
+    authors = [*revisions, *comments, *pages]
+    load(User, {n.user_id for n in rows} | {a.author_id for a in authors})
     return held
 
 
