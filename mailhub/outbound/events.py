@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from mailhub.domain.objections import objected
@@ -214,7 +214,21 @@ def _record(
 
 
 def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    return list(session.scalars(insert(Notification).returning(Notification.id), rows))
+    if not rows:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        return list(session.scalars(insert(Notification).returning(Notification.id), rows))
+    # A thousand-row INSERT … RETURNING is one statement psycopg rewrites with a regular
+    # expression each time (two thirds of a 10,000-watcher fan-out's first stage); with the ids
+    # taken from the sequence first, the rows go as one prepared statement, pipelined.
+    ids = list(session.scalars(_NEXT_IDS, {"n": len(rows)}))
+    session.execute(insert(Notification), [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
+    return ids
+
+
+_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, :n)"
+)
 
 
 def form_thread(tenant: Tenant, form_id: int) -> str:
