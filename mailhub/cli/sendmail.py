@@ -88,9 +88,9 @@ def _read(settings: Settings, path: str) -> EmailMessage:
     except FileNotFoundError:
         if os.sep in path:
             raise InvalidInput(f"cannot read {path}: no such file") from None
-        from mailhub.privacy.proof import Places
+        from mailhub.stores import outbox
 
-        data = Places.of(settings).outbox.read(path)  # NotFound says which
+        data = outbox(settings).read(path)  # NotFound says which
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
     msg = BytesParser(policy=policy.default).parsebytes(data)

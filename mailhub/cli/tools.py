@@ -108,9 +108,9 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     from email.parser import BytesHeaderParser
 
     from mailhub.cli.output import listing
-    from mailhub.privacy.proof import Places
+    from mailhub.stores import outbox
 
-    box = Places.of(settings).outbox
+    box = outbox(settings)
     if args.name:
         sys.stdout.buffer.write(box.read(args.name))
         sys.stdout.flush()

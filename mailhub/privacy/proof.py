@@ -42,7 +42,7 @@ from mailhub.privacy.backups.shelf import Shelf
 from mailhub.privacy.keys import KeyStore
 from mailhub.privacy.report import subject_column
 from mailhub.privacy.scan import found_in_file
-from mailhub.stores import export_blobs, file_store, in_database, raw_store
+from mailhub.stores import export_blobs, file_store, in_database, outbox, raw_store
 from mailhub.stores.blobs import DatabaseBlobs
 from mailhub.stores.files import FileStore
 from mailhub.stores.outbox import Outbox
@@ -71,18 +71,16 @@ class Places:
     def of(cls, settings: Settings, engine: Engine | None = None) -> Places:
         if in_database(settings) and engine is None:
             engine = make_engine(settings.effective_database_url)
-        shelf, outbox = Shelf(settings.backups_dir), Outbox(settings.outbox_dir)
+        shelf = Shelf(settings.backups_dir)
         if in_database(settings):
             assert engine is not None
             drafts = settings.data_dir / "cache" / "backups"
             shelf = Shelf(drafts, DatabaseBlobs(engine, "backups", drafts))
-            copies = settings.data_dir / "cache" / "outbox"
-            outbox = Outbox(copies, DatabaseBlobs(engine, "outbox", copies))
         return cls(
             file_store(settings, engine),
             raw_store(settings, engine),
             settings.exports_dir,
-            outbox,
+            outbox(settings, engine),
             shelf,
             KeyStore(
                 settings.keys_dir, settings.secret_key, engine if in_database(settings) else None
@@ -282,17 +280,8 @@ def blob_hits(places: Places, tenant_id: int, needles: list[str]) -> Counter[str
     read as the files they stand for (a ZIP's members too); none when files are on disk."""
     found: Counter[str] = Counter()
     for blobs in (places.raw.blobs, places.files.blobs, places.export_blobs):
-        if blobs is None:
-            continue
-        for name in blobs.names(tenant_id):
-            try:
-                how = mentioned_in(blobs.cached(name), needles)
-            except FileNotFoundError:  # removed while we looked: nothing left there
-                continue
-            finally:
-                blobs.uncache(name)  # the proof leaves no copy behind
-            if how:
-                found[how] += 1
+        if blobs is not None:  # each copy is removed once read: the proof leaves none behind
+            found += files_hits((path for _, path in blobs.copies(tenant_id)), needles)
     return found
 
 

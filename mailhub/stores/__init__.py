@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mailhub.config import Settings
     from mailhub.stores.blobs import DatabaseBlobs
     from mailhub.stores.files import FileStore
+    from mailhub.stores.outbox import Outbox
     from mailhub.stores.rawstore import RawStore
 
 BLOB_STORES = ("files", "postgres")
@@ -57,6 +58,17 @@ def export_blobs(settings: Settings, engine: Engine | None = None) -> DatabaseBl
     return DatabaseBlobs(
         _engine(settings, engine), "exports", settings.data_dir / "cache" / "exports"
     )
+
+
+def outbox(settings: Settings, engine: Engine | None = None) -> Outbox:
+    """Where mail goes when no relay is set: .eml files, or blobs any host can read."""
+    from mailhub.stores.blobs import DatabaseBlobs
+    from mailhub.stores.outbox import Outbox
+
+    if in_database(settings):
+        copies = settings.data_dir / "cache" / "outbox"
+        return Outbox(copies, DatabaseBlobs(_engine(settings, engine), "outbox", copies))
+    return Outbox(settings.outbox_dir)
 
 
 def file_store(settings: Settings, engine: Engine | None = None) -> FileStore:

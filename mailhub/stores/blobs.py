@@ -206,6 +206,18 @@ class DatabaseBlobs:
             partial.unlink(missing_ok=True)
         return path
 
+    def copies(self, tenant_id: int) -> Iterator[tuple[str, Path]]:
+        """Each of the tenant's blobs as a local file, one at a time, for a scan: (name, file).
+        A copy is removed as soon as the caller moves on, so the scan leaves none behind; a
+        blob deleted meanwhile is skipped."""
+        for name in list(self.names(tenant_id)):
+            try:
+                yield name, self.cached(name)
+            except FileNotFoundError:
+                continue
+            finally:
+                self.uncache(name)
+
     def uncache(self, name: str) -> None:
         self._cache_path(name).unlink(missing_ok=True)
 

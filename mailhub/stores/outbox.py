@@ -83,14 +83,8 @@ class Outbox:
         removed once the caller has read it."""
         if self.blobs is None:
             yield from ((name, self.root / name) for name in self.names())
-            return
-        for name in self.names():
-            try:
-                yield name, self.blobs.cached(name)
-            except FileNotFoundError:  # delivered to nobody: removed meanwhile
-                continue
-            finally:
-                self.blobs.uncache(name)
+        else:
+            yield from self.blobs.copies(NO_TENANT)
 
 
 def _checked(name: str) -> str:

@@ -22,6 +22,25 @@ from conftest import make_settings, wait_until
 from helpers import MAILHUB, final_count, png, smtp_send
 
 
+def _backup(runtime: Runtime, tenant_id: int) -> backups.Backup:
+    return backups.create(
+        runtime.sessions, runtime.places.keys, runtime.places.backups, runtime.files, tenant_id, 3
+    )
+
+
+def _host_env(runtime: Runtime, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of `mailhub` on a machine with its own data directory and the same
+    database and secret."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
+    env.update(
+        MAILHUB_DATA_DIR=str(data_dir),
+        MAILHUB_DATABASE_URL=runtime.settings.effective_database_url,
+        MAILHUB_SECRET_KEY=runtime.settings.secret_key,
+        **extra,
+    )
+    return env
+
+
 def _mhb(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and ".mhb" in p.name]
 
@@ -37,23 +56,10 @@ def test_another_host_reads_the_outbox_and_restores_a_backup(
     smtp_send(smtp.port, "ann@acme.example", ["sales@acme.example"], page.as_bytes())
     box = runtime.places.outbox
     wait_until(lambda: any(b"bob@acme.example" in box.read(n) for n in box.names()))
-    made = backups.create(
-        runtime.sessions,
-        runtime.places.keys,
-        runtime.places.backups,
-        runtime.files,
-        acme["tenant"],
-        3,
-    )
+    made = _backup(runtime, acme["tenant"])
     assert not list(runtime.settings.outbox_dir.glob("*")) and not _mhb(runtime.settings.data_dir)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
-    env.update(
-        MAILHUB_DATA_DIR=str(tmp_path / "host2"),
-        MAILHUB_DATABASE_URL=runtime.settings.effective_database_url,
-        MAILHUB_BLOB_STORE="postgres",
-        MAILHUB_SECRET_KEY=runtime.settings.secret_key,
-    )
+    env = _host_env(runtime, tmp_path / "host2", MAILHUB_BLOB_STORE="postgres")
 
     def mailhub(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([MAILHUB, *args], capture_output=True, env=env, timeout=60)
@@ -94,26 +100,14 @@ def test_a_machines_files_move_into_the_database_and_serve_from_there(
     wait_until(lambda: final_count(runtime) == 1)
     box = runtime.places.outbox
     wait_until(lambda: len(box.names()) >= 2)  # bob's and cat's notifications
-    made = backups.create(
-        runtime.sessions,
-        runtime.places.keys,
-        runtime.places.backups,
-        runtime.files,
-        acme["tenant"],
-        3,
-    )
+    made = _backup(runtime, acme["tenant"])
     outbox = {name: box.read(name) for name in box.names()}
     with runtime.sessions() as s:
         photo = s.scalars(select(Attachment)).one()
         raw_path = s.scalar(select(InboundMessage.raw_path))
     assert raw_path and runtime.raw_store.exists(raw_path)
     data = runtime.settings.data_dir
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILHUB_")}
-    env.update(
-        MAILHUB_DATA_DIR=str(data),
-        MAILHUB_DATABASE_URL=runtime.settings.effective_database_url,
-        MAILHUB_SECRET_KEY=runtime.settings.secret_key,
-    )
+    env = _host_env(runtime, data)
 
     def move(**extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

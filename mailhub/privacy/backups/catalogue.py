@@ -5,6 +5,8 @@ and how many can still be read for a person.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from mailhub.errors import NotFound
 from mailhub.privacy.backups.archive import Backup, manifest_of
@@ -18,24 +20,28 @@ def due(shelf: Shelf, tenant_id: int, every: float, now: float | None = None) ->
     return newest is None or (now if now is not None else time.time()) - newest >= every
 
 
-def listing(shelf: Shelf, tenant_id: int) -> list[Backup]:
-    found = []
+def _manifests(shelf: Shelf, tenant_id: int) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """The tenant's backups, newest first, with their manifests: (name, size, manifest). One
+    pruned meanwhile is left out: it reveals nothing any more."""
     for name, size, _ in shelf.entries(tenant_id):
         try:
             with shelf.open(tenant_id, name) as fh:
-                manifest = manifest_of(fh, name)
-        except NotFound:  # pruned meanwhile
+                yield name, size, manifest_of(fh, name)
+        except NotFound:
             continue
-        found.append(
-            Backup(
-                name,
-                str(manifest["created_at"]),
-                sum(manifest["rows"].values()),
-                int(manifest["files"]),
-                size,
-            )
+
+
+def listing(shelf: Shelf, tenant_id: int) -> list[Backup]:
+    return [
+        Backup(
+            name,
+            str(manifest["created_at"]),
+            sum(manifest["rows"].values()),
+            int(manifest["files"]),
+            size,
         )
-    return found
+        for name, size, manifest in _manifests(shelf, tenant_id)
+    ]
 
 
 def prune(shelf: Shelf, tenant_id: int, keep: int) -> list[str]:
@@ -51,11 +57,6 @@ def readable_for(keys: KeyStore, shelf: Shelf, tenant_id: int, user_id: int) -> 
     """How many of the tenant's backups could still reveal this person's data."""
     if not keys.has_user_key(tenant_id, user_id):
         return 0
-    readable = 0
-    for name, _, _ in shelf.entries(tenant_id):
-        try:
-            with shelf.open(tenant_id, name) as fh:
-                readable += user_id in manifest_of(fh, name).get("sealed_for", [])
-        except NotFound:  # pruned meanwhile: it reveals nothing any more
-            continue
-    return readable
+    return sum(
+        user_id in manifest.get("sealed_for", []) for _, _, manifest in _manifests(shelf, tenant_id)
+    )

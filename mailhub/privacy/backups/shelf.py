@@ -129,13 +129,7 @@ class Shelf:
         if folder.is_dir():
             yield from (p for p in sorted(folder.rglob("*")) if p.is_file())
         if self.blobs is not None:
-            for name in list(self.blobs.names(tenant_id)):
-                try:
-                    yield self.blobs.cached(name)
-                except FileNotFoundError:  # pruned meanwhile
-                    continue
-                finally:
-                    self.blobs.uncache(name)
+            yield from (path for _, path in self.blobs.copies(tenant_id))
 
 
 def _checked(name: str) -> str:
